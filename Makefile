@@ -1,0 +1,41 @@
+# Two commands: `make demo` and `make test`. Both install what they need first.
+VENV     := .venv
+PYTHON   := $(VENV)/bin/python
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+# Media probing and sample generation; IMAP server for tests; PDF export and CJK fonts.
+SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl \
+	dovecot-imapd poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
+	libreoffice-writer-nogui python3-uno
+
+.PHONY: demo test lint bench system venv clean
+
+system:
+	@scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e '.[test,pdf,bench]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The main job on the embedded defaults (config.yaml): sample files, then their verdicts.
+# `validate` exits 1 because the samples include files that fail on purpose.
+demo: system venv
+	$(PYTHON) -m safetymonth.samples var/samples
+	-$(BIN)/safetymonth validate var/samples
+
+test: system venv
+	$(BIN)/ruff check safetymonth tests bench
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check safetymonth tests bench
+
+bench: system venv
+	$(PYTHON) bench/validate.py
+
+clean:
+	rm -rf var/ .pytest_cache
