@@ -21,8 +21,9 @@ VIDEO_RECIPES: dict[str, list[str]] = {
     "mp4": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "mp4"],
     "mov": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "mov"],
     "avi": ["-c:v", "mpeg4", "-q:v", "10", "-f", "avi"],
-    "mpg2": ["-c:v", "mpeg2video", "-q:v", "10", "-f", "vob"],
-    "mpg1": ["-c:v", "mpeg1video", "-q:v", "10", "-f", "mpeg"],
+    # MPEG-1/2 accept only broadcast frame rates.
+    "mpg2": ["-r", "25", "-c:v", "mpeg2video", "-q:v", "10", "-f", "vob"],
+    "mpg1": ["-r", "25", "-c:v", "mpeg1video", "-q:v", "10", "-f", "mpeg"],
     # BDAV: MPEG-TS with 192-byte packets (a 4-byte timestamp before each 188-byte packet).
     "mts": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
             "-f", "mpegts", "-mpegts_m2ts_mode", "1"],
@@ -42,18 +43,35 @@ def require_ffmpeg() -> str:
 def make_video(path: Path, width: int, height: int, container: str = "mp4",
                seconds: float = 1.0, rotate: int | None = None, sar: str | None = None,
                fps: int = 5, extra: list[str] | None = None) -> Path:
-    """A short test-pattern video. ``rotate`` sets the display-matrix rotation (MP4/MOV);
-    ``sar`` such as ``4:3`` makes an anamorphic stream."""
+    """A short test-pattern video. ``rotate`` writes a display-matrix rotation (MP4/MOV);
+    ``sar`` such as ``4/3`` makes an anamorphic stream."""
     command = [require_ffmpeg(), "-v", "error", "-y", "-f", "lavfi",
                "-i", f"testsrc=size={width}x{height}:rate={fps}:duration={seconds}"]
     if sar:
         command += ["-vf", f"setsar={sar}"]
     command += VIDEO_RECIPES[container] + (extra or [])
-    if rotate is not None:
-        # ffmpeg writes the display matrix only when the input side data says so.
-        command = [*command[:3], "-display_rotation", str(-rotate), *command[3:]]
     subprocess.run([*command, str(path)], check=True)
+    if rotate:
+        set_mp4_rotation(path, rotate)
     return path
+
+
+# Display matrices (a, b, c, d of the tkhd matrix, 16.16 fixed point) per clockwise rotation.
+ROTATION_MATRICES = {90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}
+
+
+def set_mp4_rotation(path: Path, degrees: int) -> None:
+    """Write a rotation into the first track header, as phones do for portrait video.
+
+    ffmpeg 5.1 (Debian 12) has no option that writes the display matrix, so it is patched in.
+    """
+    data = bytearray(path.read_bytes())
+    box = data.find(b"tkhd")
+    version = data[box + 4]
+    matrix_at = box + 8 + (20 if version == 0 else 32) + 16
+    a, b, c, d = (value * 0x10000 for value in ROTATION_MATRICES[degrees])
+    data[matrix_at:matrix_at + 36] = struct.pack(">9i", a, b, 0, c, d, 0, 0, 0, 0x40000000)
+    path.write_bytes(bytes(data))
 
 
 def make_photo(path: Path, width: int, height: int, fmt: str = "JPEG",

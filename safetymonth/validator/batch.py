@@ -1,0 +1,95 @@
+"""Checking many files for the ``validate`` command: folders, worker processes, a progress bar,
+and the human-readable table."""
+
+from __future__ import annotations
+
+import os
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import click
+
+from safetymonth.config import Policy
+from safetymonth.validator.check import check_file
+from safetymonth.validator.verdict import Verdict
+
+# Below this many files a pool costs more than it saves, and a progress bar is noise.
+PARALLEL_THRESHOLD = 16
+PROGRESS_THRESHOLD = 20
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, and every file below each folder, in a stable order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def validate_paths(paths: Iterable[Path], policy: Policy, jobs: int = 0,
+                   progress: bool = False) -> list[Verdict]:
+    """Verdicts for every file under ``paths``, in input order. ``jobs`` 0 means one worker
+    process per core; workers are processes because MediaInfo is not thread-safe."""
+    files = expand(paths)
+    workers = jobs or os.cpu_count() or 1
+    results = _run(files, policy, workers)
+    if progress and len(files) >= PROGRESS_THRESHOLD:
+        with click.progressbar(results, length=len(files), label="检查中",
+                               file=sys.stderr) as bar:
+            return [verdict for verdicts in bar for verdict in verdicts]
+    return [verdict for verdicts in results for verdict in verdicts]
+
+
+def _run(files: list[Path], policy: Policy, workers: int) -> Iterator[list[Verdict]]:
+    check = partial(_check_one, policy=policy)
+    if workers == 1 or len(files) < PARALLEL_THRESHOLD:
+        yield from map(check, files)
+        return
+    chunk = max(1, min(32, len(files) // (workers * 4)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(check, files, chunksize=chunk)
+
+
+def _check_one(path: Path, policy: Policy) -> list[Verdict]:
+    return check_file(path, policy)
+
+
+# --- the table -----------------------------------------------------------------------------
+
+COLUMNS = ("结果", "文件", "类型", "格式", "尺寸", "说明")
+KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
+              "other": "其他"}
+
+
+def format_table(verdicts: list[Verdict]) -> str:
+    """A plain table a clerk can read in a terminal, with a count at the end."""
+    rows = [COLUMNS] + [_row(verdict) for verdict in verdicts]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    lines = ["  ".join(_pad(cell, width) for cell, width in zip(row, widths, strict=False))
+             + "  " + row[-1] for row in rows]
+    passed = sum(verdict.ok for verdict in verdicts)
+    lines.append(f"\n共{len(verdicts)}个文件：{passed}个合格，{len(verdicts) - passed}个不合格")
+    return "\n".join(lines)
+
+
+def _row(verdict: Verdict) -> tuple[str, ...]:
+    size = f"{verdict.width}×{verdict.height}" if verdict.width and verdict.height else "-"
+    notes = [finding.message for finding in verdict.reasons + verdict.warnings]
+    return ("合格" if verdict.ok else "不合格", verdict.path, KIND_NAMES[verdict.kind],
+            verdict.format or "-", size, "；".join(notes) or "-")
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two terminal columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))

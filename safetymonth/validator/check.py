@@ -1,0 +1,147 @@
+"""The validator's one entry point: sniff a file, send it to its probe, judge it by the policy."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path, PurePath
+from typing import BinaryIO
+
+from safetymonth.config import Policy, SizeRule
+from safetymonth.validator import archive, messages, sniff
+from safetymonth.validator.formats import document, jpeg, media, pillow, png, psd
+from safetymonth.validator.verdict import Code, Kind, Verdict
+
+
+def check_file(path: Path, policy: Policy, name: str | None = None) -> list[Verdict]:
+    """Verdicts for one file: one, or one per member of a zip (see the package docstring)."""
+    display = name if name is not None else str(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            return check_stream(stream, size, display, policy, path)
+    except OSError as error:
+        verdict = Verdict(path=display)
+        return [verdict.fail(Code.CORRUPT, f"文件无法读取（{error.strerror}），请重新发送")]
+
+
+def check_stream(stream: BinaryIO, size: int, name: str, policy: Policy,
+                 path: Path | None = None, in_archive: bool = False) -> list[Verdict]:
+    """Verdicts for an open binary stream of ``size`` bytes named ``name``.
+
+    ``path`` is given for a real file (MediaInfo reads it directly, which is faster than
+    feeding it a stream); members of a zip have none.
+    """
+    if size == 0:
+        return [Verdict(path=name).fail(Code.EMPTY, messages.empty())]
+    stream.seek(0)
+    found = sniff.sniff(stream.read(sniff.HEAD_SIZE))
+    if found is None:
+        message = messages.unsupported_type(f"“{PurePath(name).name}”")
+        return [Verdict(path=name).fail(Code.UNSUPPORTED_TYPE, message)]
+    if size > policy.max_file_size:
+        verdict = Verdict(path=name, kind=found.kind, format=found.format)
+        return [verdict.fail(Code.TOO_LARGE, messages.too_large(size, policy.max_file_size))]
+    if found.family == "ZIP":
+        return _check_zip(stream, name, policy, in_archive)
+    verdict = _probe(found, stream, size, name, policy, path)
+    return [_judge(verdict, name, policy)]
+
+
+def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy: Policy,
+           path: Path | None) -> Verdict:
+    family = found.family
+    if family == "JPEG":
+        return jpeg.probe(stream, size, policy)
+    if family == "PNG":
+        return png.probe(stream, size, policy)
+    if family == "PSD":
+        return psd.probe(stream, size, policy)
+    if family == "IMAGE":
+        return pillow.probe(stream, size, policy, found.format or "")
+    if family == "PDF":
+        return document.probe_pdf(stream, size)
+    if family == "OLE2":
+        return document.probe_ole(stream, name)
+    source = path if path is not None else stream
+    if found.kind is Kind.PHOTO:  # HEIC, AVIF
+        return media.probe_still(source, found.format or "")
+    verdict = media.probe_video(source)
+    verdict.format = verdict.format or found.format
+    return verdict
+
+
+def _check_zip(stream: BinaryIO, name: str, policy: Policy, in_archive: bool) -> list[Verdict]:
+    try:
+        bundle = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        verdict = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
+        return [verdict.fail(Code.CORRUPT, messages.corrupt("archive", "压缩包目录无法读取"))]
+    with bundle:
+        office = document.ooxml_format(bundle)
+        if office:
+            return [_judge(document.probe_ooxml(bundle, office), name, policy)]
+        if in_archive:
+            verdict = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
+            return [verdict.fail(Code.UNSUPPORTED_TYPE, "压缩包内又套压缩包，请直接打包照片和视频")]
+        return _check_members(bundle, name, policy)
+
+
+def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy) -> list[Verdict]:
+    whole = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
+    problem = archive.archive_problem(bundle, policy)
+    if problem:
+        return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
+    verdicts: list[Verdict] = []
+    for member in archive.members(bundle, name, policy):
+        if isinstance(member, Verdict):
+            verdicts.append(member)
+            continue
+        member_path = f"{name}!{member.name}"
+        try:
+            with bundle.open(member.info) as stream:
+                verdicts += check_stream(stream, member.info.file_size, member_path, policy,
+                                         in_archive=True)
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+            broken = Verdict(path=member_path, kind=Kind.ARCHIVE)
+            verdicts.append(broken.fail(Code.CORRUPT,
+                                        messages.corrupt("archive", "压缩包内文件无法解压")))
+    if not verdicts:
+        return [whole.fail(Code.EMPTY, "压缩包内没有文件，请重新打包后发送")]
+    return verdicts
+
+
+def _judge(verdict: Verdict, name: str, policy: Policy) -> Verdict:
+    """Apply the policy to what the probe found, and name the file."""
+    verdict.path = name
+    suffix = PurePath(name).suffix
+    if suffix and sniff.extension_mismatch(suffix, verdict.format):
+        verdict.warn(Code.EXTENSION_MISMATCH,
+                     messages.extension_mismatch(suffix, verdict.format or ""))
+    if any(r.code in (Code.CORRUPT, Code.TOO_LARGE) for r in verdict.reasons):
+        return verdict
+    allowed = _allowed_formats(verdict.kind, policy)
+    if verdict.format not in allowed:
+        verdict.fail(Code.FORMAT_NOT_ALLOWED,
+                     messages.format_not_allowed(verdict.kind, verdict.format or "", allowed))
+    rule = {Kind.PHOTO: policy.photo, Kind.VIDEO: policy.video}.get(verdict.kind)
+    if rule and verdict.width and verdict.height and not meets(verdict, rule, policy.inclusive):
+        verdict.fail(Code.RESOLUTION_TOO_LOW, messages.resolution_too_low(
+            verdict.kind, verdict.width, verdict.height, rule.min_long_side,
+            rule.min_short_side, policy.inclusive))
+    return verdict
+
+
+def _allowed_formats(kind: Kind, policy: Policy) -> list[str]:
+    rules = {Kind.PHOTO: policy.photo.formats, Kind.VIDEO: policy.video.formats,
+             Kind.DOCUMENT: policy.document.formats}
+    return rules.get(kind, [])
+
+
+def meets(verdict: Verdict, rule: SizeRule, inclusive: bool) -> bool:
+    """Orientation-agnostic: the long side against the long minimum, the short against the
+    short. Inclusive means "at least"; exclusive means strictly above (大于)."""
+    long_side = max(verdict.width or 0, verdict.height or 0)
+    short_side = min(verdict.width or 0, verdict.height or 0)
+    if inclusive:
+        return long_side >= rule.min_long_side and short_side >= rule.min_short_side
+    return long_side > rule.min_long_side and short_side > rule.min_short_side

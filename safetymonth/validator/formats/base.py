@@ -1,0 +1,64 @@
+"""Helpers shared by the probes."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from safetymonth.config import Policy
+from safetymonth.validator import messages
+from safetymonth.validator.verdict import Code, Kind, Verdict
+
+TAIL_SIZE = 64 * 1024
+
+# EXIF orientations 5-8 turn the picture a quarter, so width and height trade places.
+SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+def oriented(width: int, height: int, orientation: object) -> tuple[int, int]:
+    """The displayed size for an EXIF orientation value."""
+    if orientation in SWAPPING_ORIENTATIONS:
+        return height, width
+    return width, height
+
+
+def corrupt(verdict: Verdict, detail: str) -> Verdict:
+    """Mark ``verdict`` corrupt; what was already read (format, size) stays reported."""
+    return verdict.fail(Code.CORRUPT, messages.corrupt(verdict.kind, detail))
+
+
+def new(kind: Kind, fmt: str | None) -> Verdict:
+    return Verdict(path="", kind=kind, format=fmt)
+
+
+def check_pixels(verdict: Verdict, policy: Policy) -> Verdict:
+    """A decompression bomb is judged from the declared size alone; it is never decoded."""
+    width, height = verdict.width or 0, verdict.height or 0
+    if width * height > policy.max_image_pixels:
+        verdict.fail(Code.TOO_LARGE, messages.image_bomb(width, height, policy.max_image_pixels))
+    return verdict
+
+
+def read_tail(stream: BinaryIO, size: int, length: int = TAIL_SIZE) -> tuple[int, bytes]:
+    """The last ``length`` bytes of the stream and the offset they start at."""
+    start = max(0, size - length)
+    stream.seek(start)
+    return start, stream.read(length)
+
+
+def find_after(stream: BinaryIO, size: int, needle: bytes, after: int) -> bool:
+    """Whether ``needle`` occurs after offset ``after``: the tail first, then a full scan.
+
+    The scan runs only for files whose tail lacks the marker (broken files, or photos with data
+    appended after the image, such as motion photos), so a healthy file costs one read.
+    """
+    start, tail = read_tail(stream, size)
+    position = tail.rfind(needle)
+    if position >= 0 and start + position >= after:
+        return True
+    stream.seek(after)
+    carry = b""
+    while chunk := stream.read(1024 * 1024):
+        if needle in carry + chunk:
+            return True
+        carry = chunk[-len(needle) + 1:]
+    return False
