@@ -1,0 +1,21 @@
+"""Shared fixtures. Media files are real, made once per session (tests/media_corpus.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safetymonth.config import Policy
+from tests import media_corpus
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every file of the validator corpus, by name."""
+    return media_corpus.build(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return Policy()

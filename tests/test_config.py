@@ -1,0 +1,66 @@
+"""config.yaml: the shipped file equals the built-in defaults; bad keys are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safetymonth.config import Config, ConfigError, ImapSource, MaildirPath, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_config_equals_builtin_defaults() -> None:
+    shipped = load_config(REPO / "config.yaml")
+    assert shipped == Config(base_dir=REPO)
+
+
+def test_defaults_apply_without_a_config_file(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.policy.photo.min_long_side == 1920
+    assert config.storage_dir == tmp_path / "var" / "storage"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("storage:\n  dir: data\nmailbox:\n"
+                                     "  source: maildir:in\n", encoding="utf-8")
+    config = load_config(tmp_path / "c.yaml")
+    assert config.storage_dir == tmp_path / "data"
+    assert isinstance(config.mailbox.source, MaildirPath)
+    assert config.resolve(config.mailbox.source.path) == tmp_path / "in"
+
+
+def test_imap_block_and_sizes(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(
+        "mailbox:\n  max_message_size: 50 MB\n  source:\n    imap:\n      host: imap.163.com\n"
+        "      user: a@163.com\n", encoding="utf-8")
+    config = load_config(tmp_path / "c.yaml")
+    assert isinstance(config.mailbox.source, ImapSource)
+    assert config.mailbox.source.password_env == "SAFETYMONTH_IMAP_PASSWORD"
+    assert config.mailbox.max_message_size == 50_000_000
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("polcy: {}\n", "polcy: unknown key"),
+    ("policy:\n  video:\n    formats: [MP4]\n    min_long_side: 10\n    min_short_side: 20\n",
+     "policy.video"),
+    ("mailbox:\n  source: imap.163.com\n", "mailbox.source"),
+    ("units:\n  - name: 某敬老院\n", "units.0.emails"),
+    ("policy:\n  max_file_size: lots\n", "policy.max_file_size"),
+])
+def test_bad_values_are_refused_naming_the_key(tmp_path: Path, text: str, named: str) -> None:
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = ImapSource(host="h", user="u", password_env="TEST_SM_PASSWORD")
+    monkeypatch.delenv("TEST_SM_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="TEST_SM_PASSWORD"):
+        source.password()
+    monkeypatch.setenv("TEST_SM_PASSWORD", "secret")
+    assert source.password() == "secret"

@@ -1,0 +1,169 @@
+"""The validator against real files: every allowed format, the boundaries, rotations,
+rejected formats, broken and hostile files. Each case asserts codes and the displayed size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safetymonth.config import ArchiveLimits, Policy
+from safetymonth.validator import Code, Kind, check_file
+
+OK: set[str] = set()
+LOW = {"resolution_too_low"}
+NOT_ALLOWED = {"format_not_allowed"}
+CORRUPT = {"corrupt"}
+
+# name: (kind, format, reason codes, displayed (width, height) or None)
+SINGLE_FILE_CASES = {
+    "ok-1920x1080.jpg": ("photo", "JPEG", OK, (1920, 1080)),
+    "low-1919x1080.jpg": ("photo", "JPEG", LOW, (1919, 1080)),
+    "low-1920x1079.jpg": ("photo", "JPEG", LOW, (1920, 1079)),
+    "portrait-1080x1920.jpg": ("photo", "JPEG", OK, (1080, 1920)),
+    "wechat-1280x960.jpg": ("photo", "JPEG", LOW, (1280, 960)),
+    # EXIF orientation 6 and 8 turn the picture: width and height trade places.
+    "exif6-stored-2000x1000.jpg": ("photo", "JPEG", LOW, (1000, 2000)),
+    "exif8-stored-1080x1920.jpg": ("photo", "JPEG", OK, (1920, 1080)),
+    "ok-2560x1440.png": ("photo", "PNG", OK, (2560, 1440)),
+    "low-1919x1080.png": ("photo", "PNG", LOW, (1919, 1080)),
+    "exif6-stored-2000x1000.png": ("photo", "PNG", LOW, (1000, 2000)),
+    "ok-1920x1080.psd": ("photo", "PSD", OK, (1920, 1080)),
+    "ok-16bit-1920x1080.psd": ("photo", "PSD", OK, (1920, 1080)),
+    "ok-4000x3000.psb": ("photo", "PSD", OK, (4000, 3000)),
+    "low-1900x1080.psd": ("photo", "PSD", LOW, (1900, 1080)),
+    "phone.heic": ("photo", "HEIC", NOT_ALLOWED, (4032, 3024)),
+    "forward.webp": ("photo", "WEBP", NOT_ALLOWED, (2000, 1500)),
+    "ok-1920x1080.mp4": ("video", "MP4", OK, (1920, 1080)),
+    "ok-1280x720.mp4": ("video", "MP4", OK, (1280, 720)),
+    "low-1279x720.mp4": ("video", "MP4", LOW, (1279, 720)),
+    "low-1280x718.mp4": ("video", "MP4", LOW, (1280, 718)),
+    "rotated-90.mp4": ("video", "MP4", OK, (1080, 1920)),
+    # 1440×1080 stored, 4:3 pixels: shown 1920×1080.
+    "anamorphic-1440x1080.mp4": ("video", "MP4", OK, (1920, 1080)),
+    "ok-1920x1080.avi": ("video", "AVI", OK, (1920, 1080)),
+    "ok-1920x1080.mpg": ("video", "MPG2", OK, (1920, 1080)),
+    "ok-1920x1080.mts": ("video", "MTS", OK, (1920, 1080)),
+    "plain-1920x1080.ts": ("video", "TS", NOT_ALLOWED, (1920, 1080)),
+    "iphone.mov": ("video", "MOV", NOT_ALLOWED, (1920, 1080)),
+    "download.mkv": ("video", "MKV", NOT_ALLOWED, (1920, 1080)),
+    "old-mpeg1.mpg": ("video", "MPEG-1", NOT_ALLOWED, (1920, 1080)),
+    "summary.docx": ("document", "DOCX", OK, None),
+    "summary.pdf": ("document", "PDF", OK, None),
+    "summary.doc": ("document", "DOC", OK, None),
+    "truncated.jpg": ("photo", "JPEG", CORRUPT, (1920, 1080)),
+    "truncated.png": ("photo", "PNG", CORRUPT, (2560, 1440)),
+    "truncated.mp4": ("video", "MP4", CORRUPT, None),
+    "truncated-faststart.mp4": ("video", "MP4", CORRUPT, (1920, 1080)),
+    "truncated.pdf": ("document", "PDF", CORRUPT, None),
+    "empty.jpg": ("other", None, {"empty"}, None),
+    "not-a-photo.jpg": ("other", None, {"unsupported_type"}, None),
+    "bomb-40000x40000.png": ("photo", "PNG", {"too_large"}, (40000, 40000)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SINGLE_FILE_CASES))
+def test_single_file_verdict(name: str, media: dict[str, Path], policy: Policy) -> None:
+    kind, fmt, codes, size = SINGLE_FILE_CASES[name]
+    [verdict] = check_file(media[name], policy, name=name)
+    assert verdict.path == name
+    assert verdict.kind == kind
+    assert verdict.format == fmt
+    assert {reason.code for reason in verdict.reasons} == codes
+    assert verdict.ok is (not codes)
+    assert (verdict.width, verdict.height) == (size or (None, None))
+    assert all(reason.message for reason in verdict.reasons)
+
+
+def test_failure_messages_say_what_to_do(media: dict[str, Path], policy: Policy) -> None:
+    [photo] = check_file(media["wechat-1280x960.jpg"], policy)
+    assert photo.reasons[0].message == (
+        "照片分辨率为1280×960，低于要求的1920×1080，请发送原图（微信请勾选“原图”）")
+    [mov] = check_file(media["iphone.mov"], policy)
+    assert mov.reasons[0].message == (
+        "MOV格式不在允许范围内（MP4、MPG2、AVI、MTS），请转换为MP4后重新报送")
+
+
+def test_wps_is_a_word_binary_named_wps(media: dict[str, Path], policy: Policy) -> None:
+    [verdict] = check_file(media["summary.doc"], policy, name="总结.wps")
+    assert (verdict.kind, verdict.format, verdict.ok) == (Kind.DOCUMENT, "WPS", True)
+
+
+def test_renamed_file_is_judged_by_content_with_a_warning(media: dict[str, Path],
+                                                          policy: Policy) -> None:
+    [verdict] = check_file(media["renamed-jpeg.png"], policy, name="renamed-jpeg.png")
+    assert (verdict.format, verdict.ok) == ("JPEG", True)
+    assert [w.code for w in verdict.warnings] == [Code.EXTENSION_MISMATCH]
+
+
+def test_correct_extension_gives_no_warning(media: dict[str, Path], policy: Policy) -> None:
+    for name in ("ok-1920x1080.jpg", "ok-1920x1080.mts", "ok-1920x1080.mpg", "summary.docx"):
+        [verdict] = check_file(media[name], policy, name=name)
+        assert verdict.warnings == [], name
+
+
+def test_gbk_member_names_are_recovered(media: dict[str, Path], policy: Policy) -> None:
+    verdicts = check_file(media["gbk-names.zip"], policy, name="照片.zip")
+    assert [v.path for v in verdicts] == ["照片.zip!培训现场.jpg", "照片.zip!演练视频说明.pdf"]
+    assert [(v.kind, v.width, v.height, v.ok) for v in verdicts] == [
+        (Kind.PHOTO, 1920, 1080, True), (Kind.DOCUMENT, None, None, True)]
+
+
+def test_traversal_members_are_refused_and_the_rest_checked(media: dict[str, Path],
+                                                            policy: Policy) -> None:
+    verdicts = {v.path: v for v in check_file(media["traversal.zip"], policy, name="t.zip")}
+    for hostile in ("../../evil.jpg", "/etc/cron.jpg", "C:\\Windows\\x.jpg"):
+        verdict = verdicts[f"t.zip!{hostile}"]
+        assert [r.code for r in verdict.reasons] == [Code.UNSAFE_ARCHIVE]
+        assert verdict.kind == Kind.ARCHIVE
+    good = verdicts["t.zip!good.jpg"]
+    assert (good.ok, good.width, good.height) == (True, 1920, 1080)
+
+
+def test_zip_bomb_member_is_never_inflated(media: dict[str, Path], policy: Policy) -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    [verdict] = check_file(media["bomb.zip"], policy, name="bomb.zip")
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert verdict.path == "bomb.zip!photos/清单.jpg"
+    assert [r.code for r in verdict.reasons] == [Code.UNSAFE_ARCHIVE]
+    assert grown_kib < 100 * 1024  # 200 MB declared; nothing near that was allocated
+
+
+def test_archive_limits_come_from_policy(media: dict[str, Path]) -> None:
+    few = Policy(archive=ArchiveLimits(max_members=1))
+    [whole] = check_file(media["gbk-names.zip"], few, name="a.zip")
+    assert (whole.path, whole.kind, [r.code for r in whole.reasons]) == (
+        "a.zip", Kind.ARCHIVE, [Code.UNSAFE_ARCHIVE])
+    small = Policy(archive=ArchiveLimits(max_total_size=1000))
+    [whole] = check_file(media["gbk-names.zip"], small, name="a.zip")
+    assert [r.code for r in whole.reasons] == [Code.UNSAFE_ARCHIVE]
+
+
+def test_exclusive_minimum_rejects_exactly_720p(media: dict[str, Path]) -> None:
+    strict = Policy(inclusive=False)
+    [exact] = check_file(media["ok-1280x720.mp4"], strict)
+    [bigger] = check_file(media["ok-1920x1080.mp4"], strict)
+    assert [r.code for r in exact.reasons] == [Code.RESOLUTION_TOO_LOW]
+    assert bigger.ok
+
+
+def test_plain_ts_is_accepted_when_the_policy_lists_it(media: dict[str, Path]) -> None:
+    from safetymonth.config import SizeRule
+
+    lenient = Policy(video=SizeRule(formats=["MP4", "MPG2", "AVI", "MTS", "TS"],
+                                    min_long_side=1280, min_short_side=720))
+    [verdict] = check_file(media["plain-1920x1080.ts"], lenient)
+    assert verdict.ok
+
+
+def test_file_over_the_size_limit(media: dict[str, Path]) -> None:
+    tiny = Policy(max_file_size=1000)
+    [verdict] = check_file(media["ok-1920x1080.mp4"], tiny)
+    assert [r.code for r in verdict.reasons] == [Code.TOO_LARGE]
+
+
+def test_unreadable_path_is_a_verdict_not_a_traceback(tmp_path: Path, policy: Policy) -> None:
+    [verdict] = check_file(tmp_path / "missing.jpg", policy)
+    assert [r.code for r in verdict.reasons] == [Code.CORRUPT]
