@@ -1,0 +1,193 @@
+"""Benchmark of the validator, run by hand: ``.venv/bin/python bench/validate.py``.
+
+It prints, in one run:
+1. files per second on a mixed corpus for our validator (one process, one core) against
+   ``ffprobe`` per file, the ``mediainfo`` CLI per file and ``exiftool`` (one batch run, its
+   fastest use), with the ratios;
+2. our time on a ~1 GB MP4, MTS, AVI and MPG against a ~10 MB one of each, with the ratio;
+3. the peak RSS of a process that validates all of it.
+
+The big files are made here (remuxed from the 10 MB ones, so it takes a minute, not an hour)
+under bench/out/, which git ignores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from safetymonth import samples  # noqa: E402
+from safetymonth.config import Policy  # noqa: E402
+from safetymonth.validator import check_file  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "validate"
+TARGETS = {"ffprobe": 10.0, "mediainfo": 3.0}
+
+
+def build_corpus(folder: Path, copies: int) -> list[Path]:
+    """A mix like a month of mail: mostly photos, some videos and documents."""
+    folder.mkdir(parents=True, exist_ok=True)
+    originals = [
+        samples.make_photo(folder / "a.jpg", 4032, 3024),
+        samples.make_photo(folder / "b.jpg", 1280, 960),
+        samples.make_photo(folder / "c.png", 2560, 1440, "PNG"),
+        samples.make_psd(folder / "d.psd", 1920, 1080),
+        samples.make_video(folder / "e.mp4", 1920, 1080, "mp4"),
+        samples.make_video(folder / "f.mts", 1920, 1080, "mts"),
+        samples.make_video(folder / "g.avi", 1280, 720, "avi"),
+        samples.make_video(folder / "h.mpg", 1920, 1080, "mpg2"),
+        samples.make_video(folder / "i.mov", 1920, 1080, "mov"),
+        samples.make_docx(folder / "j.docx"),
+    ]
+    corpus = []
+    for index in range(copies):
+        for original in originals:
+            copy = folder / f"{index:03d}-{original.name}"
+            shutil.copy(original, copy)
+            corpus.append(copy)
+    return corpus
+
+
+def time_ours(files: list[Path], policy: Policy) -> float:
+    for path in files[:10]:  # warm the library and the page cache alike for every tool
+        check_file(path, policy)
+    start = time.perf_counter()
+    for path in files:
+        check_file(path, policy)
+    return time.perf_counter() - start
+
+
+def time_per_file(command: list[str], files: list[Path]) -> float:
+    start = time.perf_counter()
+    for path in files:
+        subprocess.run([*command, str(path)], capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def time_batch(command: list[str], files: list[Path]) -> float:
+    start = time.perf_counter()
+    subprocess.run([*command, *map(str, files)], capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def throughput(files: list[Path], policy: Policy) -> dict[str, float]:
+    rates = {"safetymonth": len(files) / time_ours(files, policy)}
+    rates["ffprobe"] = len(files) / time_per_file(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json"], files)
+    rates["mediainfo"] = len(files) / time_per_file(["mediainfo", "--Output=JSON"], files)
+    rates["exiftool (one batch)"] = len(files) / time_batch(
+        ["exiftool", "-fast", "-j", "-ImageSize", "-FileType"], files)
+    return rates
+
+
+# Video codec, audio codec and muxer per container, as cameras and phones write them.
+SMALL_RECIPES = {
+    "mp4": ["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "8M", "-c:a", "aac", "-f", "mp4"],
+    "mts": ["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "8M", "-c:a", "ac3",
+            "-f", "mpegts", "-mpegts_m2ts_mode", "1"],
+    "avi": ["-c:v", "mpeg4", "-q:v", "2", "-c:a", "libmp3lame", "-f", "avi"],
+    "mpg": ["-c:v", "mpeg2video", "-q:v", "2", "-c:a", "mp2", "-f", "vob"],
+}
+
+
+def make_pair(folder: Path, name: str, big_bytes: int) -> tuple[Path, Path]:
+    """A ~10 MB 1080p file with sound, and a ~1 GB one remuxed from it by looping it."""
+    small, big = folder / f"small.{name}", folder / f"big.{name}"
+    recipe = SMALL_RECIPES[name]
+    muxer = recipe[recipe.index("-f"):]
+    if not small.exists():
+        _ffmpeg(["-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=25:duration=60",
+                 "-f", "lavfi", "-i", "sine=frequency=440:duration=60", *recipe,
+                 "-fs", "10M", str(small)])
+    if not big.exists():
+        loops = max(1, big_bytes // small.stat().st_size)
+        _ffmpeg(["-stream_loop", str(loops - 1), "-i", str(small), "-c", "copy", *muxer,
+                 str(big)])
+    return small, big
+
+
+def _ffmpeg(arguments: list[str]) -> None:
+    # The MPEG-PS muxer complains loudly about buffer sizes on remux; the files are fine.
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *arguments], check=True, capture_output=True)
+
+
+def median_time(path: Path, policy: Policy, runs: int = 7) -> float:
+    check_file(path, policy)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        check_file(path, policy)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss(files: list[Path]) -> float:
+    """Peak RSS in MB of a fresh process that validates every file given."""
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from safetymonth.config import Policy\n"
+        "from safetymonth.validator import check_file\n"
+        "policy = Policy()\n"
+        "for name in sys.argv[1:]:\n"
+        "    check_file(Path(name), policy)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *map(str, files)], check=True,
+                            capture_output=True, text=True, cwd=ROOT)
+    return int(result.stdout.strip()) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=20, help="corpus = 10 files x copies")
+    parser.add_argument("--big-mb", type=int, default=1024, help="size of the big files")
+    args = parser.parse_args()
+    policy = Policy()
+    OUT.mkdir(parents=True, exist_ok=True)
+    corpus_dir = OUT / "corpus"
+    shutil.rmtree(corpus_dir, ignore_errors=True)
+    files = build_corpus(corpus_dir, args.copies)
+
+    print(f"1. Mixed corpus: {len(files)} files (photos, videos, documents)")
+    rates = throughput(files, policy)
+    ours = rates["safetymonth"]
+    for tool, rate in rates.items():
+        ratio = ours / rate
+        target = TARGETS.get(tool)
+        verdict = ""
+        if target is not None:
+            verdict = f" (target ≥{target:.0f}×: {'met' if ratio >= target else 'MISSED'})"
+        print(f"   {tool:22s} {rate:8.1f} files/s   ours is {ratio:6.1f}×{verdict}")
+
+    print(f"2. File size: ~{args.big_mb} MB against ~10 MB (median of 7, warm cache)")
+    results = {}
+    for name in SMALL_RECIPES:
+        small, big = make_pair(OUT, name, args.big_mb * 1024 * 1024)
+        small_time, big_time = median_time(small, policy), median_time(big, policy)
+        results[name] = big_time / small_time
+        status = "met" if results[name] <= 2 else "MISSED"
+        print(f"   {name.upper():4s} {small.stat().st_size / 1e6:7.1f} MB "
+              f"{small_time * 1e3:6.2f} ms   {big.stat().st_size / 1e6:7.1f} MB "
+              f"{big_time * 1e3:6.2f} ms"
+              f"   ratio {results[name]:4.2f} (target ≤2: {status})")
+
+    bigs = sorted(OUT.glob("big.*")) + sorted(OUT.glob("small.*"))
+    rss = peak_rss(files + bigs)
+    print(f"3. Peak RSS validating all {len(files) + len(bigs)} files: {rss:.1f} MB "
+          f"(target ≤100 MB: {'met' if rss <= 100 else 'MISSED'})")
+    print(json.dumps({"files_per_second": rates, "big_small_ratio": results,
+                      "peak_rss_mb": rss}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
