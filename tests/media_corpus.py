@@ -150,6 +150,7 @@ CORPUS: dict[str, Maker] = {
     "truncated.mp4": truncated(video(1920, 1080), 0.6),
     "truncated-faststart.mp4": truncated(
         video(1920, 1080, extra=["-movflags", "+faststart"]), 0.6),
+    "truncated.avi": truncated(video(1920, 1080, "avi"), 0.6),
     "truncated.pdf": truncated(lambda path: samples.make_pdf(path), 0.5),
     "empty.jpg": text(b""),
     "not-a-photo.jpg": text("这不是照片，是一段文字。\n".encode() * 20),

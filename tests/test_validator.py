@@ -55,6 +55,7 @@ SINGLE_FILE_CASES = {
     "truncated.png": ("photo", "PNG", CORRUPT, (2560, 1440)),
     "truncated.mp4": ("video", "MP4", CORRUPT, None),
     "truncated-faststart.mp4": ("video", "MP4", CORRUPT, (1920, 1080)),
+    "truncated.avi": ("video", "AVI", CORRUPT, (1920, 1080)),
     "truncated.pdf": ("document", "PDF", CORRUPT, None),
     "empty.jpg": ("other", None, {"empty"}, None),
     "not-a-photo.jpg": ("other", None, {"unsupported_type"}, None),
@@ -167,3 +168,20 @@ def test_file_over_the_size_limit(media: dict[str, Path]) -> None:
 def test_unreadable_path_is_a_verdict_not_a_traceback(tmp_path: Path, policy: Policy) -> None:
     [verdict] = check_file(tmp_path / "missing.jpg", policy)
     assert [r.code for r in verdict.reasons] == [Code.CORRUPT]
+
+
+@pytest.mark.parametrize(("name", "reader"), [
+    ("ok-1920x1080.mp4", "mp4"), ("rotated-90.mp4", "mp4"), ("iphone.mov", "mp4"),
+    ("anamorphic-1440x1080.mp4", "mp4"), ("ok-1920x1080.avi", "avi")])
+def test_mp4_and_avi_are_read_without_mediainfo(name: str, reader: str,
+                                                media: dict[str, Path]) -> None:
+    """Their indexes grow with length, so their headers are read directly (constant cost)."""
+    from safetymonth.validator.formats import avi, mp4
+
+    module = {"mp4": mp4, "avi": avi}[reader]
+    path = media[name]
+    with path.open("rb") as stream:
+        verdict = module.probe(stream, path.stat().st_size)
+    assert verdict is not None
+    expected_width, expected_height = SINGLE_FILE_CASES[name][3]
+    assert (verdict.width, verdict.height) == (expected_width, expected_height)

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from safetymonth.config import Policy, SizeRule
 from safetymonth.validator import archive, messages, sniff
-from safetymonth.validator.formats import document, jpeg, media, pillow, png, psd
+from safetymonth.validator.formats import avi, document, jpeg, media, mp4, pillow, png, psd
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
 
@@ -65,6 +65,12 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
     source = path if path is not None else stream
     if found.kind is Kind.PHOTO:  # HEIC, AVIF
         return media.probe_still(source, found.format or "")
+    # MP4/MOV and AVI headers are read directly (their indexes grow with length); MediaInfo
+    # reads the stream formats, and any file the direct readers find no video track in.
+    direct = {"ISOBMFF": mp4.probe, "AVI": avi.probe}.get(family)
+    verdict = direct(stream, size) if direct else None
+    if verdict is not None:
+        return verdict
     verdict = media.probe_video(source)
     verdict.format = verdict.format or found.format
     return verdict

@@ -22,7 +22,9 @@ QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 
 @dataclass(frozen=True)
 class Sniffed:
-    family: str  # JPEG, PNG, PSD, IMAGE (other Pillow formats), ISOBMFF, VIDEO, PDF, ZIP, OLE2
+    # JPEG, PNG, PSD, IMAGE (other Pillow formats), ISOBMFF, AVI, VIDEO (MediaInfo), PDF, ZIP,
+    # OLE2
+    family: str
     kind: Kind
     format: str | None = None  # known already from the magic, else decided by the probe
 
@@ -71,7 +73,7 @@ def _iso_media(head: bytes) -> Sniffed | None:
 
 def _other_video(head: bytes) -> Sniffed | None:
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return Sniffed("VIDEO", Kind.VIDEO)
+        return Sniffed("AVI", Kind.VIDEO, "AVI")
     if head.startswith(b"\x00\x00\x01\xba"):
         return Sniffed("VIDEO", Kind.VIDEO)  # MPEG program stream: MPG2 or MPEG-1
     if _packets(head, 0, 188) or _packets(head, 4, 192):
