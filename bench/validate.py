@@ -131,16 +131,20 @@ def median_time(path: Path, policy: Policy, runs: int = 7) -> float:
 
 
 def peak_rss(files: list[Path]) -> float:
-    """Peak RSS in MB of a fresh process that validates every file given."""
+    """Peak RSS in MB of a fresh process that validates every file given.
+
+    VmHWM, not ru_maxrss: Linux carries the parent's peak across fork and exec into
+    ru_maxrss, which would report this benchmark's own size."""
     script = (
-        "import resource, sys\n"
+        "import sys\n"
         "from pathlib import Path\n"
         "from safetymonth.config import Policy\n"
         "from safetymonth.validator import check_file\n"
         "policy = Policy()\n"
         "for name in sys.argv[1:]:\n"
         "    check_file(Path(name), policy)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(next(l.split()[1] for l in status.splitlines() if l.startswith('VmHWM')))\n"
     )
     result = subprocess.run([sys.executable, "-c", script, *map(str, files)], check=True,
                             capture_output=True, text=True, cwd=ROOT)
