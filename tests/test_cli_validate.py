@@ -80,3 +80,31 @@ def test_config_policy_is_applied(tmp_path: Path, media: dict[str, Path]) -> Non
 @pytest.mark.parametrize("command", [["--help"], ["validate", "--help"]])
 def test_help_works(command: list[str]) -> None:
     assert run(*command).returncode == 0
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path, media: dict[str, Path]) -> None:
+    import os
+    import pty
+
+    for index in range(25):
+        shutil.copy(media["ok-1920x1080.jpg"], tmp_path / f"{index}.jpg")
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "safetymonth", "validate", str(tmp_path)],
+                          stdout=subprocess.PIPE, stderr=terminal) as process:
+        os.close(terminal)
+        stdout, _ = process.communicate(timeout=120)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    os.close(controller)
+    assert process.returncode == 0
+    assert "检查中".encode() in shown and b"100%" in shown
+    piped = run("validate", str(tmp_path))
+    assert "检查中" not in piped.stderr
+    assert "共25个文件：25个合格" in stdout.decode()

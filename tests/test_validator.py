@@ -185,3 +185,47 @@ def test_mp4_and_avi_are_read_without_mediainfo(name: str, reader: str,
     assert verdict is not None
     expected_width, expected_height = SINGLE_FILE_CASES[name][3]
     assert (verdict.width, verdict.height) == (expected_width, expected_height)
+
+
+def test_motion_photo_with_video_after_the_image_passes(tmp_path: Path, media: dict[str, Path],
+                                                        policy: Policy) -> None:
+    """Android motion photos append an MP4 after the JPEG's end marker: still a whole JPEG."""
+    motion = tmp_path / "MVIMG_20240601.jpg"
+    motion.write_bytes(media["ok-1920x1080.jpg"].read_bytes()
+                       + media["ok-1920x1080.mp4"].read_bytes() * 4)
+    [verdict] = check_file(motion, policy)
+    assert (verdict.ok, verdict.format, verdict.width, verdict.height) == (
+        True, "JPEG", 1920, 1080)
+
+
+def test_truncated_psd_is_corrupt(tmp_path: Path, media: dict[str, Path],
+                                  policy: Policy) -> None:
+    cut = tmp_path / "cut.psd"
+    cut.write_bytes(media["ok-1920x1080.psd"].read_bytes()[:30])
+    [verdict] = check_file(cut, policy)
+    assert [r.code for r in verdict.reasons] == [Code.CORRUPT]
+    assert (verdict.width, verdict.height) == (1920, 1080)
+
+
+def test_spreadsheet_is_not_a_summary(tmp_path: Path, policy: Policy) -> None:
+    from safetymonth import samples
+
+    sheet = samples.make_zip(tmp_path / "总结.docx", {"[Content_Types].xml": b"<Types/>",
+                                                     "xl/workbook.xml": b"<workbook/>"})
+    [verdict] = check_file(sheet, policy)
+    assert (verdict.kind, verdict.format) == (Kind.DOCUMENT, "XLSX")
+    assert [r.code for r in verdict.reasons] == [Code.FORMAT_NOT_ALLOWED]
+    assert [w.code for w in verdict.warnings] == [Code.EXTENSION_MISMATCH]
+
+
+def test_nested_and_empty_zips(tmp_path: Path, media: dict[str, Path], policy: Policy) -> None:
+    from safetymonth import samples
+
+    inner = media["gbk-names.zip"].read_bytes()
+    outer = samples.make_zip(tmp_path / "outer.zip", {"inner.zip": inner})
+    [nested] = check_file(outer, policy, name="outer.zip")
+    assert nested.path == "outer.zip!inner.zip"
+    assert [r.code for r in nested.reasons] == [Code.UNSUPPORTED_TYPE]
+    empty = samples.make_zip(tmp_path / "empty.zip", {})
+    [verdict] = check_file(empty, policy, name="empty.zip")
+    assert (verdict.kind, [r.code for r in verdict.reasons]) == (Kind.ARCHIVE, [Code.EMPTY])

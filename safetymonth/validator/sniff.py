@@ -130,6 +130,10 @@ EXTENSIONS = {
     "DOCX": {".docx", ".docm", ".wps", ".wpt"},
     "DOC": {".doc", ".dot", ".wps"},
     "WPS": {".wps", ".doc", ".wpt"},
+    "XLSX": {".xlsx", ".xlsm", ".et"},
+    "PPTX": {".pptx", ".dps"},
+    "XLS": {".xls", ".et"},
+    "PPT": {".ppt", ".dps"},
     "ZIP": {".zip"},
 }
 
