@@ -1,5 +1,7 @@
 """Videos (and HEIF/AVIF stills) through MediaInfo, with the fastest parse it offers.
 
+MPEG-PS, MPEG-TS/BDAV, Matroska and the rest come here; MP4/MOV and AVI are read by their own
+header readers (``mp4``, ``avi``) and come here only when those find no video track.
 MediaInfo names containers, not the campaign's formats, so they are mapped here:
 
 - MP4 and MOV both report General.Format ``MPEG-4``; MOV is told apart by the QuickTime profile
