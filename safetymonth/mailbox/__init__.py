@@ -1,0 +1,1 @@
+"""Mail intake: sources (IMAP, Maildir) -> intake -> validator -> store -> replies -> transports."""

@@ -1,0 +1,253 @@
+"""The intake pipeline, one message at a time, in the order the house rules require:
+
+1. store the raw message and commit; 2. parse; 3. validate each attachment (zip members too);
+4. record the verdicts; 5. decide the reply and queue it, in the same transaction as 4;
+6. only then mark or move the message on the server.
+
+Each step is idempotent: a message seen again (a restart, another folder, a re-delivery, a
+new UIDVALIDITY) is recognised by its source key, its Message-ID or its hash.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from threading import Event
+from typing import Any
+
+from safetymonth.config import Config, Policy
+from safetymonth.mailbox import auth
+from safetymonth.mailbox.autoreply import no_reply_reason
+from safetymonth.mailbox.parse import ParsedMail, parse, parse_headers
+from safetymonth.mailbox.replies import compose_reply
+from safetymonth.mailbox.source import Item, Source
+from safetymonth.mailbox.units import match_unit
+from safetymonth.report import unit_status
+from safetymonth.store import (
+    FAILED,
+    PROCESSED,
+    RAW_DIR,
+    RECEIVED,
+    TOO_LARGE,
+    NewAttachment,
+    Store,
+)
+from safetymonth.validator import Verdict, check_file
+
+log = logging.getLogger("safetymonth.intake")
+
+Checker = Callable[[Path, Policy, str | None], list[Verdict]]
+DUPLICATE = "duplicate"
+FETCH_CHUNK = 50  # messages recorded between two rounds of server-side marking
+
+
+@dataclass
+class Stats:
+    processed: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    too_large: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+
+    def count(self, state: str) -> None:
+        self.states[state] = self.states.get(state, 0) + 1
+        if state == PROCESSED:
+            self.processed += 1
+        elif state == DUPLICATE:
+            self.duplicates += 1
+        elif state == FAILED:
+            self.failed += 1
+        elif state == TOO_LARGE:
+            self.too_large += 1
+
+
+class Intake:
+    def __init__(self, config: Config, store: Store, checker: Checker = check_file,
+                 stop: Event | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.checker = checker
+        self.stop = stop or Event()
+        self.max_tries = config.mailbox.max_tries
+
+    # --- the run --------------------------------------------------------------------------
+
+    def run(self, source: Source) -> Stats:
+        """Everything new on ``source``, plus what an earlier run left half done."""
+        stats = Stats()
+        self._resume(stats)
+        items = source.pending()
+        recorded: set[str] = set()
+        finished: list[Item] = []
+        fresh: list[Item] = []
+        for item in items:
+            row = self.store.message_for_key(item.key)
+            if row is None:
+                fresh.append(item)
+                continue
+            recorded.add(item.key)
+            if row["state"] == PROCESSED:  # committed before a crash, never marked
+                finished.append(item)
+        source.mark(finished)
+        for start in range(0, len(fresh), FETCH_CHUNK):
+            if self.stop.is_set():
+                break
+            chunk = fresh[start:start + FETCH_CHUNK]
+            done = self._take(source, chunk, recorded, stats)
+            source.mark(done)
+            source.advance(_recorded_prefix(items, recorded))
+        return stats
+
+    def _take(self, source: Source, chunk: list[Item], recorded: set[str],
+              stats: Stats) -> list[Item]:
+        limit = self.config.mailbox.max_message_size
+        small = [item for item in chunk if item.size is None or item.size <= limit]
+        for item in chunk:
+            if item not in small:
+                stats.count(self.record_too_large(item, source.fetch_header(item)))
+                recorded.add(item.key)
+        done = []
+        for item, raw in source.fetch(small):
+            state = self.ingest(item.key, raw)
+            del raw
+            stats.count(state)
+            recorded.add(item.key)
+            if state in (PROCESSED, DUPLICATE):
+                done.append(item)
+            if self.stop.is_set():
+                break
+        return done
+
+    def _resume(self, stats: Stats) -> None:
+        for row in self.store.give_up(self.max_tries):
+            log.error("%s #%d from %s: failed after %d tries: %s", row["source_key"],
+                      row["id"], row["sender"], row["tries"], row["last_error"] or "crash")
+        for row in self.store.unfinished(self.max_tries):
+            if self.stop.is_set():
+                return
+            stats.count(self.process(int(row["id"])))
+
+    # --- one message ----------------------------------------------------------------------
+
+    def ingest(self, key: str, raw: bytes) -> str:
+        """Step 1: the raw message into the store, committed; then the rest of the steps."""
+        row = self.store.message_for_key(key)
+        if row is not None:
+            if row["state"] == RECEIVED and row["tries"] < self.max_tries:
+                return self.process(int(row["id"]))
+            return str(row["state"])
+        digest, _ = self.store.put_bytes(raw, RAW_DIR)
+        head = parse_headers(io.BytesIO(raw))
+        duplicate = self.store.find_duplicate(head.message_id, head.sender, digest)
+        if duplicate is not None:
+            self.store.add_alias(key, duplicate)
+            log.info("%s: duplicate of message #%d (%s), not processed again", key, duplicate,
+                     head.message_id or digest[:12])
+            return DUPLICATE
+        message = self.store.add_message(key, {
+            "message_id": head.message_id, "sha256": digest, "size": len(raw),
+            "sender": head.sender, "sender_name": head.sender_name,
+            "subject": head.subject[:1000], "date_header": head.date})
+        return self.process(message)
+
+    def record_too_large(self, item: Item, header: bytes) -> str:
+        """A message over ``max_message_size``: recorded from its header, left on the server
+        unmarked for a person, and the sender told (unless it is a machine)."""
+        if self.store.message_for_key(item.key) is not None:
+            return TOO_LARGE
+        digest, _ = self.store.put_bytes(header, RAW_DIR)
+        head = parse_headers(io.BytesIO(header))
+        error = f"message of {item.size} bytes exceeds mailbox.max_message_size"
+        self.store.add_message(item.key, {
+            "message_id": head.message_id, "sha256": digest, "size": item.size or 0,
+            "sender": head.sender, "sender_name": head.sender_name,
+            "subject": head.subject[:1000], "date_header": head.date, "state": TOO_LARGE,
+            "last_error": error})
+        log.warning("%s from %s: too large (%s bytes), left on the server", item.key,
+                    head.sender, item.size)
+        return TOO_LARGE
+
+    def process(self, message: int) -> str:
+        """Steps 2 to 5 for a message whose raw bytes are in the store."""
+        row = self.store.message(message)
+        self.store.begin_try(message)
+        try:
+            with self.store.raw_path(row["sha256"]).open("rb") as stream:
+                mail = parse(stream)
+            verdicts = [self._check(attachment) for attachment in mail.attachments]
+            mail.attachments = []  # drop the parsed parts: verdicts are all we keep
+            outcome = self._record(row, mail, verdicts)
+        except Exception as error:
+            state = self.store.fail_try(message, f"{type(error).__name__}: {error}",
+                                        self.max_tries)
+            log.exception("%s #%d from %s: %s (%s)", row["source_key"], message, row["sender"],
+                          "failed" if state == FAILED else "error, will retry", error)
+            return state
+        log.info("%s #%d from %s: %s", row["source_key"], message, row["sender"], outcome)
+        return PROCESSED
+
+    def _check(self, attachment: Any) -> NewAttachment:
+        data = attachment.payload()
+        digest, stored = self.store.put_bytes(data)
+        size = len(data)
+        del data
+        verdicts = self.checker(self.store.path(stored), self.config.policy, attachment.name)
+        return NewAttachment(attachment.position, attachment.name, stored, digest, size,
+                             attachment.content_type, [v.to_dict() for v in verdicts])
+
+    def _record(self, row: Any, mail: ParsedMail, files: list[NewAttachment]) -> str:
+        """Steps 4 and 5 in one transaction: verdicts, message state and the queued reply."""
+        config = self.config
+        result = auth.evaluate(mail.get_all("Authentication-Results"),
+                               config.mailbox.trusted_authserv_ids)
+        claimed = match_unit(mail.sender, config.units)
+        suspicious = f"authentication failed: {result.detail}" if result.failed else None
+        unit = None if suspicious else (claimed.name if claimed else None)
+        verdicts = [verdict for item in files for verdict in item.verdicts]
+        notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
+                 "cloud_links": [link.url for link in mail.cloud_links]}
+        with self.store.transaction():
+            for item in files:
+                self.store.add_attachment(row["id"], item)
+            reason = suspicious or no_reply_reason(mail, config.mailbox.address) or \
+                self._rate_limited(mail.sender)
+            # State first, so the reply's "still missing" counts this message too.
+            self.store.update_message(row["id"], {
+                "unit": unit, "auth": result.detail or result.status, "suspicious": suspicious,
+                "no_reply": reason, "state": PROCESSED, "last_error": None,
+                "notes": json.dumps(notes, ensure_ascii=False)})
+            if reason is None:
+                self._queue_reply(row, mail, unit, verdicts)
+        ok = sum(1 for verdict in verdicts if verdict["ok"])
+        return (f"unit={unit or '-'} files={len(verdicts)} ok={ok} "
+                f"reply={'queued' if reason is None else 'none (' + reason + ')'}")
+
+    def _rate_limited(self, sender: str | None) -> str | None:
+        limit = self.config.mailbox.reply_rate_limit
+        if sender and self.store.replies_since(sender, "reply", limit.hours) >= limit.count:
+            return f"rate limit: {limit.count} replies within {limit.hours} h"
+        return None
+
+    def _queue_reply(self, row: Any, mail: ParsedMail, unit: str | None,
+                     verdicts: list[dict[str, Any]]) -> None:
+        status = unit_status(self.store, unit, self.config.campaign.completion) if unit else None
+        received = datetime.fromisoformat(row["received_at"])
+        outgoing = compose_reply(self.config, mail, row["sha256"], unit, verdicts, status,
+                                 received)
+        self.store.queue_reply(outgoing.id, row["id"], "reply", unit, outgoing.recipient,
+                               outgoing.headers, outgoing.data)
+
+
+def _recorded_prefix(items: list[Item], recorded: set[str]) -> list[Item]:
+    """The leading items that all have a record: safe to skip on the next incremental run."""
+    prefix = []
+    for item in items:
+        if item.key not in recorded:
+            break
+        prefix.append(item)
+    return prefix

@@ -1,0 +1,65 @@
+"""A Maildir as the inbox (the embedded default): new/ is pending, processed mail goes to cur/."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from threading import Event
+
+from safetymonth.mailbox.source import Item
+
+
+class MaildirSource:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.box = mailbox.Maildir(path, factory=None, create=True)
+
+    def _relative(self, key: str) -> str:
+        # mailbox.Maildir has no public accessor for a key's file (3.13 adds get_info).
+        return str(self.box._lookup(key))
+
+    def pending(self) -> list[Item]:
+        self.box._refresh()
+        keys = [key for key in self.box.iterkeys() if self._relative(key).startswith("new")]
+        return [Item(f"maildir:{key}", None) for key in sorted(keys)]
+
+    def fetch(self, items: list[Item]) -> Iterator[tuple[Item, bytes]]:
+        for item in items:
+            try:
+                data = self.box.get_bytes(_key(item))
+            except KeyError:  # gone meanwhile (another reader took it)
+                continue
+            yield item, data
+
+    def fetch_header(self, item: Item) -> bytes:
+        data = self.box.get_bytes(_key(item))
+        return data.split(b"\n\n", 1)[0]
+
+    def mark(self, items: list[Item]) -> None:
+        for item in items:
+            key = _key(item)
+            try:
+                relative = self._relative(key)
+            except KeyError:
+                continue
+            if not relative.startswith("new"):
+                continue
+            name = os.path.basename(relative)
+            flags = "" if self.box.colon in name else self.box.colon + "2,S"
+            os.replace(self.path / relative, self.path / "cur" / (name + flags))
+        self.box._refresh()
+
+    def advance(self, items: list[Item]) -> None:
+        """Nothing to remember: the store's source keys already say what was recorded."""
+
+    def wait(self, seconds: float, stop: Event) -> None:
+        stop.wait(seconds)
+
+    def close(self) -> None:
+        """A Maildir holds no connection."""
+
+
+def _key(item: Item) -> str:
+    return item.key.split(":", 1)[1]

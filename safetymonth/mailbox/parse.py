@@ -1,0 +1,281 @@
+"""A raw message in, the parts intake needs out: sender, subject, attachments, cloud links.
+
+Chinese mail is the normal case: gb2312 labels are decoded as gb18030 (its superset, which
+clients really write), undeclared 8-bit GBK names are recovered, RFC 2047 and RFC 2231 are both
+read, and nothing here raises on broken input: problems become ``defects``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.message
+import email.utils
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import policy
+from email.header import decode_header
+from email.message import EmailMessage
+from email.parser import BytesParser
+from html import unescape
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+# Labels that clients write for text that is really GBK/GB18030.
+CHARSET_ALIASES = {
+    "gb2312": "gb18030", "gb_2312-80": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+    "cp936": "gb18030", "euc-cn": "gb18030", "x-euc-cn": "gb18030", "csgb2312": "gb18030",
+    "big5": "big5hkscs", "ks_c_5601-1987": "cp949", "iso-8859-1": "cp1252",
+    "us-ascii": "utf-8", "ascii": "utf-8", "unicode-1-1-utf-7": "utf-7",
+}
+MAX_NAME_CHARS = 120
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Names Windows reserves whatever the extension: CON.jpg cannot be saved there.
+RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Bytes in a declared charset; a wrong or unknown label falls back to UTF-8, then GB18030."""
+    for candidate in _charset_candidates(charset):
+        try:
+            return data.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("gb18030", errors="replace")
+
+
+def _charset_candidates(charset: str | None) -> list[str]:
+    label = (charset or "").strip().strip('"').lower()
+    mapped = CHARSET_ALIASES.get(label, label)
+    candidates = [mapped] if mapped else []
+    try:
+        if mapped and codecs.lookup(mapped).name == "utf-8":
+            return ["utf-8", "gb18030"]
+    except LookupError:
+        pass
+    return [*candidates, "utf-8", "gb18030"]
+
+
+def recover_8bit(value: str) -> str:
+    """Undeclared 8-bit header bytes (kept as surrogates by the parser): UTF-8, else GBK."""
+    if not any("\udc80" <= char <= "\udcff" for char in value):
+        return value
+    raw = value.encode("ascii", errors="surrogateescape")
+    return decode_text(raw, None)
+
+
+def decode_words(value: str) -> str:
+    """An RFC 2047 header value (or a filename using it), with charset aliases applied."""
+    value = recover_8bit(value)
+    if "=?" not in value:
+        return value
+    try:
+        parts = decode_header(value)
+    except Exception:  # a broken encoded word stays as written
+        return value
+    return "".join(text if isinstance(text, str) else decode_text(text, charset)
+                   for text, charset in parts)
+
+
+def param(raw_header: str, name: str) -> str | None:
+    """A parameter of a raw structured header, RFC 2231 continuations and charsets included."""
+    holder = email.message.Message()
+    holder["X"] = recover_8bit(raw_header)
+    try:
+        value = holder.get_param(name, header="x")
+    except Exception:
+        return None
+    if value is None:
+        return None
+    if isinstance(value, tuple):  # RFC 2231: (charset, language, latin-1 text of the bytes)
+        charset, _, text = value
+        try:
+            return decode_text(text.encode("latin-1"), charset)
+        except UnicodeEncodeError:
+            return text
+    return decode_words(email.utils.unquote(str(value)))
+
+
+def safe_name(name: str | None, position: int) -> str:
+    """A display name without paths, control characters, reserved words or excess length.
+
+    The name is only shown and used for the extension check; files are stored by hash.
+    """
+    text = CONTROL.sub("", name or "").replace("\\", "/")
+    text = text.split("/")[-1].strip().strip(".").strip()
+    stem, suffix = PurePosixPath(text).stem, PurePosixPath(text).suffix
+    if len(suffix) > 10:
+        stem, suffix = text, ""
+    if RESERVED.match(stem):
+        stem = f"_{stem}"
+    stem = stem[: MAX_NAME_CHARS - len(suffix)]
+    return f"{stem}{suffix}" if stem else f"附件{position + 1}{suffix}"
+
+
+@dataclass
+class Attachment:
+    """One attached file; the payload is decoded only when asked for, to keep memory flat."""
+
+    position: int
+    name: str
+    content_type: str
+    part: EmailMessage
+
+    def payload(self) -> bytes:
+        if self.part.get_content_maintype() == "message":
+            body = self.part.get_payload()
+            if isinstance(body, list) and body:
+                return bytes(body[0])
+        data = self.part.get_payload(decode=True)
+        return data if isinstance(data, bytes) else b""
+
+
+@dataclass
+class CloudLink:
+    """A "超大附件" (163/126/QQ cloud attachment): a link, not a file we can fetch."""
+
+    name: str
+    url: str
+
+
+@dataclass
+class ParsedMail:
+    headers: list[tuple[str, str]]
+    message_id: str | None = None
+    sender: str | None = None
+    sender_name: str = ""
+    subject: str = ""
+    date: str | None = None
+    references: str = ""
+    text: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    cloud_links: list[CloudLink] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> str | None:
+        """The first (topmost) value of a header, decoded."""
+        values = self.get_all(name)
+        return values[0] if values else None
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for key, value in self.headers if key.lower() == name]
+
+
+def parse_headers(stream: BinaryIO) -> ParsedMail:
+    """Only the header block: cheap, for duplicate checks before the body is read."""
+    message = BytesParser(policy=policy.default).parse(stream, headersonly=True)
+    return _header_fields(message)
+
+
+def parse(stream: BinaryIO) -> ParsedMail:
+    """The whole message: headers, body text, attachments and cloud-attachment links."""
+    message = BytesParser(policy=policy.default).parse(stream)
+    mail = _header_fields(message)
+    mail.defects += [type(defect).__name__ for defect in message.defects]
+    html: list[str] = []
+    for part in _leaves(message):
+        _take_part(mail, part, html)
+    mail.cloud_links = find_cloud_links(mail.text, "\n".join(html))
+    return mail
+
+
+def _header_fields(message: EmailMessage) -> ParsedMail:
+    headers = [(key, _unfold(decode_words(value))) for key, value in message.raw_items()]
+    mail = ParsedMail(headers=headers)
+    mail.message_id = _message_id(mail.get("Message-ID"))
+    mail.subject = mail.get("Subject") or ""
+    mail.date = mail.get("Date")
+    mail.references = " ".join(filter(None, [mail.get("References")]))
+    name, address = _address(mail.get("From"))
+    mail.sender_name, mail.sender = name, address
+    return mail
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n[ \t]+", " ", value).strip()
+
+
+def _message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    found = re.search(r"<[^<>\s]+>", value)
+    return found.group(0) if found else value.strip()[:250] or None
+
+
+def _address(value: str | None) -> tuple[str, str | None]:
+    if not value:
+        return "", None
+    name, address = email.utils.parseaddr(value)
+    address = address.strip().lower()
+    if "@" not in address:
+        return name, None
+    return name, address
+
+
+def _leaves(part: EmailMessage) -> Iterator[EmailMessage]:
+    """Non-multipart parts in order; an attached message is one leaf, not opened."""
+    if part.is_multipart() and part.get_content_maintype() == "multipart":
+        payload = part.get_payload()
+        for child in payload if isinstance(payload, list) else []:
+            yield from _leaves(child)
+    else:
+        yield part
+
+
+def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str]) -> None:
+    raw = {key.lower(): value for key, value in reversed(list(part.raw_items()))}
+    disposition = raw.get("content-disposition", "")
+    filename = (param(disposition, "filename") if disposition else None) or \
+        (param(raw["content-type"], "name") if "content-type" in raw else None)
+    content_type = part.get_content_type()
+    inline_text = content_type in ("text/plain", "text/html") and not filename and \
+        not disposition.strip().lower().startswith("attachment")
+    if inline_text:
+        text = _text_of(part, mail)
+        if content_type == "text/html":
+            html.append(text)
+        else:
+            mail.text += text
+        return
+    if content_type == "message/rfc822" and not filename:
+        filename = "邮件.eml"
+    position = len(mail.attachments)
+    mail.attachments.append(
+        Attachment(position, safe_name(filename, position), content_type, part))
+
+
+def _text_of(part: EmailMessage, mail: ParsedMail) -> str:
+    data = part.get_payload(decode=True)
+    mail.defects += [type(defect).__name__ for defect in part.defects]
+    if not isinstance(data, bytes):
+        return ""
+    charset = param(dict(part.raw_items()).get("Content-Type", ""), "charset")
+    return decode_text(data, charset)
+
+
+# Download pages of cloud attachments: 163/126/yeah.net "超大附件" and QQ Mail 中转站 (ftn).
+CLOUD_URL = re.compile(
+    r"https?://[^\s\"'<>]*(?:large-?attachment|fs\.163\.com|dashi\.163\.com|"
+    r"ftn(?:Exs)?_?download|wx\.mail\.qq\.com/ftn|mail\.qq\.com/cgi-bin/ftnExs|"
+    r"ftn\.qq\.com|qiye\.163\.com/[^\s\"'<>]*attach)[^\s\"'<>]*", re.IGNORECASE)
+ANCHOR = re.compile(r"<a\b[^>]*href=[\"']([^\"']+)[\"'][^>]*>(.*?)</a>",
+                    re.IGNORECASE | re.DOTALL)
+
+
+def find_cloud_links(text: str, html: str) -> list[CloudLink]:
+    """Cloud-attachment links in the body, with the file name when the HTML shows it."""
+    found: dict[str, str] = {}
+    for url, label in ANCHOR.findall(html):
+        url = unescape(url)
+        if CLOUD_URL.match(url):
+            found.setdefault(url, _plain(label))
+    for url in CLOUD_URL.findall(text + "\n" + html):
+        found.setdefault(unescape(url), "")
+    if not found and "超大附件" in text + html:
+        found["(超大附件)"] = ""
+    return [CloudLink(name, url) for url, name in found.items()]
+
+
+def _plain(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", html))).strip()[:MAX_NAME_CHARS]

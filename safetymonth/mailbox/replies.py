@@ -1,0 +1,153 @@
+"""Compliance replies and reminders: rendered from jinja2 templates, plain text plus HTML.
+
+A reply's id is derived from the message's hash, so a re-run queues the same reply (the outbox
+refuses it as a duplicate) and its Message-ID is stable for an at-least-once transport.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, localtime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from safetymonth.config import Config, Policy
+from safetymonth.mailbox.parse import CloudLink, ParsedMail
+from safetymonth.report import UnitStatus
+
+TEMPLATES = Path(__file__).parent / "templates"
+KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
+              "other": "文件"}
+SIGNATURE = "安全管理月活动办公室"
+
+_environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                           autoescape=select_autoescape(enabled_extensions=("html.j2",)),
+                           keep_trailing_newline=True)
+
+
+@dataclass
+class FileLine:
+    """One file (or zip member) of a reply: its verdict in a phrase and the fixes."""
+
+    name: str
+    ok: bool
+    summary: str
+    fixes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def file_line(verdict: dict[str, Any]) -> FileLine:
+    kind = KIND_NAMES.get(verdict["kind"], "文件")
+    size = f"，{verdict['width']}×{verdict['height']}" if verdict.get("width") else ""
+    fmt = f"{verdict['format']} " if verdict.get("format") else ""
+    summary = f"{fmt}{kind}{size}，{'合格' if verdict['ok'] else '不合格'}"
+    return FileLine(name=verdict["path"], ok=bool(verdict["ok"]), summary=summary,
+                    fixes=[r["message"] for r in verdict.get("reasons", [])],
+                    notes=[w["message"] for w in verdict.get("warnings", [])])
+
+
+def requirements(policy: Policy) -> str:
+    photo, video = policy.photo, policy.video
+    return (f"照片为 {'/'.join(photo.formats)}，分辨率不低于 {photo.min_long_side}×"
+            f"{photo.min_short_side}；视频为 {'/'.join(video.formats)}，分辨率不低于 "
+            f"{video.min_long_side}×{video.min_short_side}；活动总结为 "
+            f"{'/'.join(policy.document.formats)}。")
+
+
+def reply_id(message_sha256: str) -> str:
+    return f"reply-{message_sha256[:32]}"
+
+
+def reminder_id(unit: str, recipient: str, day: date) -> str:
+    digest = hashlib.sha256(f"{unit}\n{recipient}".encode()).hexdigest()[:16]
+    return f"remind-{digest}-{day:%Y%m%d}"
+
+
+@dataclass
+class Outgoing:
+    """A message ready for the outbox."""
+
+    id: str
+    recipient: str
+    headers: dict[str, str]
+    data: bytes
+
+
+def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | None,
+                  verdicts: list[dict[str, Any]], status: UnitStatus | None,
+                  received: datetime) -> Outgoing:
+    """The answer to one message, addressed to its From address only."""
+    assert mail.sender is not None
+    context = {
+        "greeting": unit or mail.sender_name or mail.sender,
+        "campaign": config.campaign.name,
+        "unit": unit,
+        "sender": mail.sender,
+        "subject": mail.subject or "（无主题）",
+        "received": f"{localtime(received):%Y-%m-%d %H:%M}",
+        "files": [file_line(verdict) for verdict in verdicts],
+        "cloud_links": [_link(link) for link in mail.cloud_links],
+        "missing": status.missing if status else [],
+        "deadline": _day(config.campaign.deadline),
+        "requirements": requirements(config.policy),
+        "signature": SIGNATURE,
+        "address": config.mailbox.address,
+    }
+    subject = mail.subject.strip()
+    subject = subject if subject.lower().startswith("re:") else f"Re: {subject or '安全管理月材料'}"
+    references = " ".join(filter(None, [mail.references, mail.message_id]))
+    extra = {"In-Reply-To": mail.message_id or "", "References": references}
+    return _build(config, reply_id(sha256), mail.sender, subject, "reply", context,
+                  "auto-replied", extra)
+
+
+def compose_reminder(config: Config, recipient: str, status: UnitStatus,
+                     today: date) -> Outgoing:
+    context = {
+        "unit": status.name, "campaign": config.campaign.name, "today": _day(today),
+        "missing": status.missing, "submissions": status.submissions,
+        "documents_ok": status.documents_ok, "videos_ok": status.videos_ok,
+        "photos_ok": status.photos_ok, "deadline": _day(config.campaign.deadline),
+        "address": config.mailbox.address, "requirements": requirements(config.policy),
+        "signature": SIGNATURE,
+    }
+    subject = f"【提醒】{config.campaign.name}材料尚缺：{'、'.join(status.missing)}"
+    ident = reminder_id(status.name, recipient, today)
+    return _build(config, ident, recipient, subject, "reminder", context, "auto-generated", {})
+
+
+def _build(config: Config, ident: str, recipient: str, subject: str, template: str,
+           context: dict[str, Any], auto: str, extra: dict[str, str]) -> Outgoing:
+    domain = config.mailbox.address.rsplit("@", 1)[-1]
+    message = EmailMessage()
+    message["From"] = formataddr((SIGNATURE, config.mailbox.address))
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = format_datetime(localtime())
+    message["Message-ID"] = f"<{ident}@{domain}>"
+    for name, value in extra.items():
+        if value:
+            message[name] = value
+    message["Auto-Submitted"] = auto
+    # Ask Exchange and friends not to send their own auto-replies back to us.
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(_environment.get_template(f"{template}.txt.j2").render(context))
+    message.add_alternative(_environment.get_template(f"{template}.html.j2").render(context),
+                            subtype="html")
+    headers = {name: str(value) for name, value in message.items()
+               if name in ("From", "To", "Subject", "Message-ID", "In-Reply-To", "References",
+                           "Auto-Submitted")}
+    return Outgoing(ident, recipient, headers, bytes(message))
+
+
+def _link(link: CloudLink) -> dict[str, str]:
+    return {"name": link.name, "url": link.url}
+
+
+def _day(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"

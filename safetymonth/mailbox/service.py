@@ -1,0 +1,82 @@
+"""``safetymonth poll``: one pass (``--once``) or a watch loop that survives network trouble."""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import signal
+import smtplib
+from threading import Event
+from types import FrameType
+
+from safetymonth.config import Config
+from safetymonth.mailbox.intake import Intake, Stats
+from safetymonth.mailbox.source import Source, open_source
+from safetymonth.mailbox.transports import deliver, open_transport
+from safetymonth.store import Store
+
+log = logging.getLogger("safetymonth.poll")
+
+NETWORK_ERRORS = (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort, smtplib.SMTPException)
+MAX_BACKOFF = 300.0
+
+
+def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False) -> Stats:
+    """Process everything new, then deliver every queued reply."""
+    with Store(config.storage_dir) as store:
+        if retry_failed:
+            log.info("retrying %d failed messages", store.retry_failed())
+        source = open_source(config, store)
+        try:
+            stats = Intake(config, store, stop=stop).run(source)
+        finally:
+            source.close()
+        send_queued(config, store)
+    return stats
+
+
+def send_queued(config: Config, store: Store) -> tuple[int, int]:
+    transport = open_transport(config)
+    try:
+        sent, left = deliver(store, transport, config.mailbox.address)
+    finally:
+        transport.close()
+    if sent or left:
+        log.info("replies: %d sent, %d still queued", sent, left)
+    return sent, left
+
+
+def watch(config: Config, stop: Event) -> None:
+    """Poll, then wait (IMAP IDLE or the poll interval) until ``stop``; reconnect with
+    exponential backoff when the server or the network fails."""
+    backoff = 1.0
+    with Store(config.storage_dir) as store:
+        source: Source = open_source(config, store)
+        try:
+            while not stop.is_set():
+                try:
+                    Intake(config, store, stop=stop).run(source)
+                    send_queued(config, store)
+                    backoff = 1.0
+                    source.wait(config.mailbox.poll_interval, stop)
+                except NETWORK_ERRORS as error:
+                    log.warning("mail server: %s; reconnecting in %.0f s", error, backoff)
+                    source.close()
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            source.close()
+    log.info("stopped")
+
+
+def stop_on_signals() -> Event:
+    """An event set by SIGTERM or SIGINT: the loop finishes the current message and exits."""
+    stop = Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the current message, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
