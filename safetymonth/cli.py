@@ -58,3 +58,71 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, jobs: i
     else:
         click.echo(format_table(verdicts))
     ctx.exit(EXIT_OK if all(v.ok for v in verdicts) else EXIT_FAILED)
+
+
+# --- intake: poll, report, remind ---------------------------------------------------------
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Process what is new, send replies, then exit.")
+@click.option("--retry-failed", is_flag=True, help="Put messages marked failed back in the queue.")
+@click.pass_context
+def poll(ctx: click.Context, once: bool, retry_failed: bool) -> None:
+    """Read new mail from mailbox.source, check it, and reply through mailbox.outbox."""
+    from safetymonth.mailbox import service
+
+    config = _config(ctx)
+    _log_to_stderr()
+    stop = service.stop_on_signals()
+    if once:
+        stats = service.poll_once(config, stop, retry_failed=retry_failed)
+        click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
+                   f"failed {stats.failed}, too large {stats.too_large}", err=True)
+    else:
+        service.watch(config, stop)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the unit table to this CSV file.")
+@click.pass_context
+def report(ctx: click.Context, as_json: bool, csv_path: Path | None) -> None:
+    """Per-unit status: submissions, accepted and failed files, complete or not."""
+    from safetymonth.report import build_report, format_report, write_csv
+
+    result = build_report(_config(ctx))
+    if csv_path is not None:
+        write_csv(result, csv_path)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_report(result))
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show who would be reminded; queue nothing.")
+@click.pass_context
+def remind(ctx: click.Context, dry_run: bool) -> None:
+    """Queue a reminder to every incomplete unit (once per interval), then send the queue."""
+    from safetymonth.mailbox.reminders import queue_reminders
+    from safetymonth.mailbox.service import send_queued
+    from safetymonth.store import Store
+
+    config = _config(ctx)
+    _log_to_stderr()
+    with Store(config.storage_dir) as store:
+        for plan in queue_reminders(config, store, dry_run=dry_run):
+            action = f"skipped: {plan.skipped}" if plan.skipped else \
+                ("would remind" if dry_run else "reminded")
+            click.echo(f"{plan.unit}: {action} {', '.join(plan.recipients)} "
+                       f"(missing {'、'.join(plan.missing)})")
+        if not dry_run:
+            send_queued(config, store)

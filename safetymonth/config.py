@@ -129,6 +129,9 @@ class ImapSource(_Strict):
     idle: bool = True
     # Sent as IMAP ID (RFC 2971); 163.com and 126.com refuse SELECT without it.
     client_id: dict[str, str] = {"name": "safetymonth", "version": "0.1.0"}
+    # Extra CA certificates (PEM) to trust, e.g. a self-signed server; None: the system's.
+    ca_file: Path | None = None
+    timeout: float = Field(default=60.0, gt=0)
 
     def password(self) -> str:
         return _secret(self.password_env)
@@ -141,6 +144,10 @@ class SmtpOutbox(_Strict):
     user: str | None = None
     password_env: str = "SAFETYMONTH_SMTP_PASSWORD"
     timeout: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = None
+    # Connection attempts per run, waiting backoff, 2 x backoff, ... seconds between them.
+    retries: int = Field(default=3, ge=1)
+    backoff: float = Field(default=2.0, ge=0)
 
     def password(self) -> str:
         return _secret(self.password_env)
