@@ -26,6 +26,11 @@ venv: $(STAMP)
 demo: system venv
 	$(PYTHON) -m safetymonth.samples var/samples
 	$(BIN)/safetymonth validate var/samples || test $$? -eq 1
+	# Intake: a week of sample mail into the Maildir inbox, one poll, the unit report.
+	$(PYTHON) -m safetymonth.mailbox.samplemail var/inbox
+	$(BIN)/safetymonth poll --once
+	$(BIN)/safetymonth report
+	@echo "The replies are in var/outbox/new/ (one file per reply)."
 
 test: system venv
 	$(BIN)/ruff check safetymonth tests bench
