@@ -8,6 +8,12 @@ import pytest
 
 from safetymonth.config import Policy
 from tests import media_corpus
+from tests.mailservers import (  # noqa: F401 (mail fixtures)
+    dovecot_server,
+    imap_user,
+    mail_media,
+    smtp_server,
+)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,191 @@
+"""The intake pipeline end to end on Maildir: records, verdicts, replies, idempotence, failures."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import json
+import os
+from email import policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from safetymonth.cli import main
+from safetymonth.config import load_config
+from safetymonth.mailbox import samplemail
+from safetymonth.mailbox.intake import Intake
+from safetymonth.mailbox.maildir import MaildirSource
+from safetymonth.mailbox.samplemail import Media
+from safetymonth.mailbox.service import poll_once
+from safetymonth.store import FAILED, PROCESSED, Store
+from safetymonth.validator import check_file
+from tests.mailservers import drop, write_config
+
+
+def run_poll(config_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(config_path), "poll", "--once"])
+    assert result.exit_code == 0, result.output
+
+
+def outbox_messages(folder: Path) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted((folder / "outbox" / "new").iterdir())]
+
+
+def test_complete_submission_is_stored_checked_and_answered(tmp_path: Path,
+                                                            mail_media: Media) -> None:
+    config_path = write_config(tmp_path)
+    raw = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<a1@dhmz>")
+    drop(tmp_path / "inbox", "m1.eml", raw)
+    run_poll(config_path)
+
+    with Store(tmp_path / "storage") as store:
+        [row] = store.messages()
+        assert row["state"] == PROCESSED and row["unit"] == "德化县社会福利中心"
+        # The raw message is kept byte-identical under its own hash.
+        assert store.raw_path(row["sha256"]).read_bytes() == raw
+        names = [a["name"] for a in store.attachments(row["id"])]
+        assert names == ["安全管理月活动总结.docx", "消防疏散演练.mp4", "消防演练现场.jpg"]
+        for attachment, original in zip(store.attachments(row["id"]),
+                                        [mail_media.document, mail_media.video,
+                                         mail_media.photo], strict=True):
+            stored = store.path(attachment["stored_name"])
+            assert stored.name == hashlib.sha256(original).hexdigest()
+            assert stored.read_bytes() == original
+            assert json.loads(attachment["verdict"])[0]["ok"] is True
+    # Processed mail moves to cur/.
+    assert os.listdir(tmp_path / "inbox" / "new") == []
+    assert [n.split(":")[0] for n in os.listdir(tmp_path / "inbox" / "cur")] == ["m1.eml"]
+
+    [reply] = outbox_messages(tmp_path)
+    assert reply["To"] == "fuli@dhmz.example.cn"
+    assert reply["From"].addresses[0].addr_spec == "aqgly@mzj.example.gov.cn"
+    assert reply["In-Reply-To"] == "<a1@dhmz>"
+    assert "<a1@dhmz>" in reply["References"]
+    assert reply["Auto-Submitted"] == "auto-replied"
+    text = reply.get_body(("plain",)).get_content()
+    assert "德化县社会福利中心" in text and "消防演练现场.jpg" in text
+    assert "均已齐全" in text and "2024年6月24日" in text
+    assert reply.get_body(("html",)) is not None
+
+
+def test_failing_photo_reply_names_the_fix_and_what_is_missing(tmp_path: Path,
+                                                               mail_media: Media) -> None:
+    config_path = write_config(tmp_path)
+    drop(tmp_path / "inbox", "m1.eml", samplemail.failing_photo("xzjly@dhmz.example.cn",
+                                                                mail_media))
+    run_poll(config_path)
+    [reply] = outbox_messages(tmp_path)
+    text = reply.get_body(("plain",)).get_content()
+    assert "微信压缩照片.jpg" in text and "不合格" in text
+    assert "1280×960" in text and "原图" in text  # the validator's fix, quoted
+    assert "还缺少：活动总结、视频、照片" in text
+
+
+def test_reply_file_is_named_after_the_reply_id_and_a_rerun_sends_nothing(
+        tmp_path: Path, mail_media: Media) -> None:
+    config_path = write_config(tmp_path)
+    raw = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<a2@dhmz>")
+    drop(tmp_path / "inbox", "m1.eml", raw)
+    run_poll(config_path)
+    run_poll(config_path)
+    files = os.listdir(tmp_path / "outbox" / "new")
+    with Store(tmp_path / "storage") as store:
+        [reply] = store.replies()
+        assert files == [reply["id"]]
+        assert reply["state"] == "sent" and reply["sent_at"]
+        [message] = outbox_messages(tmp_path)
+        assert message["Message-ID"] == f"<{reply['id']}@mzj.example.gov.cn>"
+
+
+def test_duplicate_delivery_is_one_record_and_one_reply(tmp_path: Path,
+                                                        mail_media: Media) -> None:
+    config_path = write_config(tmp_path)
+    raw = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<dup@dhmz>")
+    drop(tmp_path / "inbox", "first.eml", raw)
+    run_poll(config_path)
+    # The same message again under another name, and a re-sent copy (same Message-ID, new
+    # bytes), as a second folder or a server re-delivery would bring it.
+    drop(tmp_path / "inbox", "again.eml", raw)
+    drop(tmp_path / "inbox", "resent.eml", b"X-Resent: 1\r\n" + raw)
+    run_poll(config_path)
+    with Store(tmp_path / "storage") as store:
+        assert len(store.messages()) == 1
+        assert len(store.replies()) == 1
+        keys = {row[0] for row in store.db.execute("SELECT key FROM source_keys")}
+        assert keys == {"maildir:first.eml", "maildir:again.eml", "maildir:resent.eml"}
+    assert len(os.listdir(tmp_path / "inbox" / "cur")) == 3
+
+
+def test_a_failing_message_is_marked_failed_and_does_not_block_others(
+        tmp_path: Path, mail_media: Media) -> None:
+    config = load_config(write_config(tmp_path, mailbox={"max_tries": 2}))
+    drop(tmp_path / "inbox", "a.eml",
+         samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<bad@x>"))
+    drop(tmp_path / "inbox", "b.eml",
+         samplemail.failing_photo("xzjly@dhmz.example.cn", mail_media, "<good@x>"))
+
+    def broken_checker(path: Path, policy: object, name: str | None = None) -> list:
+        if name and name.endswith(".docx"):
+            raise RuntimeError("disk on fire")
+        return check_file(path, policy, name)  # type: ignore[arg-type]
+
+    for _ in range(3):
+        with Store(config.storage_dir) as store:
+            source = MaildirSource(tmp_path / "inbox")
+            Intake(config, store, checker=broken_checker).run(source)
+    with Store(config.storage_dir) as store:
+        states = {row["message_id"]: (row["state"], row["tries"], row["last_error"])
+                  for row in store.messages()}
+    assert states["<good@x>"][0] == PROCESSED
+    assert states["<bad@x>"][:2] == (FAILED, 2)
+    assert "disk on fire" in states["<bad@x>"][2]
+    # The failed message stays unmarked in new/ for a person; the good one moved on.
+    assert os.listdir(tmp_path / "inbox" / "new") == ["a.eml"]
+
+    report = CliRunner().invoke(main, ["--config", str(tmp_path / "config.yaml"), "report",
+                                       "--json"])
+    assert json.loads(report.output)["failed"][0]["error"].endswith("disk on fire")
+    # On demand, it is retried (and now succeeds with the real validator).
+    poll_once(config, retry_failed=True)
+    with Store(config.storage_dir) as store:
+        assert {row["state"] for row in store.messages()} == {PROCESSED}
+
+
+def test_remind_queues_once_per_interval_and_dry_run_queues_nothing(
+        tmp_path: Path, mail_media: Media) -> None:
+    config_path = write_config(tmp_path, campaign={"deadline": "2999-06-24"})
+    drop(tmp_path / "inbox", "m.eml",
+         samplemail.complete_submission("fuli@dhmz.example.cn", mail_media))
+    run_poll(config_path)
+    runner = CliRunner()
+    dry = runner.invoke(main, ["--config", str(config_path), "remind", "--dry-run"])
+    assert dry.exit_code == 0 and "would remind" in dry.output
+    assert "德化县社会福利中心" not in dry.output  # complete: no reminder
+    with Store(tmp_path / "storage") as store:
+        assert store.replies("kind = 'reminder'") == []
+    runner.invoke(main, ["--config", str(config_path), "remind"])
+    again = runner.invoke(main, ["--config", str(config_path), "remind"])
+    assert "skipped: reminded at" in again.output
+    with Store(tmp_path / "storage") as store:
+        reminders = store.replies("kind = 'reminder'")
+    # Four incomplete units; the domain-only unit (@etfly) has no address yet.
+    assert sorted(r["recipient"] for r in reminders) == [
+        "byg@dhmz.example.cn", "jiuzhu@dhmz.example.cn", "xzjly@dhmz.example.cn"]
+    assert {r["state"] for r in reminders} == {"sent"}
+    sample = email.message_from_bytes(bytes(reminders[0]["body"]), policy=policy.default)
+    assert sample["Auto-Submitted"] == "auto-generated"
+    assert "还缺少：活动总结、视频、照片" in sample.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("subject", ["", "Re: 已补交"])
+def test_subject_of_reply(tmp_path: Path, mail_media: Media, subject: str) -> None:
+    config_path = write_config(tmp_path)
+    raw = samplemail.message("byg@dhmz.example.cn", subject.encode(),
+                             [samplemail.text_part("见附件")])
+    drop(tmp_path / "inbox", "m.eml", raw)
+    run_poll(config_path)
+    [reply] = outbox_messages(tmp_path)
+    assert reply["Subject"] == (subject or "Re: 安全管理月材料")
