@@ -1,0 +1,86 @@
+"""``report --json`` per the DESIGN.md contract, from a store filled by real intake."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from safetymonth.cli import main
+from safetymonth.mailbox import samplemail
+from safetymonth.mailbox.samplemail import Media
+from tests.mailservers import drop, write_config
+
+UNIT_KEYS = {"name", "submissions", "documents_ok", "photos_ok", "photos_failed", "videos_ok",
+             "videos_failed", "complete", "last_submission"}
+
+
+def _report(config_path: Path, *extra: str) -> dict:
+    runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(config_path), "poll", "--once"]).exit_code == 0
+    result = runner.invoke(main, ["--config", str(config_path), "report", "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_report_json_contract(tmp_path: Path, mail_media: Media) -> None:
+    config_path = write_config(tmp_path)
+    inbox = tmp_path / "inbox"
+    complete = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<c@x>")
+    drop(inbox, "1.eml", complete)
+    drop(inbox, "1-again.eml", complete)  # a duplicate delivery
+    drop(inbox, "2.eml", samplemail.failing_photo("xzjly@dhmz.example.cn", mail_media))
+    drop(inbox, "3.eml", samplemail.foxmail_gbk("wang@etfly.example.cn", mail_media))
+    drop(inbox, "4.eml", samplemail.complete_submission("stranger@qq.example.com", mail_media))
+    drop(inbox, "5.eml", samplemail.complete_submission("stranger@qq.example.com", mail_media))
+    spoofed = samplemail.message(
+        "byg@dhmz.example.cn", "x", [samplemail.text_part("x")], message_id="<spoof@x>",
+        extra=[b"Authentication-Results: mx.example.cn; dkim=fail; spf=fail"])
+    drop(inbox, "6.eml", spoofed)
+
+    report = _report(config_path, "--csv", str(tmp_path / "units.csv"))
+    assert {"units", "unknown_senders", "suspicious"} <= set(report)
+    units = {unit["name"]: unit for unit in report["units"]}
+    assert len(units) == 5
+    for unit in units.values():
+        assert set(unit) >= UNIT_KEYS
+
+    full = units["德化县社会福利中心"]
+    assert (full["submissions"], full["documents_ok"], full["photos_ok"], full["videos_ok"],
+            full["complete"]) == (1, 1, 1, 1, True)
+    assert full["last_submission"]
+    failing = units["德化县浔中镇敬老院"]
+    assert (failing["photos_ok"], failing["photos_failed"], failing["complete"]) == (0, 1, False)
+    gbk = units["德化县儿童福利院"]
+    assert (gbk["photos_ok"], gbk["documents_ok"], gbk["videos_ok"]) == (2, 1, 0)
+    assert not gbk["complete"]
+    for silent in ("德化县救助管理站", "德化县殡仪馆"):
+        assert units[silent]["submissions"] == 0 and units[silent]["last_submission"] is None
+    assert report["unknown_senders"] == [{"address": "stranger@qq.example.com", "messages": 2}]
+    assert report["suspicious"] == [{"sender": "byg@dhmz.example.cn",
+                                     "message_id": "<spoof@x>",
+                                     "reason": "authentication failed: dkim=fail spf=fail"}]
+
+    with (tmp_path / "units.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["name"] for row in rows] == list(units)
+    assert rows[0]["complete"] == "True"
+
+    text = CliRunner().invoke(main, ["--config", str(config_path), "report"]).output
+    assert "未登记的发件人：stranger@qq.example.com" in text and "可疑邮件" in text
+
+
+def test_completion_rule_is_configurable(tmp_path: Path, mail_media: Media) -> None:
+    config_path = write_config(tmp_path, campaign={"completion": {"documents": 1, "photos": 2,
+                                                                  "videos": 0}})
+    drop(tmp_path / "inbox", "1.eml", samplemail.foxmail_gbk("w@etfly.example.cn", mail_media))
+    units = {u["name"]: u for u in _report(config_path)["units"]}
+    assert units["德化县儿童福利院"]["complete"] is True
+
+
+def test_empty_store_lists_every_unit_with_zero(tmp_path: Path) -> None:
+    report = _report(write_config(tmp_path))
+    assert [u["submissions"] for u in report["units"]] == [0] * 5
+    assert report["unknown_senders"] == [] and report["suspicious"] == []
