@@ -7,6 +7,7 @@ certificate for the SSL and STARTTLS tests.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -87,15 +88,30 @@ class Dovecot:
         for sub in ("run", "state", "mail", "home"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         make_certificate(self.root)
-        (self.root / "passwd").touch()
-        shutil.chown(self.root / "mail", mail)
-        shutil.chown(self.root / "home", mail)
+        self._write_users()
+        group = grp.getgrgid(pwd.getpwnam(mail).pw_gid).gr_name
+        for sub in ("mail", "home"):
+            shutil.chown(self.root / sub, mail, group)
         (self.root / "dovecot.conf").write_text(CONFIG.format(
             root=self.root, port=self.port, ssl_port=self.ssl_port, login=login,
-            internal=internal, mail=mail), encoding="utf-8")
+            internal=internal, mail=mail, group=group), encoding="utf-8")
         self.process = subprocess.Popen(["dovecot", "-F", "-c", str(self.root / "dovecot.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_port(self.port)
+        self._wait_for_auth()
+
+    def _wait_for_auth(self, timeout: float = 15.0) -> None:
+        """The listener opens before the auth process is ready: log in until it works."""
+        probe = self.add_user()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.client(probe).logout()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -103,13 +119,17 @@ class Dovecot:
             self.process.wait(timeout=15)
             self.process = None
 
+    def _write_users(self, count: int = 200) -> None:
+        # Written once before start: Dovecot notices a changed passwd-file only by its mtime
+        # in whole seconds, so accounts added later could stay unknown for a second.
+        self.users = [f"u{uuid.uuid4().hex[:10]}" for _ in range(count)]
+        (self.root / "passwd").write_text(
+            "".join(f"{user}:{{PLAIN}}{PASSWORD}::::::\n" for user in self.users),
+            encoding="utf-8")
+
     def add_user(self) -> str:
         """A fresh account (an empty mailbox) for one test."""
-        user = f"u{uuid.uuid4().hex[:10]}"
-        with (self.root / "passwd").open("a", encoding="utf-8") as out:
-            out.write(f"{user}:{{PLAIN}}{PASSWORD}::::::\n")
-        self.users.append(user)
-        return user
+        return self.users.pop()
 
     def maildir(self, user: str) -> Path:
         return self.root / "mail" / user
@@ -147,7 +167,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid={mail} gid={mail} home={root}/home/%u
+  args = uid={mail} gid={group} home={root}/home/%u
 }}
 service imap-login {{
   inet_listener imap {{

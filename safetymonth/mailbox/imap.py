@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from threading import Event
 
-from imap_tools import BaseMailBox, MailBox, MailBoxTls, MailBoxUnencrypted
+from imap_tools.mailbox import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.utils import encode_folder
 
 from safetymonth.config import ImapSource
@@ -58,11 +58,12 @@ class ImapMailbox:
         if config.security == "ssl":
             box = MailBox(config.host, config.port, timeout=config.timeout, ssl_context=context)
         elif config.security == "starttls":
-            box = MailBoxTls(config.host, config.port, timeout=config.timeout,
+            box = MailBoxStartTls(config.host, config.port, timeout=config.timeout,
                              ssl_context=context)
         else:
             box = MailBoxUnencrypted(config.host, config.port, timeout=config.timeout)
         box.login(config.user, config.password(), initial_folder=None)
+        _refresh_capabilities(box.client)  # servers add MOVE, UIDPLUS... after login
         self._send_id(box)
         box.folder.set(config.folder)
         self.uidvalidity = _uidvalidity(box)
@@ -201,6 +202,12 @@ class ImapMailbox:
             responses = box.idle.wait(timeout=min(IDLE_SLICE, remaining))
             if any(b"EXISTS" in line or b"EXPUNGE" in line for line in responses):
                 return
+
+
+def _refresh_capabilities(client: imaplib.IMAP4) -> None:
+    typ, data = client.capability()
+    if typ == "OK" and data and data[-1]:
+        client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
 
 
 def _uidvalidity(box: BaseMailBox) -> int:

@@ -1,0 +1,224 @@
+"""The IMAP source against a real Dovecot: ID, incremental UIDs, UIDVALIDITY, processed actions,
+size limit, SSL/STARTTLS and IDLE."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from safetymonth.config import Config, load_config
+from safetymonth.mailbox import samplemail
+from safetymonth.mailbox.imap import ImapMailbox
+from safetymonth.mailbox.samplemail import Media
+from safetymonth.mailbox.service import poll_once, watch
+from safetymonth.store import PROCESSED, TOO_LARGE, Store
+from tests.mailservers import PASSWORD, Dovecot, write_config
+
+PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
+
+
+@pytest.fixture(autouse=True)
+def _password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+
+
+def imap_config(tmp_path: Path, server: Dovecot, user: str, **imap: object) -> Config:
+    extra = imap.pop("mailbox", {})
+    block = {"host": "127.0.0.1", "port": server.port, "security": "none", "user": user,
+             "password_env": PASSWORD_ENV, **imap}
+    mailbox = {"source": {"imap": block}, **extra}  # type: ignore[dict-item]
+    return load_config(write_config(tmp_path, mailbox=mailbox))
+
+
+def submission(index: int, media: Media) -> bytes:
+    parts = [samplemail.text_part(f"第{index}封"),
+             samplemail.file_part(media.photo, samplemail.utf8_name(f"照片{index}.jpg"),
+                                  "image/jpeg")]
+    return samplemail.message("fuli@dhmz.example.cn", f"材料{index}", parts,
+                              message_id=f"<imap-{index}-{time.time_ns()}@dhmz>")
+
+
+class FetchSpy:
+    """Counts the UIDs whose bodies the source downloads from the real server."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.uids: list[int] = []
+        original = ImapMailbox._fetch_bodies
+
+        def spy(source: ImapMailbox, uids: list[int], part: str):  # type: ignore[no-untyped-def]
+            if part == "BODY.PEEK[]":
+                self.uids.extend(uids)
+            return original(source, uids, part)
+
+        monkeypatch.setattr(ImapMailbox, "_fetch_bodies", spy)
+
+
+def flags(server: Dovecot, user: str, folder: str = "INBOX") -> dict[int, set[str]]:
+    with server.client(user, folder) as box:
+        # \Recent belongs to whichever session looks first: not ours to test.
+        return {int(m.uid or 0): set(m.flags) - {"\\Recent"}
+                for m in box.fetch(mark_seen=False, headers_only=True)}
+
+
+def test_id_is_sent_and_polling_is_incremental(tmp_path: Path, dovecot_server: Dovecot,
+                                               imap_user: str, mail_media: Media,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = FetchSpy(monkeypatch)
+    config = imap_config(tmp_path, dovecot_server, imap_user)
+    dovecot_server.append(imap_user, submission(1, mail_media))
+    dovecot_server.append(imap_user, submission(2, mail_media))
+    assert poll_once(config).processed == 2
+    assert spy.uids == [1, 2]
+    assert flags(dovecot_server, imap_user) == {1: {"\\Seen"}, 2: {"\\Seen"}}
+
+    # A message a person already read in webmail is still new to us: UIDs, not \Seen.
+    with dovecot_server.client(imap_user) as box:
+        box.append(submission(3, mail_media), "INBOX", flag_set=["\\Seen"])
+    assert poll_once(config).processed == 1
+    assert spy.uids == [1, 2, 3]  # 1 and 2 were not downloaded again
+    assert poll_once(config).processed == 0
+    assert spy.uids == [1, 2, 3]
+    with Store(config.storage_dir) as store:
+        assert len(store.messages()) == 3 and len(store.replies()) == 3
+
+    log = dovecot_server.log()
+    assert re.search(rf"imap\({imap_user}\).*ID sent: name=safetymonth, version=0\.1\.0", log) \
+        or re.search(r"ID sent: name=safetymonth, version=0\.1\.0", log), log[-2000:]
+
+
+def test_uidvalidity_change_rescans_without_processing_twice(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = FetchSpy(monkeypatch)
+    config = imap_config(tmp_path, dovecot_server, imap_user)
+    for index in (1, 2):
+        dovecot_server.append(imap_user, submission(index, mail_media))
+    poll_once(config)
+    with Store(config.storage_dir) as store:
+        [(source, (old_validity, _))] = [
+            (row[0], (row[1], row[2])) for row in store.db.execute("SELECT * FROM source_state")]
+    # The server renumbers the folder (a restore, a migration): new UIDVALIDITY.
+    maildir = dovecot_server.maildir(imap_user)
+    for index_file in maildir.glob("dovecot*"):
+        index_file.unlink()
+    time.sleep(1.1)  # Dovecot takes the new UIDVALIDITY from the clock
+    dovecot_server.append(imap_user, submission(3, mail_media))
+    stats = poll_once(config)
+    assert (stats.processed, stats.duplicates) == (1, 2)
+    assert len(spy.uids) == 2 + 3  # everything was fetched again once
+    with Store(config.storage_dir) as store:
+        assert len(store.messages()) == 3 and len(store.replies()) == 3
+        validity = store.source_state(source)
+        assert validity is not None and validity[0] != old_validity
+        assert store.db.execute("SELECT count(*) FROM source_keys").fetchone()[0] == 5
+
+
+@pytest.mark.parametrize("action", ["seen", "keyword", "move"])
+def test_processed_action_never_expunges_other_clients_messages(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media,
+        action: str) -> None:
+    config = imap_config(tmp_path, dovecot_server, imap_user,
+                         processed={"action": action, "keyword": "SafetymonthDone",
+                                    "folder": "已处理"},
+                         mailbox={"max_message_size": 100_000})
+    dovecot_server.append(imap_user, submission(1, mail_media))
+    # Another client flagged a (too large, so unprocessed) message \Deleted, not expunged.
+    big = samplemail.message("x@y.cn", "big", [samplemail.text_part("x" * 200_000)])
+    with dovecot_server.client(imap_user) as box:
+        box.append(big, "INBOX", flag_set=["\\Deleted"])
+    stats = poll_once(config)
+    assert (stats.processed, stats.too_large) == (1, 1)
+    inbox = flags(dovecot_server, imap_user)
+    assert inbox[2] == {"\\Deleted"}  # still there, untouched
+    if action == "seen":
+        assert inbox[1] == {"\\Seen"}
+    elif action == "keyword":
+        assert inbox[1] == {"SafetymonthDone"}  # not even \Seen: a person still sees it new
+    else:
+        assert 1 not in inbox
+        assert list(flags(dovecot_server, imap_user, "已处理").values()) == [set()]
+    with Store(config.storage_dir) as store:
+        states = sorted(row["state"] for row in store.messages())
+    assert states == [PROCESSED, TOO_LARGE]
+
+
+def test_too_large_is_recorded_from_its_header_and_never_downloaded(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = FetchSpy(monkeypatch)
+    config = imap_config(tmp_path, dovecot_server, imap_user,
+                         mailbox={"max_message_size": 50_000})
+    big = samplemail.message("fuli@dhmz.example.cn", "大视频",
+                             [samplemail.file_part(b"\0" * 80_000, b'filename="v.mp4"')])
+    dovecot_server.append(imap_user, big)
+    assert poll_once(config).too_large == 1
+    assert spy.uids == []
+    with Store(config.storage_dir) as store:
+        [row] = store.messages()
+        assert row["state"] == TOO_LARGE and row["sender"] == "fuli@dhmz.example.cn"
+        assert "max_message_size" in row["last_error"]
+    assert flags(dovecot_server, imap_user) == {1: set()}  # left unread for a person
+    assert poll_once(config).too_large == 0  # recorded once
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_ssl_and_starttls(tmp_path: Path, dovecot_server: Dovecot, imap_user: str,
+                          mail_media: Media, security: str) -> None:
+    port = dovecot_server.ssl_port if security == "ssl" else dovecot_server.port
+    config = imap_config(tmp_path, dovecot_server, imap_user, security=security, port=port,
+                         ca_file=str(dovecot_server.cert))
+    dovecot_server.append(imap_user, submission(1, mail_media))
+    assert poll_once(config).processed == 1
+
+
+def test_ssl_refuses_an_untrusted_certificate(tmp_path: Path, dovecot_server: Dovecot,
+                                              imap_user: str) -> None:
+    config = imap_config(tmp_path, dovecot_server, imap_user, security="ssl",
+                         port=dovecot_server.ssl_port)
+    with pytest.raises(OSError, match="CERTIFICATE_VERIFY_FAILED"):
+        poll_once(config)
+
+
+def _wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_idle_wakes_the_watcher_and_it_reconnects_after_a_kick(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media) -> None:
+    # A poll interval far longer than the test: only IDLE can bring the new mail in.
+    config = imap_config(tmp_path, dovecot_server, imap_user,
+                         mailbox={"poll_interval": 3600})
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(config, stop), daemon=True)
+    watcher.start()
+
+    def count() -> int:
+        with Store(config.storage_dir) as store:
+            return len(store.messages("state = ?", (PROCESSED,)))
+
+    try:
+        time.sleep(0.5)
+        dovecot_server.append(imap_user, submission(1, mail_media))
+        started = time.monotonic()
+        assert _wait_for(lambda: count() == 1)
+        assert time.monotonic() - started < 3.0
+        # The server drops the connection; the watcher reconnects and carries on.
+        subprocess.run(["doveadm", "-c", str(dovecot_server.root / "dovecot.conf"), "kick",
+                        imap_user], check=True, capture_output=True)
+        time.sleep(0.5)
+        dovecot_server.append(imap_user, submission(2, mail_media))
+        assert _wait_for(lambda: count() == 2, timeout=20)
+    finally:
+        stop.set()
+        watcher.join(timeout=15)
+    assert not watcher.is_alive()
