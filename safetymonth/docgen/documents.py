@@ -1,0 +1,117 @@
+"""The three kinds of document: data + template → markup → :class:`OfficialDocument`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from safetymonth.docgen import markup
+from safetymonth.docgen.layout import OfficialDocument
+from safetymonth.docgen.models import Letter, LetterUnit, Notice, Summary, cn_date
+
+BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE_NAMES = {"notice": "notice.md.j2", "letter": "letter.md.j2", "summary": "summary.md.j2"}
+FULL_STOPS = "。！？；：.!?;:"
+
+
+class TemplateError(Exception):
+    """A template that cannot be read or rendered; names the template file."""
+
+
+def sentence(text: str) -> str:
+    """End a list item with 。 unless it already ends in punctuation."""
+    text = text.strip()
+    return text if not text or text[-1] in FULL_STOPS else text + "。"
+
+
+def environment(templates_dir: Path | None = None) -> jinja2.Environment:
+    """Built-in templates, each overridden by a same-named file in ``templates_dir``."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(BUILTIN_TEMPLATES)]
+    if templates_dir is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(templates_dir))
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["cn_date"] = cn_date
+    env.filters["sentence"] = sentence
+    return env
+
+
+def render_body(env: jinja2.Environment, kind: str, context: Mapping[str, Any]) -> str:
+    """The markup text of one document from its template."""
+    name = TEMPLATE_NAMES[kind]
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateError as error:
+        where = getattr(error, "filename", None) or name
+        line = getattr(error, "lineno", None)
+        raise TemplateError(f"{where}{f':{line}' if line else ''}: {error.message}") from error
+
+
+def build_notice(data: Notice, env: jinja2.Environment | None = None) -> OfficialDocument:
+    env = env or environment()
+    document = OfficialDocument()
+    document.issuer_head(data.issuer_mark, data.number)
+    document.title(data.title)
+    document.blank()
+    if data.recipients:
+        document.recipients(data.recipients)
+    body = render_body(env, "notice", data.model_dump())
+    document.blocks(markup.parse(body))
+    document.attachments_note(data.attachments)
+    _closing(document, data.signature or data.issuer, cn_date(data.date),
+             data.note)
+    if data.enclosed:
+        document.enclosed(data.enclosed.title, markup.parse(data.enclosed.body))
+    numbered = len(data.attachments) > 1
+    for index, part in enumerate(data.appendix, start=1):
+        document.appendix(index if numbered else None, part.title, markup.parse(part.body))
+    document.imprint(data.cc, data.printed_by or data.issuer,
+                     cn_date(data.printed_on or data.date))
+    return document
+
+
+def build_summary(data: Summary, intake_rows: Sequence[Mapping[str, Any]] = (),
+                  env: jinja2.Environment | None = None) -> OfficialDocument:
+    """The summary; ``intake_rows`` are the ``units`` of ``report --json`` (plain data)."""
+    env = env or environment()
+    document = OfficialDocument()
+    document.issuer_head(data.issuer_mark, data.number)
+    document.title(data.title)
+    document.blank()
+    document.recipients(data.recipients)
+    context = data.model_dump() | {"sections": data.sections, "intake_rows": list(intake_rows)}
+    document.blocks(markup.parse(render_body(env, "summary", context)))
+    _closing(document, data.signature or data.issuer, cn_date(data.date), None)
+    document.imprint([], data.issuer, cn_date(data.date))
+    return document
+
+
+def _closing(document: OfficialDocument, signature: str, date_text: str,
+             note: str | None) -> None:
+    document.signature(signature, date_text)
+    if note:
+        document.note(note)
+
+
+def letter_context(data: Letter, unit: LetterUnit) -> dict[str, Any]:
+    return data.model_dump(exclude={"units"}) | {
+        "unit": unit, "duties": data.duties, "term": data.term}
+
+
+def write_letter(document: OfficialDocument, data: Letter, unit: LetterUnit,
+                 env: jinja2.Environment) -> None:
+    """Fill an emptied document with one unit's letter (title, body, signature table)."""
+    document.title(data.title)
+    document.blank()
+    document.blocks(markup.parse(render_body(env, "letter", letter_context(data, unit))))
+
+
+def build_letter(data: Letter, unit: LetterUnit,
+                 env: jinja2.Environment | None = None) -> OfficialDocument:
+    document = OfficialDocument()
+    write_letter(document, data, unit, env or environment())
+    return document

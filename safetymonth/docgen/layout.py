@@ -1,0 +1,356 @@
+"""GB/T 9704-2012 page layout over python-docx: the friendly layer docgen writes with.
+
+:class:`OfficialDocument` owns one python-docx ``Document`` set up once (page, grid, styles,
+footers) and appends the elements of an official document in order. Raw XML is left to
+:mod:`safetymonth.docgen.oxml`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import docx
+from docx.document import Document
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_BREAK, WD_LINE_SPACING, WD_PARAGRAPH_ALIGNMENT, WD_TAB_ALIGNMENT
+from docx.shared import Mm, Pt, RGBColor, Twips
+from docx.styles.style import BaseStyle
+from docx.text.paragraph import Paragraph
+
+from safetymonth.docgen import markup, oxml
+
+# --- GB/T 9704-2012 in numbers ------------------------------------------------------------
+PAGE_W, PAGE_H = 210, 297  # A4, mm
+TOP, BOTTOM, LEFT, RIGHT = 37, 35, 28, 26  # margins: a 156 × 225 mm text block
+BLOCK_W = PAGE_W - LEFT - RIGHT
+LINE_PITCH = 579  # twips: 22 lines in 225 mm
+BODY_PT = 16  # 3号
+TITLE_PT = 22  # 2号
+SMALL_PT = 14  # 4号: page numbers, 版记, tables
+CHAR_SPACING = -0.25  # pt: 28 characters of 16 pt fit 156 mm in LibreOffice and Word
+CHAR = BODY_PT + CHAR_SPACING  # advance of one body character, pt
+RED = RGBColor(0xFF, 0x00, 0x00)
+# GB/T 9704 places the printed characters: the first line's glyphs start 37 mm from the top.
+# LibreOffice centres a 16 pt line in its grid line, so the page margin sits half the leading
+# higher (and the bottom margin as much lower), keeping the 225 mm, 22-line block.
+HALF_LEADING_MM = (LINE_PITCH / 20 - BODY_PT) / 2 * 25.4 / 72
+
+FANGSONG, XIAOBIAOSONG, HEITI, KAITI, SONGTI = (
+    "仿宋_GB2312", "方正小标宋简体", "黑体", "楷体_GB2312", "宋体")
+HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG, 4: FANGSONG}
+
+# Calibrated in LibreOffice against the PDF (tests/test_docgen_conformance.py measures it):
+# the mark's glyph top lands 35 mm below the text block with this space before its line.
+MARK_PT = 42  # 初号; shrunk when a long mark would not fit the text block
+MARK_SPACE_BEFORE_MM = 35.6
+MARK_LINE = 2 * LINE_PITCH
+RULE_SPACE_PT = 8  # paragraph-border gap: the red rule 4 mm under the 发文字号
+FOOTER_MM = 21.5  # page-number line: its top about 7 mm under the text block
+
+
+@dataclass(frozen=True)
+class Styles:
+    """The paragraph and character styles every document uses (by python-docx proxy)."""
+
+    body: BaseStyle
+    plain: BaseStyle
+    title: BaseStyle
+    mark: BaseStyle
+    center: BaseStyle
+    signature: BaseStyle
+    small: BaseStyle
+    headings: dict[int, BaseStyle]
+    heading_chars: dict[int, BaseStyle]
+    footer: BaseStyle
+
+
+class OfficialDocument:
+    """One official document, built top to bottom."""
+
+    def __init__(self) -> None:
+        self.doc: Document = docx.Document()
+        oxml.drop_template_extras(self.doc)
+        self._page_setup()
+        self.styles = _define_styles(self.doc)
+        self._footers()
+        oxml.prune_styles(self.doc, keep=_KEEP_STYLES | {s.style_id for s in self._all_styles()})
+
+    # --- set-up, once per document (or once per batch) ----------------------------------
+
+    def _page_setup(self) -> None:
+        section = self.doc.sections[0]
+        section.page_width, section.page_height = Mm(PAGE_W), Mm(PAGE_H)
+        section.top_margin = Mm(TOP - HALF_LEADING_MM)
+        section.bottom_margin = Mm(BOTTOM + HALF_LEADING_MM)
+        section.left_margin, section.right_margin = Mm(LEFT), Mm(RIGHT)
+        section.header_distance, section.footer_distance = Mm(15), Mm(FOOTER_MM)
+        oxml.set_doc_grid(self.doc, LINE_PITCH)
+        oxml.set_doc_defaults(self.doc, FANGSONG, BODY_PT)
+
+    def _footers(self) -> None:
+        """``— N —`` in 4号宋体, odd pages right and even pages left, one character in."""
+        self.doc.settings.odd_and_even_pages_header_footer = True
+        section = self.doc.sections[0]
+        for footer, align in ((section.footer, WD_PARAGRAPH_ALIGNMENT.RIGHT),
+                              (section.even_page_footer, WD_PARAGRAPH_ALIGNMENT.LEFT)):
+            footer.is_linked_to_previous = False
+            paragraph = footer.paragraphs[0]
+            paragraph.style = self.styles.footer
+            paragraph.alignment = align
+            indent = Pt(SMALL_PT)
+            if align == WD_PARAGRAPH_ALIGNMENT.RIGHT:
+                paragraph.paragraph_format.right_indent = indent
+            else:
+                paragraph.paragraph_format.left_indent = indent
+            oxml.add_page_number(paragraph)
+
+    def _all_styles(self) -> Iterable[BaseStyle]:
+        s = self.styles
+        yield from (s.body, s.plain, s.title, s.mark, s.center, s.signature, s.small, s.footer)
+        yield from s.headings.values()
+        yield from s.heading_chars.values()
+
+    def clear(self) -> None:
+        """Empty the body, keeping page set-up, styles and footers (batch letters)."""
+        oxml.remove_body_content(self.doc)
+
+    # --- elements, top to bottom -------------------------------------------------------
+
+    def paragraph(self, text: str = "", style: BaseStyle | None = None) -> Paragraph:
+        return self.doc.add_paragraph(text, style or self.styles.body)
+
+    def blank(self, lines: int = 1) -> None:
+        for _ in range(lines):
+            self.doc.add_paragraph(style=self.styles.plain)
+
+    def issuer_head(self, mark: str, number: str | None) -> None:
+        """Red issuer mark 35 mm below the text block's top, 发文字号 and the red rule."""
+        size = min(MARK_PT, int(BLOCK_W / 25.4 * 72 / max(len(mark), 1)))
+        paragraph = self.paragraph(style=self.styles.mark)
+        paragraph.add_run(mark).font.size = Pt(size)
+        self.blank(2)
+        rule = self.paragraph(number or "", self.styles.center)
+        oxml.set_bottom_border(rule, "FF0000", 12, RULE_SPACE_PT)
+        self.blank(2)
+
+    def title(self, text: str, page_break: bool = False) -> None:
+        """2号小标宋, centred; ``\\n`` in the text forces a line break."""
+        paragraph = self.paragraph(style=self.styles.title)
+        paragraph.paragraph_format.page_break_before = page_break
+        for index, line in enumerate(text.split("\n")):
+            run = paragraph.add_run()
+            if index:
+                run.add_break(WD_BREAK.LINE)
+            run.add_text(line)
+
+    def recipients(self, text: str) -> None:
+        """主送机关: flush left, ending with a full-width colon."""
+        self.paragraph(text.rstrip("：:") + "：", self.styles.plain)
+
+    def blocks(self, blocks: Iterable[markup.Block]) -> None:
+        for block in blocks:
+            if isinstance(block, markup.Heading):
+                self.heading(block)
+            elif isinstance(block, markup.Table):
+                self.table(block)
+            else:
+                self.paragraph(block.text)
+
+    def heading(self, heading: markup.Heading) -> None:
+        if not heading.runs_in:
+            self.paragraph(heading.number + heading.text, self.styles.headings[heading.level])
+            return
+        paragraph = self.paragraph()
+        paragraph.add_run(heading.number + heading.text, self.styles.heading_chars[heading.level])
+        paragraph.add_run(heading.rest)
+
+    def table(self, block: markup.Table) -> None:
+        """A ruled data table (4号, header in 黑体) or an unruled layout table (3号)."""
+        columns = len(block.rows[0])
+        table = self.doc.add_table(rows=len(block.rows), cols=columns)
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        oxml.set_table_width(table, BLOCK_W, _column_widths(block.rows))
+        ruled = block.header
+        oxml.set_table_borders(table, 8 if ruled else 0, 4 if ruled else 0, vertical=ruled)
+        if ruled:
+            oxml.repeat_header_row(table)
+        for row_index, (row, cells) in enumerate(zip(block.rows, table.rows, strict=True)):
+            for text, cell in zip(row, cells.cells, strict=True):
+                paragraph = cell.paragraphs[0]
+                paragraph.style = self.styles.small if ruled else self.styles.plain
+                run = paragraph.add_run(text)
+                if ruled:
+                    paragraph.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
+                    if row_index == 0:
+                        oxml.set_fonts(run._r, HEITI)
+
+    def attachments_note(self, titles: list[str]) -> None:
+        """附件说明: a blank line under the body, two characters in, numbered when several."""
+        if not titles:
+            return
+        self.blank()
+        lead = Pt(2 * CHAR)
+        for index, title in enumerate(titles, start=1):
+            number = f"{index}." if len(titles) > 1 else ""
+            text = ("附件：" if index == 1 else "") + number + title
+            paragraph = self.paragraph(text, self.styles.plain)
+            fmt = paragraph.paragraph_format
+            # Later items and wrapped lines align with the first title, after 附件：.
+            fmt.left_indent = Pt(lead.pt + 3 * CHAR + (len(number) * CHAR / 2 if number else 0))
+            fmt.first_line_indent = Pt(-3 * CHAR if index == 1 else 0)
+            if number:
+                fmt.first_line_indent = Pt(fmt.first_line_indent.pt - len(number) * CHAR / 2)
+
+    def signature(self, name: str, date_text: str) -> None:
+        """Signature centred over the date; the date four characters from the right.
+
+        The two are kept together on one page (keep-with-next).
+        """
+        self.blank()
+        self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
+        date_width = _width(date_text)
+        offset = 4 + max(0.0, (date_width - _width(name)) / 2)
+        paragraph = self.paragraph(name, self.styles.signature)
+        paragraph.paragraph_format.right_indent = Pt(offset * CHAR)
+        paragraph.paragraph_format.keep_with_next = True
+        date = self.paragraph(date_text, self.styles.signature)
+        date.paragraph_format.right_indent = Pt(4 * CHAR)
+
+    def note(self, text: str) -> None:
+        """附注: under the date, two characters in, in parentheses."""
+        self.paragraph(f"（{text.strip('（）()')}）")
+
+    def appendix(self, index: int | None, title: str, blocks: list[markup.Block]) -> None:
+        """An 附件 page: 附件N in 黑体 top left, its title on the third line, then its body."""
+        label = self.paragraph("附件" + (str(index) if index else ""), self.styles.headings[1])
+        label.paragraph_format.first_line_indent = Pt(0)
+        label.paragraph_format.page_break_before = True
+        self.blank()
+        self.title(title)
+        self.blank()
+        self.blocks(blocks)
+
+    def enclosed(self, title: str, blocks: list[markup.Block]) -> None:
+        """The document a notice 印发s, from the top of a new page."""
+        self.title(title, page_break=True)
+        self.blank()
+        self.blocks(blocks)
+
+    def imprint(self, cc: list[str], printed_by: str, printed_on: str) -> None:
+        """版记: 抄送 and 印发机关/印发日期 between full-width rules, floating at the page foot."""
+        rows = (1 if cc else 0) + 1
+        table = self.doc.add_table(rows=rows, cols=1)
+        oxml.set_table_width(table, BLOCK_W, [BLOCK_W])
+        oxml.set_cell_margins(table, 0, 0)
+        oxml.set_table_borders(table, 8, 6, vertical=False)
+        oxml.float_table_at_bottom(table, LEFT)
+        cells = [row.cells[0] for row in table.rows]
+        if cc:
+            self._imprint_line(cells[0].paragraphs[0], "抄送：" + "，".join(cc).rstrip("。") + "。")
+            cells[0].paragraphs[0].paragraph_format.first_line_indent = Pt(-3 * SMALL_PT)
+            cells[0].paragraphs[0].paragraph_format.left_indent = Pt(4 * SMALL_PT)
+        last = self._imprint_line(cells[-1].paragraphs[0], f"{printed_by}\t{printed_on}印发")
+        last.paragraph_format.tab_stops.add_tab_stop(
+            Mm(BLOCK_W) - Pt(2 * SMALL_PT), WD_TAB_ALIGNMENT.RIGHT)
+        # A floating table needs a paragraph after it; keep it one point high.
+        anchor = self.paragraph(style=self.styles.plain)
+        anchor.paragraph_format.line_spacing = Pt(1)
+        anchor.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        oxml.set_snap_to_grid(anchor, False)
+
+    def _imprint_line(self, paragraph: Paragraph, text: str) -> Paragraph:
+        paragraph.style = self.styles.small
+        paragraph.add_run(text)
+        fmt = paragraph.paragraph_format
+        fmt.left_indent = fmt.right_indent = Pt(SMALL_PT)
+        fmt.space_before = fmt.space_after = Pt(3)
+        return paragraph
+
+    # --- output ------------------------------------------------------------------------
+
+    def save(self, path: object) -> None:
+        self.doc.save(path)
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        self.doc.save(buffer)
+        return buffer.getvalue()
+
+
+_KEEP_STYLES = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList", "Header", "Footer"}
+
+
+def _column_widths(rows: tuple[tuple[str, ...], ...]) -> list[float]:
+    """Share the block width by each column's longest text (at least three characters)."""
+    weights = [max(3.0, *(_width(row[index]) for row in rows)) for index in range(len(rows[0]))]
+    return [BLOCK_W * weight / sum(weights) for weight in weights]
+
+
+def _width(text: str) -> float:
+    """Width in body characters: digits and Latin letters are half a character."""
+    return sum(0.5 if ord(char) < 0x2E80 else 1.0 for char in text)
+
+
+def _define_styles(document: Document) -> Styles:
+    styles = document.styles
+    normal = styles["Normal"]
+    oxml.set_fonts(normal, FANGSONG)
+    normal.font.size = Pt(BODY_PT)
+    oxml.set_char_spacing(normal, CHAR_SPACING)
+
+    def paragraph_style(name: str, font: str | None = None, size: float | None = None,
+                        base: BaseStyle = normal) -> BaseStyle:
+        style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        style.base_style = base
+        style.quick_style = True
+        if font:
+            oxml.set_fonts(style, font)
+        if size:
+            style.font.size = Pt(size)
+        return style
+
+    plain = paragraph_style("GW Plain")
+    plain.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.JUSTIFY
+    body = paragraph_style("GW Body", base=plain)
+    oxml.set_first_line_chars(body, 2, round(2 * CHAR * 20))
+    headings = {}
+    for level, font in HEADING_FONTS.items():
+        heading = paragraph_style(f"GW Heading {level}", font, base=body)
+        heading.paragraph_format.keep_with_next = True
+        headings[level] = heading
+    heading_chars = {}
+    for level, font in HEADING_FONTS.items():
+        char_style = styles.add_style(f"GW Heading {level} Char", WD_STYLE_TYPE.CHARACTER)
+        oxml.set_fonts(char_style, font)
+        heading_chars[level] = char_style
+    title = _off_grid(paragraph_style("GW Title", XIAOBIAOSONG, TITLE_PT), LINE_PITCH)
+    title.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
+    oxml.set_char_spacing(title, 0)
+    mark = _off_grid(paragraph_style("GW Mark", XIAOBIAOSONG, MARK_PT), MARK_LINE)
+    mark.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
+    mark.paragraph_format.space_before = Mm(MARK_SPACE_BEFORE_MM)
+    mark.font.color.rgb = RED
+    oxml.set_char_spacing(mark, 0)
+    center = paragraph_style("GW Center", base=plain)
+    center.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
+    signature = paragraph_style("GW Signature", base=plain)
+    signature.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.RIGHT
+    small = _off_grid(paragraph_style("GW Small", FANGSONG, SMALL_PT, base=plain), 400)
+    oxml.set_char_spacing(small, 0)
+    footer = paragraph_style("GW Page Number", SONGTI, SMALL_PT, base=plain)
+    oxml.set_char_spacing(footer, 0)
+    return Styles(body=body, plain=plain, title=title, mark=mark, center=center,
+                  signature=signature, small=small, headings=headings,
+                  heading_chars=heading_chars, footer=footer)
+
+
+def _off_grid(style: BaseStyle, line_twips: int) -> BaseStyle:
+    """Off the line grid with an exact line height: a 22 pt line would take two grid lines."""
+    oxml.set_snap_to_grid(style, False)
+    style.paragraph_format.line_spacing = Twips(line_twips)
+    style.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    return style
+

@@ -1,0 +1,173 @@
+"""The data files of ``safetymonth generate``: notice, letter and summary.
+
+Each model refuses unknown keys and wrong values; :func:`load` turns pydantic's errors into
+one line per problem, naming the key and what is expected.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from safetymonth.config import describe_validation_error
+
+Text = Annotated[str, Field(min_length=1)]
+
+
+class DataError(Exception):
+    """A data file that cannot be used; the message names the key and what is expected."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def cn_date(value: date) -> str:
+    """2016-05-30 → 2016年5月30日: Arabic numerals, no leading zeros (GB/T 9704 7.3.5)."""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+class Part(_Strict):
+    """A document printed after the notice (the plan it 印发s) or an 附件 page."""
+
+    title: Text
+    body: Text
+
+
+class Notice(_Strict):
+    kind: Literal["notice"] = "notice"
+    issuer: Text
+    mark: Text | None = None  # issuer mark; default issuer + 文件
+    number: Text | None = None  # 发文字号, e.g. 威民发〔2016〕64号
+    title: Text
+    recipients: Text | None = None
+    body: Text
+    attachments: list[Text] = []
+    signature: Text | None = None  # default: the issuer
+    date: date
+    note: Text | None = None
+    cc: list[Text] = []
+    printed_by: Text | None = None  # default: the issuer
+    printed_on: date | None = None  # default: the date
+    enclosed: Part | None = None
+    appendix: list[Part] = []
+
+    @field_validator("cc", mode="before")
+    @classmethod
+    def _cc_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _appendix_matches(self) -> Notice:
+        if len(self.appendix) > len(self.attachments):
+            raise ValueError(f"appendix has {len(self.appendix)} pages but attachments lists "
+                             f"{len(self.attachments)} titles; list each 附件 in attachments")
+        return self
+
+    @property
+    def issuer_mark(self) -> str:
+        return self.mark or f"{self.issuer}文件"
+
+
+class Term(_Strict):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Term:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class Duties(_Strict):
+    party_a: list[Text] | None = None
+    party_b: list[Text] | None = None
+
+
+class LetterUnit(_Strict):
+    name: Text
+    category: Text | None = None
+    head: Text | None = None
+
+
+class Letter(_Strict):
+    kind: Literal["letter"] = "letter"
+    title: Text
+    party_a: Text
+    year: int = Field(ge=2000, le=2100)
+    term: Term
+    targets: list[Text] | None = None  # None: the template's defaults
+    duties: Duties = Duties()
+    units: list[LetterUnit] = Field(min_length=1)
+    signed_on: date | None = None
+
+    @field_validator("units")
+    @classmethod
+    def _unique_names(cls, units: list[LetterUnit]) -> list[LetterUnit]:
+        names = [unit.name for unit in units]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"unit names must be unique (one file each): {', '.join(duplicates)}")
+        return units
+
+
+class Sections(_Strict):
+    """The five parts of a summary, keyed by their Chinese headings in the data file."""
+
+    basic: Text = Field(alias="基本情况")
+    methods: Text = Field(alias="主要做法")
+    results: Text = Field(alias="取得成效")
+    problems: Text = Field(alias="存在问题")
+    plans: Text = Field(alias="下步打算")
+
+
+class Summary(_Strict):
+    kind: Literal["summary"] = "summary"
+    issuer: Text
+    mark: Text | None = None
+    number: Text | None = None
+    title: Text
+    recipients: Text
+    basis: Text
+    sections: Sections
+    intake: bool = False
+    signature: Text | None = None
+    date: date
+
+    @property
+    def issuer_mark(self) -> str:
+        return self.mark or f"{self.issuer}文件"
+
+
+Data = Notice | Letter | Summary
+MODELS: dict[str, type[Notice] | type[Letter] | type[Summary]] = {
+    "notice": Notice, "letter": Letter, "summary": Summary}
+
+
+def load(path: Path, kind: str) -> Data:
+    """Read and check a YAML data file of the given kind."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from error
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a valid YAML file: {error}") from error
+    return parse(raw, kind, str(path))
+
+
+def parse(raw: object, kind: str, source: str = "data") -> Data:
+    """Check already-parsed data (a mapping) as a ``kind`` document."""
+    if not isinstance(raw, dict):
+        raise DataError(f"{source}: expected a mapping of keys (issuer: …, title: …)")
+    declared = raw.get("kind", kind)
+    if declared != kind:
+        raise DataError(f"{source}: kind: the file is a {declared!r}, not a {kind!r}")
+    try:
+        return MODELS[kind].model_validate(raw)
+    except ValidationError as error:
+        raise DataError(describe_validation_error(error, source)) from error

@@ -1,0 +1,272 @@
+"""Every raw OOXML tweak docgen needs, in one place.
+
+python-docx has no API for East Asian fonts, the document grid, character spacing, paragraph
+borders, floating tables or fields. Each function here takes a python-docx element (or proxy)
+and edits its XML; the rest of docgen never touches ``w:`` tags directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from docx.document import Document
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm
+from docx.styles.style import BaseStyle
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+from lxml.etree import _Element
+
+TWIPS_PER_MM = 1440 / 25.4
+
+
+def twips(mm: float) -> int:
+    return round(mm * TWIPS_PER_MM)
+
+
+def _child(parent: _Element, tag: str, before: Iterable[str] = ()) -> _Element:
+    """The ``tag`` child of ``parent``, created if missing (ahead of any ``before`` tag)."""
+    found = parent.find(qn(tag))
+    if found is not None:
+        return found
+    found = OxmlElement(tag)
+    for name in before:
+        successor = parent.find(qn(name))
+        if successor is not None:
+            successor.addprevious(found)
+            return found
+    parent.append(found)
+    return found
+
+
+def _set(element: _Element, **attributes: str | int) -> _Element:
+    for name, value in attributes.items():
+        element.set(qn(f"w:{name}"), str(value))
+    return element
+
+
+# Order matters to Word: rFonts and spacing must precede sz/color in w:rPr.
+_RPR_AFTER_FONTS = ("w:b", "w:i", "w:caps", "w:strike", "w:color", "w:spacing", "w:sz",
+                    "w:szCs", "w:lang")
+
+
+def rpr_of(owner: BaseStyle | _Element) -> _Element:
+    """The ``w:rPr`` of a style, run or docDefaults rPrDefault, created if missing."""
+    element = owner.element if isinstance(owner, BaseStyle) else owner
+    if element.tag == qn("w:rPr"):
+        return element
+    return _child(element, "w:rPr", before=("w:tblPr", "w:trPr", "w:tcPr", "w:t"))
+
+
+def set_fonts(owner: BaseStyle | _Element, east_asia: str, western: str | None = None) -> None:
+    """Name the font for Chinese (``eastAsia``) and for digits/Latin, dropping theme fonts.
+
+    Theme attributes win over explicit names in Word, so they must go.
+    """
+    fonts = _child(rpr_of(owner), "w:rFonts", before=_RPR_AFTER_FONTS)
+    for name in list(fonts.attrib):
+        del fonts.attrib[name]
+    western = western or east_asia
+    _set(fonts, ascii=western, hAnsi=western, eastAsia=east_asia, cs=western, hint="eastAsia")
+
+
+def east_asian_font(owner: BaseStyle | _Element) -> str | None:
+    """The ``eastAsia`` font named directly on a style or run (not inherited)."""
+    element = owner.element if isinstance(owner, BaseStyle) else owner
+    fonts = element.find(f"{qn('w:rPr')}/{qn('w:rFonts')}")
+    return None if fonts is None else fonts.get(qn("w:eastAsia"))
+
+
+def set_char_spacing(owner: BaseStyle | _Element, points: float) -> None:
+    """Extra space after each character (negative condenses): -0.25 pt gives 28 per line."""
+    spacing = _child(rpr_of(owner), "w:spacing", before=_RPR_AFTER_FONTS[6:])
+    _set(spacing, val=round(points * 20))
+
+
+def set_chinese_language(owner: BaseStyle | _Element) -> None:
+    """zh-CN line-breaking rules (no 。 at a line start) in both Word and LibreOffice."""
+    _set(_child(rpr_of(owner), "w:lang"), val="en-US", eastAsia="zh-CN", bidi="ar-SA")
+
+
+def set_doc_defaults(document: Document, font: str, size_pt: float) -> None:
+    """Document-wide run and paragraph defaults, replacing python-docx's Calibri ones."""
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    rpr = defaults.find(f"{qn('w:rPrDefault')}/{qn('w:rPr')}")
+    set_fonts(rpr, font)
+    for tag in ("w:sz", "w:szCs"):
+        _set(_child(rpr, tag, before=("w:lang",)), val=round(size_pt * 2))
+    set_chinese_language(rpr)
+    ppr = defaults.find(f"{qn('w:pPrDefault')}/{qn('w:pPr')}")
+    for child in list(ppr):
+        ppr.remove(child)
+    # No widow control: it would move a line and leave a page at 21 lines.
+    ppr.append(_set(OxmlElement("w:widowControl"), val=0))
+    # LibreOffice reads overflowPunct the other way round: val=1 keeps a comma inside the
+    # margin there, and it is also Word's default.
+    ppr.append(_set(OxmlElement("w:overflowPunct"), val=1))
+    ppr.append(_set(OxmlElement("w:spacing"), before=0, after=0, line=240, lineRule="auto"))
+
+
+def set_doc_grid(section_owner: Document, line_pitch: int) -> None:
+    """A line grid: every body line sits on a ``line_pitch``-twip grid, 22 to the page."""
+    sect_pr = section_owner.sections[0]._sectPr
+    grid = _child(sect_pr, "w:docGrid")
+    for name in list(grid.attrib):
+        del grid.attrib[name]
+    _set(grid, type="lines", linePitch=line_pitch)
+
+
+def _ppr(owner: BaseStyle | Paragraph | _Element) -> _Element:
+    if isinstance(owner, Paragraph):
+        return owner._p.get_or_add_pPr()
+    element = owner.element if isinstance(owner, BaseStyle) else owner
+    return element.get_or_add_pPr()
+
+
+def set_snap_to_grid(owner: BaseStyle | Paragraph, snap: bool) -> None:
+    """Off the grid, a paragraph keeps its own exact line height (titles, 版记, tables)."""
+    ppr = _ppr(owner)
+    element = _child(ppr, "w:snapToGrid", before=("w:spacing", "w:ind", "w:jc", "w:rPr"))
+    _set(element, val=int(snap))
+
+
+def set_first_line_chars(owner: BaseStyle | Paragraph, chars: int, twips_: int) -> None:
+    """First-line indent in characters (Word/WPS) with the twips fallback (LibreOffice)."""
+    ind = _child(_ppr(owner), "w:ind", before=("w:jc", "w:rPr"))
+    _set(ind, firstLineChars=chars * 100, firstLine=twips_)
+
+
+def set_bottom_border(owner: BaseStyle | Paragraph, color: str, eighths: int,
+                      space_pt: int) -> None:
+    """A rule under a paragraph as wide as the text block: the red rule under 发文字号."""
+    ppr = _ppr(owner)
+    borders = _child(ppr, "w:pBdr", before=("w:shd", "w:tabs", "w:spacing", "w:ind", "w:jc",
+                                            "w:rPr"))
+    _set(_child(borders, "w:bottom"), val="single", sz=eighths, space=space_pt, color=color)
+
+
+def add_page_number(paragraph: Paragraph, before: str = "— ", after: str = " —") -> None:
+    """``— N —``: a PAGE field between two em dashes, in the paragraph's own font."""
+    paragraph.add_run(before)
+    run = paragraph.add_run()
+    for kind, text in (("begin", None), (None, " PAGE "), ("separate", None), (None, "1"),
+                       ("end", None)):
+        if kind:
+            run._r.append(_set(OxmlElement("w:fldChar"), fldCharType=kind))
+        elif text == " PAGE ":
+            instr = OxmlElement("w:instrText")
+            instr.set(qn("xml:space"), "preserve")
+            instr.text = text
+            run._r.append(instr)
+        else:
+            run._r.append(_text(text or ""))
+    paragraph.add_run(after)
+
+
+def _text(value: str) -> _Element:
+    element = OxmlElement("w:t")
+    element.set(qn("xml:space"), "preserve")
+    element.text = value
+    return element
+
+
+def float_table_at_bottom(table: Table, x_mm: float) -> None:
+    """Float a table on the bottom margin of its page: the 版记 at the foot of the last page.
+
+    LibreOffice silently places a full-width table inline when it is anchored to the margin;
+    anchoring it horizontally to the page at ``x_mm`` keeps it floating.
+    """
+    tbl_pr = table._tbl.tblPr
+    position = OxmlElement("w:tblpPr")
+    _set(position, leftFromText=0, rightFromText=0, topFromText=0, bottomFromText=0,
+         vertAnchor="margin", horzAnchor="page", tblpX=twips(x_mm), tblpYSpec="bottom")
+    tbl_pr.insert(1 if tbl_pr.find(qn("w:tblStyle")) is not None else 0, position)
+    overlap = OxmlElement("w:tblOverlap")
+    _set(overlap, val="never")
+    position.addnext(overlap)
+
+
+def set_table_width(table: Table, width_mm: float, columns_mm: list[float]) -> None:
+    """Fixed layout: column widths as given, whatever the text."""
+    tbl_pr = table._tbl.tblPr
+    _set(_child(tbl_pr, "w:tblW", before=("w:jc", "w:tblBorders", "w:tblLayout",
+                                           "w:tblCellMar", "w:tblLook")),
+         w=twips(width_mm), type="dxa")
+    _set(_child(tbl_pr, "w:tblLayout", before=("w:tblCellMar", "w:tblLook")), type="fixed")
+    for column, width in zip(table.columns, columns_mm, strict=True):
+        column.width = Mm(width)
+        for cell in column.cells:
+            cell.width = Mm(width)
+
+
+def set_table_borders(table: Table, outer_eighths: int, inner_eighths: int,
+                      vertical: bool) -> None:
+    """Rules around and between rows; ``vertical`` adds the column rules of a grid table."""
+    tbl_pr = table._tbl.tblPr
+    borders = _child(tbl_pr, "w:tblBorders", before=("w:shd", "w:tblLayout", "w:tblCellMar",
+                                                     "w:tblLook"))
+    for child in list(borders):
+        borders.remove(child)
+    sides = [("top", outer_eighths), ("left", outer_eighths if vertical else 0),
+             ("bottom", outer_eighths), ("right", outer_eighths if vertical else 0),
+             ("insideH", inner_eighths), ("insideV", inner_eighths if vertical else 0)]
+    for side, size in sides:
+        element = OxmlElement(f"w:{side}")
+        if size:
+            _set(element, val="single", sz=size, space=0, color="000000")
+        else:
+            _set(element, val="nil")
+        borders.append(element)
+
+
+def set_cell_margins(table: Table, left_mm: float, right_mm: float) -> None:
+    tbl_pr = table._tbl.tblPr
+    margins = _child(tbl_pr, "w:tblCellMar", before=("w:tblLook",))
+    for side, value in (("left", left_mm), ("right", right_mm)):
+        _set(_child(margins, f"w:{side}"), w=twips(value), type="dxa")
+
+
+def center_table(table: Table) -> None:
+    tbl_pr = table._tbl.tblPr
+    _set(_child(tbl_pr, "w:jc", before=("w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout",
+                                         "w:tblCellMar", "w:tblLook")), val="center")
+
+
+def repeat_header_row(table: Table) -> None:
+    tr_pr = table.rows[0]._tr.get_or_add_trPr()
+    tr_pr.append(OxmlElement("w:tblHeader"))
+
+
+def prune_styles(document: Document, keep: set[str]) -> None:
+    """Drop the latent styles and every style not in ``keep`` (by style id).
+
+    python-docx's template carries 160 styles and latent-style tables, 350 kB of XML that
+    every saved letter would otherwise repeat.
+    """
+    styles = document.styles.element
+    for element in list(styles):
+        unused = element.tag == qn("w:style") and element.get(qn("w:styleId")) not in keep
+        if element.tag == qn("w:latentStyles") or unused:
+            styles.remove(element)
+
+
+def drop_template_extras(document: Document) -> None:
+    """Remove parts of python-docx's template that no official document needs.
+
+    stylesWithEffects (440 kB, Word 2010 only), the customXml item and python-docx's own
+    thumbnail would otherwise be copied into every generated file.
+    """
+    unwanted = ("stylesWithEffects", "customXml", "thumbnail")
+    for rels in (document.part.rels, document.part.package.rels):
+        for r_id, rel in list(rels.items()):
+            if any(word in rel.reltype or word in str(rel.target_ref) for word in unwanted):
+                del rels[r_id]
+
+
+def remove_body_content(document: Document) -> None:
+    """Empty the body but keep its section properties (reused when batching letters)."""
+    body = document.element.body
+    for child in list(body):
+        if child.tag != qn("w:sectPr"):
+            body.remove(child)
