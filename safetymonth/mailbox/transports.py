@@ -160,5 +160,6 @@ def deliver(store: Store, transport: Transport, sender: str) -> tuple[int, int]:
                         reply["recipient"], error)
             return sent, len(queued) - index
         store.mark_sent(reply["id"])
+        log.info("reply %s sent to %s", reply["id"], reply["recipient"])
         sent += 1
     return sent, 0

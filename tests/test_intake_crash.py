@@ -1,0 +1,108 @@
+"""Crash safety: the poller killed with SIGKILL at random points, over and over, then restarted.
+
+At the end each of the 200 messages has exactly one record, every stored attachment is
+byte-identical to what was sent, and no message got two replies.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from email import policy
+from pathlib import Path
+
+from safetymonth.mailbox import samplemail
+from safetymonth.mailbox.samplemail import Media
+from safetymonth.store import PROCESSED, Store
+from tests.mailservers import drop, write_config
+
+MESSAGES = 200
+KILLS = 20
+SENDERS = ["fuli@dhmz.example.cn", "xzjly@dhmz.example.cn", "a@etfly.example.cn",
+           "stranger@qq.example.com"]
+
+
+def build_inbox(inbox: Path, media: Media) -> dict[str, set[str]]:
+    """200 messages, each with its own attachments; returns Message-ID -> their hashes."""
+    expected: dict[str, set[str]] = {}
+    for index in range(MESSAGES):
+        # Bytes after a JPEG's end marker are ignored by viewers: unique but valid photos.
+        photo = media.photo + index.to_bytes(4, "big")
+        document = media.pdf + f"% {index}\n".encode()
+        message_id = f"<crash-{index}@example.cn>"
+        parts = [samplemail.text_part(f"第{index}封"),
+                 samplemail.file_part(photo, samplemail.utf8_name(f"照片{index}.jpg")),
+                 samplemail.file_part(document, samplemail.rfc2047_name(f"总结{index}.pdf"))]
+        raw = samplemail.message(SENDERS[index % len(SENDERS)], f"材料{index}", parts,
+                                 message_id=message_id)
+        drop(inbox, f"{index:04d}.eml", raw)
+        expected[message_id] = {hashlib.sha256(photo).hexdigest(),
+                                hashlib.sha256(document).hexdigest()}
+    return expected
+
+
+def poller(config: Path, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    code = "from safetymonth.cli import main; main()"
+    return subprocess.Popen([sys.executable, "-c", code, "--config", str(config), "poll",
+                             "--once"], stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media) -> None:
+    # Kills count as tries (a message that kills the process must fail in the end), so the
+    # test allows more tries than it makes kills.
+    config = write_config(tmp_path, mailbox={"max_tries": KILLS + 5,
+                                             "reply_rate_limit": {"count": 1000, "hours": 1}})
+    expected = build_inbox(tmp_path / "inbox", mail_media)
+    rng = random.Random(4)
+    kills = 0
+    started = time.monotonic()
+    while kills < KILLS:
+        process = poller(config, stderr=subprocess.PIPE)
+        # The poller logs one line per message and per reply sent: wait for a random number
+        # of them, then a random fraction of the next one, so kills land in every phase
+        # (fetch, store, validate, commit, mark, deliver) rather than during start-up.
+        assert process.stderr is not None
+        for _ in range(rng.randint(0, 25)):
+            if not process.stderr.readline():
+                break
+        time.sleep(rng.uniform(0, 0.006))
+        if process.poll() is not None:
+            break  # it finished everything before we could kill it
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stderr.close()
+        kills += 1
+    assert kills >= KILLS, f"only {kills} kills: the poller finished too early"
+    final = poller(config)
+    assert final.wait(timeout=120) == 0
+    assert time.monotonic() - started < 150
+
+    with Store(tmp_path / "storage") as store:
+        rows = store.messages()
+        assert len(rows) == MESSAGES
+        assert {row["state"] for row in rows} == {PROCESSED}
+        assert {row["message_id"] for row in rows} == set(expected)
+        for row in rows:
+            attachments = store.attachments(row["id"])
+            assert {a["sha256"] for a in attachments} == expected[row["message_id"]]
+            for attachment in attachments:
+                data = store.path(attachment["stored_name"]).read_bytes()
+                assert hashlib.sha256(data).hexdigest() == attachment["sha256"]
+            assert hashlib.sha256(store.raw_path(row["sha256"]).read_bytes()).hexdigest() \
+                == row["sha256"]
+        assert len(store.replies()) == MESSAGES
+        assert {row["state"] for row in store.replies()} == {"sent"}
+
+    delivered = [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+                 for path in (tmp_path / "outbox" / "new").iterdir()]
+    answered = Counter(message["In-Reply-To"] for message in delivered)
+    assert len(delivered) == MESSAGES and set(answered) == set(expected)
+    assert max(answered.values()) == 1
+    assert os.listdir(tmp_path / "inbox" / "new") == []
