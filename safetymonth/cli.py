@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -126,3 +128,54 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
                        f"(missing {'、'.join(plan.missing)})")
         if not dry_run:
             send_queued(config, store)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["notice", "letter", "summary"]))
+@click.argument("data_path", metavar="DATA.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
+              help="The .docx (notice, summary) or the folder (letter: one file per unit).")
+@click.option("--pdf", "with_pdf", is_flag=True, help="Also export PDFs through LibreOffice.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes for letters (0: one per core).")
+@click.pass_context
+def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf: bool,
+             jobs: int) -> None:
+    """Write a notice, the responsibility letters or the summary in GB/T 9704-2012 layout."""
+    from safetymonth import docgen
+
+    config = _config(ctx)
+    templates = config.docgen.templates_dir
+    try:
+        data = docgen.load(data_path, kind)
+        rows = _intake_rows(config) if getattr(data, "intake", False) else []
+        with _progress(len(getattr(data, "units", ())), "letters") as advance:
+            paths = docgen.generate(data, out, templates and config.resolve(templates),
+                                    intake_rows=rows, jobs=jobs, on_done=advance)
+    except docgen.DocgenError as error:
+        click.echo(f"safetymonth: {error}", err=True)
+        ctx.exit(EXIT_USAGE)
+    click.echo(paths[0] if len(paths) == 1 else f"{len(paths)} files in {out}")
+    if with_pdf:
+        try:
+            pdfs = docgen.to_pdf(paths)
+        except docgen.PdfError as error:
+            click.echo(f"safetymonth: {error}", err=True)
+            ctx.exit(EXIT_FAILED)
+        click.echo(pdfs[0] if len(pdfs) == 1 else f"{len(pdfs)} PDF files in {out}")
+
+
+def _intake_rows(config: Config) -> list[dict[str, object]]:
+    from safetymonth.report import build_report
+
+    return list(build_report(config)["units"])
+
+
+@contextlib.contextmanager
+def _progress(length: int, label: str) -> Iterator[Callable[[object], None]]:
+    """A progress bar on stderr for long batches on a terminal; else a no-op callback."""
+    if length < 2 or not sys.stderr.isatty():
+        yield lambda _done: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield lambda _done: bar.update(1)

@@ -10,14 +10,14 @@ import jinja2
 
 from safetymonth.docgen import markup
 from safetymonth.docgen.layout import OfficialDocument
-from safetymonth.docgen.models import Letter, LetterUnit, Notice, Summary, cn_date
+from safetymonth.docgen.models import DocgenError, Letter, LetterUnit, Notice, Summary, cn_date
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAMES = {"notice": "notice.md.j2", "letter": "letter.md.j2", "summary": "summary.md.j2"}
 FULL_STOPS = "。！？；：.!?;:"
 
 
-class TemplateError(Exception):
+class TemplateError(DocgenError):
     """A template that cannot be read or rendered; names the template file."""
 
 

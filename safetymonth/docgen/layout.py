@@ -98,7 +98,7 @@ class OfficialDocument:
                               (section.even_page_footer, WD_PARAGRAPH_ALIGNMENT.LEFT)):
             footer.is_linked_to_previous = False
             paragraph = footer.paragraphs[0]
-            paragraph.style = self.styles.footer
+            oxml.apply_style(paragraph, self.styles.footer)
             paragraph.alignment = align
             indent = Pt(SMALL_PT)
             if align == WD_PARAGRAPH_ALIGNMENT.RIGHT:
@@ -120,11 +120,13 @@ class OfficialDocument:
     # --- elements, top to bottom -------------------------------------------------------
 
     def paragraph(self, text: str = "", style: BaseStyle | None = None) -> Paragraph:
-        return self.doc.add_paragraph(text, style or self.styles.body)
+        paragraph = self.doc.add_paragraph(text)
+        oxml.apply_style(paragraph, style or self.styles.body)
+        return paragraph
 
     def blank(self, lines: int = 1) -> None:
         for _ in range(lines):
-            self.doc.add_paragraph(style=self.styles.plain)
+            self.paragraph(style=self.styles.plain)
 
     def issuer_head(self, mark: str, number: str | None) -> None:
         """Red issuer mark 35 mm below the text block's top, 发文字号 and the red rule."""
@@ -164,7 +166,8 @@ class OfficialDocument:
             self.paragraph(heading.number + heading.text, self.styles.headings[heading.level])
             return
         paragraph = self.paragraph()
-        paragraph.add_run(heading.number + heading.text, self.styles.heading_chars[heading.level])
+        run = paragraph.add_run(heading.number + heading.text)
+        oxml.apply_style(run._r, self.styles.heading_chars[heading.level])
         paragraph.add_run(heading.rest)
 
     def table(self, block: markup.Table) -> None:
@@ -180,7 +183,7 @@ class OfficialDocument:
         for row_index, (row, cells) in enumerate(zip(block.rows, table.rows, strict=True)):
             for text, cell in zip(row, cells.cells, strict=True):
                 paragraph = cell.paragraphs[0]
-                paragraph.style = self.styles.small if ruled else self.styles.plain
+                oxml.apply_style(paragraph, self.styles.small if ruled else self.styles.plain)
                 run = paragraph.add_run(text)
                 if ruled:
                     paragraph.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
@@ -262,7 +265,7 @@ class OfficialDocument:
         oxml.set_snap_to_grid(anchor, False)
 
     def _imprint_line(self, paragraph: Paragraph, text: str) -> Paragraph:
-        paragraph.style = self.styles.small
+        oxml.apply_style(paragraph, self.styles.small)
         paragraph.add_run(text)
         fmt = paragraph.paragraph_format
         fmt.left_indent = fmt.right_indent = Pt(SMALL_PT)

@@ -18,7 +18,11 @@ from safetymonth.config import describe_validation_error
 Text = Annotated[str, Field(min_length=1)]
 
 
-class DataError(Exception):
+class DocgenError(Exception):
+    """Anything that stops a document being generated; the message is for the user."""
+
+
+class DataError(DocgenError):
     """A data file that cannot be used; the message names the key and what is expected."""
 
 

@@ -270,3 +270,15 @@ def remove_body_content(document: Document) -> None:
     for child in list(body):
         if child.tag != qn("w:sectPr"):
             body.remove(child)
+
+
+def apply_style(owner: Paragraph | _Element, style: BaseStyle) -> None:
+    """Set a paragraph's (or run's) style by id.
+
+    python-docx's ``paragraph.style = …`` scans every style to see whether it is the default;
+    with thousands of paragraphs per batch that scan is most of the build time.
+    """
+    if isinstance(owner, Paragraph):
+        owner._p.style = style.style_id
+    else:
+        owner.style = style.style_id

@@ -1,0 +1,197 @@
+"""PDF export through LibreOffice, with the standard font names mapped by ``fonts.conf``.
+
+One file: a cold ``soffice --headless --convert-to pdf``. A batch: one persistent LibreOffice
+behind unoserver, about five times faster per file. unoserver's server imports ``uno``, which
+only Debian's ``/usr/bin/python3`` has (python3-uno), so the server runs under that
+interpreter with unoserver's pure-Python package borrowed from our environment, and the
+client runs here. Without a usable server the batch falls back to one cold ``soffice`` call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from safetymonth.docgen.models import DocgenError
+
+FONTS_CONF = Path(__file__).with_name("fonts.conf")
+UNO_PYTHONS = (sys.executable, "/usr/bin/python3")
+START_TIMEOUT = 60.0
+CONVERT_TIMEOUT = 180
+# Runs under the uno-capable interpreter: unoserver comes after its own paths, never before.
+_SERVER_BOOT = ("import sys; sys.path.append(sys.argv.pop(1)); "
+                "from unoserver.server import main; sys.argv[0] = 'unoserver'; main()")
+
+
+class PdfError(DocgenError):
+    """LibreOffice is missing or a conversion failed."""
+
+
+def soffice() -> str:
+    for name in ("soffice", "libreoffice"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise PdfError("LibreOffice is not installed (Debian: apt-get install "
+                   "libreoffice-writer-nogui)")
+
+
+def font_environment() -> dict[str, str]:
+    """The environment LibreOffice runs in: our fontconfig map in front of the system's."""
+    return os.environ | {"FONTCONFIG_FILE": str(FONTS_CONF)}
+
+
+def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
+    """Convert with one ``soffice --headless`` run and a private, throw-away profile.
+
+    A private profile keeps this run from handing its files to another LibreOffice the user
+    (or a test) already has open, which would ignore our fonts and our output folder.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile:
+        command = [soffice(), f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
+                   "--norestore", "--convert-to", "pdf", "--outdir", str(outdir),
+                   *map(str, paths)]
+        result = subprocess.run(command, env=font_environment(), capture_output=True,
+                                text=True, timeout=CONVERT_TIMEOUT + 10 * len(paths),
+                                check=False)
+    made = [outdir / (path.stem + ".pdf") for path in paths]
+    missing = [str(path) for path in made if not path.exists()]
+    if result.returncode or missing:
+        raise PdfError(f"LibreOffice could not convert {', '.join(missing) or 'the files'}: "
+                       f"{(result.stderr or result.stdout).strip()[-300:]}")
+    return made
+
+
+def uno_python() -> str | None:
+    """An interpreter that can ``import uno`` (Debian's python3 with python3-uno), if any."""
+    for python in dict.fromkeys(UNO_PYTHONS):
+        if Path(python).exists() and subprocess.run(
+                [python, "-c", "import uno"], capture_output=True, check=False).returncode == 0:
+            return python
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class UnoConverter:
+    """A persistent LibreOffice behind unoserver; use as a context manager."""
+
+    def __init__(self) -> None:
+        python = uno_python()
+        spec = importlib.util.find_spec("unoserver")
+        if python is None or spec is None or spec.origin is None:
+            raise PdfError("unoserver needs python3-uno and the unoserver package")
+        self._python = python
+        self._package_parent = str(Path(spec.origin).parent.parent)
+        self._profile = tempfile.TemporaryDirectory(prefix="safetymonth-uno-")
+        self.port = _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> UnoConverter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        command = [self._python, "-c", _SERVER_BOOT, self._package_parent,
+                   "--port", str(self.port), "--uno-port", str(_free_port()),
+                   "--executable", soffice(), "--quiet",
+                   "--user-installation", self._profile.name]
+        self._process = subprocess.Popen(command, env=font_environment(),
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        import xmlrpc.client
+
+        deadline = time.monotonic() + START_TIMEOUT
+        proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self.port}", allow_none=True)
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise PdfError("unoserver exited while starting")
+            with contextlib.suppress(OSError, xmlrpc.client.Error):
+                proxy.info()
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise PdfError(f"unoserver did not start within {START_TIMEOUT:.0f} s")
+
+    def convert(self, path: Path, outdir: Path) -> Path:
+        from unoserver.client import UnoClient
+
+        outdir.mkdir(parents=True, exist_ok=True)
+        target = outdir / (path.stem + ".pdf")
+        client = UnoClient(port=str(self.port))
+        try:
+            client.convert(inpath=str(path.resolve()), outpath=str(target.resolve()),
+                           convert_to="pdf")
+        except Exception as error:  # xmlrpc faults carry LibreOffice's own message
+            raise PdfError(f"LibreOffice could not convert {path}: {error}") from error
+        return target
+
+    def stop(self) -> None:
+        """Stop the server and its LibreOffice (one process group), then drop the profile."""
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, 15)
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, 9)
+                self._process.wait()
+        self._process = None
+        self._profile.cleanup()
+
+
+@contextlib.contextmanager
+def converter() -> Iterator[UnoConverter | None]:
+    """A running unoserver, or None where it cannot start (the caller goes cold)."""
+    try:
+        server = UnoConverter()
+        server.start()
+    except PdfError:
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def to_pdf(paths: Sequence[Path], outdir: Path | None = None) -> list[Path]:
+    """PDFs of ``paths`` (beside each, or in ``outdir``): warm server for a batch, else cold."""
+    if not paths:
+        return []
+    if len(paths) == 1:
+        return convert_cold(paths, outdir or paths[0].parent)
+    with converter() as server:
+        if server is None:
+            return _cold_by_folder(paths, outdir)
+        return [server.convert(path, outdir or path.parent) for path in paths]
+
+
+def _cold_by_folder(paths: Sequence[Path], outdir: Path | None) -> list[Path]:
+    made: dict[Path, Path] = {}
+    folders: dict[Path, list[Path]] = {}
+    for path in paths:
+        folders.setdefault(outdir or path.parent, []).append(path)
+    for folder, group in folders.items():
+        made.update(zip(group, convert_cold(group, folder), strict=True))
+    return [made[path] for path in paths]
