@@ -111,16 +111,23 @@ class Intake:
             if item not in small:
                 stats.count(self.record_too_large(item, source.fetch_header(item)))
                 recorded.add(item.key)
-        done = []
+        # Step 1 for the whole fetch batch first, so its raw bytes are freed before the
+        # memory-hungry parsing starts; each message is then processed from its stored copy.
+        received: list[tuple[Item, str, int | None]] = []
         for item, raw in source.fetch(small):
-            state = self.ingest(item.key, raw)
+            state, message = self.receive(item.key, raw)
             del raw
-            stats.count(state)
+            received.append((item, state, message))
             recorded.add(item.key)
-            if state in (PROCESSED, DUPLICATE):
-                done.append(item)
+        done = []
+        for item, state, message in received:
             if self.stop.is_set():
                 break
+            if message is not None and state == RECEIVED:
+                state = self.process(message)
+            stats.count(state)
+            if state in (PROCESSED, DUPLICATE):
+                done.append(item)
         return done
 
     def _resume(self, stats: Stats) -> None:
@@ -135,12 +142,21 @@ class Intake:
     # --- one message ----------------------------------------------------------------------
 
     def ingest(self, key: str, raw: bytes) -> str:
-        """Step 1: the raw message into the store, committed; then the rest of the steps."""
+        """All steps for one message; returns its state."""
+        state, message = self.receive(key, raw)
+        if message is not None and state == RECEIVED:
+            return self.process(message)
+        return state
+
+    def receive(self, key: str, raw: bytes) -> tuple[str, int | None]:
+        """Step 1: the raw message into the store, committed. Returns its state and record id
+        (None for a duplicate of a message recorded under another key)."""
         row = self.store.message_for_key(key)
         if row is not None:
-            if row["state"] == RECEIVED and row["tries"] < self.max_tries:
-                return self.process(int(row["id"]))
-            return str(row["state"])
+            state = str(row["state"])
+            if state == RECEIVED and row["tries"] >= self.max_tries:
+                state = FAILED
+            return state, int(row["id"])
         digest, _ = self.store.put_bytes(raw, RAW_DIR)
         head = parse_headers(io.BytesIO(raw))
         duplicate = self.store.find_duplicate(head.message_id, head.sender, digest)
@@ -148,12 +164,12 @@ class Intake:
             self.store.add_alias(key, duplicate)
             log.info("%s: duplicate of message #%d (%s), not processed again", key, duplicate,
                      head.message_id or digest[:12])
-            return DUPLICATE
+            return DUPLICATE, None
         message = self.store.add_message(key, {
             "message_id": head.message_id, "sha256": digest, "size": len(raw),
             "sender": head.sender, "sender_name": head.sender_name,
             "subject": head.subject[:1000], "date_header": head.date})
-        return self.process(message)
+        return RECEIVED, message
 
     def record_too_large(self, item: Item, header: bytes) -> str:
         """A message over ``max_message_size``: recorded from its header, left on the server

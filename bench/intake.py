@@ -1,0 +1,140 @@
+"""Benchmark: ``safetymonth poll --once`` against a bare imap-tools fetch loop, on a local Dovecot.
+
+    .venv/bin/python bench/intake.py [--messages 500]
+
+1. Throughput: N messages with 3 attachments each (photo, video, summary). The peer is the
+   loop every imap-tools user writes, ``for msg in mailbox.fetch(mark_seen=False, bulk=...)``,
+   which only downloads (and parses) the same messages. Target: poll ≤ 1.5× the bare fetch.
+2. Memory: one 50 MB message; peak RSS of the ``poll --once`` process. Target ≤ 3× its size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from imap_tools import A  # noqa: E402
+
+from safetymonth.mailbox import samplemail  # noqa: E402
+from tests.mailservers import PASSWORD, Dovecot, write_config  # noqa: E402
+
+PASSWORD_ENV = "SAFETYMONTH_BENCH_IMAP_PASSWORD"
+
+
+def fill(server: Dovecot, user: str, count: int, media: samplemail.Media) -> int:
+    """Append ``count`` messages (3 attachments each); returns their total size."""
+    total = 0
+    with server.client(user, None) as box:
+        for index in range(count):
+            parts = [samplemail.text_part(f"第{index}封"),
+                     samplemail.file_part(media.document,
+                                          samplemail.utf8_name(f"总结{index}.docx")),
+                     samplemail.file_part(media.video, samplemail.utf8_name(f"视频{index}.mp4")),
+                     samplemail.file_part(media.photo + index.to_bytes(4, "big"),
+                                          samplemail.rfc2047_name(f"照片{index}.jpg"))]
+            raw = samplemail.message("fuli@dhmz.example.cn", f"材料{index}", parts,
+                                     message_id=f"<bench-{index}@example.cn>")
+            box.append(raw, "INBOX", flag_set=[])
+            total += len(raw)
+    return total
+
+
+def bare_fetch(server: Dovecot, user: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    count = 0
+    with server.client(user) as box:
+        for message in box.fetch(A(all=True), mark_seen=False, bulk=100):
+            count += len(message.obj.as_bytes()) > 0
+    return time.perf_counter() - started, count
+
+
+def poll(folder: Path) -> tuple[float, int, str]:
+    """``safetymonth poll --once`` as a user runs it; returns (seconds, peak RSS KiB, stderr)."""
+    env = {**os.environ, PASSWORD_ENV: PASSWORD}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run([str(REPO / ".venv" / "bin" / "safetymonth"), "--config",
+                           str(folder / "config.yaml"), "poll", "--once"], env=env,
+                          capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, peak if peak > before else before, done.stderr
+
+
+def configure(folder: Path, server: Dovecot, user: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_config(folder, mailbox={
+        "source": {"imap": {"host": "127.0.0.1", "port": server.port, "security": "none",
+                            "user": user, "password_env": PASSWORD_ENV}},
+        "reply_rate_limit": {"count": 100000, "hours": 1}})
+
+
+def throughput(server: Dovecot, work: Path, count: int, media: samplemail.Media) -> None:
+    user = server.add_user()
+    size = fill(server, user, count, media)
+    print(f"{count} messages, 3 attachments each, {size / 1e6:.1f} MB in the mailbox")
+    bare = min(bare_fetch(server, user)[0] for _ in range(2))
+    timings = []
+    for attempt in range(2):
+        folder = work / f"poll-{attempt}"
+        configure(folder, server, user)
+        elapsed, _, log = poll(folder)
+        assert f"processed {count}," in log, log[-500:]
+        timings.append(elapsed)
+    ours = min(timings)
+    print(f"bare imap-tools fetch : {bare:6.2f} s  ({count / bare:6.0f} msg/s)")
+    print(f"safetymonth poll --once: {ours:6.2f} s  ({count / ours:6.0f} msg/s)  "
+          f"ratio {ours / bare:.2f}x (target <= 1.5x)")
+
+
+def memory(server: Dovecot, work: Path, media: samplemail.Media) -> None:
+    idle_user = server.add_user()
+    configure(work / "idle", server, idle_user)
+    # Each child's peak is only visible as a new maximum, so the small run goes first.
+    _, baseline, _ = poll(work / "idle")
+    user = server.add_user()
+    padding = os.urandom(36 * 1024 * 1024)  # base64 makes it ~50 MB on the wire
+    raw = samplemail.message("fuli@dhmz.example.cn", "大文件", [
+        samplemail.text_part("x"),
+        samplemail.file_part(media.photo + padding, samplemail.utf8_name("大照片.jpg"))])
+    with server.client(user, None) as box:
+        box.append(raw, "INBOX", flag_set=[])
+    configure(work / "big", server, user)
+    _, peak, log = poll(work / "big")
+    assert "processed 1," in log, log[-500:]
+    size_mb = len(raw) / 1e6
+    print(f"one {size_mb:.1f} MB message: peak RSS {peak / 1024:.0f} MiB = "
+          f"{peak * 1024 / len(raw):.2f}x its size (target <= 3x); "
+          f"process baseline {baseline / 1024:.0f} MiB, above baseline "
+          f"{(peak - baseline) * 1024 / len(raw):.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=500)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="safetymonth-bench-"))
+    work.chmod(0o755)
+    server = Dovecot(work / "dovecot")
+    server.start()
+    try:
+        media = samplemail.make_media()
+        throughput(server, work, args.messages, media)
+        memory(server, work, media)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
