@@ -48,7 +48,10 @@ MARK_PT = 42  # 初号; shrunk when a long mark would not fit the text block
 MARK_SPACE_BEFORE_MM = 35.6
 MARK_LINE = 2 * LINE_PITCH
 RULE_SPACE_PT = 8  # paragraph-border gap: the red rule 4 mm under the 发文字号
-FOOTER_MM = 21.5  # page-number line: its top about 7 mm under the text block
+FOOTER_MM = 21.5
+# A title opening a page is dropped this far so its glyphs start at the block's top (37 mm);
+# the blank line under it is shortened as much, so the body below stays on the grid.
+PAGE_TITLE_DROP = 96  # twips  # page-number line: its top about 7 mm under the text block
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ class OfficialDocument:
         """2号小标宋, centred; ``\\n`` in the text forces a line break."""
         paragraph = self.paragraph(style=self.styles.title)
         paragraph.paragraph_format.page_break_before = page_break
+        if page_break:
+            paragraph.paragraph_format.space_before = Twips(PAGE_TITLE_DROP)
         for index, line in enumerate(text.split("\n")):
             run = paragraph.add_run()
             if index:
@@ -239,7 +244,10 @@ class OfficialDocument:
     def enclosed(self, title: str, blocks: list[markup.Block]) -> None:
         """The document a notice 印发s, from the top of a new page."""
         self.title(title, page_break=True)
-        self.blank()
+        spacer = self.paragraph(style=self.styles.plain)
+        spacer.paragraph_format.line_spacing = Twips(LINE_PITCH - PAGE_TITLE_DROP)
+        spacer.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        oxml.set_snap_to_grid(spacer, False)
         self.blocks(blocks)
 
     def imprint(self, cc: list[str], printed_by: str, printed_on: str) -> None:
