@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -61,14 +60,20 @@ def bare_fetch(server: Dovecot, user: str) -> tuple[float, int]:
 def poll(folder: Path) -> tuple[float, int, str]:
     """``safetymonth poll --once`` as a user runs it; returns (seconds, peak RSS KiB, stderr)."""
     env = {**os.environ, PASSWORD_ENV: PASSWORD}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    done = subprocess.run([str(REPO / ".venv" / "bin" / "safetymonth"), "--config",
-                           str(folder / "config.yaml"), "poll", "--once"], env=env,
-                          capture_output=True, text=True, check=True)
-    elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, peak if peak > before else before, done.stderr
+    with tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen([str(REPO / ".venv" / "bin" / "safetymonth"), "--config",
+                                  str(folder / "config.yaml"), "poll", "--once"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=errors)
+        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would include ffmpeg's).
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - started
+        errors.seek(0)
+        log = errors.read().decode("utf-8", "replace")
+    if child.returncode != 0:
+        raise RuntimeError(log[-2000:])
+    return elapsed, usage.ru_maxrss, log
 
 
 def configure(folder: Path, server: Dovecot, user: str) -> None:

@@ -10,7 +10,6 @@ new UIDVALIDITY) is recognised by its source key, its Message-ID or its hash.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Callable
@@ -158,7 +157,7 @@ class Intake:
                 state = FAILED
             return state, int(row["id"])
         digest, _ = self.store.put_bytes(raw, RAW_DIR)
-        head = parse_headers(io.BytesIO(raw))
+        head = parse_headers(raw)
         duplicate = self.store.find_duplicate(head.message_id, head.sender, digest)
         if duplicate is not None:
             self.store.add_alias(key, duplicate)
@@ -177,7 +176,7 @@ class Intake:
         if self.store.message_for_key(item.key) is not None:
             return TOO_LARGE
         digest, _ = self.store.put_bytes(header, RAW_DIR)
-        head = parse_headers(io.BytesIO(header))
+        head = parse_headers(header)
         error = f"message of {item.size} bytes exceeds mailbox.max_message_size"
         self.store.add_message(item.key, {
             "message_id": head.message_id, "sha256": digest, "size": item.size or 0,

@@ -191,9 +191,14 @@ class _CachedHeaders(HeaderRegistry):
 POLICY = policy.default.clone(header_factory=_CachedHeaders())
 
 
-def parse_headers(stream: BinaryIO) -> ParsedMail:
-    """Only the header block: cheap, for duplicate checks before the body is read."""
-    message = BytesParser(policy=POLICY).parse(stream, headersonly=True)
+def parse_headers(raw: bytes) -> ParsedMail:
+    """Only the header block: cheap, for duplicate checks before the body is read.
+
+    The block is cut out first: ``headersonly=True`` would still read and keep the body.
+    """
+    ends = [found for found in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if found >= 0]
+    block = raw[: min(ends) + 1] if ends else raw
+    message = BytesParser(policy=POLICY).parsebytes(block, headersonly=True)
     return _header_fields(message)
 
 
