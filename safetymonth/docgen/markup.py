@@ -131,7 +131,8 @@ def _heading(line: str, numbering: Numbering) -> Heading:
 
 def _table(lines: list[str]) -> Table:
     rows = [tuple(cell.strip() for cell in line.strip().strip("|").split("|")) for line in lines]
-    header = len(rows) > 1 and all(SEPARATOR_CELL.match(cell) for cell in rows[1] if cell)
+    header = len(rows) > 1 and any(rows[1]) and all(
+        SEPARATOR_CELL.match(cell) for cell in rows[1] if cell)
     if header:
         rows.pop(1)
     width = max(len(row) for row in rows)

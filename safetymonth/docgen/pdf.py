@@ -157,7 +157,22 @@ class UnoConverter:
                 os.killpg(self._process.pid, 9)
                 self._process.wait()
         self._process = None
+        _kill_leftovers(self._profile.name)
         self._profile.cleanup()
+
+
+def _kill_leftovers(marker: str) -> None:
+    """Kill any process still running with our private profile path on its command line.
+
+    unoserver stops the ``soffice`` launcher it started, but the launcher's oosplash ignores
+    SIGTERM and keeps LibreOffice alive. (soffice.bin cannot be started directly instead: on a
+    fresh profile it exits to be restarted by oosplash.) The path is a fresh temporary folder,
+    so only processes this converter started match.
+    """
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if marker.encode() in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), 9)
 
 
 @contextlib.contextmanager

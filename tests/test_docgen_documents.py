@@ -1,0 +1,210 @@
+"""Data files, templates and their overrides, the summary's intake table, letters in batch."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import docx
+import pytest
+import yaml
+
+from safetymonth import docgen
+from safetymonth.docgen import batch, documents, markup, models
+
+DATA = Path(__file__).parent / "data"
+ROW = {"name": "德化县殡仪馆", "submissions": 0, "documents_ok": 0, "photos_ok": 0,
+       "photos_failed": 0, "videos_ok": 0, "videos_failed": 0, "complete": False,
+       "last_submission": None}
+
+
+def _text(path_or_bytes: Path | bytes) -> str:
+    source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else str(path_or_bytes)
+    document = docx.Document(source)
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        parts += [cell.text for row in table.rows for cell in row.cells]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize(("file", "kind"), [
+    ("notice-weihai-2016.yaml", "notice"), ("notice-dehua-2024.yaml", "notice"),
+    ("letters-2024.yaml", "letter"), ("summary-2024.yaml", "summary")])
+def test_example_files_load_as_they_are(file: str, kind: str) -> None:
+    data = models.load(DATA / file, kind)
+    assert data.kind == kind
+
+
+def test_dates_print_without_leading_zeros() -> None:
+    assert models.cn_date(date(2016, 5, 3)) == "2016年5月3日"
+    assert models.cn_date(date(2024, 12, 31)) == "2024年12月31日"
+
+
+def _raw(file: str) -> dict:
+    return yaml.safe_load((DATA / file).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"title": None}, "title: Input should be a valid string"),
+    ({"date": "2016-13-40"}, "date: Input should be a valid date"),
+    ({"enclosed": {"title": "方案"}}, "enclosed.body: Field required"),
+    ({"attachments": "一个附件"}, "attachments: Input should be a valid list"),
+    ({"colour": "red"}, "colour: unknown key"),
+])
+def test_a_bad_field_is_named_with_what_is_expected(change: dict, expected: str) -> None:
+    raw = _raw("notice-weihai-2016.yaml") | change
+    with pytest.raises(models.DataError) as caught:
+        models.parse(raw, "notice", "weihai.yaml")
+    assert f"weihai.yaml: {expected}" in str(caught.value)
+
+
+def test_missing_field_and_wrong_kind() -> None:
+    raw = _raw("letters-2024.yaml")
+    del raw["party_a"]
+    with pytest.raises(models.DataError, match=r"party_a: Field required"):
+        models.parse(raw, "letter")
+    with pytest.raises(models.DataError, match="is a 'letter', not a 'notice'"):
+        models.parse(_raw("letters-2024.yaml"), "notice")
+
+
+def test_summary_sections_are_all_required() -> None:
+    raw = _raw("summary-2024.yaml")
+    del raw["sections"]["存在问题"]
+    with pytest.raises(models.DataError, match=r"sections\.存在问题: Field required"):
+        models.parse(raw, "summary")
+
+
+def test_notice_text_in_order(tmp_path: Path) -> None:
+    data = models.load(DATA / "notice-dehua-2024.yaml", "notice")
+    text = _text(documents.build_notice(data).to_bytes())
+    # The seed's mistyped "3、" comes out as 三、; the note is in parentheses.
+    assert "三、推进重大事故隐患判定标准宣贯落实" in text
+    assert "（联系人及联系方式：肖元春23522006）" in text
+    order = [text.index(part) for part in (
+        "德化县民政局文件", data.title, "各乡镇民政办，局机关各股室、各服务机构：", "五、深入开展",
+        "德化县民政局\n2024年5月31日", "德化县民政局\t2024年5月31日印发")]
+    assert order == sorted(order)
+
+
+def test_notice_with_attachments_and_appendix_pages(tmp_path: Path) -> None:
+    raw = _raw("notice-dehua-2024.yaml") | {
+        "attachments": ["活动安排表", "报送材料要求"],
+        "appendix": [{"title": "活动安排表", "body": "| 时间 | 内容 |\n|---|---|\n| 6月 | 演练 |"},
+                     {"title": "报送材料要求", "body": "照片不低于1920像素×1080像素。"}],
+        "cc": ["县安委办", "县消防救援大队"]}
+    data = models.parse(raw, "notice")
+    document = docx.Document(io.BytesIO(documents.build_notice(data).to_bytes()))
+    paragraphs = [p for p in document.paragraphs if p.text]
+    texts = [p.text for p in paragraphs]
+    assert "附件：1.活动安排表" in texts and "2.报送材料要求" in texts
+    labels = [p for p in paragraphs if p.text in ("附件1", "附件2")]
+    assert [p.text for p in labels] == ["附件1", "附件2"]
+    assert all(p.paragraph_format.page_break_before for p in labels)
+    imprint = document.tables[-1]
+    assert imprint.rows[0].cells[0].text == "抄送：县安委办，县消防救援大队。"
+    assert imprint.rows[1].cells[0].text == "德化县民政局\t2024年5月31日印发"
+
+
+def test_appendix_without_attachment_title_is_refused() -> None:
+    raw = _raw("notice-dehua-2024.yaml") | {"appendix": [{"title": "表", "body": "内容"}]}
+    with pytest.raises(models.DataError, match="appendix has 1 pages but attachments lists 0"):
+        models.parse(raw, "notice")
+
+
+def test_letter_default_text_and_overrides() -> None:
+    data = models.load(DATA / "letters-2024.yaml", "letter")
+    unit = data.units[2]
+    text = _text(documents.build_letter(data, unit).to_bytes())
+    # Targets come from the data; duties, which the data leaves out, from the template.
+    assert "1.全年不发生较大及以上安全责任事故，一般事故起数同比下降。" in text
+    assert "二、甲方职责" in text and "三、乙方职责" in text and "四、考核与奖惩" in text
+    assert "乙方：德化县儿童福利院" in text and "强化儿童福利机构安全管理主体责任" in text
+    assert "本责任书有效期自2024年1月1日起至2024年12月31日止。" in text
+    assert "甲方（盖章）" in text and "乙方（盖章）" in text and "2024年6月3日" in text
+    custom = data.model_copy(update={"duties": models.Duties(party_b=["只此一条"])})
+    text = _text(documents.build_letter(custom, unit).to_bytes())
+    assert "1.只此一条。" in text and "2.建立健全" not in text
+
+
+def test_summary_intake_table_from_rows() -> None:
+    data = models.load(DATA / "summary-2024.yaml", "summary")
+    rows = [ROW | {"name": "德化县社会福利中心", "submissions": 2, "documents_ok": 1,
+                   "photos_ok": 5, "photos_failed": 1, "videos_ok": 1, "complete": True}, ROW]
+    document = docx.Document(io.BytesIO(documents.build_summary(data, rows).to_bytes()))
+    table = document.tables[0]
+    assert [c.text for c in table.rows[1].cells] == ["德化县社会福利中心", "2", "1", "5/1", "1/0",
+                                                     "是"]
+    assert [c.text for c in table.rows[2].cells][-1] == "否"
+    text = "\n".join(p.text for p in document.paragraphs)
+    for heading in ("一、基本情况", "二、主要做法", "三、取得成效", "四、存在问题", "五、下步打算"):
+        assert heading in text
+    assert "按照《德化县民政局关于开展2024年全县民政服务机构“安全生产月”活动的通知》" in text
+    assert text.rstrip().endswith("特此报告。\n\n德化县民政局\n2024年6月28日")
+
+
+def test_summary_says_so_when_nothing_was_received() -> None:
+    data = models.load(DATA / "summary-2024.yaml", "summary")
+    text = _text(documents.build_summary(data, [ROW, ROW | {"name": "甲"}]).to_bytes())
+    assert "截至目前，尚未收到各单位报送材料。" in text
+    no_intake = data.model_copy(update={"intake": False})
+    text = _text(documents.build_summary(no_intake, [ROW]).to_bytes())
+    assert "尚未收到" not in text and "报送活动材料情况" not in text
+
+
+def test_a_template_in_templates_dir_overrides_the_builtin_one(tmp_path: Path) -> None:
+    (tmp_path / "letter.md.j2").write_text(
+        "乙方：{{ unit.name }}\n\n# 自定义条款\n\n# 第二条\n\n{{ year }}年专用文本。\n",
+        encoding="utf-8")
+    data = models.load(DATA / "letters-2024.yaml", "letter")
+    env = documents.environment(tmp_path)
+    text = _text(documents.build_letter(data, data.units[0], env).to_bytes())
+    assert "一、自定义条款" in text and "二、第二条" in text and "2024年专用文本。" in text
+    assert "甲方职责" not in text
+    # Only the file that is there overrides: the summary still comes from the built-in.
+    summary = models.load(DATA / "summary-2024.yaml", "summary")
+    assert "特此报告。" in _text(documents.build_summary(summary, [], env).to_bytes())
+
+
+def test_template_error_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "notice.md.j2").write_text("{{ body }}\n{{ no_such_field }}\n", encoding="utf-8")
+    data = models.load(DATA / "notice-dehua-2024.yaml", "notice")
+    with pytest.raises(documents.TemplateError,
+                       match=r"notice\.md\.j2: 'no_such_field' is undefined"):
+        documents.build_notice(data, documents.environment(tmp_path))
+
+
+def test_batch_letters_equal_single_builds(tmp_path: Path) -> None:
+    """The fast path writes the same document.xml as building each letter on its own."""
+    data = models.load(DATA / "letters-2024.yaml", "letter")
+    factory = batch.LetterFactory(data)
+    for unit in data.units[:3]:
+        fast = zipfile.ZipFile(io.BytesIO(factory.render(unit)))
+        single = zipfile.ZipFile(io.BytesIO(documents.build_letter(data, unit).to_bytes()))
+        assert fast.namelist() == single.namelist()
+        for name in fast.namelist():
+            if not name.startswith("docProps/"):
+                assert fast.read(name) == single.read(name), name
+
+
+def test_batch_in_two_processes_writes_one_file_per_unit(tmp_path: Path) -> None:
+    data = models.load(DATA / "letters-2024.yaml", "letter")
+    units = [models.LetterUnit(name=f"测试单位{i:02d}/分部", category="养老机构")
+             for i in range(batch.PARALLEL_FROM + 5)]
+    many = data.model_copy(update={"units": units})
+    done: list[Path] = []
+    paths = docgen.generate(many, tmp_path / "letters", jobs=2, on_done=done.append)
+    assert len(paths) == len(units) == len(done)
+    assert sorted(p.name for p in (tmp_path / "letters").iterdir()) == sorted(
+        f"测试单位{i:02d}_分部.docx" for i in range(len(units)))
+    assert "乙方：测试单位07/分部" in _text(tmp_path / "letters" / "测试单位07_分部.docx")
+
+
+def test_markup_blocks_reach_the_document() -> None:
+    blocks = markup.parse("## 加强领导。要重视。")
+    data = models.load(DATA / "notice-dehua-2024.yaml", "notice")
+    document = documents.build_notice(data.model_copy(update={"body": "## 加强领导。要重视。"}))
+    paragraph = next(p for p in document.doc.paragraphs if p.text.startswith("（一）"))
+    assert [run.text for run in paragraph.runs] == ["（一）加强领导。", "要重视。"]
+    assert blocks[0].runs_in
