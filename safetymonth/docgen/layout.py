@@ -7,6 +7,7 @@ footers) and appends the elements of an official document in order. Raw XML is l
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from docx.enum.text import WD_BREAK, WD_LINE_SPACING, WD_PARAGRAPH_ALIGNMENT, WD
 from docx.shared import Mm, Pt, RGBColor, Twips
 from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph
+from lxml.etree import _Element
 
 from safetymonth.docgen import markup, oxml
 
@@ -78,6 +80,7 @@ class OfficialDocument:
         oxml.drop_template_extras(self.doc)
         self._page_setup()
         self.styles = _define_styles(self.doc)
+        self._built: dict[markup.Block, list[_Element]] = {}
         self._footers()
         oxml.prune_styles(self.doc, keep=_KEEP_STYLES | {s.style_id for s in self._all_styles()})
 
@@ -158,13 +161,30 @@ class OfficialDocument:
         self.paragraph(text.rstrip("：:") + "：", self.styles.plain)
 
     def blocks(self, blocks: Iterable[markup.Block]) -> None:
+        """Lay out markup blocks; a block seen before in this document is copied, not rebuilt.
+
+        A block's XML depends on the block alone, and a batch of letters repeats most of its
+        blocks for every unit: copying the built elements is several times cheaper.
+        """
+        body = self.doc.element.body
         for block in blocks:
-            if isinstance(block, markup.Heading):
-                self.heading(block)
-            elif isinstance(block, markup.Table):
-                self.table(block)
-            else:
-                self.paragraph(block.text)
+            cached = self._built.get(block)
+            if cached is not None:
+                sect_pr = body[-1]
+                for element in cached:
+                    sect_pr.addprevious(copy.deepcopy(element))
+                continue
+            before = len(body)
+            self.block(block)
+            self._built[block] = [copy.deepcopy(e) for e in body[before - 1:len(body) - 1]]
+
+    def block(self, block: markup.Block) -> None:
+        if isinstance(block, markup.Heading):
+            self.heading(block)
+        elif isinstance(block, markup.Table):
+            self.table(block)
+        else:
+            self.paragraph(block.text)
 
     def heading(self, heading: markup.Heading) -> None:
         if not heading.runs_in:
