@@ -31,6 +31,12 @@ demo: system venv
 	$(BIN)/safetymonth poll --once
 	$(BIN)/safetymonth report
 	@echo "The replies are in var/outbox/new/ (one file per reply)."
+	# Documents (GB/T 9704): the example notices, the letters and the summary, with PDFs.
+	# A leading '-': a missing LibreOffice (PDF export) must not stop the rest of the demo.
+	-$(BIN)/safetymonth generate notice examples/notice-weihai-2016.yaml -o var/out/notice-weihai-2016.docx --pdf
+	-$(BIN)/safetymonth generate notice examples/notice-dehua-2024.yaml -o var/out/notice-dehua-2024.docx --pdf
+	-$(BIN)/safetymonth generate letter examples/letters-2024.yaml -o var/out/letters --pdf
+	-$(BIN)/safetymonth generate summary examples/summary-2024.yaml -o var/out/summary-2024.docx --pdf
 
 test: system venv
 	$(BIN)/ruff check safetymonth tests bench
@@ -41,6 +47,7 @@ lint: venv
 
 bench: system venv
 	$(PYTHON) bench/validate.py
+	$(PYTHON) bench/docgen.py
 
 clean:
 	rm -rf var/ .pytest_cache
