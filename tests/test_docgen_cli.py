@@ -99,3 +99,31 @@ def test_unreadable_or_wrong_kind_is_exit_2(tmp_path: Path) -> None:
     code, _, stderr = _run("--config", config, "generate", "letter",
                            DATA / "summary-2024.yaml", "-o", tmp_path / "x")
     assert code == 2 and "is a 'summary', not a 'letter'" in stderr
+
+
+def test_letters_show_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """Run the real command on a pseudo-terminal: the bar reaches 100 % on stderr."""
+    import os
+    import pty
+    import sys
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command, with the pty as its terminal
+        os.chdir(tmp_path)
+        os.execv(sys.executable, [sys.executable, "-m", "safetymonth", "--config",
+                                  str(_config(tmp_path)), "generate", "letter",
+                                  str(DATA / "letters-2024.yaml"), "-o", "out"])
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    text = output.decode()
+    assert "letters" in text and "100%" in text
+    assert len(list((tmp_path / "out").glob("*.docx"))) == 5
