@@ -2,12 +2,14 @@
 
 The shape of :func:`build_report` is the ``report --json`` contract of DESIGN.md. A duplicate
 delivery is one message record, so it counts once; a suspicious (failed-authentication)
-message is credited to no unit.
+message is credited to no unit, and neither is a machine message (RFC 3834: an auto-reply, a
+bounce, a list), which is listed under ``not_credited``.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +42,10 @@ def unit_status(store: Store, name: str, completion: Completion) -> UnitStatus:
         "SELECT count(*), max(received_at) FROM messages WHERE unit = ? AND state = ? "
         "AND suspicious IS NULL", (name, PROCESSED)).fetchone()
     status.submissions, status.last_submission = int(row[0]), row[1]
-    for check in store.unit_checks(name):
-        if check.kind in KIND_LABELS:
-            attribute = f"{check.kind}s_{'ok' if check.ok else 'failed'}"
-            setattr(status, attribute, getattr(status, attribute) + 1)
+    for (kind, ok), count in store.unit_tally(name).items():
+        if kind in KIND_LABELS:
+            attribute = f"{kind}s_{'ok' if ok else 'failed'}"
+            setattr(status, attribute, getattr(status, attribute) + count)
     needed = {"document": completion.documents, "photo": completion.photos,
               "video": completion.videos}
     have = {"document": status.documents_ok, "photo": status.photos_ok,
@@ -68,20 +70,31 @@ def report_from_store(store: Store, config: Config) -> dict[str, Any]:
         units.append(status)
     unknown = store.db.execute(
         "SELECT sender, count(*) FROM messages WHERE unit IS NULL AND suspicious IS NULL "
-        "AND sender IS NOT NULL AND state = ? GROUP BY sender ORDER BY sender",
-        (PROCESSED,)).fetchall()
+        "AND not_credited IS NULL AND sender IS NOT NULL AND state = ? GROUP BY sender "
+        "ORDER BY sender", (PROCESSED,)).fetchall()
     suspicious = store.messages("suspicious IS NOT NULL")
+    machine = store.messages("not_credited IS NOT NULL")
     failed = store.messages("state IN (?, ?)", (FAILED, TOO_LARGE))
     return {
         "units": units,
         "unknown_senders": [{"address": row[0], "messages": row[1]} for row in unknown],
         "suspicious": [{"sender": row["sender"], "message_id": row["message_id"],
                         "reason": row["suspicious"]} for row in suspicious],
+        "not_credited": [{"sender": row["sender"], "message_id": row["message_id"],
+                          "claimed_unit": _claimed_unit(row["notes"]),
+                          "reason": row["not_credited"]} for row in machine],
         "not_sent": [unit["name"] for unit in units if unit["submissions"] == 0],
         "failed": [{"source_key": row["source_key"], "sender": row["sender"],
                     "subject": row["subject"], "state": row["state"],
                     "error": row["last_error"]} for row in failed],
     }
+
+
+def _claimed_unit(notes: str | None) -> str | None:
+    try:
+        return json.loads(notes or "{}").get("claimed_unit")
+    except (ValueError, AttributeError):
+        return None
 
 
 CSV_COLUMNS = ["name", "submissions", "documents_ok", "photos_ok", "photos_failed",
@@ -111,6 +124,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"未登记的发件人：{sender['address']}（{sender['messages']} 封）")
     for item in report["suspicious"]:
         lines.append(f"可疑邮件（未计入）：{item['sender']} {item['message_id']} {item['reason']}")
+    for item in report["not_credited"]:
+        lines.append(f"机器邮件（自动回复/退信等，未计入）：{item['sender']} "
+                     f"{item['message_id']} {item['reason']}")
     for item in report["failed"]:
         lines.append(f"处理失败：{item['sender']} {item['subject']!r} {item['error']}")
     return "\n".join(lines)

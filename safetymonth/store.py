@@ -1,8 +1,27 @@
 """The submission store: SQLite (WAL) plus content-addressed files under ``storage.dir``.
 
 Every raw message and every attachment is a plain file named by its SHA-256, written
-atomically (temp file, fsync, rename), so a crash never leaves a half file under a real name.
+atomically (temp file, then rename), so a crash never leaves a half file under a real name.
 The database holds the original names, the verdicts, the state and the outbox.
+
+Durability where it matters. There are two kinds of failure, and they need different things:
+
+- *The process dies* (kill -9, an OOM kill, a bug): what was written and renamed is in the
+  kernel's page cache and survives; a WAL commit with ``synchronous=NORMAL`` survives too.
+  Every commit and every rename is therefore already safe against this, without an fsync.
+- *The machine dies* (power loss, kernel panic): only what was fsynced survives. Losing the
+  last few records is harmless as long as the message is still on the server, unmarked: the
+  next run fetches it again. The one step that cannot be undone is marking or moving the
+  message on the server.
+
+So intake writes in *batch mode* (:meth:`Store.batch`): files are renamed into place without
+an fsync and commits run with ``synchronous=NORMAL``, and right before the server-side mark
+:meth:`Store.barrier` fsyncs every file written since the last barrier and their directories,
+then makes the database durable with a ``synchronous=FULL`` commit (which syncs the whole WAL,
+earlier commits included). A failed fsync at the barrier removes the file it could not make
+durable and raises, so nothing is marked; the next run finds the record incomplete
+(:meth:`Store.intact`) and stores the message again. Outside batch mode (the CLI's other
+commands, tests, reminders), every file is fsynced before its rename and every commit is FULL.
 """
 
 from __future__ import annotations
@@ -12,7 +31,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -96,6 +115,16 @@ MIGRATIONS: list[str] = [
         last_uid INTEGER NOT NULL
     );
     """,
+    # 2: the per-unit tally joins checks by attachment; a row the durability barrier writes;
+    # machine messages (RFC 3834) are recorded but credited to no unit.
+    """
+    CREATE INDEX checks_attachment ON checks(attachment);
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    );
+    ALTER TABLE messages ADD COLUMN not_credited TEXT;
+    """,
 ]
 
 # Message states. RECEIVED: raw stored, not yet (fully) processed.
@@ -138,10 +167,12 @@ class Store:
         self.db = sqlite3.connect(root / DB_NAME, isolation_level=None, timeout=30)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before we mark the message on the server.
+        # FULL outside batch mode; NORMAL inside it, with a FULL commit at each barrier.
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        # Files renamed into place since the last barrier (batch mode only), else None.
+        self._unsynced: set[Path] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -187,27 +218,127 @@ class Store:
         digest = hashlib.sha256(data).hexdigest()
         relative = f"{kind}/{digest[:2]}/{digest}"
         target = self.root / relative
-        if not target.exists():
-            self._write_atomically(target, data)
+        if not _has_size(target, len(data)):
+            self._write_atomically(target, (data,))
         return digest, relative
 
-    def _write_atomically(self, target: Path, data: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def put_stream(self, chunks: Iterable[bytes], kind: str = FILES_DIR) -> tuple[str, str, int]:
+        """Store a file given in pieces, never whole in memory; returns (sha256, stored name,
+        size). The pieces go to a temp file while hashed, which is renamed to its hash."""
+        digest = hashlib.sha256()
+        size = 0
         handle, temp = tempfile.mkstemp(dir=self.root / TMP_DIR)
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                if self._unsynced is None:
+                    out.flush()
+                    os.fsync(out.fileno())
+            hexdigest = digest.hexdigest()
+            relative = f"{kind}/{hexdigest[:2]}/{hexdigest}"
+            target = self.root / relative
+            if _has_size(target, size):
+                Path(temp).unlink()
+                return hexdigest, relative, size
+            target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-        directory = os.open(target.parent, os.O_RDONLY)
+        self._written(target)
+        return hexdigest, relative, size
+
+    def _write_atomically(self, target: Path, chunks: Iterable[bytes]) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=self.root / TMP_DIR)
         try:
-            os.fsync(directory)
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                if self._unsynced is None:
+                    out.flush()
+                    os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        self._written(target)
+
+    def _written(self, target: Path) -> None:
+        if self._unsynced is not None:
+            self._unsynced.add(target)  # made durable at the next barrier
+        else:
+            _fsync_directory(target.parent)
+
+    # --- durability ----------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Batch mode (see the module docstring): no fsync per file or commit; call
+        :meth:`barrier` before any irreversible step. Leaving the block is a barrier too."""
+        if self._unsynced is not None:
+            yield
+            return
+        self._unsynced = set()
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+            self.barrier()
         finally:
-            os.close(directory)
+            self._unsynced = None
+            self.db.execute("PRAGMA synchronous=FULL")
+
+    def barrier(self) -> None:
+        """Make everything written so far durable across a power loss: every file written
+        since the last barrier and its directory, then the database (a FULL commit syncs the
+        WAL, and with it every earlier NORMAL commit). Raises if anything could not be made
+        durable; a file that failed is removed, so no unsynced file keeps a real name."""
+        pending = self._unsynced
+        if pending is None:
+            return
+        directories: set[Path] = set()
+        failed: OSError | None = None
+        for path in sorted(pending):
+            try:
+                handle = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(handle)
+                finally:
+                    os.close(handle)
+            except OSError as error:
+                failed = failed or error
+                path.unlink(missing_ok=True)
+                continue
+            directories.add(path.parent)
+            directories.add(path.parent.parent)  # the two-letter folder may be new
+        pending.clear()
+        for directory in sorted(directories):
+            _fsync_directory(directory)
+        if failed is not None:
+            raise failed
+        self.db.execute("PRAGMA synchronous=FULL")
+        try:
+            with self.transaction():
+                self.db.execute("INSERT INTO meta (key, value) VALUES ('barrier', ?) "
+                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                (now(),))
+        finally:
+            self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def intact(self, message: int) -> bool:
+        """The message's raw file and attachment files exist with their recorded sizes (a
+        power loss before a barrier can lose files whose records survived)."""
+        row = self.message(message)
+        if row is None:
+            return False
+        if row["state"] != TOO_LARGE and not _has_size(self.raw_path(row["sha256"]),
+                                                       int(row["size"])):
+            return False
+        return all(_has_size(self.path(item["stored_name"]), int(item["size"]))
+                   for item in self.attachments(message))
 
     def path(self, stored_name: str) -> Path:
         return self.root / stored_name
@@ -322,6 +453,15 @@ class Store:
             "AND m.suspicious IS NULL", (unit, PROCESSED)).fetchall()
         return [CheckRow(row["path"], row["kind"], bool(row["ok"])) for row in rows]
 
+    def unit_tally(self, unit: str) -> dict[tuple[str, bool], int]:
+        """The number of verdicts credited to ``unit`` per (kind, ok), counted in SQL."""
+        rows = self.db.execute(
+            "SELECT c.kind, c.ok, count(*) FROM messages m JOIN attachments a "
+            "ON a.message = m.id JOIN checks c ON c.attachment = a.id WHERE m.unit = ? "
+            "AND m.state = ? AND m.suspicious IS NULL GROUP BY c.kind, c.ok",
+            (unit, PROCESSED)).fetchall()
+        return {(str(row[0]), bool(row[1])): int(row[2]) for row in rows}
+
     def messages(self, where: str = "1", params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self.db.execute(f"SELECT * FROM messages WHERE {where} ORDER BY id",
                                params).fetchall()
@@ -381,3 +521,18 @@ class Store:
                             "VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE SET "
                             "uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
                             (source, uidvalidity, last_uid))
+
+
+def _has_size(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except FileNotFoundError:
+        return False
+
+
+def _fsync_directory(directory: Path) -> None:
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)

@@ -189,3 +189,34 @@ def test_subject_of_reply(tmp_path: Path, mail_media: Media, subject: str) -> No
     run_poll(config_path)
     [reply] = outbox_messages(tmp_path)
     assert reply["Subject"] == (subject or "Re: 安全管理月材料")
+
+
+def test_files_lost_before_the_barrier_are_fetched_and_stored_again(
+        tmp_path: Path, mail_media: Media) -> None:
+    config_path = write_config(tmp_path)
+    raw = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<lost@dhmz>")
+    drop(tmp_path / "inbox", "m1.eml", raw)
+    run_poll(config_path)
+    # A power loss after the records were committed but before the barrier: the records
+    # survived, the files did not, and the message was never marked on the server.
+    with Store(tmp_path / "storage") as store:
+        [row] = store.messages()
+        lost = [store.raw_path(row["sha256"])] + \
+            [store.path(a["stored_name"]) for a in store.attachments(row["id"])]
+    for path in lost:
+        path.unlink()
+    [processed] = os.listdir(tmp_path / "inbox" / "cur")
+    os.rename(tmp_path / "inbox" / "cur" / processed, tmp_path / "inbox" / "new" / "m1.eml")
+
+    run_poll(config_path)
+    with Store(tmp_path / "storage") as store:
+        [again] = store.messages()
+        assert again["id"] == row["id"] and again["state"] == PROCESSED
+        assert store.intact(again["id"])
+        assert store.raw_path(again["sha256"]).read_bytes() == raw
+        stored = [store.path(a["stored_name"]).read_bytes()
+                  for a in store.attachments(again["id"])]
+        assert stored == [mail_media.document, mail_media.video, mail_media.photo]
+        assert len(store.replies()) == 1
+    assert len(outbox_messages(tmp_path)) == 1
+    assert os.listdir(tmp_path / "inbox" / "new") == []

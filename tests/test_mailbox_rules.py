@@ -141,3 +141,42 @@ def test_rate_limit_per_sender(tmp_path: Path, mail_media: Media) -> None:
 def test_unit_matching(address: str, unit: str | None) -> None:
     found = match_unit(address, DEFAULT_UNITS)
     assert (found.name if found else None) == unit
+
+
+@pytest.mark.parametrize("extra", [
+    [b"Auto-Submitted: auto-replied", b"X-Autoreply: yes"],  # a vacation notice
+    [b"Return-Path: <>", b"Auto-Submitted: auto-replied"],  # a bounce from the unit's server
+    [b"Precedence: bulk"],
+])
+def test_machine_message_from_a_unit_is_kept_but_not_credited(
+        tmp_path: Path, mail_media: Media, extra: list[bytes]) -> None:
+    with _submit(tmp_path, mail_media, extra=extra) as store:
+        [row] = store.messages()
+        assert row["state"] == "processed" and row["unit"] is None
+        assert row["not_credited"] and row["not_credited"] == row["no_reply"]
+        assert len(store.attachments(row["id"])) == 1  # its files are still kept
+        assert store.replies() == []
+    report = build_report(load_config(tmp_path / "config.yaml"))
+    unit = next(u for u in report["units"] if u["name"] == "德化县社会福利中心")
+    assert unit["submissions"] == 0 and unit["photos_ok"] == 0
+    assert report["unknown_senders"] == []  # a unit's address, not an unknown sender
+    [listed] = report["not_credited"]
+    assert listed["sender"] == UNIT_SENDER and listed["claimed_unit"] == "德化县社会福利中心"
+    assert listed["reason"] == row["no_reply"]
+
+
+def test_a_person_over_the_rate_limit_is_still_credited(tmp_path: Path,
+                                                        mail_media: Media) -> None:
+    config = load_config(write_config(tmp_path, mailbox={"reply_rate_limit": {"count": 1,
+                                                                              "hours": 1}}))
+    for index in range(2):
+        parts = [samplemail.text_part("x"),
+                 samplemail.file_part(mail_media.photo + bytes([index]),
+                                      samplemail.utf8_name("照片.jpg"), "image/jpeg")]
+        drop(tmp_path / "inbox", f"m{index}.eml",
+             samplemail.message(UNIT_SENDER, f"第{index}封", parts))
+    poll_once(config)
+    report = build_report(config)
+    unit = next(u for u in report["units"] if u["name"] == "德化县社会福利中心")
+    assert unit["submissions"] == 2 and unit["photos_ok"] == 2
+    assert report["not_credited"] == []

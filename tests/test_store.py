@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -66,3 +67,64 @@ def test_transaction_rolls_back(tmp_path: Path) -> None:
             store.queue_reply("r1", None, "reply", None, "a@b.cn", {}, b"x")
             raise ZeroDivisionError
         assert store.replies() == []
+
+
+def _fsync_spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path of every file and directory the store fsyncs."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr("safetymonth.store.os.fsync", spy)
+    return synced
+
+
+def test_batch_mode_makes_files_durable_at_the_barrier(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    synced = _fsync_spy(monkeypatch)
+    with Store(tmp_path) as store:
+        with store.batch():
+            assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+            _, name = store.put_bytes(b"photo bytes")
+            _, streamed, size = store.put_stream(iter([b"video ", b"bytes"]))
+            assert size == 11 and store.path(streamed).read_bytes() == b"video bytes"
+            assert synced == []  # renamed into place, not yet forced to disk
+            store.barrier()
+            for stored in (name, streamed):
+                assert str(store.path(stored)) in synced
+                assert str(store.path(stored).parent) in synced  # and their directories
+            synced.clear()
+            store.barrier()  # nothing new: no file to sync
+            assert synced == []
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+        store.put_bytes(b"outside a batch")
+        assert len(synced) == 2  # the file before its rename, then its directory
+
+
+def test_a_failed_fsync_at_the_barrier_removes_the_file_and_raises(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(tmp_path) as store:
+        with pytest.raises(OSError, match="No space"), store.batch():
+            _, name = store.put_bytes(b"half a file")
+
+            def broken_fsync(fd: int) -> None:
+                raise OSError(28, "No space left on device")
+
+            monkeypatch.setattr("safetymonth.store.os.fsync", broken_fsync)
+            store.barrier()
+        assert not store.path(name).exists()
+        assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_intact_and_a_truncated_file_is_rewritten(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        digest, name = store.put_bytes(b"raw message", RAW_DIR)
+        message = store.add_message("k", {"sha256": digest, "size": 11})
+        assert store.intact(message)
+        store.path(name).write_bytes(b"")  # what a power loss can leave behind
+        assert not store.intact(message)
+        store.put_bytes(b"raw message", RAW_DIR)
+        assert store.intact(message) and store.path(name).read_bytes() == b"raw message"

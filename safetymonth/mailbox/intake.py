@@ -6,6 +6,17 @@
 
 Each step is idempotent: a message seen again (a restart, another folder, a re-delivery, a
 new UIDVALIDITY) is recognised by its source key, its Message-ID or its hash.
+
+Durability (see :mod:`safetymonth.store`): a run works in the store's batch mode, where each
+step's commit survives the process being killed but is not forced to disk, and calls
+:meth:`Store.barrier` right before step 6, the only step that cannot be undone. A message the
+store recorded but the server never saw marked (a crash between the commit and the mark) is
+checked for its files before it is marked (:meth:`Store.intact`); after a power loss that ate
+them, it is fetched and stored again.
+
+A machine message (RFC 3834: an auto-reply, a bounce, a list) is recorded and gets no reply,
+and it is credited to no unit even when its From is a unit's address: a vacation notice is not
+a submission. ``report`` lists it as not credited.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ from typing import Any
 from safetymonth.config import Config, Policy
 from safetymonth.mailbox import auth
 from safetymonth.mailbox.autoreply import no_reply_reason
-from safetymonth.mailbox.parse import ParsedMail, parse, parse_headers
+from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
 from safetymonth.mailbox.replies import compose_reply
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
@@ -78,6 +89,10 @@ class Intake:
 
     def run(self, source: Source) -> Stats:
         """Everything new on ``source``, plus what an earlier run left half done."""
+        with self.store.batch():
+            return self._run(source)
+
+    def _run(self, source: Source) -> Stats:
         stats = Stats()
         self._resume(stats)
         items = source.pending()
@@ -86,21 +101,27 @@ class Intake:
         fresh: list[Item] = []
         for item in items:
             row = self.store.message_for_key(item.key)
-            if row is None:
-                fresh.append(item)
+            if row is None or not self.store.intact(int(row["id"])):
+                fresh.append(item)  # new, or its files were lost: fetch (again)
                 continue
             recorded.add(item.key)
             if row["state"] == PROCESSED:  # committed before a crash, never marked
                 finished.append(item)
-        source.mark(finished)
+        self._mark(source, finished)
         for start in range(0, len(fresh), FETCH_CHUNK):
             if self.stop.is_set():
                 break
             chunk = fresh[start:start + FETCH_CHUNK]
             done = self._take(source, chunk, recorded, stats)
-            source.mark(done)
+            self._mark(source, done)
             source.advance(_recorded_prefix(items, recorded))
         return stats
+
+    def _mark(self, source: Source, items: list[Item]) -> None:
+        """Step 6, behind the durability barrier: files and records on disk first."""
+        if items:
+            self.store.barrier()
+            source.mark(items)
 
     def _take(self, source: Source, chunk: list[Item], recorded: set[str],
               stats: Stats) -> list[Item]:
@@ -152,10 +173,14 @@ class Intake:
         (None for a duplicate of a message recorded under another key)."""
         row = self.store.message_for_key(key)
         if row is not None:
+            message = int(row["id"])
+            if not self.store.intact(message):
+                self._repair(message, raw)
+                row = self.store.message(message)
             state = str(row["state"])
             if state == RECEIVED and row["tries"] >= self.max_tries:
                 state = FAILED
-            return state, int(row["id"])
+            return state, message
         digest, _ = self.store.put_bytes(raw, RAW_DIR)
         head = parse_headers(raw)
         duplicate = self.store.find_duplicate(head.message_id, head.sender, digest)
@@ -169,6 +194,23 @@ class Intake:
             "sender": head.sender, "sender_name": head.sender_name,
             "subject": head.subject[:1000], "date_header": head.date})
         return RECEIVED, message
+
+    def _repair(self, message: int, raw: bytes) -> None:
+        """Files of a recorded message went missing (a power loss before the barrier): store
+        the raw message again and process it once more (its reply id is derived from the raw
+        message's hash, so the reply is still queued only once)."""
+        row = self.store.message(message)
+        if row["state"] == TOO_LARGE:
+            return
+        digest, _ = self.store.put_bytes(raw, RAW_DIR)
+        if digest != row["sha256"]:  # another copy (a duplicate): it cannot stand in
+            log.warning("%s #%d: stored files are missing; waiting for the original copy",
+                        row["source_key"], message)
+            return
+        with self.store.transaction():
+            self.store.update_message(message, {"state": RECEIVED, "tries": 0})
+        log.warning("%s #%d: stored files were missing, stored again", row["source_key"],
+                    message)
 
     def record_too_large(self, item: Item, header: bytes) -> str:
         """A message over ``max_message_size``: recorded from its header, left on the server
@@ -193,8 +235,8 @@ class Intake:
         self.store.begin_try(message)
         try:
             with self.store.raw_path(row["sha256"]).open("rb") as stream:
-                mail = parse(stream)
-            verdicts = [self._check(attachment) for attachment in mail.attachments]
+                mail = parse(stream)  # attachments are decoded from the stream
+                verdicts = [self._check(attachment) for attachment in mail.attachments]
             mail.attachments = []  # drop the parsed parts: verdicts are all we keep
             outcome = self._record(row, mail, verdicts)
         except Exception as error:
@@ -206,11 +248,14 @@ class Intake:
         log.info("%s #%d from %s: %s", row["source_key"], message, row["sender"], outcome)
         return PROCESSED
 
-    def _check(self, attachment: Any) -> NewAttachment:
-        data = attachment.payload()
-        digest, stored = self.store.put_bytes(data)
-        size = len(data)
-        del data
+    def _check(self, attachment: Attachment) -> NewAttachment:
+        try:  # decoded in chunks, straight from the stored raw message into the store
+            digest, stored, size = self.store.put_stream(attachment.chunks())
+        except ValueError:  # bad base64: the email package's tolerant decoder decides
+            data = attachment.payload()
+            digest, stored = self.store.put_bytes(data)
+            size = len(data)
+            del data
         verdicts = self.checker(self.store.path(stored), self.config.policy, attachment.name)
         return NewAttachment(attachment.position, attachment.name, stored, digest, size,
                              attachment.content_type, [v.to_dict() for v in verdicts])
@@ -222,18 +267,20 @@ class Intake:
                                config.mailbox.trusted_authserv_ids)
         claimed = match_unit(mail.sender, config.units)
         suspicious = f"authentication failed: {result.detail}" if result.failed else None
-        unit = None if suspicious else (claimed.name if claimed else None)
+        # RFC 3834: a machine wrote it (auto-reply, bounce, list...): no reply, no credit.
+        machine = no_reply_reason(mail, config.mailbox.address)
+        unit = None if suspicious or machine else (claimed.name if claimed else None)
         verdicts = [verdict for item in files for verdict in item.verdicts]
         notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
                  "cloud_links": [link.url for link in mail.cloud_links]}
         with self.store.transaction():
             for item in files:
                 self.store.add_attachment(row["id"], item)
-            reason = suspicious or no_reply_reason(mail, config.mailbox.address) or \
-                self._rate_limited(mail.sender)
+            reason = suspicious or machine or self._rate_limited(mail.sender)
             # State first, so the reply's "still missing" counts this message too.
             self.store.update_message(row["id"], {
                 "unit": unit, "auth": result.detail or result.status, "suspicious": suspicious,
+                "not_credited": None if suspicious else machine,
                 "no_reply": reason, "state": PROCESSED, "last_error": None,
                 "notes": json.dumps(notes, ensure_ascii=False)})
             if reason is None:

@@ -3,6 +3,15 @@
 Chinese mail is the normal case: gb2312 labels are decoded as gb18030 (its superset, which
 clients really write), undeclared 8-bit GBK names are recovered, RFC 2047 and RFC 2231 are both
 read, and nothing here raises on broken input: problems become ``defects``.
+
+Memory and time stay flat for a large message: :func:`parse` reads the stream in chunks and
+hands the ``email`` parser a *skeleton* of it, in which every long run of base64 lines (the
+bodies of attached files) is replaced by one placeholder line that names where the run lies in
+the stream. The parser therefore sees the same headers, boundaries and structure, but never
+the megabytes of body text it would otherwise keep as a list of lines. An attachment's body is
+decoded from the stream in chunks (:meth:`Attachment.chunks`); anything unusual (a placeholder
+in a text part, an attached message, base64 with stray characters) gets the original text put
+back and goes through the same tolerant decoding as before.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import email.message
 import email.utils
 import functools
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -115,6 +125,139 @@ def safe_name(name: str | None, position: int) -> str:
     return f"{stem}{suffix}" if stem else f"附件{position + 1}{suffix}"
 
 
+# A run of at least this many bytes of base64 lines is left out of the skeleton.
+RUN_MIN_BYTES = 16 * 1024
+SCAN_CHUNK = 1024 * 1024
+BASE64_LINES = re.compile(rb"^(?:[A-Za-z0-9+/]{16,}\r?\n)+", re.MULTILINE)
+BASE64_CLEAN = re.compile(r"[A-Za-z0-9+/]*")
+BASE64_END = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+WHITESPACE = re.compile(r"[ \t\r\n]+")
+HEADER_END = re.compile(rb"(?:\A|\n)\r?\n")
+
+
+class Runs:
+    """Where the runs left out of a skeleton lie in the original stream.
+
+    A placeholder is a random token (unguessable, so no message can forge one) and the run's
+    index; it stands for the run's bytes up to, not including, its last line ending."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.token = secrets.token_hex(16)
+        self.spans: list[tuple[int, int]] = []  # (offset, length)
+        self.pattern = re.compile(self.token + r"(\d{8})")
+
+    def placeholder(self, offset: int, length: int) -> bytes:
+        self.spans.append((offset, length))
+        return f"{self.token}{len(self.spans) - 1:08d}".encode()
+
+    def read(self, index: int) -> Iterator[bytes]:
+        offset, length = self.spans[index]
+        self.stream.seek(offset)
+        while length > 0:
+            chunk = self.stream.read(min(SCAN_CHUNK, length))
+            if not chunk:
+                raise OSError("the stored message is shorter than when it was parsed")
+            length -= len(chunk)
+            yield chunk
+
+    def restore(self, text: str) -> str:
+        """``text`` with every placeholder replaced by the run it stands for."""
+        if self.token not in text:
+            return text
+        return self.pattern.sub(lambda found: b"".join(self.read(int(found.group(1))))
+                                .decode("ascii"), text)
+
+    def base64_chunks(self, text: str) -> Iterator[bytes] | None:
+        """The decoded bytes of base64 ``text`` that contains placeholders, in chunks, when
+        it is clean (only base64 characters and line breaks, padding only at its end), so
+        that decoding it piecewise gives what decoding it whole would. Else None."""
+        pieces = self.pattern.split(text)  # text, index, text, index, ..., text
+        cleaned = [WHITESPACE.sub("", piece) for piece in pieces[::2]]
+        if not all(BASE64_CLEAN.fullmatch(piece) for piece in cleaned[:-1]) or \
+                not BASE64_END.fullmatch(cleaned[-1]):
+            return None
+        return self._decode(cleaned, [int(index) for index in pieces[1::2]])
+
+    def _decode(self, cleaned: list[str], indexes: list[int]) -> Iterator[bytes]:
+        carry = b""
+        for piece, index in zip(cleaned, [*indexes, None], strict=True):
+            carry += piece.encode("ascii")
+            if index is None:
+                break
+            for chunk in self.read(index):
+                data = carry + chunk.translate(None, b"\r\n")
+                whole = len(data) // 4 * 4
+                if whole:
+                    yield binascii.a2b_base64(data[:whole])
+                carry = data[whole:]
+        if carry:
+            yield binascii.a2b_base64(carry)  # raises on bad padding, like a whole decode
+
+
+def skeleton(stream: BinaryIO, runs: Runs) -> bytes:
+    """The stream, read in chunks, with each long run of base64 lines in the body replaced by
+    a placeholder line (see :class:`Runs`). The top-level header block is copied as is."""
+    out: list[bytes] = []
+    base = 0  # stream offset of buffer[0]
+    buffer = b""
+    start = end = -1  # the run being extended, as stream offsets (start < 0: none)
+    kept: list[bytes] = []  # its bytes while it is still too short to leave out
+    ending = b"\n"
+    in_headers, mid_line = True, False
+
+    def close_run() -> None:
+        nonlocal start
+        if end - start >= RUN_MIN_BYTES:
+            out.append(runs.placeholder(start, end - start - len(ending)) + ending)
+        else:
+            out.extend(kept)
+        kept.clear()
+        start = -1
+
+    while True:
+        chunk = stream.read(SCAN_CHUNK)
+        buffer += chunk
+        cut = len(buffer) if not chunk else buffer.rfind(b"\n") + 1
+        if cut == 0 and chunk and len(buffer) < 4 * SCAN_CHUNK:
+            continue  # no line ends yet: read on
+        if cut == 0:  # a line longer than 4 MiB is never a run: pass it on as text
+            cut = len(buffer)
+        region = buffer[:cut]
+        search_from = 0
+        if mid_line:  # the region starts inside a line: runs begin after its end
+            search_from = region.find(b"\n") + 1 or len(region)
+        if in_headers:
+            blank = HEADER_END.search(region, search_from)
+            search_from = blank.end() if blank else len(region)
+            in_headers = blank is None
+        position = 0  # of region, up to which output has been produced
+        for found in BASE64_LINES.finditer(region, search_from):
+            if not (start >= 0 and found.start() == 0 and end == base):
+                if start >= 0:  # not a continuation of the open run
+                    close_run()
+                out.append(region[position:found.start()])
+                start = base + found.start()
+            end = base + found.end()
+            ending = b"\r\n" if region[found.end() - 2:found.end()] == b"\r\n" else b"\n"
+            if end - start < RUN_MIN_BYTES:
+                kept.append(found.group())
+            else:
+                kept.clear()
+            position = found.end()
+        if start >= 0 and end != base + len(region):
+            close_run()
+        out.append(region[position:])
+        mid_line = not region.endswith(b"\n")
+        base += len(region)
+        buffer = buffer[cut:]
+        if not chunk and not buffer:
+            break
+    if start >= 0:
+        close_run()
+    return b"".join(out)
+
+
 @dataclass
 class Attachment:
     """One attached file; the payload is decoded only when asked for, to keep memory flat."""
@@ -123,13 +266,44 @@ class Attachment:
     name: str
     content_type: str
     part: EmailMessage
+    runs: Runs | None = None
 
     def payload(self) -> bytes:
+        """The decoded file, whole in memory."""
         if self.part.get_content_maintype() == "message":
             body = self.part.get_payload()
             if isinstance(body, list) and body:
-                return bytes(body[0])
+                data = bytes(body[0])
+                if self.runs is not None and self.runs.token.encode() in data:
+                    data = self.runs.restore(data.decode("ascii", "surrogateescape")) \
+                        .encode("ascii", "surrogateescape")
+                return data
+        _restore_part(self.part, self.runs)
         return decode_payload(self.part)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The decoded file in pieces, straight from the stream where that is safe.
+
+        May raise ``ValueError`` (bad base64 padding) after yielding: then call
+        :meth:`payload`, which decodes tolerantly."""
+        payload = self.part.get_payload()
+        if self.runs is not None and isinstance(payload, str) and self.runs.token in payload \
+                and self.part.get_content_maintype() != "message" and _cte(self.part) == "base64":
+            pieces = self.runs.base64_chunks(payload)
+            if pieces is not None:
+                return pieces
+        return iter((self.payload(),))
+
+
+def _cte(part: EmailMessage) -> str:
+    return str(dict(part.raw_items()).get("Content-Transfer-Encoding", "")).strip().lower()
+
+
+def _restore_part(part: EmailMessage, runs: Runs | None) -> None:
+    """Put the original text back in place of the placeholders of a leaf part."""
+    payload = part.get_payload()
+    if runs is not None and isinstance(payload, str) and runs.token in payload:
+        part.set_payload(runs.restore(payload))
 
 
 def decode_payload(part: EmailMessage) -> bytes:
@@ -137,8 +311,7 @@ def decode_payload(part: EmailMessage) -> bytes:
     (email's own decoder splits it into lines first, several copies of a large file);
     anything unusual falls back to the email package's tolerant decoder."""
     payload = part.get_payload()
-    cte = str(dict(part.raw_items()).get("Content-Transfer-Encoding", "")).strip().lower()
-    if cte == "base64" and isinstance(payload, str):
+    if _cte(part) == "base64" and isinstance(payload, str):
         try:
             return binascii.a2b_base64(payload)  # skips line breaks
         except (binascii.Error, ValueError):
@@ -203,13 +376,16 @@ def parse_headers(raw: bytes) -> ParsedMail:
 
 
 def parse(stream: BinaryIO) -> ParsedMail:
-    """The whole message: headers, body text, attachments and cloud-attachment links."""
-    message = BytesParser(policy=POLICY).parse(stream)
+    """The whole message: headers, body text, attachments and cloud-attachment links.
+
+    ``stream`` must stay open while the attachments' bodies are read."""
+    runs = Runs(stream)
+    message = BytesParser(policy=POLICY).parsebytes(skeleton(stream, runs))
     mail = _header_fields(message)
     mail.defects += [type(defect).__name__ for defect in message.defects]
     html: list[str] = []
     for part in _leaves(message):
-        _take_part(mail, part, html)
+        _take_part(mail, part, html, runs)
     mail.cloud_links = find_cloud_links(mail.text, "\n".join(html))
     return mail
 
@@ -257,7 +433,7 @@ def _leaves(part: EmailMessage) -> Iterator[EmailMessage]:
         yield part
 
 
-def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str]) -> None:
+def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str], runs: Runs) -> None:
     raw = {key.lower(): value for key, value in reversed(list(part.raw_items()))}
     disposition = raw.get("content-disposition", "")
     filename = (param(disposition, "filename") if disposition else None) or \
@@ -266,6 +442,7 @@ def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str]) -> None:
     inline_text = content_type in ("text/plain", "text/html") and not filename and \
         not disposition.strip().lower().startswith("attachment")
     if inline_text:
+        _restore_part(part, runs)
         text = _text_of(part, mail)
         if content_type == "text/html":
             html.append(text)
@@ -276,7 +453,7 @@ def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str]) -> None:
         filename = "邮件.eml"
     position = len(mail.attachments)
     mail.attachments.append(
-        Attachment(position, safe_name(filename, position), content_type, part))
+        Attachment(position, safe_name(filename, position), content_type, part, runs))
 
 
 def _text_of(part: EmailMessage, mail: ParsedMail) -> str:
