@@ -6,12 +6,10 @@ refuses it as a duplicate) and its Message-ID is stable for an at-least-once tra
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, localtime
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
               "other": "文件"}
 SIGNATURE = "安全管理月活动办公室"
+MAX_LINE = 78
 
 _environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                            autoescape=select_autoescape(enabled_extensions=("html.j2",)),
@@ -125,10 +124,7 @@ def compose_reminder(config: Config, recipient: str, status: UnitStatus,
 
 def _build(config: Config, ident: str, recipient: str, subject: str, template: str,
            context: dict[str, Any], auto: str, extra: dict[str, str]) -> Outgoing:
-    # The compat32 MIME classes: the same bytes on the wire as EmailMessage, at a fraction
-    # of policy.default's folding cost, which dominated intake time.
     domain = config.mailbox.address.rsplit("@", 1)[-1]
-    message = MIMEMultipart("alternative")
     headers = {
         "From": formataddr((SIGNATURE, config.mailbox.address), charset="utf-8"),
         "To": recipient,
@@ -140,14 +136,57 @@ def _build(config: Config, ident: str, recipient: str, subject: str, template: s
         # Ask Exchange and friends not to send their own auto-replies back to us.
         "X-Auto-Response-Suppress": "All",
     }
-    for name, value in headers.items():
-        message[name] = Header(value, "utf-8") if not value.isascii() else value
-    message.attach(MIMEText(_render(f"{template}.txt.j2", context), "plain", "utf-8"))
-    message.attach(MIMEText(_render(f"{template}.html.j2", context), "html", "utf-8"))
     kept = ("From", "To", "Subject", "Message-ID", "In-Reply-To", "References",
             "Auto-Submitted")
+    bodies = [("plain", _render(f"{template}.txt.j2", context)),
+              ("html", _render(f"{template}.html.j2", context))]
     return Outgoing(ident, recipient, {k: v for k, v in headers.items() if k in kept},
-                    message.as_bytes())
+                    _mime(headers, bodies, ident))
+
+
+def _mime(headers: dict[str, str], bodies: list[tuple[str, str]], ident: str) -> bytes:
+    """multipart/alternative of UTF-8 base64 text parts, written directly: the same bytes
+    the email package's MIME classes produce (RFC 2047 words, lines folded under 78), without
+    its generator, whose folding dominated intake time. The boundary is derived from the
+    reply id and cannot occur in base64 text."""
+    boundary = f"=_sm_{ident}"
+    lines = ["Content-Type: multipart/alternative;", f' boundary="{boundary}"',
+             "MIME-Version: 1.0"]
+    lines += [_fold_header(name, value) for name, value in headers.items()]
+    lines.append("")
+    for subtype, text in bodies:
+        lines += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',
+                  "MIME-Version: 1.0", "Content-Transfer-Encoding: base64", "",
+                  base64.encodebytes(text.encode("utf-8")).decode("ascii")]
+    lines.append(f"--{boundary}--")
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def _fold_header(name: str, value: str) -> str:
+    """``Name: value``, non-ASCII as RFC 2047 UTF-8 words, folded at spaces under 78."""
+    words = value.split(" ") if value.isascii() else _encoded_words(value)
+    lines, line = [], f"{name}:"
+    for word in words:
+        if len(line) + 1 + len(word) > MAX_LINE and line.strip() != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += f" {word}"
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def _encoded_words(value: str) -> list[str]:
+    """RFC 2047 base64 words of at most 39 UTF-8 bytes each (64 characters), never cutting a
+    character in two."""
+    words, chunk = [], b""
+    for char in value:
+        data = char.encode("utf-8")
+        if len(chunk) + len(data) > 39:
+            words.append(chunk)
+            chunk = b""
+        chunk += data
+    words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words]
 
 
 def _render(name: str, context: dict[str, Any]) -> str:
