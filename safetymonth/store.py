@@ -32,6 +32,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ DB_NAME = "safetymonth.db"
 RAW_DIR = "raw"
 FILES_DIR = "files"
 TMP_DIR = "tmp"
+FSYNC_THREADS = 8
 
 # Each entry migrates from version N (its index) to N + 1; never edit a released step.
 MIGRATIONS: list[str] = [
@@ -301,14 +303,8 @@ class Store:
             return
         directories: set[Path] = set()
         failed: OSError | None = None
-        for path in sorted(pending):
-            try:
-                handle = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(handle)
-                finally:
-                    os.close(handle)
-            except OSError as error:
+        for path, error in fsync_files(sorted(pending)):
+            if error is not None:
                 failed = failed or error
                 path.unlink(missing_ok=True)
                 continue
@@ -486,10 +482,12 @@ class Store:
         return self.db.execute(f"SELECT * FROM replies WHERE {where} ORDER BY created_at, id",
                                params).fetchall()
 
-    def mark_sent(self, reply_id: str) -> None:
+    def mark_sent(self, *reply_ids: str) -> None:
         with self.transaction():
-            self.db.execute("UPDATE replies SET state = ?, sent_at = ?, attempts = attempts + 1,"
-                            " last_error = NULL WHERE id = ?", (SENT, now(), reply_id))
+            sent_at = now()
+            self.db.executemany("UPDATE replies SET state = ?, sent_at = ?, "
+                                "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                                [(SENT, sent_at, reply_id) for reply_id in reply_ids])
 
     def mark_attempt_failed(self, reply_id: str, error: str, permanent: bool = False) -> None:
         with self.transaction():
@@ -528,6 +526,27 @@ def _has_size(path: Path, size: int) -> bool:
         return path.stat().st_size == size
     except FileNotFoundError:
         return False
+
+
+def fsync_files(paths: list[Path]) -> list[tuple[Path, OSError | None]]:
+    """fsync each file; several at once (the disk and the journal serve concurrent syncs
+    together). Returns each path with the error it raised, if any."""
+
+    def one(path: Path) -> tuple[Path, OSError | None]:
+        try:
+            handle = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+        except OSError as error:
+            return path, error
+        return path, None
+
+    if len(paths) < 4:
+        return [one(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
+        return list(pool.map(one, paths))
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -38,7 +38,8 @@ def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = Fa
 def send_queued(config: Config, store: Store) -> tuple[int, int]:
     transport = open_transport(config)
     try:
-        sent, left = deliver(store, transport, config.mailbox.address)
+        with store.batch():  # the transport settles its own durability before each mark
+            sent, left = deliver(store, transport, config.mailbox.address)
     finally:
         transport.close()
     if sent or left:

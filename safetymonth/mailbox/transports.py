@@ -4,6 +4,10 @@ A reply is marked sent only after the transport accepted it; anything else leave
 for the next run. The Maildir file is named after the reply id, so a second delivery after a
 crash finds it there and writes nothing. SMTP is at-least-once; the reply's Message-ID is
 stable so a duplicate can be recognised by the receiving side.
+
+Because a Maildir delivery is idempotent, the Maildir outbox settles replies in batches: the
+files of a batch are fsynced together (with new/) and then marked sent in one commit. SMTP
+settles after every reply, so a crash re-sends at most one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from safetymonth.config import Config, SmtpOutbox
-from safetymonth.store import Store
+from safetymonth.store import Store, fsync_files
 
 log = logging.getLogger(__name__)
 
@@ -30,39 +34,67 @@ class PermanentError(Exception):
 
 
 class Transport(Protocol):
+    batch: int  # replies sent between two settlements (flush, then mark sent)
+
     def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> None: ...
+
+    def flush(self) -> None:
+        """Make what ``send`` accepted durable; raises if it cannot."""
 
     def close(self) -> None: ...
 
 
 class MaildirOutbox:
-    """Each reply becomes ``new/<reply id>``; tmp/ then rename, as Maildir requires."""
+    """Each reply becomes ``new/<reply id>``; tmp/ then link, as Maildir requires. The file
+    is complete before it gets its name; :meth:`flush` makes a batch of them durable."""
+
+    batch = 100
 
     def __init__(self, path: Path) -> None:
         self.path = path
         for sub in ("tmp", "new", "cur"):
             (path / sub).mkdir(parents=True, exist_ok=True)
+        self.unsynced: list[Path] = []
 
     def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> None:
-        if self._delivered(reply_id):
+        delivered = self._delivered(reply_id)
+        if delivered is not None:  # by a run that stopped before marking it: sync it too
+            self.unsynced.append(delivered)
             return
         handle, temp = tempfile.mkstemp(dir=self.path / "tmp", prefix=reply_id)
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
             # link() fails if the name exists: two writers can never both deliver.
             os.link(temp, self.path / "new" / reply_id)
+            self.unsynced.append(self.path / "new" / reply_id)
         except FileExistsError:
             pass
         finally:
             Path(temp).unlink(missing_ok=True)
 
-    def _delivered(self, reply_id: str) -> bool:
+    def flush(self) -> None:
+        paths, self.unsynced = self.unsynced, []
+        if not paths:
+            return
+        for path, error in fsync_files(paths):
+            if error is not None:  # not durable: take it back, it stays queued
+                path.unlink(missing_ok=True)
+                raise error
+        for directory in {path.parent for path in paths}:
+            handle = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+
+    def _delivered(self, reply_id: str) -> Path | None:
         if (self.path / "new" / reply_id).exists():
-            return True
-        return any(name.split(":", 1)[0] == reply_id for name in os.listdir(self.path / "cur"))
+            return self.path / "new" / reply_id
+        for name in os.listdir(self.path / "cur"):
+            if name.split(":", 1)[0] == reply_id:
+                return self.path / "cur" / name
+        return None
 
     def close(self) -> None:
         """Nothing held open."""
@@ -75,6 +107,10 @@ class SmtpTransport:
     config: SmtpOutbox
     ca_file: Path | None = None
     client: smtplib.SMTP | None = None
+    batch = 1  # at-least-once: settle each reply as soon as the server took it
+
+    def flush(self) -> None:
+        """The server's 250 is the durability: nothing to do."""
 
     def _connect(self) -> smtplib.SMTP:
         if self.client is not None:
@@ -144,8 +180,17 @@ def open_transport(config: Config) -> Transport:
 
 def deliver(store: Store, transport: Transport, sender: str) -> tuple[int, int]:
     """Send every queued reply; returns (sent, still queued). Stops at the first connection
-    failure: the rest stay queued for the next run."""
+    failure: the rest stay queued for the next run. Sent replies are settled in batches of
+    ``transport.batch``: made durable by the transport, then marked sent in one commit."""
+    accepted: list[str] = []
     sent = 0
+
+    def settle() -> None:
+        if accepted:
+            transport.flush()
+            store.mark_sent(*accepted)
+            accepted.clear()
+
     queued = store.queued_replies()
     for index, reply in enumerate(queued):
         try:
@@ -155,11 +200,15 @@ def deliver(store: Store, transport: Transport, sender: str) -> tuple[int, int]:
             log.warning("reply %s to %s refused: %s", reply["id"], reply["recipient"], error)
             continue
         except (OSError, smtplib.SMTPException) as error:
+            settle()
             store.mark_attempt_failed(reply["id"], f"{type(error).__name__}: {error}")
             log.warning("reply %s to %s not sent, stays queued: %s", reply["id"],
                         reply["recipient"], error)
             return sent, len(queued) - index
-        store.mark_sent(reply["id"])
-        log.info("reply %s sent to %s", reply["id"], reply["recipient"])
+        accepted.append(reply["id"])
         sent += 1
+        log.info("reply %s sent to %s", reply["id"], reply["recipient"])
+        if len(accepted) >= transport.batch:
+            settle()
+    settle()
     return sent, 0
