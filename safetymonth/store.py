@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -175,6 +174,7 @@ class Store:
         self._migrate()
         # Files renamed into place since the last barrier (batch mode only), else None.
         self._unsynced: set[Path] | None = None
+        self._temps = 0
 
     def close(self) -> None:
         self.db.close()
@@ -229,7 +229,7 @@ class Store:
         size). The pieces go to a temp file while hashed, which is renamed to its hash."""
         digest = hashlib.sha256()
         size = 0
-        handle, temp = tempfile.mkstemp(dir=self.root / TMP_DIR)
+        handle, temp = self._temp()
         try:
             with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
@@ -255,7 +255,7 @@ class Store:
 
     def _write_atomically(self, target: Path, chunks: Iterable[bytes]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=self.root / TMP_DIR)
+        handle, temp = self._temp()
         try:
             with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
@@ -268,6 +268,17 @@ class Store:
             Path(temp).unlink(missing_ok=True)
             raise
         self._written(target)
+
+    def _temp(self) -> tuple[int, str]:
+        """A new file in tmp/ (this process's id and a counter: cheaper than mkstemp's random
+        names; O_EXCL still refuses a name left by an earlier process with the same id)."""
+        while True:
+            self._temps += 1
+            name = str(self.root / TMP_DIR / f"{os.getpid()}.{self._temps}")
+            try:
+                return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+            except FileExistsError:
+                continue
 
     def _written(self, target: Path) -> None:
         if self._unsynced is not None:

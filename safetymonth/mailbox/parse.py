@@ -145,7 +145,6 @@ class Runs:
         self.stream = stream
         self.token = secrets.token_hex(16)
         self.spans: list[tuple[int, int]] = []  # (offset, length)
-        self.pattern = re.compile(self.token + r"(\d{8})")
 
     def placeholder(self, offset: int, length: int) -> bytes:
         self.spans.append((offset, length))
@@ -161,18 +160,28 @@ class Runs:
             length -= len(chunk)
             yield chunk
 
+    def split(self, text: str) -> list[str]:
+        """``text`` cut at its placeholders: text, index, text, index, ..., text."""
+        first, *rest = text.split(self.token)
+        pieces = [first]
+        for piece in rest:
+            pieces += [piece[:8], piece[8:]]
+        return pieces
+
     def restore(self, text: str) -> str:
         """``text`` with every placeholder replaced by the run it stands for."""
         if self.token not in text:
             return text
-        return self.pattern.sub(lambda found: b"".join(self.read(int(found.group(1))))
-                                .decode("ascii"), text)
+        pieces = self.split(text)
+        for at in range(1, len(pieces), 2):
+            pieces[at] = b"".join(self.read(int(pieces[at]))).decode("ascii")
+        return "".join(pieces)
 
     def base64_chunks(self, text: str) -> Iterator[bytes] | None:
         """The decoded bytes of base64 ``text`` that contains placeholders, in chunks, when
         it is clean (only base64 characters and line breaks, padding only at its end), so
         that decoding it piecewise gives what decoding it whole would. Else None."""
-        pieces = self.pattern.split(text)  # text, index, text, index, ..., text
+        pieces = self.split(text)
         cleaned = [WHITESPACE.sub("", piece) for piece in pieces[::2]]
         if not all(BASE64_CLEAN.fullmatch(piece) for piece in cleaned[:-1]) or \
                 not BASE64_END.fullmatch(cleaned[-1]):
