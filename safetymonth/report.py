@@ -18,6 +18,7 @@ from safetymonth.config import Completion, Config
 from safetymonth.store import FAILED, PROCESSED, TOO_LARGE, Store
 
 KIND_LABELS = {"document": "活动总结", "photo": "照片", "video": "视频"}
+KIND_ORDER = ("document", "video", "photo")
 
 
 @dataclass
@@ -46,14 +47,25 @@ def unit_status(store: Store, name: str, completion: Completion) -> UnitStatus:
         if kind in KIND_LABELS:
             attribute = f"{kind}s_{'ok' if ok else 'failed'}"
             setattr(status, attribute, getattr(status, attribute) + count)
-    needed = {"document": completion.documents, "photo": completion.photos,
-              "video": completion.videos}
+    needed = _needed(completion)
     have = {"document": status.documents_ok, "photo": status.photos_ok,
             "video": status.videos_ok}
-    status.missing = [KIND_LABELS[kind] for kind in ("document", "video", "photo")
-                      if have[kind] < needed[kind]]
+    status.missing = [KIND_LABELS[kind] for kind in KIND_ORDER if have[kind] < needed[kind]]
     status.complete = not status.missing
     return status
+
+
+def missing(store: Store, name: str, completion: Completion) -> list[str]:
+    """What ``name`` still lacks to be complete (``unit_status(...).missing``), without
+    counting everything it has sent: each query stops once the needed number is found."""
+    needed = _needed(completion)
+    return [KIND_LABELS[kind] for kind in KIND_ORDER
+            if not store.unit_has(name, kind, needed[kind])]
+
+
+def _needed(completion: Completion) -> dict[str, int]:
+    return {"document": completion.documents, "photo": completion.photos,
+            "video": completion.videos}
 
 
 def build_report(config: Config) -> dict[str, Any]:

@@ -469,6 +469,18 @@ class Store:
             (unit, PROCESSED)).fetchall()
         return {(str(row[0]), bool(row[1])): int(row[2]) for row in rows}
 
+    def unit_has(self, unit: str, kind: str, count: int) -> bool:
+        """Whether ``unit`` has at least ``count`` accepted files of ``kind``; stops at the
+        count, so it costs the same however much the unit has sent."""
+        if count <= 0:
+            return True
+        row = self.db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM messages m JOIN attachments a "
+            "ON a.message = m.id JOIN checks c ON c.attachment = a.id WHERE m.unit = ? "
+            "AND m.state = ? AND m.suspicious IS NULL AND c.kind = ? AND c.ok = 1 LIMIT ?)",
+            (unit, PROCESSED, kind, count)).fetchone()
+        return int(row[0]) >= count
+
     def messages(self, where: str = "1", params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self.db.execute(f"SELECT * FROM messages WHERE {where} ORDER BY id",
                                params).fetchall()

@@ -9,8 +9,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from safetymonth.cli import main
+from safetymonth.config import Completion
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
+from safetymonth.report import missing, unit_status
+from safetymonth.store import NewAttachment, Store
 from tests.mailservers import drop, write_config
 
 UNIT_KEYS = {"name", "submissions", "documents_ok", "photos_ok", "photos_failed", "videos_ok",
@@ -84,3 +87,20 @@ def test_empty_store_lists_every_unit_with_zero(tmp_path: Path) -> None:
     report = _report(write_config(tmp_path))
     assert [u["submissions"] for u in report["units"]] == [0] * 5
     assert report["unknown_senders"] == [] and report["suspicious"] == []
+
+
+def test_missing_agrees_with_the_full_tally(tmp_path: Path) -> None:
+    def verdict(kind: str, ok: bool) -> dict[str, object]:
+        return {"path": f"{kind}.x", "kind": kind, "ok": ok}
+
+    with Store(tmp_path) as store:
+        message = store.add_message("k1", {"sha256": "a" * 64, "size": 1})
+        with store.transaction():
+            for position, (kind, ok) in enumerate([("photo", True), ("photo", True),
+                                                   ("video", False), ("document", True)]):
+                store.add_attachment(message, NewAttachment(
+                    position, "n", "files/x", "b" * 64, 1, "x", [verdict(kind, ok)]))
+            store.update_message(message, {"unit": "U", "state": "processed"})
+        for needed in ({}, {"photos": 2}, {"photos": 3, "videos": 0}, {"documents": 2}):
+            completion = Completion(**needed)
+            assert missing(store, "U", completion) == unit_status(store, "U", completion).missing

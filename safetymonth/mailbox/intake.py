@@ -37,7 +37,7 @@ from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_heade
 from safetymonth.mailbox.replies import compose_reply
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
-from safetymonth.report import unit_status
+from safetymonth.report import missing
 from safetymonth.store import (
     FAILED,
     PROCESSED,
@@ -297,9 +297,9 @@ class Intake:
 
     def _queue_reply(self, row: Any, mail: ParsedMail, unit: str | None,
                      verdicts: list[dict[str, Any]]) -> None:
-        status = unit_status(self.store, unit, self.config.campaign.completion) if unit else None
+        lacking = missing(self.store, unit, self.config.campaign.completion) if unit else []
         received = datetime.fromisoformat(row["received_at"])
-        outgoing = compose_reply(self.config, mail, row["sha256"], unit, verdicts, status,
+        outgoing = compose_reply(self.config, mail, row["sha256"], unit, verdicts, lacking,
                                  received)
         self.store.queue_reply(outgoing.id, row["id"], "reply", unit, outgoing.recipient,
                                outgoing.headers, outgoing.data)

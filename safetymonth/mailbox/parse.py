@@ -42,6 +42,7 @@ CHARSET_ALIASES = {
     "us-ascii": "utf-8", "ascii": "utf-8", "unicode-1-1-utf-7": "utf-7",
 }
 MAX_NAME_CHARS = 120
+SURROGATE = re.compile("[\udc80-\udcff]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Names Windows reserves whatever the extension: CON.jpg cannot be saved there.
 RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
@@ -71,7 +72,7 @@ def _charset_candidates(charset: str | None) -> list[str]:
 
 def recover_8bit(value: str) -> str:
     """Undeclared 8-bit header bytes (kept as surrogates by the parser): UTF-8, else GBK."""
-    if not any("\udc80" <= char <= "\udcff" for char in value):
+    if value.isascii() or not SURROGATE.search(value):
         return value
     raw = value.encode("ascii", errors="surrogateescape")
     return decode_text(raw, None)
@@ -401,7 +402,9 @@ def parse_headers(raw: bytes) -> ParsedMail:
 
     The block is cut out first: ``headersonly=True`` would still read and keep the body.
     """
-    ends = [found for found in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if found >= 0]
+    crlf = raw.find(b"\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))  # only before a CRLF end
+    ends = [found for found in (lf, crlf) if found >= 0]
     block = raw[: min(ends) + 1] if ends else raw
     message = BytesParser(policy=POLICY).parsebytes(block, headersonly=True)
     return _header_fields(message)

@@ -80,7 +80,7 @@ class Outgoing:
 
 
 def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | None,
-                  verdicts: list[dict[str, Any]], status: UnitStatus | None,
+                  verdicts: list[dict[str, Any]], missing: list[str],
                   received: datetime) -> Outgoing:
     """The answer to one message, addressed to its From address only."""
     assert mail.sender is not None
@@ -93,7 +93,7 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
         "received": f"{localtime(received):%Y-%m-%d %H:%M}",
         "files": [file_line(verdict) for verdict in verdicts],
         "cloud_links": [_link(link) for link in mail.cloud_links],
-        "missing": status.missing if status else [],
+        "missing": missing,
         "deadline": _day(config.campaign.deadline),
         "requirements": requirements(config.policy),
         "signature": SIGNATURE,
