@@ -32,7 +32,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from html import unescape
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 # Labels that clients write for text that is really GBK/GB18030.
 CHARSET_ALIASES = {
@@ -365,7 +365,9 @@ class ParsedMail:
 class _MimeHeader(str):
     """A MIME header as the text it holds. The email package reads these (the type, the
     parameters, the boundary) as strings in any case; we read names and charsets from the raw
-    values ourselves (:func:`param`), so policy.default's parse tree would be wasted work."""
+    values ourselves (:func:`param`), so policy.default's parse tree would be wasted work.
+    Anything else a policy.default header offers (``fold``, ``params``...) is answered by
+    parsing it then, with policy.default's own header class."""
 
     name: str
     defects: tuple[object, ...]
@@ -375,6 +377,14 @@ class _MimeHeader(str):
         header.name = name
         header.defects = ()
         return header
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return getattr(_FULL_HEADERS(self.name, str(self)), attribute)
+
+
+_FULL_HEADERS = HeaderRegistry()
 
 
 # Parsing a structured MIME header with policy.default costs ~0.2 ms, and a multipart's
