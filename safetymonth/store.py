@@ -175,6 +175,7 @@ class Store:
         # Files renamed into place since the last barrier (batch mode only), else None.
         self._unsynced: set[Path] | None = None
         self._temps = 0
+        self._durable: set[Path] = set()  # synced by this process: no need to sync again
 
     def close(self) -> None:
         self.db.close()
@@ -222,6 +223,8 @@ class Store:
         target = self.root / relative
         if not _has_size(target, len(data)):
             self._write_atomically(target, (data,))
+        else:
+            self._exists(target)
         return digest, relative
 
     def put_stream(self, chunks: Iterable[bytes], kind: str = FILES_DIR) -> tuple[str, str, int]:
@@ -244,6 +247,7 @@ class Store:
             target = self.root / relative
             if _has_size(target, size):
                 Path(temp).unlink()
+                self._exists(target)
                 return hexdigest, relative, size
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp, target)
@@ -279,6 +283,12 @@ class Store:
                 return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
             except FileExistsError:
                 continue
+
+    def _exists(self, target: Path) -> None:
+        """``target`` was already there. A process killed before its barrier may have left
+        it in the page cache only: sync it at this process's next barrier, once."""
+        if self._unsynced is not None and target not in self._durable:
+            self._unsynced.add(target)
 
     def _written(self, target: Path) -> None:
         if self._unsynced is not None:
@@ -321,6 +331,7 @@ class Store:
                 continue
             directories.add(path.parent)
             directories.add(path.parent.parent)  # the two-letter folder may be new
+            self._durable.add(path)
         pending.clear()
         for directory in sorted(directories):
             _fsync_directory(directory)

@@ -128,3 +128,18 @@ def test_intact_and_a_truncated_file_is_rewritten(tmp_path: Path) -> None:
         assert not store.intact(message)
         store.put_bytes(b"raw message", RAW_DIR)
         assert store.intact(message) and store.path(name).read_bytes() == b"raw message"
+
+
+def test_a_file_left_by_a_killed_run_is_synced_at_the_next_barrier(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(tmp_path) as store, store.batch():
+        _, name = store.put_bytes(b"written, then the process was killed")
+        store._unsynced = set()  # the kill: its barrier never ran
+    synced = _fsync_spy(monkeypatch)
+    with Store(tmp_path) as store, store.batch():
+        assert store.put_bytes(b"written, then the process was killed")[1] == name
+        store.barrier()
+        assert synced.count(str(store.path(name))) == 1
+        store.put_bytes(b"written, then the process was killed")
+        store.barrier()  # synced once by this process: not again
+        assert synced.count(str(store.path(name))) == 1
