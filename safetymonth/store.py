@@ -31,7 +31,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -176,8 +176,11 @@ class Store:
         self._unsynced: set[Path] | None = None
         self._temps = 0
         self._durable: set[Path] = set()  # synced by this process: no need to sync again
+        self._syncer: ThreadPoolExecutor | None = None  # runs start_barrier's file syncs
 
     def close(self) -> None:
+        if self._syncer is not None:
+            self._syncer.shutdown()
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -319,24 +322,24 @@ class Store:
         since the last barrier and its directory, then the database (a FULL commit syncs the
         WAL, and with it every earlier NORMAL commit). Raises if anything could not be made
         durable; a file that failed is removed, so no unsynced file keeps a real name."""
-        pending = self._unsynced
-        if pending is None:
+        if self._unsynced is not None:
+            self.finish_barrier(self.start_barrier())
+
+    def start_barrier(self) -> Future[list[Path]]:
+        """The file half of :meth:`barrier`, in a background thread (fsync releases the GIL,
+        so the disk works while intake goes on): syncs the files written so far. Pass the
+        result to :meth:`finish_barrier` before the irreversible step."""
+        pending, self._unsynced = self._unsynced, (set() if self._unsynced is not None
+                                                   else None)
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="barrier")
+        return self._syncer.submit(_sync_files, sorted(pending or ()))
+
+    def finish_barrier(self, files: Future[list[Path]]) -> None:
+        """Wait for the files of :meth:`start_barrier`, then make the database durable."""
+        self._durable.update(files.result())  # raises what the sync raised
+        if self._unsynced is None:
             return
-        directories: set[Path] = set()
-        failed: OSError | None = None
-        for path, error in fsync_files(sorted(pending)):
-            if error is not None:
-                failed = failed or error
-                path.unlink(missing_ok=True)
-                continue
-            directories.add(path.parent)
-            directories.add(path.parent.parent)  # the two-letter folder may be new
-            self._durable.add(path)
-        pending.clear()
-        for directory in sorted(directories):
-            _fsync_directory(directory)
-        if failed is not None:
-            raise failed
         self.db.execute("PRAGMA synchronous=FULL")
         try:
             with self.transaction():
@@ -562,9 +565,30 @@ def _has_size(path: Path, size: int) -> bool:
         return False
 
 
+def _sync_files(paths: list[Path]) -> list[Path]:
+    """fsync the files and then their directories (the renames); returns the files. On any
+    failure the files that could not be synced are removed and the first error raised."""
+    directories: set[Path] = set()
+    synced: list[Path] = []
+    failed: OSError | None = None
+    for path, error in fsync_files(paths):
+        if error is not None:
+            failed = failed or error
+            path.unlink(missing_ok=True)
+            continue
+        synced.append(path)
+        directories.add(path.parent)
+        directories.add(path.parent.parent)  # the two-letter folder may be new
+    for _, error in fsync_files(sorted(directories)):
+        failed = failed or error
+    if failed is not None:
+        raise failed
+    return synced
+
+
 def fsync_files(paths: list[Path]) -> list[tuple[Path, OSError | None]]:
-    """fsync each file; several at once (the disk and the journal serve concurrent syncs
-    together). Returns each path with the error it raised, if any."""
+    """fsync each file (or directory); several at once (the disk and the journal serve
+    concurrent syncs together). Returns each path with the error it raised, if any."""
 
     def one(path: Path) -> tuple[Path, OSError | None]:
         try:

@@ -9,7 +9,9 @@ new UIDVALIDITY) is recognised by its source key, its Message-ID or its hash.
 
 Durability (see :mod:`safetymonth.store`): a run works in the store's batch mode, where each
 step's commit survives the process being killed but is not forced to disk, and calls
-:meth:`Store.barrier` right before step 6, the only step that cannot be undone. A message the
+:meth:`Store.barrier` right before step 6, the only step that cannot be undone (messages go
+in chunks of ``FETCH_CHUNK``; a chunk's files are fsynced in the background while the next
+chunk is fetched and processed, and the chunk is marked once they are on disk). A message the
 store recorded but the server never saw marked (a crash between the commit and the mark) is
 checked for its files before it is marked (:meth:`Store.intact`); after a power loss that ate
 them, it is fetched and stored again.
@@ -21,9 +23,11 @@ a submission. ``report`` lists it as not credited.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -108,13 +112,25 @@ class Intake:
             if row["state"] == PROCESSED:  # committed before a crash, never marked
                 finished.append(item)
         self._mark(source, finished)
-        for start in range(0, len(fresh), FETCH_CHUNK):
-            if self.stop.is_set():
-                break
-            chunk = fresh[start:start + FETCH_CHUNK]
-            done = self._take(source, chunk, recorded, stats)
-            self._mark(source, done)
-            source.advance(_recorded_prefix(items, recorded))
+        # Chunk by chunk; a chunk's files are synced in the background while the next chunk
+        # is fetched and processed, and the chunk is marked once they are on disk.
+        behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
+        try:
+            for start in range(0, len(fresh), FETCH_CHUNK):
+                if self.stop.is_set():
+                    break
+                chunk = fresh[start:start + FETCH_CHUNK]
+                done = self._take(source, chunk, recorded, stats)
+                if behind is not None:
+                    self._settle(source, *behind)
+                behind = (self.store.start_barrier(), done, _recorded_prefix(items, recorded))
+            if behind is not None:
+                self._settle(source, *behind)
+                behind = None
+        finally:
+            if behind is not None:  # an error: wait for the syncs, mark nothing
+                with contextlib.suppress(Exception):
+                    behind[0].result()
         return stats
 
     def _mark(self, source: Source, items: list[Item]) -> None:
@@ -122,6 +138,14 @@ class Intake:
         if items:
             self.store.barrier()
             source.mark(items)
+
+    def _settle(self, source: Source, files: Future[list[Path]], done: list[Item],
+                prefix: list[Item]) -> None:
+        """Step 6 for a chunk whose files :meth:`Store.start_barrier` is syncing: wait for
+        them, make the database durable, then mark; then remember how far we got."""
+        self.store.finish_barrier(files)
+        source.mark(done)
+        source.advance(prefix)
 
     def _take(self, source: Source, chunk: list[Item], recorded: set[str],
               stats: Stats) -> list[Item]:
