@@ -27,6 +27,7 @@ commands, tests, reminders), every file is fsynced before its rename and every c
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -43,6 +44,7 @@ RAW_DIR = "raw"
 FILES_DIR = "files"
 TMP_DIR = "tmp"
 FSYNC_THREADS = 8
+SMALL_FILE = 4 * 1024 * 1024  # put_stream keeps a file up to this size in memory
 
 # Each entry migrates from version N (its index) to N + 1; never edit a released step.
 MIGRATIONS: list[str] = [
@@ -232,7 +234,24 @@ class Store:
 
     def put_stream(self, chunks: Iterable[bytes], kind: str = FILES_DIR) -> tuple[str, str, int]:
         """Store a file given in pieces, never whole in memory; returns (sha256, stored name,
-        size). The pieces go to a temp file while hashed, which is renamed to its hash."""
+        size). The first ``SMALL_FILE`` bytes are gathered in memory, so a small file that is
+        already stored costs no file at all; beyond that the pieces go to a temp file while
+        hashed, which is renamed to its hash."""
+        pieces = iter(chunks)
+        head: list[bytes] = []
+        size = 0
+        for chunk in pieces:
+            head.append(chunk)
+            size += len(chunk)
+            if size > SMALL_FILE:
+                break
+        else:
+            data = b"".join(head)
+            digest, relative = self.put_bytes(data, kind)
+            return digest, relative, len(data)
+        return self._put_large(itertools.chain(head, pieces), kind)
+
+    def _put_large(self, chunks: Iterable[bytes], kind: str) -> tuple[str, str, int]:
         digest = hashlib.sha256()
         size = 0
         handle, temp = self._temp()

@@ -143,3 +143,16 @@ def test_a_file_left_by_a_killed_run_is_synced_at_the_next_barrier(
         store.put_bytes(b"written, then the process was killed")
         store.barrier()  # synced once by this process: not again
         assert synced.count(str(store.path(name))) == 1
+
+
+def test_put_stream_stores_small_and_large_files_by_hash(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("safetymonth.store.SMALL_FILE", 10)
+    with Store(tmp_path) as store:
+        for pieces in ([b"tiny"], [b"0123456789", b"abcdef", b"more"]):
+            data = b"".join(pieces)
+            digest, name, size = store.put_stream(iter(pieces))
+            assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
+            assert store.path(name).read_bytes() == data
+            assert store.put_stream(iter(pieces)) == (digest, name, size)  # once
+        assert list((tmp_path / "tmp").iterdir()) == []
