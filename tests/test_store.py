@@ -156,3 +156,15 @@ def test_put_stream_stores_small_and_large_files_by_hash(tmp_path: Path,
             assert store.path(name).read_bytes() == data
             assert store.put_stream(iter(pieces)) == (digest, name, size)  # once
         assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_nested_transaction_commits_or_rolls_back_with_the_outer_one(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        with pytest.raises(ZeroDivisionError), store.transaction():
+            store.add_message("k1", {"sha256": "a" * 64, "size": 1})  # its own transaction
+            raise ZeroDivisionError
+        assert store.messages() == []
+        with store.transaction():
+            store.add_message("k1", {"sha256": "a" * 64, "size": 1})
+            store.add_message("k2", {"sha256": "b" * 64, "size": 1})
+        assert len(store.messages()) == 2

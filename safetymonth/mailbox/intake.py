@@ -155,14 +155,17 @@ class Intake:
             if item not in small:
                 stats.count(self.record_too_large(item, source.fetch_header(item)))
                 recorded.add(item.key)
-        # Step 1 for the whole fetch batch first, so its raw bytes are freed before the
-        # memory-hungry parsing starts; each message is then processed from its stored copy.
+        # Step 1 for the whole fetch batch first, so its raw bytes are freed before parsing
+        # starts; each message is then processed from its stored copy. The batch's records
+        # are committed together (one write of each index page, not one per message), and
+        # before any of them is processed.
         received: list[tuple[Item, str, int | None]] = []
-        for item, raw in source.fetch(small):
-            state, message = self.receive(item.key, raw)
-            del raw
-            received.append((item, state, message))
-            recorded.add(item.key)
+        with self.store.transaction():
+            for item, raw in source.fetch(small):
+                state, message = self.receive(item.key, raw)
+                del raw
+                received.append((item, state, message))
+        recorded.update(item.key for item, _, _ in received)
         done = []
         for item, state, message in received:
             if self.stop.is_set():
