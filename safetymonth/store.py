@@ -18,10 +18,12 @@ So intake writes in *batch mode* (:meth:`Store.batch`): files are renamed into p
 an fsync and commits run with ``synchronous=NORMAL``, and right before the server-side mark
 :meth:`Store.barrier` fsyncs every file written since the last barrier and their directories,
 then makes the database durable with a ``synchronous=FULL`` commit (which syncs the whole WAL,
-earlier commits included). A failed fsync at the barrier removes the file it could not make
-durable and raises, so nothing is marked; the next run finds the record incomplete
-(:meth:`Store.intact`) and stores the message again. Outside batch mode (the CLI's other
-commands, tests, reminders), every file is fsynced before its rename and every commit is FULL.
+earlier commits included). A failed fsync at the barrier raises, so nothing is marked. A file
+this process wrote and could not make durable is removed as well, so the next run finds the
+record incomplete (:meth:`Store.intact`) and stores the message again; a file that was merely
+found in place is never removed (it may belong to a message already marked) and is synced
+again at a later barrier. Outside batch mode (the CLI's other commands, tests, reminders),
+every file is fsynced before its rename and every commit is FULL.
 """
 
 from __future__ import annotations
@@ -141,15 +143,6 @@ def now() -> str:
 
 
 @dataclass(frozen=True)
-class CheckRow:
-    """One verdict of one attachment, as the tally needs it."""
-
-    path: str
-    kind: str
-    ok: bool
-
-
-@dataclass(frozen=True)
 class NewAttachment:
     position: int
     name: str
@@ -169,13 +162,20 @@ class Store:
             (root / sub).mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(root / DB_NAME, isolation_level=None, timeout=30)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # FULL outside batch mode; NORMAL inside it, with a FULL commit at each barrier.
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-        # Files renamed into place since the last barrier (batch mode only), else None.
-        self._unsynced: set[Path] | None = None
+        try:
+            # Persistent; on a store already in WAL mode this takes no lock. The other two
+            # pragmas are per connection.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL outside batch mode; NORMAL inside it, with a FULL commit at each barrier.
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
+        # Files to sync at the next barrier (batch mode only, else None), each with whether
+        # this process created it (renamed it into place) or merely found it there.
+        self._unsynced: dict[Path, bool] | None = None
         self._temps = 0
         self._durable: set[Path] = set()  # synced by this process: no need to sync again
         self._syncer: ThreadPoolExecutor | None = None  # runs start_barrier's file syncs
@@ -194,15 +194,25 @@ class Store:
     # --- schema ------------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        """Bring the schema up to date. The version is read outside any transaction, so
+        opening a current store takes no write lock (``report`` never waits for a ``poll``
+        that is writing); the lock is taken, and the version read again under it, only when
+        a migration is needed."""
+        if self._schema_version() == len(MIGRATIONS):
+            return
         with self.transaction():
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise RuntimeError(f"store schema {version} is newer than this program")
+            version = self._schema_version()  # another process may have migrated meanwhile
             for step in range(version, len(MIGRATIONS)):
                 for statement in MIGRATIONS[step].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={step + 1}")
+
+    def _schema_version(self) -> int:
+        version = self.version
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"store schema {version} is newer than this program")
+        return version
 
     @property
     def version(self) -> int:
@@ -312,13 +322,14 @@ class Store:
 
     def _exists(self, target: Path) -> None:
         """``target`` was already there. A process killed before its barrier may have left
-        it in the page cache only: sync it at this process's next barrier, once."""
+        it in the page cache only: sync it at this process's next barrier, once. It is not
+        ours to remove if that sync fails: it may belong to a message already marked."""
         if self._unsynced is not None and target not in self._durable:
-            self._unsynced.add(target)
+            self._unsynced.setdefault(target, False)
 
     def _written(self, target: Path) -> None:
         if self._unsynced is not None:
-            self._unsynced.add(target)  # made durable at the next barrier
+            self._unsynced[target] = True  # created here: made durable at the next barrier
         else:
             _fsync_directory(target.parent)
 
@@ -331,7 +342,7 @@ class Store:
         if self._unsynced is not None:
             yield
             return
-        self._unsynced = set()
+        self._unsynced = {}
         self.db.execute("PRAGMA synchronous=NORMAL")
         try:
             yield
@@ -344,7 +355,8 @@ class Store:
         """Make everything written so far durable across a power loss: every file written
         since the last barrier and its directory, then the database (a FULL commit syncs the
         WAL, and with it every earlier NORMAL commit). Raises if anything could not be made
-        durable; a file that failed is removed, so no unsynced file keeps a real name."""
+        durable; a file this process wrote that failed is removed, so no unsynced file it
+        created keeps a real name (a file found in place is left, and synced again later)."""
         if self._unsynced is not None:
             self.finish_barrier(self.start_barrier())
 
@@ -352,11 +364,13 @@ class Store:
         """The file half of :meth:`barrier`, in a background thread (fsync releases the GIL,
         so the disk works while intake goes on): syncs the files written so far. Pass the
         result to :meth:`finish_barrier` before the irreversible step."""
-        pending, self._unsynced = self._unsynced, (set() if self._unsynced is not None
+        pending, self._unsynced = self._unsynced, ({} if self._unsynced is not None
                                                    else None)
         if self._syncer is None:
             self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="barrier")
-        return self._syncer.submit(_sync_files, sorted(pending or ()))
+        pending = pending or {}
+        return self._syncer.submit(_sync_files, sorted(pending),
+                                   {path for path, created in pending.items() if created})
 
     def finish_barrier(self, files: Future[list[Path]]) -> None:
         """Wait for the files of :meth:`start_barrier`, then make the database durable."""
@@ -489,14 +503,6 @@ class Store:
         return self.db.execute("SELECT * FROM attachments WHERE message = ? ORDER BY position",
                                (message,)).fetchall()
 
-    def unit_checks(self, unit: str) -> list[CheckRow]:
-        """Every verdict credited to ``unit`` (processed, not suspicious)."""
-        rows = self.db.execute(
-            "SELECT c.path, c.kind, c.ok FROM checks c JOIN attachments a ON a.id = c.attachment "
-            "JOIN messages m ON m.id = a.message WHERE m.unit = ? AND m.state = ? "
-            "AND m.suspicious IS NULL", (unit, PROCESSED)).fetchall()
-        return [CheckRow(row["path"], row["kind"], bool(row["ok"])) for row in rows]
-
     def unit_tally(self, unit: str) -> dict[tuple[str, bool], int]:
         """The number of verdicts credited to ``unit`` per (kind, ok), counted in SQL."""
         rows = self.db.execute(
@@ -588,16 +594,19 @@ def _has_size(path: Path, size: int) -> bool:
         return False
 
 
-def _sync_files(paths: list[Path]) -> list[Path]:
-    """fsync the files and then their directories (the renames); returns the files. On any
-    failure the files that could not be synced are removed and the first error raised."""
+def _sync_files(paths: list[Path], created: set[Path]) -> list[Path]:
+    """fsync the files and then their directories (the renames); returns the files synced.
+    On any failure the first error is raised, after removing each file that could not be
+    synced if it is in ``created`` (renamed into place by this process). A file merely found
+    in place is never removed: it may belong to a message already marked on the server."""
     directories: set[Path] = set()
     synced: list[Path] = []
     failed: OSError | None = None
     for path, error in fsync_files(paths):
         if error is not None:
             failed = failed or error
-            path.unlink(missing_ok=True)
+            if path in created:
+                path.unlink(missing_ok=True)
             continue
         synced.append(path)
         directories.add(path.parent)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
-from safetymonth.store import MIGRATIONS, RAW_DIR, Store
+from safetymonth.config import load_config
+from safetymonth.report import build_report
+from safetymonth.store import DB_NAME, MIGRATIONS, RAW_DIR, Store
+from tests.mailservers import write_config
 
 
 def test_schema_version_and_wal(tmp_path: Path) -> None:
@@ -30,6 +35,38 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(RuntimeError, match="newer"):
         Store(tmp_path)
+
+
+def test_an_old_schema_is_upgraded(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.executescript(MIGRATIONS[0])
+    db.execute("PRAGMA user_version=1")
+    db.close()
+    with Store(tmp_path) as store:
+        assert store.version == len(MIGRATIONS)
+        columns = {row["name"] for row in store.db.execute("PRAGMA table_info(messages)")}
+        assert "not_credited" in columns  # added by the second migration
+        assert store.db.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
+
+
+def test_reading_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """``report`` opens the store while a ``poll`` holds the write lock: a WAL reader must
+    neither wait for it nor need the lock itself."""
+    config = load_config(write_config(tmp_path))
+    Store(config.storage_dir).close()  # a current store
+    writer = sqlite3.connect(config.storage_dir / DB_NAME, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO meta (key, value) VALUES ('uncommitted', 'x')")
+        started = time.monotonic()
+        report = build_report(config)
+        assert time.monotonic() - started < 2
+        assert report["units"] and report["failed"] == []
+        with Store(config.storage_dir) as reader:
+            assert reader.db.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
 
 
 def test_files_are_named_by_content_hash_and_written_once(tmp_path: Path) -> None:
@@ -119,6 +156,35 @@ def test_a_failed_fsync_at_the_barrier_removes_the_file_and_raises(
         assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def test_a_failed_fsync_never_removes_a_file_found_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file already stored may belong to a message already marked: a failed sync raises
+    but leaves it; only a file this process created and could not sync is removed."""
+    with Store(tmp_path) as store:
+        _, shared = store.put_bytes(b"a photo an older message sent too")
+    real = os.fsync
+    failing: set[str] = set()
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") in failing:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr("safetymonth.store.os.fsync", fsync)
+    with Store(tmp_path) as store:
+        with pytest.raises(OSError, match="Input/output"), store.batch():
+            assert store.put_bytes(b"a photo an older message sent too")[1] == shared
+            _, new = store.put_bytes(b"a new photo")
+            failing.update({str(store.path(shared)), str(store.path(new))})
+            store.barrier()
+        assert store.path(shared).read_bytes() == b"a photo an older message sent too"
+        assert not store.path(new).exists()
+        failing.clear()
+        with store.batch():  # not recorded as durable: synced again at the next barrier
+            store.put_bytes(b"a photo an older message sent too")
+            assert store._unsynced == {store.path(shared): False}
+
+
 def test_intact_and_a_truncated_file_is_rewritten(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         digest, name = store.put_bytes(b"raw message", RAW_DIR)
@@ -134,7 +200,7 @@ def test_a_file_left_by_a_killed_run_is_synced_at_the_next_barrier(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with Store(tmp_path) as store, store.batch():
         _, name = store.put_bytes(b"written, then the process was killed")
-        store._unsynced = set()  # the kill: its barrier never ran
+        store._unsynced = {}  # the kill: its barrier never ran
     synced = _fsync_spy(monkeypatch)
     with Store(tmp_path) as store, store.batch():
         assert store.put_bytes(b"written, then the process was killed")[1] == name
