@@ -2,8 +2,17 @@
 
 A reply is marked sent only after the transport accepted it; anything else leaves it queued
 for the next run. The Maildir file is named after the reply id, so a second delivery after a
-crash finds it there and writes nothing. SMTP is at-least-once; the reply's Message-ID is
-stable so a duplicate can be recognised by the receiving side.
+crash finds it there (in new/, or in cur/ once a reader has seen it) and writes nothing. SMTP
+is at-least-once; the reply's Message-ID is stable so a duplicate can be recognised by the
+receiving side.
+
+Who is at fault decides what a refusal does. A 5xx for the recipient (RCPT) or for the
+message (DATA) is this reply's problem: it is marked refused and never retried. A 4xx for the
+recipient (greylisting) defers this reply to the next run; the others go on. A refused sender
+(MAIL FROM, e.g. 163.com's "553 Mail from must equal authorized user") or a refused login is a
+problem of our account or configuration: the run stops, every reply stays queued, and one
+error line says what to check. Any other failure (the connection, a 4xx for the sender or the
+message) also stops the run and leaves the rest queued.
 
 Because a Maildir delivery is idempotent, the Maildir outbox settles replies in batches: the
 files of a batch are fsynced together (with new/) and then marked sent in one commit. SMTP
@@ -33,6 +42,21 @@ class PermanentError(Exception):
     """The server refused this reply for good (5xx): retrying cannot help."""
 
 
+class DeferredError(Exception):
+    """The server refused this reply's recipient for now (4xx, e.g. greylisting): it stays
+    queued for the next run, and the other replies go on."""
+
+
+class AccountError(Exception):
+    """The server refused our sender or our login: no reply can go until the configuration
+    is fixed, so the run stops and every reply stays queued. The message says what to check;
+    it never holds the password."""
+
+
+# Replies that mean "authenticate first" or "wrong credentials", at whatever stage they come.
+AUTH_CODES = frozenset({530, 534, 535, 538})
+
+
 class Transport(Protocol):
     batch: int  # replies sent between two settlements (flush, then mark sent)
 
@@ -55,6 +79,7 @@ class MaildirOutbox:
         for sub in ("tmp", "new", "cur"):
             (path / sub).mkdir(parents=True, exist_ok=True)
         self.unsynced: list[Path] = []
+        self._listed: set[str] | None = None  # reply ids in new/ or cur/ when the run began
 
     def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> None:
         delivered = self._delivered(reply_id)
@@ -89,15 +114,25 @@ class MaildirOutbox:
                 os.close(handle)
 
     def _delivered(self, reply_id: str) -> Path | None:
-        if (self.path / "new" / reply_id).exists():
-            return self.path / "new" / reply_id
-        for name in os.listdir(self.path / "cur"):
+        """The file of a reply delivered before, wherever a reader may have moved it. new/
+        and cur/ are listed once per run, new/ first: a file a reader moves from new/ to
+        cur/ meanwhile is in one listing or the other."""
+        new = self.path / "new" / reply_id
+        if new.exists():
+            return new
+        if self._listed is None:
+            self._listed = {name.split(":", 1)[0] for sub in ("new", "cur")
+                            for name in os.listdir(self.path / sub)}
+        if reply_id not in self._listed:
+            return None
+        for name in os.listdir(self.path / "cur"):  # rare: delivered, then moved to cur/
             if name.split(":", 1)[0] == reply_id:
                 return self.path / "cur" / name
         return None
 
     def close(self) -> None:
-        """Nothing held open."""
+        """Nothing held open; the next run lists the folders afresh."""
+        self._listed = None
 
 
 @dataclass
@@ -139,11 +174,45 @@ class SmtpTransport:
                                       context=context)
         else:
             client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+        try:
             if config.security == "starttls":
                 client.starttls(context=context)
-        if config.user:
-            client.login(config.user, config.password())
+            if config.user:
+                self._login(client, config.user)
+        except BaseException:
+            client.close()
+            raise
         return client
+
+    def _login(self, client: smtplib.SMTP, user: str) -> None:
+        """A refused login is not retried: it cannot succeed, and 163.com locks an account
+        after a few failures."""
+        config = self.config
+        check = (f"check mailbox.outbox.smtp.user ({user}), the password in the environment "
+                 f"variable {config.password_env} (163.com and QQ want the client authorisation "
+                 "code, not the web password) and that mailbox.address is this account's "
+                 "address")
+        try:
+            client.login(user, config.password())
+        except smtplib.SMTPAuthenticationError as error:
+            raise AccountError(f"the SMTP server {self._server} refused the login of {user}: "
+                               f"{_reply(error)}; {check}") from error
+        except smtplib.SMTPNotSupportedError as error:
+            raise AccountError(f"the SMTP server {self._server} offers no login here ({error}); "
+                               "check mailbox.outbox.smtp.security (ssl or starttls) and port"
+                               ) from error
+
+    @property
+    def _server(self) -> str:
+        return f"{self.config.host}:{self.config.port}"
+
+    def _sender_refused(self, sender: str, reply: str) -> AccountError:
+        user = self.config.user
+        login = f"the SMTP user ({user})" if user else \
+            "an SMTP user (mailbox.outbox.smtp.user is not set, so we did not log in)"
+        return AccountError(f"the SMTP server {self._server} refused our sender {sender}: "
+                            f"{reply}; check that mailbox.address ({sender}) is the address of "
+                            f"{login}")
 
     def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> None:
         client = self._connect()
@@ -151,11 +220,27 @@ class SmtpTransport:
         try:
             client.sendmail(sender, [recipient], wire)
         except smtplib.SMTPRecipientsRefused as error:
-            raise PermanentError(str(error.recipients)) from error
-        except smtplib.SMTPResponseException as error:
+            [(code, text)] = error.recipients.values()
+            reply = _reply(smtplib.SMTPResponseException(code, text))
+            if code == 421:  # smtplib has closed the connection
+                self.close()
+                raise
+            if code in AUTH_CODES:
+                raise self._sender_refused(sender, reply) from error
+            if 500 <= code < 600:
+                raise PermanentError(f"recipient refused: {reply}") from error
+            raise DeferredError(f"recipient deferred: {reply}") from error
+        except smtplib.SMTPSenderRefused as error:
             if 500 <= error.smtp_code < 600:
-                raise PermanentError(f"{error.smtp_code} {error.smtp_error!r}") from error
+                raise self._sender_refused(sender, _reply(error)) from error
             self.close()
+            raise
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code in AUTH_CODES:
+                raise self._sender_refused(sender, _reply(error)) from error
+            if isinstance(error, smtplib.SMTPDataError) and 500 <= error.smtp_code < 600:
+                raise PermanentError(f"message refused: {_reply(error)}") from error
+            self.close()  # a 4xx, or a refused greeting: the rest waits for the next run
             raise
         except (OSError, smtplib.SMTPException):
             self.close()  # the next reply reconnects
@@ -171,6 +256,13 @@ class SmtpTransport:
             client.close()
 
 
+def _reply(error: smtplib.SMTPResponseException) -> str:
+    text = error.smtp_error
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{error.smtp_code} {text}"
+
+
 def open_transport(config: Config) -> Transport:
     outbox = config.mailbox.outbox
     if isinstance(outbox, SmtpOutbox):
@@ -179,11 +271,13 @@ def open_transport(config: Config) -> Transport:
 
 
 def deliver(store: Store, transport: Transport, sender: str) -> tuple[int, int]:
-    """Send every queued reply; returns (sent, still queued). Stops at the first connection
-    failure: the rest stay queued for the next run. Sent replies are settled in batches of
-    ``transport.batch``: made durable by the transport, then marked sent in one commit."""
+    """Send every queued reply; returns (sent, still queued). A reply refused for good is
+    marked refused, one deferred stays queued, and the others go on. Stops at the first
+    connection failure or refusal of our account: the rest stay queued for the next run.
+    Sent replies are settled in batches of ``transport.batch``: made durable by the
+    transport, then marked sent in one commit."""
     accepted: list[str] = []
-    sent = 0
+    sent = deferred = 0
 
     def settle() -> None:
         if accepted:
@@ -199,16 +293,28 @@ def deliver(store: Store, transport: Transport, sender: str) -> tuple[int, int]:
             store.mark_attempt_failed(reply["id"], str(error), permanent=True)
             log.warning("reply %s to %s refused: %s", reply["id"], reply["recipient"], error)
             continue
+        except DeferredError as error:
+            store.mark_attempt_failed(reply["id"], str(error))
+            deferred += 1
+            log.warning("reply %s to %s stays queued for the next run: %s", reply["id"],
+                        reply["recipient"], error)
+            continue
+        except AccountError as error:
+            settle()
+            store.mark_attempt_failed(reply["id"], str(error))
+            left = deferred + len(queued) - index
+            log.error("SMTP delivery stopped, %d replies stay queued: %s", left, error)
+            return sent, left
         except (OSError, smtplib.SMTPException) as error:
             settle()
             store.mark_attempt_failed(reply["id"], f"{type(error).__name__}: {error}")
             log.warning("reply %s to %s not sent, stays queued: %s", reply["id"],
                         reply["recipient"], error)
-            return sent, len(queued) - index
+            return sent, deferred + len(queued) - index
         accepted.append(reply["id"])
         sent += 1
         log.info("reply %s sent to %s", reply["id"], reply["recipient"])
         if len(accepted) >= transport.batch:
             settle()
     settle()
-    return sent, 0
+    return sent, deferred
