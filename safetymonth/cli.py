@@ -41,7 +41,32 @@ def _config(ctx: click.Context) -> Config:
     return load_config(ctx.obj["config_path"])
 
 
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["config_path"] = value
+
+
+# ``--config`` is accepted after the command name too: ``safetymonth report --config f.yaml``.
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    expose_value=False, callback=_remember_config, help="Config file (as before the command).")
+
+
+@contextlib.contextmanager
+def _mail_server_errors(ctx: click.Context) -> Iterator[None]:
+    """A mail server that cannot be reached or refuses us: one line and exit code 1, not a
+    traceback (``poll`` without ``--once`` retries such errors itself)."""
+    from safetymonth.mailbox.service import NETWORK_ERRORS
+
+    try:
+        yield
+    except NETWORK_ERRORS as error:
+        click.echo(f"safetymonth: mail server: {error}", err=True)
+        ctx.exit(EXIT_FAILED)
+
+
 @main.command()
+@config_option
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of verdicts.")
@@ -73,6 +98,7 @@ def _log_to_stderr() -> None:
 
 
 @main.command()
+@config_option
 @click.option("--once", is_flag=True, help="Process what is new, send replies, then exit.")
 @click.option("--retry-failed", is_flag=True, help="Put messages marked failed back in the queue.")
 @click.pass_context
@@ -84,7 +110,8 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool) -> None:
     _log_to_stderr()
     stop = service.stop_on_signals()
     if once:
-        stats = service.poll_once(config, stop, retry_failed=retry_failed)
+        with _mail_server_errors(ctx):
+            stats = service.poll_once(config, stop, retry_failed=retry_failed)
         click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
                    f"failed {stats.failed}, too large {stats.too_large}", err=True)
     else:
@@ -92,6 +119,7 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool) -> None:
 
 
 @main.command()
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the unit table to this CSV file.")
@@ -110,6 +138,7 @@ def report(ctx: click.Context, as_json: bool, csv_path: Path | None) -> None:
 
 
 @main.command()
+@config_option
 @click.option("--dry-run", is_flag=True, help="Show who would be reminded; queue nothing.")
 @click.pass_context
 def remind(ctx: click.Context, dry_run: bool) -> None:
@@ -120,7 +149,7 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
 
     config = _config(ctx)
     _log_to_stderr()
-    with Store(config.storage_dir) as store:
+    with Store(config.storage_dir) as store, _mail_server_errors(ctx):
         for plan in queue_reminders(config, store, dry_run=dry_run):
             action = f"skipped: {plan.skipped}" if plan.skipped else \
                 ("would remind" if dry_run else "reminded")
@@ -131,6 +160,7 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
 
 
 @main.command()
+@config_option
 @click.argument("kind", type=click.Choice(["notice", "letter", "summary"]))
 @click.argument("data_path", metavar="DATA.yaml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),

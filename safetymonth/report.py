@@ -137,7 +137,8 @@ def format_report(report: dict[str, Any]) -> str:
     for item in report["suspicious"]:
         lines.append(f"可疑邮件（未计入）：{item['sender']} {item['message_id']} {item['reason']}")
     for item in report["not_credited"]:
-        lines.append(f"机器邮件（自动回复/退信等，未计入）：{item['sender']} "
+        # A machine's mail (auto-reply, bounce, list) or one with no usable From address.
+        lines.append(f"未计入（自动回复、退信或无发件人地址）：{item['sender'] or '（无发件人）'} "
                      f"{item['message_id']} {item['reason']}")
     for item in report["failed"]:
         lines.append(f"处理失败：{item['sender']} {item['subject']!r} {item['error']}")

@@ -6,6 +6,7 @@ import email
 import hashlib
 import json
 import os
+import socket
 from email import policy
 from pathlib import Path
 
@@ -220,3 +221,35 @@ def test_files_lost_before_the_barrier_are_fetched_and_stored_again(
         assert len(store.replies()) == 1
     assert len(outbox_messages(tmp_path)) == 1
     assert os.listdir(tmp_path / "inbox" / "new") == []
+
+
+def test_maildir_applies_the_size_limit_and_reads_only_the_header(
+        tmp_path: Path, mail_media: Media) -> None:
+    config_path = write_config(tmp_path, mailbox={"max_message_size": 20_000})
+    raw = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<big@dhmz>")
+    assert len(raw) > 20_000
+    drop(tmp_path / "inbox", "big.eml", raw)
+    result = CliRunner().invoke(main, ["poll", "--once", "--config", str(config_path)])
+    assert result.exit_code == 0, result.output
+    with Store(tmp_path / "storage") as store:
+        [row] = store.messages()
+        assert row["state"] == "too_large" and row["size"] == len(raw)
+        assert store.attachments(row["id"]) == []
+        # Only the header block was kept for the record.
+        assert store.raw_path(row["sha256"]).read_bytes() == raw.split(b"\r\n\r\n")[0] + b"\r\n"
+    [reply] = outbox_messages(tmp_path)
+    assert "均未收到" in reply.get_body(("plain",)).get_content()
+    assert os.listdir(tmp_path / "inbox" / "new") == ["big.eml"]  # left for a person
+
+
+def test_an_unreachable_mail_server_is_one_line_and_exit_code_1(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config_path = write_config(tmp_path, mailbox={"source": {"imap": {
+        "host": "127.0.0.1", "port": port, "security": "none", "user": "u",
+        "password_env": "SAFETYMONTH_TEST_UNUSED"}}})
+    result = CliRunner().invoke(main, ["--config", str(config_path), "poll", "--once"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("safetymonth: mail server: ")
+    assert "Connection refused" in result.output and "Traceback" not in result.output

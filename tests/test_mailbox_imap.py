@@ -3,6 +3,9 @@ size limit, SSL/STARTTLS and IDLE."""
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import re
 import subprocess
 import threading
@@ -11,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from safetymonth.config import Config, load_config
+from safetymonth.config import Config, Policy, load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.imap import ImapMailbox
+from safetymonth.mailbox.intake import Intake
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once, watch
 from safetymonth.store import PROCESSED, TOO_LARGE, Store
+from safetymonth.validator import Verdict, check_file
 from tests.mailservers import PASSWORD, Dovecot, write_config
 
 PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
@@ -222,3 +227,96 @@ def test_idle_wakes_the_watcher_and_it_reconnects_after_a_kick(
         stop.set()
         watcher.join(timeout=15)
     assert not watcher.is_alive()
+
+
+def test_too_large_sender_is_told_and_a_raised_limit_takes_the_message_whole(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media) -> None:
+    big = samplemail.message(
+        "fuli@dhmz.example.cn", "大照片",
+        [samplemail.file_part(mail_media.photo, samplemail.utf8_name("现场.jpg"), "image/jpeg")],
+        message_id="<big-1@dhmz>")
+    dovecot_server.append(imap_user, big)
+    small_limit = imap_config(tmp_path, dovecot_server, imap_user,
+                              mailbox={"max_message_size": 10_000,
+                                       "outbox": f"maildir:{tmp_path / 'outbox'}"})
+    assert poll_once(small_limit).too_large == 1
+    [told] = read_outbox(tmp_path / "outbox")
+    text = told.get_body(("plain",)).get_content()
+    assert "超过收件箱单封邮件" in text and "9.8KB" in text and "均未收到" in text
+    assert told["To"] == "fuli@dhmz.example.cn"
+
+    # The clerk raises the limit: the same message is now downloaded, checked and answered.
+    raised = small_limit.model_copy(update={"mailbox": small_limit.mailbox.model_copy(
+        update={"max_message_size": 10_000_000})})
+    assert poll_once(raised).processed == 1
+    with Store(raised.storage_dir) as store:
+        [row] = store.messages()
+        assert row["state"] == PROCESSED and row["unit"] == "德化县社会福利中心"
+        assert [a["name"] for a in store.attachments(row["id"])] == ["现场.jpg"]
+    assert flags(dovecot_server, imap_user) == {1: {"\\Seen"}}
+    replies = read_outbox(tmp_path / "outbox")
+    assert len(replies) == 2
+    assert any("现场.jpg" in r.get_body(("plain",)).get_content() for r in replies)
+
+
+def read_outbox(folder: Path) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted(folder.glob("*/*")) if path.is_file()]
+
+
+def test_a_message_that_failed_once_is_marked_after_its_retry(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media) -> None:
+    # Our own code failing on a message (a fault no real server produces: the only mock
+    # here) must not let the incremental window pass it by: once a later run processes
+    # it, it is marked on the server like any other.
+    config = imap_config(tmp_path, dovecot_server, imap_user)
+    dovecot_server.append(imap_user, submission(1, mail_media))
+    dovecot_server.append(imap_user, submission(2, mail_media))
+    calls: list[str | None] = []
+
+    def flaky(path: Path, policy: Policy, name: str | None = None) -> list[Verdict]:
+        calls.append(name)
+        if len(calls) == 1:
+            raise RuntimeError("checker bug")
+        return check_file(path, policy, name)
+
+    with Store(config.storage_dir) as store:
+        source = ImapMailbox(config.mailbox.source, store)  # type: ignore[arg-type]
+        try:
+            first = Intake(config, store, checker=flaky).run(source)
+            assert (first.processed, first.states.get("received")) == (1, 1)
+            assert flags(dovecot_server, imap_user) == {1: set(), 2: {"\\Seen"}}
+            second = Intake(config, store, checker=flaky).run(source)
+        finally:
+            source.close()
+        assert second.processed == 1
+        assert {row["state"] for row in store.messages()} == {PROCESSED}
+    assert flags(dovecot_server, imap_user) == {1: {"\\Seen"}, 2: {"\\Seen"}}
+
+
+def test_the_watcher_retries_a_refused_login_until_it_succeeds(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # 163.com answers a login it dislikes with NO ("Unsafe Login") for a while: the
+    # watcher must wait and try again, not die.
+    monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
+    config = imap_config(tmp_path, dovecot_server, imap_user, mailbox={"poll_interval": 1})
+    dovecot_server.append(imap_user, submission(1, mail_media))
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(config, stop), daemon=True)
+    watcher.start()
+
+    def processed() -> int:
+        with Store(config.storage_dir) as store:
+            return len(store.messages("state = ?", (PROCESSED,)))
+
+    try:
+        assert _wait_for(lambda: "reconnecting" in caplog.text, timeout=10)
+        assert watcher.is_alive() and processed() == 0
+        monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+        assert _wait_for(lambda: processed() == 1, timeout=20)
+    finally:
+        stop.set()
+        watcher.join(timeout=15)
+    assert not watcher.is_alive()
+    assert "wrong-password" not in caplog.text

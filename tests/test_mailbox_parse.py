@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import email
 import io
 import json
 import logging
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -175,6 +177,11 @@ BROKEN = {
     "garbage": b"\x00\xff\xfe garbage \x00\r\n\r\n\x00",
     "empty": b"",
     "no-from": b"Subject: nobody\r\nMessage-ID: <b6@x>\r\n\r\nhi\r\n",
+    # UTF-7 decodes "+2D0-" to a lone surrogate, which SQLite refuses to store.
+    "utf7-lone-surrogate": (
+        b"From: fuli@dhmz.example.cn\r\nMessage-ID: <b8@x>\r\nSubject: =?utf-7?q?+2D0-?=\r\n"
+        b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: image/jpeg; "
+        b"name=\"=?utf-7?q?+2D0-.jpg?=\"\r\n\r\nxx\r\n--zz--\r\n"),
     "nested-broken-multipart": (
         b"From: fuli@dhmz.example.cn\r\nMessage-ID: <b7@x>\r\n"
         b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n"
@@ -201,4 +208,22 @@ def test_malformed_mime_gets_a_record_and_a_reply_or_a_reason(
     by_key = {row["source_key"]: row for row in rows}
     assert by_key["maildir:no-from.eml"]["no_reply"] == "no usable From address"
     assert "主题" in by_key["maildir:unknown-charset.eml"]["subject"]
+    assert by_key["maildir:utf7-lone-surrogate.eml"]["subject"] == "?"
     assert "Traceback" not in caplog.text
+
+
+def test_encoded_line_breaks_never_reach_the_headers_of_a_reply(tmp_path: Path) -> None:
+    # RFC 2047 can encode CR and LF: decoded as they are, they would end the reply's header
+    # block inside its Subject (dropping Auto-Submitted into the body) or add a Bcc.
+    config = load_config(write_config(tmp_path))
+    drop(tmp_path / "inbox", "inject.eml",
+         b"From: fuli@dhmz.example.cn\r\nMessage-ID: <inject@x>\r\n"
+         b"References: =?us-ascii?q?<a@x>=0D=0ABcc:_victim@example.cn?=\r\n"
+         b"Subject: =?us-ascii?q?hi=0A=0AX-Injected:_yes?=\r\n\r\nbody\r\n")
+    poll_once(config)
+    [path] = (tmp_path / "outbox" / "new").iterdir()
+    reply = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert reply["Subject"] == "Re: hi X-Injected: yes"
+    assert reply["Auto-Submitted"] == "auto-replied"
+    assert reply["X-Injected"] is None and reply["Bcc"] is None
+    assert "victim" not in str(reply["To"])

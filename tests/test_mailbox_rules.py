@@ -180,3 +180,13 @@ def test_a_person_over_the_rate_limit_is_still_credited(tmp_path: Path,
     unit = next(u for u in report["units"] if u["name"] == "德化县社会福利中心")
     assert unit["submissions"] == 2 and unit["photos_ok"] == 2
     assert report["not_credited"] == []
+
+
+def test_an_authentication_header_that_names_no_server_is_ignored(tmp_path: Path,
+                                                                 mail_media: Media) -> None:
+    extra = [b"Authentication-Results: (only a comment); spf=fail"]
+    with _submit(tmp_path, mail_media, extra=extra,
+                 mailbox={"trusted_authserv_ids": ["mx.163.com"]}) as store:
+        [row] = store.messages()
+        assert row["state"] == "processed" and row["suspicious"] is None
+        assert row["unit"] == "德化县社会福利中心"

@@ -28,8 +28,9 @@ class AuthResult:
 
 
 def authserv_id(header: str) -> str:
-    return COMMENT.sub("", header).split(";", 1)[0].strip().split()[0].lower() \
-        if header.strip() else ""
+    """The authserv-id that stamped a header ("" when it names none)."""
+    words = COMMENT.sub("", header).split(";", 1)[0].split()
+    return words[0].lower() if words else ""
 
 
 def evaluate(headers: list[str], trusted: list[str]) -> AuthResult:

@@ -44,7 +44,7 @@ class ImapMailbox:
         self.name = f"imap:{config.user}@{config.host}/{config.folder}"
         self.box: BaseMailBox | None = None
         self.uidvalidity = 0
-        self.sent_id: tuple[str, list[bytes]] | None = None
+        self.warned_no_expunge = False
 
     # --- connection ---------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ class ImapMailbox:
             return
         fields = " ".join(f"{_quote(k)} {_quote(v)}" for k, v in self.config.client_id.items())
         typ, data = box.client._simple_command("ID", f"({fields})")
-        self.sent_id = (typ, box.client._untagged_response(typ, data, "ID")[1])
+        box.client._untagged_response(typ, data, "ID")  # consumes the server's ID answer
 
     def close(self) -> None:
         box, self.box = self.box, None
@@ -182,6 +182,12 @@ class ImapMailbox:
         _check(*client.uid("STORE", uids, "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
         if "UIDPLUS" in client.capabilities:  # expunge only our own UIDs
             _check(*client.uid("EXPUNGE", uids), "EXPUNGE")
+        elif not self.warned_no_expunge:
+            # A plain EXPUNGE would also remove what other clients flagged \Deleted.
+            log.warning("%s: the server has neither MOVE nor UIDPLUS; processed messages are "
+                        "copied to %s and left flagged \\Deleted in %s for a mail client to "
+                        "expunge", self.name, folder, self.config.folder)
+            self.warned_no_expunge = True
 
     def advance(self, items: list[Item]) -> None:
         if items:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +58,10 @@ log = logging.getLogger("safetymonth.intake")
 Checker = Callable[[Path, Policy, str | None], list[Verdict]]
 DUPLICATE = "duplicate"
 FETCH_CHUNK = 50  # messages recorded between two rounds of server-side marking
+RECEIVE_GROUP_BYTES = 8 * 1024 * 1024  # fetched messages recorded in one transaction
+# States after which a message needs nothing more from the server. Not a failed one (a retry
+# may process it) nor a too-large one (a raised limit lets it in): they stay in the window.
+SETTLED = (PROCESSED, DUPLICATE)
 
 
 @dataclass
@@ -100,18 +104,22 @@ class Intake:
         stats = Stats()
         self._resume(stats)
         items = source.pending()
-        recorded: set[str] = set()
+        settled: set[str] = set()  # needs nothing more from the server: may be skipped
         finished: list[Item] = []
         fresh: list[Item] = []
         for item in items:
             row = self.store.message_for_key(item.key)
-            if row is None or not self.store.intact(int(row["id"])):
+            if row is None or not self.store.intact(int(row["id"])) or \
+                    self._now_small_enough(row, item):
                 fresh.append(item)  # new, or its files were lost: fetch (again)
                 continue
-            recorded.add(item.key)
             if row["state"] == PROCESSED:  # committed before a crash, never marked
                 finished.append(item)
+            if row["state"] in SETTLED:
+                settled.add(item.key)
         self._mark(source, finished)
+        if not fresh:
+            source.advance(_settled_prefix(items, settled))
         # Chunk by chunk; a chunk's files are synced in the background while the next chunk
         # is fetched and processed, and the chunk is marked once they are on disk.
         behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
@@ -120,10 +128,10 @@ class Intake:
                 if self.stop.is_set():
                     break
                 chunk = fresh[start:start + FETCH_CHUNK]
-                done = self._take(source, chunk, recorded, stats)
+                done = self._take(source, chunk, settled, stats)
                 if behind is not None:
                     self._settle(source, *behind)
-                behind = (self.store.start_barrier(), done, _recorded_prefix(items, recorded))
+                behind = (self.store.start_barrier(), done, _settled_prefix(items, settled))
             if behind is not None:
                 self._settle(source, *behind)
                 behind = None
@@ -132,6 +140,11 @@ class Intake:
                 with contextlib.suppress(Exception):
                     behind[0].result()
         return stats
+
+    def _now_small_enough(self, row: Any, item: Item) -> bool:
+        """A message refused as too large, whose size the raised limit now admits."""
+        return row["state"] == TOO_LARGE and item.size is not None and \
+            item.size <= self.config.mailbox.max_message_size
 
     def _mark(self, source: Source, items: list[Item]) -> None:
         """Step 6, behind the durability barrier: files and records on disk first."""
@@ -147,25 +160,14 @@ class Intake:
         source.mark(done)
         source.advance(prefix)
 
-    def _take(self, source: Source, chunk: list[Item], recorded: set[str],
+    def _take(self, source: Source, chunk: list[Item], settled: set[str],
               stats: Stats) -> list[Item]:
         limit = self.config.mailbox.max_message_size
         small = [item for item in chunk if item.size is None or item.size <= limit]
         for item in chunk:
             if item not in small:
                 stats.count(self.record_too_large(item, source.fetch_header(item)))
-                recorded.add(item.key)
-        # Step 1 for the whole fetch batch first, so its raw bytes are freed before parsing
-        # starts; each message is then processed from its stored copy. The batch's records
-        # are committed together (one write of each index page, not one per message), and
-        # before any of them is processed.
-        received: list[tuple[Item, str, int | None]] = []
-        with self.store.transaction():
-            for item, raw in source.fetch(small):
-                state, message = self.receive(item.key, raw)
-                del raw
-                received.append((item, state, message))
-        recorded.update(item.key for item, _, _ in received)
+        received = self._receive_all(source.fetch(small))
         done = []
         for item, state, message in received:
             if self.stop.is_set():
@@ -175,7 +177,45 @@ class Intake:
             stats.count(state)
             if state in (PROCESSED, DUPLICATE):
                 done.append(item)
+            if state in SETTLED:
+                settled.add(item.key)
         return done
+
+    def _receive_all(self, fetched: Iterator[tuple[Item, bytes]]
+                     ) -> list[tuple[Item, str, int | None]]:
+        """Step 1 for every fetched message, before any is processed, so each raw copy is
+        freed before parsing starts (messages are then processed from their stored copies).
+        Records are committed a few MB at a time (one write of each index page per group,
+        not per message), and never while the server is being waited for: the write lock is
+        not held over the network, so ``report`` and ``remind`` need not wait for a fetch."""
+        received: list[tuple[Item, str, int | None]] = []
+        group: list[tuple[Item, bytes]] = []
+        size = 0
+        for item, raw in fetched:
+            group.append((item, raw))
+            size += len(raw)
+            del raw
+            if size >= RECEIVE_GROUP_BYTES:
+                received += self._receive_group(group)
+                group, size = [], 0
+        return received + self._receive_group(group)
+
+    def _receive_group(self, group: list[tuple[Item, bytes]]
+                       ) -> list[tuple[Item, str, int | None]]:
+        received = []
+        with self.store.transaction():
+            while group:
+                item, raw = group.pop(0)
+                try:
+                    state, message = self.receive(item.key, raw)
+                except Exception as error:  # our own bug on hostile input: skip, never stop
+                    log.exception("%s: could not be recorded, skipped until the next run: %s",
+                                  item.key, error)
+                    continue
+                finally:
+                    del raw
+                received.append((item, state, message))
+        return received
 
     def _resume(self, stats: Stats) -> None:
         for row in self.store.give_up(self.max_tries):
@@ -188,20 +228,16 @@ class Intake:
 
     # --- one message ----------------------------------------------------------------------
 
-    def ingest(self, key: str, raw: bytes) -> str:
-        """All steps for one message; returns its state."""
-        state, message = self.receive(key, raw)
-        if message is not None and state == RECEIVED:
-            return self.process(message)
-        return state
-
     def receive(self, key: str, raw: bytes) -> tuple[str, int | None]:
         """Step 1: the raw message into the store, committed. Returns its state and record id
         (None for a duplicate of a message recorded under another key)."""
         row = self.store.message_for_key(key)
         if row is not None:
             message = int(row["id"])
-            if not self.store.intact(message):
+            if row["state"] == TOO_LARGE:  # the limit was raised: take the whole message now
+                self._replace_raw(message, raw)
+                row = self.store.message(message)
+            elif not self.store.intact(message):
                 self._repair(message, raw)
                 row = self.store.message(message)
             state = str(row["state"])
@@ -239,21 +275,34 @@ class Intake:
         log.warning("%s #%d: stored files were missing, stored again", row["source_key"],
                     message)
 
+    def _replace_raw(self, message: int, raw: bytes) -> None:
+        """A message recorded from its header only now comes whole: store it and process it
+        (its reply, derived from the whole message's hash, is a new one: the files' verdicts)."""
+        digest, _ = self.store.put_bytes(raw, RAW_DIR)
+        with self.store.transaction():
+            self.store.update_message(message, {"sha256": digest, "size": len(raw),
+                                                "state": RECEIVED, "tries": 0,
+                                                "last_error": None})
+        log.info("message #%d: under the raised size limit now, taken in whole", message)
+
     def record_too_large(self, item: Item, header: bytes) -> str:
         """A message over ``max_message_size``: recorded from its header, left on the server
-        unmarked for a person, and the sender told (unless it is a machine)."""
+        unmarked for a person, and the sender told (by the same rules as any reply)."""
         if self.store.message_for_key(item.key) is not None:
             return TOO_LARGE
         digest, _ = self.store.put_bytes(header, RAW_DIR)
         head = parse_headers(header)
         error = f"message of {item.size} bytes exceeds mailbox.max_message_size"
-        self.store.add_message(item.key, {
-            "message_id": head.message_id, "sha256": digest, "size": item.size or 0,
-            "sender": head.sender, "sender_name": head.sender_name,
-            "subject": head.subject[:1000], "date_header": head.date, "state": TOO_LARGE,
-            "last_error": error})
-        log.warning("%s from %s: too large (%s bytes), left on the server", item.key,
-                    head.sender, item.size)
+        with self.store.transaction():
+            message = self.store.add_message(item.key, {
+                "message_id": head.message_id, "sha256": digest, "size": item.size or 0,
+                "sender": head.sender, "sender_name": head.sender_name,
+                "subject": head.subject[:1000], "date_header": head.date, "state": TOO_LARGE,
+                "last_error": error})
+            unit, reason = self._decide(self.store.message(message), head, [], TOO_LARGE,
+                                        too_large=item.size)
+        log.warning("%s from %s: too large (%s bytes), left on the server: %s", item.key,
+                    head.sender, item.size, _outcome(unit, reason))
         return TOO_LARGE
 
     def process(self, message: int) -> str:
@@ -289,6 +338,19 @@ class Intake:
 
     def _record(self, row: Any, mail: ParsedMail, files: list[NewAttachment]) -> str:
         """Steps 4 and 5 in one transaction: verdicts, message state and the queued reply."""
+        verdicts = [verdict for item in files for verdict in item.verdicts]
+        with self.store.transaction():
+            for item in files:
+                self.store.add_attachment(row["id"], item)
+            unit, reason = self._decide(row, mail, verdicts, PROCESSED)
+        ok = sum(1 for verdict in verdicts if verdict["ok"])
+        return _outcome(unit, reason, f"files={len(verdicts)} ok={ok} ")
+
+    def _decide(self, row: Any, mail: ParsedMail, verdicts: list[dict[str, Any]], state: str,
+                too_large: int | None = None) -> tuple[str | None, str | None]:
+        """Credit and reply, inside the caller's transaction: whose submission it is (none
+        when forged or written by a machine), the message's final state, and the reply
+        queued unless it must not be sent. Returns the unit credited and why no reply."""
         config = self.config
         result = auth.evaluate(mail.get_all("Authentication-Results"),
                                config.mailbox.trusted_authserv_ids)
@@ -297,24 +359,19 @@ class Intake:
         # RFC 3834: a machine wrote it (auto-reply, bounce, list...): no reply, no credit.
         machine = no_reply_reason(mail, config.mailbox.address)
         unit = None if suspicious or machine else (claimed.name if claimed else None)
-        verdicts = [verdict for item in files for verdict in item.verdicts]
         notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
                  "cloud_links": [link.url for link in mail.cloud_links]}
-        with self.store.transaction():
-            for item in files:
-                self.store.add_attachment(row["id"], item)
-            reason = suspicious or machine or self._rate_limited(mail.sender)
-            # State first, so the reply's "still missing" counts this message too.
-            self.store.update_message(row["id"], {
-                "unit": unit, "auth": result.detail or result.status, "suspicious": suspicious,
-                "not_credited": None if suspicious else machine,
-                "no_reply": reason, "state": PROCESSED, "last_error": None,
-                "notes": json.dumps(notes, ensure_ascii=False)})
-            if reason is None:
-                self._queue_reply(row, mail, unit, verdicts)
-        ok = sum(1 for verdict in verdicts if verdict["ok"])
-        return (f"unit={unit or '-'} files={len(verdicts)} ok={ok} "
-                f"reply={'queued' if reason is None else 'none (' + reason + ')'}")
+        reason = suspicious or machine or self._rate_limited(mail.sender)
+        # State first, so the reply's "still missing" counts this message too.
+        self.store.update_message(row["id"], {
+            "unit": unit, "auth": result.detail or result.status, "suspicious": suspicious,
+            "not_credited": None if suspicious else machine,
+            "no_reply": reason, "state": state,
+            "last_error": row["last_error"] if state == TOO_LARGE else None,
+            "notes": json.dumps(notes, ensure_ascii=False)})
+        if reason is None:
+            self._queue_reply(row, mail, unit, verdicts, too_large)
+        return unit, reason
 
     def _rate_limited(self, sender: str | None) -> str | None:
         limit = self.config.mailbox.reply_rate_limit
@@ -323,20 +380,29 @@ class Intake:
         return None
 
     def _queue_reply(self, row: Any, mail: ParsedMail, unit: str | None,
-                     verdicts: list[dict[str, Any]]) -> None:
+                     verdicts: list[dict[str, Any]], too_large: int | None) -> None:
         lacking = missing(self.store, unit, self.config.campaign.completion) if unit else []
         received = datetime.fromisoformat(row["received_at"])
         outgoing = compose_reply(self.config, mail, row["sha256"], unit, verdicts, lacking,
-                                 received)
+                                 received, too_large)
         self.store.queue_reply(outgoing.id, row["id"], "reply", unit, outgoing.recipient,
                                outgoing.headers, outgoing.data)
 
 
-def _recorded_prefix(items: list[Item], recorded: set[str]) -> list[Item]:
-    """The leading items that all have a record: safe to skip on the next incremental run."""
+def _outcome(unit: str | None, no_reply: str | None, files: str = "") -> str:
+    """The end of a message's log line."""
+    reply = "queued" if no_reply is None else f"none ({no_reply})"
+    return f"unit={unit or '-'} {files}reply={reply}"
+
+
+def _settled_prefix(items: list[Item], settled: set[str]) -> list[Item]:
+    """The leading items that need nothing more from the server: safe to skip on the next
+    incremental run. A message that failed, was left half done or was too large is not: it
+    stays listed, so that once a retry (or a raised limit) lets it through, it is marked on
+    the server too."""
     prefix = []
     for item in items:
-        if item.key not in recorded:
+        if item.key not in settled:
             break
         prefix.append(item)
     return prefix

@@ -10,6 +10,9 @@ from threading import Event
 
 from safetymonth.mailbox.source import Item
 
+HEADER_CHUNK = 64 * 1024
+MAX_HEADER = 1024 * 1024  # a header block longer than this is cut (it is only for the record)
+
 
 class MaildirSource:
     def __init__(self, path: Path) -> None:
@@ -23,7 +26,14 @@ class MaildirSource:
     def pending(self) -> list[Item]:
         self.box._refresh()
         keys = [key for key in self.box.iterkeys() if self._relative(key).startswith("new")]
-        return [Item(f"maildir:{key}", None) for key in sorted(keys)]
+        return [Item(f"maildir:{key}", self._size(key)) for key in sorted(keys)]
+
+    def _size(self, key: str) -> int | None:
+        """The file's size, so ``mailbox.max_message_size`` applies here as on IMAP."""
+        try:
+            return (self.path / self._relative(key)).stat().st_size
+        except (KeyError, FileNotFoundError):
+            return None
 
     def fetch(self, items: list[Item]) -> Iterator[tuple[Item, bytes]]:
         for item in items:
@@ -44,8 +54,19 @@ class MaildirSource:
             return None
 
     def fetch_header(self, item: Item) -> bytes:
-        data = self._read(item) or b""
-        return data.split(b"\n\n", 1)[0]
+        """The header block, read up to its end only (the message may be huge)."""
+        try:
+            with (self.path / self._relative(_key(item))).open("rb") as handle:
+                head = b""
+                while len(head) < MAX_HEADER and not _header_end(head):
+                    chunk = handle.read(HEADER_CHUNK)
+                    if not chunk:
+                        break
+                    head += chunk
+        except (KeyError, FileNotFoundError):
+            return b""
+        end = _header_end(head)
+        return head[:end] if end else head[:MAX_HEADER]
 
     def mark(self, items: list[Item]) -> None:
         for item in items:
@@ -69,6 +90,12 @@ class MaildirSource:
 
     def close(self) -> None:
         """A Maildir holds no connection."""
+
+
+def _header_end(data: bytes) -> int:
+    """Where the blank line that ends the header block starts (0: not in ``data`` yet)."""
+    ends = [found + 1 for found in (data.find(b"\n\n"), data.find(b"\n\r\n")) if found >= 0]
+    return min(ends) if ends else 0
 
 
 def _key(item: Item) -> str:

@@ -44,6 +44,7 @@ CHARSET_ALIASES = {
 MAX_NAME_CHARS = 120
 SURROGATE = re.compile("[\udc80-\udcff]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f]+")
 # Names Windows reserves whatever the extension: CON.jpg cannot be saved there.
 RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)$", re.IGNORECASE)
 
@@ -52,10 +53,28 @@ def decode_text(data: bytes, charset: str | None) -> str:
     """Bytes in a declared charset; a wrong or unknown label falls back to UTF-8, then GB18030."""
     for candidate in _charset_candidates(charset):
         try:
-            return data.decode(candidate)
+            return clean(data.decode(candidate))
         except (LookupError, UnicodeDecodeError):
             continue
     return data.decode("gb18030", errors="replace")
+
+
+def clean(text: str) -> str:
+    """``text`` without lone surrogates, which some codecs (UTF-7, UTF-16) let through and
+    which SQLite and every encoder refuse: each becomes "?"."""
+    if text.isascii() or text.isprintable():
+        return text
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def one_line(value: str) -> str:
+    """A header value as one line of text: folds joined, and no CR, LF or other control
+    character left (a decoded RFC 2047 word can hold a newline, which must never reach the
+    headers of a reply)."""
+    if value.isprintable():
+        return value.strip()
+    value = re.sub(r"\r?\n[ \t]+", " ", value)
+    return clean(LINE_BREAKS.sub(" ", value)).strip()
 
 
 def _charset_candidates(charset: str | None) -> list[str]:
@@ -106,7 +125,7 @@ def param(raw_header: str, name: str) -> str | None:
         try:
             return decode_text(text.encode("latin-1"), charset)
         except UnicodeEncodeError:
-            return text
+            return clean(text)
     return decode_words(email.utils.unquote(str(value)))
 
 
@@ -436,7 +455,7 @@ def parse(stream: BinaryIO) -> ParsedMail:
 
 
 def _header_fields(message: EmailMessage) -> ParsedMail:
-    headers = [(key, _unfold(decode_words(value))) for key, value in message.raw_items()]
+    headers = [(key, one_line(decode_words(value))) for key, value in message.raw_items()]
     mail = ParsedMail(headers=headers)
     mail.message_id = _message_id(mail.get("Message-ID"))
     mail.subject = mail.get("Subject") or ""
@@ -445,10 +464,6 @@ def _header_fields(message: EmailMessage) -> ParsedMail:
     name, address = _address(mail.get("From"))
     mail.sender_name, mail.sender = name, address
     return mail
-
-
-def _unfold(value: str) -> str:
-    return re.sub(r"\r?\n[ \t]+", " ", value).strip()
 
 
 def _message_id(value: str | None) -> str | None:

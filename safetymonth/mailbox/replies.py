@@ -17,8 +17,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from safetymonth.config import Config, Policy
-from safetymonth.mailbox.parse import CloudLink, ParsedMail
+from safetymonth.mailbox.parse import CloudLink, ParsedMail, one_line
 from safetymonth.report import UnitStatus
+from safetymonth.validator.messages import human_size
 
 TEMPLATES = Path(__file__).parent / "templates"
 KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
@@ -81,10 +82,13 @@ class Outgoing:
 
 def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | None,
                   verdicts: list[dict[str, Any]], missing: list[str],
-                  received: datetime) -> Outgoing:
-    """The answer to one message, addressed to its From address only."""
+                  received: datetime, too_large: int | None = None) -> Outgoing:
+    """The answer to one message, addressed to its From address only. ``too_large`` is the
+    size of a message that was not downloaded (over ``mailbox.max_message_size``)."""
     assert mail.sender is not None
+    limit = config.mailbox.max_message_size
     context = {
+        "too_large": too_large and {"size": human_size(too_large), "limit": human_size(limit)},
         "greeting": unit or mail.sender_name or mail.sender,
         "campaign": config.campaign.name,
         "unit": unit,
@@ -163,7 +167,9 @@ def _mime(headers: dict[str, str], bodies: list[tuple[str, str]], ident: str) ->
 
 
 def _fold_header(name: str, value: str) -> str:
-    """``Name: value``, non-ASCII as RFC 2047 UTF-8 words, folded at spaces under 78."""
+    """``Name: value``, non-ASCII as RFC 2047 UTF-8 words, folded at spaces under 78. The
+    value is made one line first: a line break in it would start headers of its own."""
+    value = one_line(value)
     words = value.split(" ") if value.isascii() else _encoded_words(value)
     lines, line = [], f"{name}:"
     for word in words:

@@ -9,6 +9,8 @@ import smtplib
 from threading import Event
 from types import FrameType
 
+from imap_tools.errors import ImapToolsError
+
 from safetymonth.config import Config
 from safetymonth.mailbox.intake import Intake, Stats
 from safetymonth.mailbox.source import Source, open_source
@@ -17,7 +19,10 @@ from safetymonth.store import Store
 
 log = logging.getLogger("safetymonth.poll")
 
-NETWORK_ERRORS = (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort, smtplib.SMTPException)
+# What a mail server or the network can throw at us; imap-tools wraps a refused LOGIN or
+# SELECT (163.com's temporary "Unsafe Login") in its own errors.
+NETWORK_ERRORS = (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort, smtplib.SMTPException,
+                  ImapToolsError)
 MAX_BACKOFF = 300.0
 
 
