@@ -1,7 +1,9 @@
-"""Crash safety: the poller killed with SIGKILL at random points, over and over, then restarted.
+"""Crash safety: the poller killed with SIGKILL at random points, over and over, then restarted,
+reading a Maildir and a real Dovecot.
 
 At the end each of the 200 messages has exactly one record, every stored attachment is
-byte-identical to what was sent, and no message got two replies.
+byte-identical to what was sent, no message got two replies, and every message is marked
+processed on its source.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from collections import Counter
 from email import policy
 from pathlib import Path
 
+import pytest
+
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.store import PROCESSED, Store
-from tests.mailservers import drop, write_config
+from tests.mailservers import PASSWORD, Dovecot, drop, write_config
+
+PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
 
 MESSAGES = 200
 KILLS = 20
@@ -29,8 +35,9 @@ SENDERS = ["fuli@dhmz.example.cn", "xzjly@dhmz.example.cn", "a@etfly.example.cn"
            "stranger@qq.example.com"]
 
 
-def build_inbox(inbox: Path, media: Media) -> dict[str, set[str]]:
-    """200 messages, each with its own attachments; returns Message-ID -> their hashes."""
+def build_messages(media: Media) -> tuple[list[bytes], dict[str, set[str]]]:
+    """200 messages, each with its own attachments, and Message-ID -> their hashes."""
+    messages: list[bytes] = []
     expected: dict[str, set[str]] = {}
     for index in range(MESSAGES):
         # Bytes after a JPEG's end marker are ignored by viewers: unique but valid photos.
@@ -40,12 +47,20 @@ def build_inbox(inbox: Path, media: Media) -> dict[str, set[str]]:
         parts = [samplemail.text_part(f"第{index}封"),
                  samplemail.file_part(photo, samplemail.utf8_name(f"照片{index}.jpg")),
                  samplemail.file_part(document, samplemail.rfc2047_name(f"总结{index}.pdf"))]
-        raw = samplemail.message(SENDERS[index % len(SENDERS)], f"材料{index}", parts,
-                                 message_id=message_id)
-        drop(inbox, f"{index:04d}.eml", raw)
+        messages.append(samplemail.message(SENDERS[index % len(SENDERS)], f"材料{index}", parts,
+                                           message_id=message_id))
         expected[message_id] = {hashlib.sha256(photo).hexdigest(),
                                 hashlib.sha256(document).hexdigest()}
-    return expected
+    return messages, expected
+
+
+def unmarked(source: str, tmp_path: Path, server: Dovecot | None, user: str) -> int:
+    """How many messages the source still holds as not processed."""
+    if server is None:
+        return len(os.listdir(tmp_path / "inbox" / "new"))
+    with server.client(user) as box:
+        return sum("\\Seen" not in m.flags
+                   for m in box.fetch(mark_seen=False, headers_only=True))
 
 
 def poller(config: Path, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
@@ -54,12 +69,30 @@ def poller(config: Path, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[b
                              "--once"], stdout=subprocess.DEVNULL, stderr=stderr)
 
 
-def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media) -> None:
+@pytest.mark.parametrize("source", ["maildir", "imap"])
+def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media, source: str,
+                                          request: pytest.FixtureRequest,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # Kills count as tries (a message that kills the process must fail in the end), so the
     # test allows more tries than it makes kills.
-    config = write_config(tmp_path, mailbox={"max_tries": KILLS + 5,
-                                             "reply_rate_limit": {"count": 1000, "hours": 1}})
-    expected = build_inbox(tmp_path / "inbox", mail_media)
+    mailbox: dict[str, object] = {"max_tries": KILLS + 5,
+                                  "reply_rate_limit": {"count": 1000, "hours": 1}}
+    messages, expected = build_messages(mail_media)
+    server: Dovecot | None = None
+    user = ""
+    if source == "imap":
+        server = request.getfixturevalue("dovecot_server")
+        user = request.getfixturevalue("imap_user")
+        monkeypatch.setenv(PASSWORD_ENV, PASSWORD)  # inherited by the poller processes
+        mailbox["source"] = {"imap": {"host": "127.0.0.1", "port": server.port,
+                                      "security": "none", "user": user,
+                                      "password_env": PASSWORD_ENV}}
+        for raw in messages:
+            server.append(user, raw)
+    else:
+        for index, raw in enumerate(messages):
+            drop(tmp_path / "inbox", f"{index:04d}.eml", raw)
+    config = write_config(tmp_path, mailbox=mailbox)
     rng = random.Random(4)
     kills = 0
     started = time.monotonic()
@@ -105,4 +138,4 @@ def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media) -> 
     answered = Counter(message["In-Reply-To"] for message in delivered)
     assert len(delivered) == MESSAGES and set(answered) == set(expected)
     assert max(answered.values()) == 1
-    assert os.listdir(tmp_path / "inbox" / "new") == []
+    assert unmarked(source, tmp_path, server, user) == 0
