@@ -82,8 +82,11 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, jobs: i
     verdicts = validate_paths(paths, config.policy, jobs=jobs, progress=show_progress)
     if as_json:
         click.echo(json.dumps([v.to_dict() for v in verdicts], ensure_ascii=False, indent=2))
-    else:
+    elif verdicts:
         click.echo(format_table(verdicts))
+    if not verdicts:  # nothing checked is not "all passed": most likely a wrong folder
+        click.echo(f"safetymonth: no files found in {', '.join(map(str, paths))}", err=True)
+        ctx.exit(EXIT_USAGE)
     ctx.exit(EXIT_OK if all(v.ok for v in verdicts) else EXIT_FAILED)
 
 

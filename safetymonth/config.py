@@ -43,12 +43,43 @@ class _Strict(BaseModel):
 # --- policy: what a submission must meet -------------------------------------------------
 
 
+# The format names the validator reports, per kind; a policy may only name these.
+PHOTO_FORMATS = ("JPEG", "PNG", "PSD", "GIF", "BMP", "TIFF", "WEBP", "HEIC", "AVIF")
+VIDEO_FORMATS = ("MP4", "MOV", "3GP", "MPG2", "MPEG-1", "AVI", "MTS", "TS", "MKV", "WEBM",
+                 "FLV", "WMV")
+DOCUMENT_FORMATS = ("DOC", "DOCX", "WPS", "PDF", "XLSX", "XLS", "PPTX", "PPT")
+# What people write for those names.
+FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "M2TS": "MTS", "MPEG2": "MPG2",
+                  "MPEG-2": "MPG2", "MPEG1": "MPEG-1"}
+
+
+def _format_names(value: object, known: tuple[str, ...]) -> object:
+    """Upper-case, aliases resolved, and only names the validator can report."""
+    if not isinstance(value, list):
+        return value
+    names = [FORMAT_ALIASES.get(str(name).strip().upper(), str(name).strip().upper())
+             for name in value]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown format {', '.join(unknown)}; expected some of "
+                         f"{', '.join(known)}")
+    return names
+
+
 class SizeRule(_Strict):
     """Minimum displayed size, orientation-agnostic (long side and short side)."""
 
     formats: list[str]
     min_long_side: int = Field(ge=0)
     min_short_side: int = Field(ge=0)
+    # None: as ``policy.inclusive``. The 2016 notice wants videos strictly above 1280×720
+    # ("大于") but photos at least 1920×1080, which only a per-kind setting can say.
+    inclusive: bool | None = None
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _known_formats(cls, value: object) -> object:
+        return _format_names(value, PHOTO_FORMATS + VIDEO_FORMATS)
 
     @model_validator(mode="after")
     def _long_not_shorter(self) -> SizeRule:
@@ -60,6 +91,11 @@ class SizeRule(_Strict):
 class DocumentRule(_Strict):
     formats: list[str] = ["DOC", "DOCX", "WPS", "PDF"]
 
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _known_formats(cls, value: object) -> object:
+        return _format_names(value, DOCUMENT_FORMATS)
+
 
 class ArchiveLimits(_Strict):
     """Hard limits for a .zip, checked from its directory before anything is inflated."""
@@ -67,6 +103,11 @@ class ArchiveLimits(_Strict):
     max_members: int = Field(default=1000, ge=1)
     max_total_size: int = Field(default=4 * GiB, ge=1)
     max_ratio: float = Field(default=200.0, gt=1)
+
+    @field_validator("max_total_size", mode="before")
+    @classmethod
+    def _parse_size(cls, value: object) -> object:
+        return parse_size(value)
 
 
 class Policy(_Strict):
@@ -88,6 +129,20 @@ class Policy(_Strict):
     @classmethod
     def _parse_size(cls, value: object) -> object:
         return parse_size(value)
+
+    @model_validator(mode="after")
+    def _formats_of_their_kind(self) -> Policy:
+        for key, rule, known in (("photo", self.photo, PHOTO_FORMATS),
+                                 ("video", self.video, VIDEO_FORMATS)):
+            wrong = [name for name in rule.formats if name not in known]
+            if wrong:
+                raise ValueError(f"{key}.formats: {', '.join(wrong)} is not a {key} format; "
+                                 f"expected some of {', '.join(known)}")
+        return self
+
+    def inclusive_for(self, rule: SizeRule) -> bool:
+        """Whether a file exactly at ``rule``'s minimum passes."""
+        return self.inclusive if rule.inclusive is None else rule.inclusive
 
 
 def parse_size(value: object) -> object:

@@ -47,6 +47,11 @@ def test_usage_and_config_errors_exit_two(tmp_path: Path, media: dict[str, Path]
     assert result.returncode == 2
     assert "policy.photo.min_long_side" in result.stderr
     assert "Traceback" not in result.stderr
+    # An empty folder checks nothing, which is not "all passed".
+    (tmp_path / "empty").mkdir()
+    result = run("validate", "--json", str(tmp_path / "empty"))
+    assert (result.returncode, result.stdout.strip()) == (2, "[]")
+    assert "no files found" in result.stderr
 
 
 def test_folders_are_walked_and_workers_agree(tmp_path: Path, media: dict[str, Path]) -> None:

@@ -50,6 +50,13 @@ def test_imap_block_and_sizes(tmp_path: Path) -> None:
     ("mailbox:\n  source: imap.163.com\n", "mailbox.source"),
     ("units:\n  - name: 某敬老院\n", "units.0.emails"),
     ("policy:\n  max_file_size: lots\n", "policy.max_file_size"),
+    # A format the validator never reports would fail every file that uses the real name.
+    ("policy:\n  photo:\n    formats: [JPEG2]\n    min_long_side: 1\n    min_short_side: 1\n",
+     "policy.photo.formats"),
+    ("policy:\n  photo:\n    formats: [MP4]\n    min_long_side: 1\n    min_short_side: 1\n",
+     "photo.formats: MP4 is not a photo format"),
+    ("policy:\n  document:\n    formats: [TXT]\n", "policy.document.formats"),
+    ("policy:\n  archive:\n    max_total_size: huge\n", "policy.archive.max_total_size"),
 ])
 def test_bad_values_are_refused_naming_the_key(tmp_path: Path, text: str, named: str) -> None:
     (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
@@ -64,3 +71,17 @@ def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
         source.password()
     monkeypatch.setenv("TEST_SM_PASSWORD", "secret")
     assert source.password() == "secret"
+
+
+def test_format_aliases_and_sizes_people_write(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(
+        "policy:\n  photo:\n    formats: [jpg, png]\n    min_long_side: 1920\n"
+        "    min_short_side: 1080\n  video:\n    formats: [MP4, m2ts]\n"
+        "    min_long_side: 1280\n    min_short_side: 720\n    inclusive: false\n"
+        "  archive:\n    max_total_size: 2 GiB\n", encoding="utf-8")
+    policy = load_config(tmp_path / "c.yaml").policy
+    assert policy.photo.formats == ["JPEG", "PNG"]
+    assert policy.video.formats == ["MP4", "MTS"]
+    assert policy.archive.max_total_size == 2 * 1024**3
+    assert (policy.inclusive_for(policy.photo), policy.inclusive_for(policy.video)) == (
+        True, False)

@@ -229,3 +229,129 @@ def test_nested_and_empty_zips(tmp_path: Path, media: dict[str, Path], policy: P
     empty = samples.make_zip(tmp_path / "empty.zip", {})
     [verdict] = check_file(empty, policy, name="empty.zip")
     assert (verdict.kind, [r.code for r in verdict.reasons]) == (Kind.ARCHIVE, [Code.EMPTY])
+
+
+def test_zipped_videos_that_mediainfo_reads_get_their_verdicts(
+        tmp_path: Path, media: dict[str, Path], policy: Policy) -> None:
+    from safetymonth import samples
+
+    names = ["ok-1920x1080.mpg", "ok-1920x1080.mts", "plain-1920x1080.ts", "old-mpeg1.mpg"]
+    bundle = samples.make_zip(tmp_path / "videos.zip",
+                              {name: media[name].read_bytes() for name in names})
+    verdicts = {v.path.split("!")[1]: v for v in check_file(bundle, policy)}
+    assert {name: (v.format, v.width, v.height, [r.code for r in v.reasons])
+            for name, v in verdicts.items()} == {
+        "ok-1920x1080.mpg": ("MPG2", 1920, 1080, []),
+        "ok-1920x1080.mts": ("MTS", 1920, 1080, []),
+        "plain-1920x1080.ts": ("TS", 1920, 1080, [Code.FORMAT_NOT_ALLOWED]),
+        "old-mpeg1.mpg": ("MPEG-1", 1920, 1080, [Code.FORMAT_NOT_ALLOWED]),
+    }
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+
+
+def test_damaged_zips_and_hostile_boxes_are_verdicts_never_tracebacks(
+        tmp_path: Path, media: dict[str, Path], policy: Policy,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from safetymonth import samples
+
+    photo = media["ok-1920x1080.jpg"].read_bytes()
+    good = samples.make_zip(tmp_path / "good.zip", {"a.jpg": photo}).read_bytes()
+    mp4 = media["ok-1920x1080.mp4"].read_bytes()
+    stsd = mp4.index(b"stsd")
+    hostile = {
+        # A flipped byte inside the deflate stream, and "version needed" 9.9 in the
+        # directory.
+        "inflate.zip": _flip(good, 40),
+        "version.zip": good[:good.rindex(b"PK\x01\x02") + 6] + b"\x63\x00" +
+        good[good.rindex(b"PK\x01\x02") + 8:],
+        # An MP4 whose sample entry is shorter than a visual one.
+        "short-stsd.mp4": mp4[:stsd + 12] + (20).to_bytes(4, "big") + mp4[stsd + 16:],
+        # 3000 nested trak boxes in the moov.
+        "deep.mp4": (16).to_bytes(4, "big") + b"ftypisom\x00\x00\x00\x00" +
+        (8 * 3001 + 16).to_bytes(4, "big") + b"moov" +
+        b"".join((8 * (3000 - i) + 16).to_bytes(4, "big") + b"trak" for i in range(3000)) +
+        b"\x00" * 16,
+        # An AVI whose header list claims 2 bytes.
+        "short-hdrl.avi": b"RIFF\x00\x10\x00\x00AVI LIST\x02\x00\x00\x00hdrl" + b"\x00" * 64,
+    }
+    for name, data in hostile.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert check_file(path, policy, name=name), name
+    # Each probe judged its file itself: none fell through to check_file's last resort.
+    assert "the check failed" not in caplog.text
+    [deep] = check_file(tmp_path / "deep.mp4", policy)
+    assert (deep.format, [r.code for r in deep.reasons]) == ("MP4", [Code.CORRUPT])
+    [inflate] = check_file(tmp_path / "inflate.zip", policy)
+    assert [r.code for r in inflate.reasons] == [Code.CORRUPT]
+
+
+def test_a_huge_zip_directory_is_refused_before_it_is_loaded(tmp_path: Path,
+                                                            policy: Policy) -> None:
+    import struct
+    import tracemalloc
+
+    # 60000 directory entries of an empty stored file: Python's zipfile would build 60000
+    # ZipInfo objects (tens of MB) before the member limit could be checked.
+    entry = (b"PK\x01\x02" + struct.pack("<HHHHHHIIIHHHHHII", 20, 20, 0, 0, 0, 0, 0, 0, 0,
+                                         1, 0, 0, 0, 0, 0, 0) + b"a")
+    local = b"PK\x03\x04" + struct.pack("<HHHHHIIIHH", 20, 0, 0, 0, 0, 0, 0, 0, 1, 0) + b"a"
+    count = 60_000
+    directory = entry * count
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, count, count, len(directory),
+                                       len(local), 0)
+    many = tmp_path / "many.zip"
+    many.write_bytes(local + directory + end)
+    tracemalloc.start()
+    [verdict] = check_file(many, policy, name="many.zip")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [r.code for r in verdict.reasons] == [Code.UNSAFE_ARCHIVE]
+    assert "60000" in verdict.reasons[0].message
+    assert peak < 1_000_000
+    # An end record that under-declares its members but not its directory size.
+    liar = tmp_path / "liar.zip"
+    liar.write_bytes(local + directory + b"PK\x05\x06" + struct.pack(
+        "<HHHHIIH", 0, 0, 1, 1, len(directory), len(local), 0))
+    [verdict] = check_file(liar, policy, name="liar.zip")
+    assert [r.code for r in verdict.reasons] == [Code.UNSAFE_ARCHIVE]
+
+
+def test_rar_7z_and_fifo_get_a_sentence_not_a_hang(tmp_path: Path, policy: Policy) -> None:
+    import os
+
+    (tmp_path / "照片.rar").write_bytes(b"Rar!\x1a\x07\x01\x00" + b"\x00" * 64)
+    (tmp_path / "照片.7z").write_bytes(b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 64)
+    os.mkfifo(tmp_path / "pipe.jpg")
+    for name, fmt in (("照片.rar", "RAR"), ("照片.7z", "7Z"), ("pipe.jpg", None)):
+        [verdict] = check_file(tmp_path / name, policy)
+        assert (verdict.format, [r.code for r in verdict.reasons]) == (
+            fmt, [Code.UNSUPPORTED_TYPE]), name
+    [rar] = check_file(tmp_path / "照片.rar", policy)
+    assert "ZIP" in rar.reasons[0].message
+
+
+def test_a_member_without_extension_gets_no_mismatch_warning(
+        tmp_path: Path, media: dict[str, Path], policy: Policy) -> None:
+    from safetymonth import samples
+
+    bundle = samples.make_zip(tmp_path / "a.zip",
+                              {"IMG_0001": media["ok-1920x1080.jpg"].read_bytes()})
+    [verdict] = check_file(bundle, policy, name="a.zip")
+    assert verdict.ok and verdict.warnings == []
+
+
+def test_inclusive_can_differ_between_photos_and_videos(media: dict[str, Path]) -> None:
+    from safetymonth.config import SizeRule
+
+    # The 2016 notice: videos strictly above 1280×720, photos at least 1920×1080.
+    notice = Policy(video=SizeRule(formats=["MP4", "MPG2", "AVI", "MTS"], min_long_side=1280,
+                                   min_short_side=720, inclusive=False))
+    [video] = check_file(media["ok-1280x720.mp4"], notice)
+    [photo] = check_file(media["ok-1920x1080.jpg"], notice)
+    assert [r.code for r in video.reasons] == [Code.RESOLUTION_TOO_LOW]
+    assert "高于1280×720" in video.reasons[0].message
+    assert photo.ok

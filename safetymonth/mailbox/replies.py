@@ -16,14 +16,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from safetymonth.config import Config, Policy
+from safetymonth.config import Config, Policy, SizeRule
 from safetymonth.mailbox.parse import CloudLink, ParsedMail, one_line
 from safetymonth.report import UnitStatus
-from safetymonth.validator.messages import human_size
+from safetymonth.validator.messages import KIND_NAMES, human_size
 
 TEMPLATES = Path(__file__).parent / "templates"
-KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
-              "other": "文件"}
 SIGNATURE = "安全管理月活动办公室"
 MAX_LINE = 78
 
@@ -55,8 +53,12 @@ def file_line(verdict: dict[str, Any]) -> FileLine:
 
 def requirements(policy: Policy) -> str:
     photo, video = policy.photo, policy.video
-    return (f"照片为 {'/'.join(photo.formats)}，分辨率不低于 {photo.min_long_side}×"
-            f"{photo.min_short_side}；视频为 {'/'.join(video.formats)}，分辨率不低于 "
+
+    def at_least(rule: SizeRule) -> str:
+        return "不低于" if policy.inclusive_for(rule) else "高于"
+
+    return (f"照片为 {'/'.join(photo.formats)}，分辨率{at_least(photo)} {photo.min_long_side}×"
+            f"{photo.min_short_side}；视频为 {'/'.join(video.formats)}，分辨率{at_least(video)} "
             f"{video.min_long_side}×{video.min_short_side}；活动总结为 "
             f"{'/'.join(policy.document.formats)}。")
 

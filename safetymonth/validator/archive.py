@@ -9,9 +9,11 @@ is unpacked to disk.
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from safetymonth.config import Policy
 from safetymonth.validator import messages
@@ -20,6 +22,10 @@ from safetymonth.validator.verdict import Code, Kind, Verdict
 UTF8_FLAG = 0x800
 ENCRYPTED_FLAG = 0x1
 DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+END_SEARCH = 22 + 65535  # the end record, and the longest comment it may carry
+# A directory entry is 46 bytes plus its name and extra fields; 4 KiB is far more than any
+# real one needs, and still bounds what a lying end record can make us read.
+MAX_DIRECTORY_ENTRY = 4096
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,56 @@ def escapes(name: str) -> bool:
     return ".." in normalised.split("/")
 
 
+def directory_problem(stream: BinaryIO, policy: Policy) -> str | None:
+    """A reason to refuse the archive read from its end record alone, before ``ZipFile``
+    loads the whole central directory into memory (a million declared members took 400 MB):
+    too many members, or a directory far larger than that many members need. None when the
+    record is fine or missing (``ZipFile`` then reports the archive as damaged)."""
+    declared = _end_record(stream)
+    if declared is None:
+        return None
+    count, directory_size = declared
+    limit = policy.archive.max_members
+    if count > limit:
+        return _too_many(count, limit)
+    if directory_size > limit * MAX_DIRECTORY_ENTRY:
+        return f"压缩包目录有{messages.human_size(directory_size)}，远超{limit}个文件所需"
+    return None
+
+
+def _end_record(stream: BinaryIO) -> tuple[int, int] | None:
+    """(member count, central directory size) from the end of central directory record,
+    and from its ZIP64 version where the classic fields overflow."""
+    size = stream.seek(0, 2)
+    stream.seek(max(0, size - END_SEARCH))
+    tail = stream.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    count, directory_size = struct.unpack("<HI", tail[at + 10:at + 16])
+    if count != 0xFFFF and directory_size != 0xFFFFFFFF:
+        return count, directory_size
+    locator = tail[at - 20:at] if at >= 20 else b""
+    if not locator.startswith(b"PK\x06\x07"):
+        return count, directory_size
+    stream.seek(struct.unpack("<Q", locator[8:16])[0])
+    record = stream.read(56)
+    if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
+        return count, directory_size
+    count64, directory_size64 = struct.unpack("<QQ", record[32:48])
+    return count64, directory_size64
+
+
+def _too_many(count: int, limit: int) -> str:
+    return f"包含{count}个文件，超过上限{limit}个"
+
+
 def archive_problem(archive: zipfile.ZipFile, policy: Policy) -> str | None:
     """A reason the archive as a whole is refused, or None."""
     limits = policy.archive
     infos = archive.infolist()
     if len(infos) > limits.max_members:
-        return f"包含{len(infos)}个文件，超过上限{limits.max_members}个"
+        return _too_many(len(infos), limits.max_members)
     total = sum(info.file_size for info in infos)
     if total > limits.max_total_size:
         return (f"解压后共{messages.human_size(total)}，"

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from safetymonth.config import Policy
+from safetymonth.validator import messages
 from safetymonth.validator.check import check_file
 from safetymonth.validator.verdict import Verdict
 
@@ -64,8 +65,6 @@ def _check_one(path: Path, policy: Policy) -> list[Verdict]:
 # --- the table -----------------------------------------------------------------------------
 
 COLUMNS = ("结果", "文件", "类型", "格式", "尺寸", "说明")
-KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
-              "other": "其他"}
 
 
 def format_table(verdicts: list[Verdict]) -> str:
@@ -82,7 +81,7 @@ def format_table(verdicts: list[Verdict]) -> str:
 def _row(verdict: Verdict) -> tuple[str, ...]:
     size = f"{verdict.width}×{verdict.height}" if verdict.width and verdict.height else "-"
     notes = [finding.message for finding in verdict.reasons + verdict.warnings]
-    return ("合格" if verdict.ok else "不合格", verdict.path, KIND_NAMES[verdict.kind],
+    return ("合格" if verdict.ok else "不合格", verdict.path, messages.KIND_NAMES[verdict.kind],
             verdict.format or "-", size, "；".join(notes) or "-")
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import lzma
+import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
@@ -11,17 +15,30 @@ from safetymonth.validator import archive, messages, sniff
 from safetymonth.validator.formats import avi, document, jpeg, media, mp4, pillow, png, psd
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
+log = logging.getLogger("safetymonth.validator")
+
+# What a damaged or hostile zip raises while its directory or a member is read (a bad
+# compressed stream, a "version needed" we lack, a name that is not valid UTF-8...).
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+              RuntimeError, zlib.error, lzma.LZMAError)
+
 
 def check_file(path: Path, policy: Policy, name: str | None = None) -> list[Verdict]:
-    """Verdicts for one file: one, or one per member of a zip (see the package docstring)."""
+    """Verdicts for one file: one, or one per member of a zip (see the package docstring).
+    Never raises: whatever the file does to a probe ends as a verdict."""
     display = name if name is not None else str(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+            return [Verdict(path=display).fail(Code.UNSUPPORTED_TYPE, messages.not_a_file())]
         with path.open("rb") as stream:
-            return check_stream(stream, size, display, policy, path)
+            return check_stream(stream, info.st_size, display, policy, path)
     except OSError as error:
         verdict = Verdict(path=display)
         return [verdict.fail(Code.CORRUPT, f"文件无法读取（{error.strerror}），请重新发送")]
+    except Exception:  # a probe's bug on hostile input: a verdict, and the trace in the log
+        log.exception("%s: the check failed", display)
+        return [Verdict(path=display).fail(Code.CORRUPT, messages.corrupt("other", "无法解析"))]
 
 
 def check_stream(stream: BinaryIO, size: int, name: str, policy: Policy,
@@ -36,11 +53,15 @@ def check_stream(stream: BinaryIO, size: int, name: str, policy: Policy,
     stream.seek(0)
     found = sniff.sniff(stream.read(sniff.HEAD_SIZE))
     if found is None:
-        message = messages.unsupported_type(f"“{PurePath(name).name}”")
+        message = messages.unsupported_type(f"“{PurePath(name).name}”", policy.photo.formats,
+                                            policy.video.formats, policy.document.formats)
         return [Verdict(path=name).fail(Code.UNSUPPORTED_TYPE, message)]
     if size > policy.max_file_size:
         verdict = Verdict(path=name, kind=found.kind, format=found.format)
         return [verdict.fail(Code.TOO_LARGE, messages.too_large(size, policy.max_file_size))]
+    if found.family == "OTHER_ARCHIVE":  # RAR, 7z: no reader for them here
+        verdict = Verdict(path=name, kind=Kind.ARCHIVE, format=found.format)
+        return [verdict.fail(Code.UNSUPPORTED_TYPE, messages.other_archive(found.format or ""))]
     if found.family == "ZIP":
         return _check_zip(stream, name, policy, in_archive)
     verdict = _probe(found, stream, size, name, policy, path)
@@ -77,11 +98,14 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
 
 
 def _check_zip(stream: BinaryIO, name: str, policy: Policy, in_archive: bool) -> list[Verdict]:
+    whole = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
+    problem = archive.directory_problem(stream, policy)
+    if problem:  # judged from the end record, before Python loads the whole directory
+        return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
     try:
         bundle = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        verdict = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
-        return [verdict.fail(Code.CORRUPT, messages.corrupt("archive", "压缩包目录无法读取"))]
+    except ZIP_ERRORS:
+        return [whole.fail(Code.CORRUPT, messages.corrupt("archive", "压缩包目录无法读取"))]
     with bundle:
         office = document.ooxml_format(bundle)
         if office:
@@ -107,7 +131,7 @@ def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy) -> list[V
             with bundle.open(member.info) as stream:
                 verdicts += check_stream(stream, member.info.file_size, member_path, policy,
                                          in_archive=True)
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+        except ZIP_ERRORS:
             broken = Verdict(path=member_path, kind=Kind.ARCHIVE)
             verdicts.append(broken.fail(Code.CORRUPT,
                                         messages.corrupt("archive", "压缩包内文件无法解压")))
@@ -119,21 +143,23 @@ def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy) -> list[V
 def _judge(verdict: Verdict, name: str, policy: Policy) -> Verdict:
     """Apply the policy to what the probe found, and name the file."""
     verdict.path = name
-    suffix = PurePath(name).suffix
+    suffix = PurePath(name.rsplit("!", 1)[-1]).suffix  # of the member, for ARCHIVE!MEMBER
     if suffix and sniff.extension_mismatch(suffix, verdict.format):
         verdict.warn(Code.EXTENSION_MISMATCH,
                      messages.extension_mismatch(suffix, verdict.format or ""))
-    if any(r.code in (Code.CORRUPT, Code.TOO_LARGE) for r in verdict.reasons):
-        return verdict
+    if any(r.code in (Code.CORRUPT, Code.TOO_LARGE, Code.UNSUPPORTED_TYPE)
+           for r in verdict.reasons):
+        return verdict  # the probe could not see what the policy would judge
     allowed = _allowed_formats(verdict.kind, policy)
     if verdict.format not in allowed:
         verdict.fail(Code.FORMAT_NOT_ALLOWED,
                      messages.format_not_allowed(verdict.kind, verdict.format or "", allowed))
     rule = {Kind.PHOTO: policy.photo, Kind.VIDEO: policy.video}.get(verdict.kind)
-    if rule and verdict.width and verdict.height and not meets(verdict, rule, policy.inclusive):
+    inclusive = policy.inclusive_for(rule) if rule else True
+    if rule and verdict.width and verdict.height and not meets(verdict, rule, inclusive):
         verdict.fail(Code.RESOLUTION_TOO_LOW, messages.resolution_too_low(
             verdict.kind, verdict.width, verdict.height, rule.min_long_side,
-            rule.min_short_side, policy.inclusive))
+            rule.min_short_side, inclusive))
     return verdict
 
 

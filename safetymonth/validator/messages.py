@@ -21,8 +21,14 @@ FIXES = {
     "WEBP": "请转换为JPG后重新报送",
     "MOV": "请转换为MP4后重新报送",
     "MPEG-1": "请用原始视频或转换为MP4后重新报送",
+    "TS": "这是普通的TS传输流（188字节包），不是摄像机录制的MTS（BDAV）文件，请转换为MP4后重新报送",
 }
-KIND_LABELS = {"photo": "照片", "video": "视频", "document": "总结材料"}
+# The kinds as a clerk names them (tables, replies), and as the start of a sentence.
+KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
+              "other": "文件"}
+KIND_LABELS = {"photo": "照片", "video": "视频", "document": "总结材料", "archive": "压缩包"}
+# Well-known sizes, named as cameras and phones name them.
+VIDEO_SIZE_NAMES = {(1280, 720): "720P", (1920, 1080): "1080P", (3840, 2160): "4K"}
 DEFAULT_FIXES = {"photo": "请转换为JPG后重新报送", "video": "请转换为MP4后重新报送",
                  "document": "请转换为DOCX或PDF后重新报送"}
 
@@ -39,20 +45,40 @@ def format_not_allowed(kind: str, fmt: str, allowed: list[str]) -> str:
 
 def resolution_too_low(kind: str, width: int, height: int, long_side: int, short_side: int,
                        inclusive: bool) -> str:
-    need = f"{long_side}×{short_side}" if inclusive else f"大于{long_side}×{short_side}"
+    what = "照片" if kind == "photo" else "视频"
+    size = f"{long_side}×{short_side}"
+    shortfall = f"低于要求的{size}" if inclusive else f"要求高于{size}"
     if kind == "photo":
-        return f"照片分辨率为{width}×{height}，低于要求的{need}，请发送原图（微信请勾选“原图”）"
-    return (f"视频分辨率为{width}×{height}，低于要求的{need}，"
-            "请以720P（1280×720）以上重新录制，或发送原始视频文件")
+        return f"{what}分辨率为{width}×{height}，{shortfall}，请发送原图（微信请勾选“原图”）"
+    named = VIDEO_SIZE_NAMES.get((long_side, short_side))
+    size = f"{named}（{size}）" if named else size
+    record = f"请以{size}或更高分辨率重新录制" if inclusive else f"请以高于{size}的分辨率重新录制"
+    return f"{what}分辨率为{width}×{height}，{shortfall}，{record}，或发送原始视频文件"
 
 
-def unsupported_type(name_hint: str) -> str:
-    return (f"无法识别的文件类型{name_hint}，报送材料仅限照片（JPG、PNG、PSD）、"
-            "视频（MP4、MPG2、AVI、MTS）和总结（DOC、DOCX、WPS、PDF），请核对后重新报送")
+def unsupported_type(name_hint: str, photo: list[str], video: list[str],
+                     document: list[str]) -> str:
+    def names(formats: list[str]) -> str:
+        return "、".join(label(fmt) for fmt in formats)
+
+    return (f"无法识别的文件类型{name_hint}，报送材料仅限照片（{names(photo)}）、"
+            f"视频（{names(video)}）和总结（{names(document)}），请核对后重新报送")
+
+
+def other_archive(fmt: str) -> str:
+    return f"{fmt}格式的压缩包无法检查，请改用ZIP格式打包，或把文件直接作为附件发送"
+
+
+def encrypted_document() -> str:
+    return "文档设置了打开密码，无法检查，请去掉密码后重新发送"
+
+
+def not_a_file() -> str:
+    return "不是普通文件（可能是设备或管道），无法检查"
 
 
 def corrupt(kind: str, detail: str) -> str:
-    what = KIND_LABELS.get(kind, "文件")
+    what = KIND_LABELS.get(kind, "")
     return f"{what}文件已损坏或不完整（{detail}），请重新导出或重新发送完整文件"
 
 

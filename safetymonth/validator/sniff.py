@@ -2,7 +2,7 @@
 
 ``sniff`` answers with a *family* (which probe reads the file next) and, where the first bytes
 already settle it, the final format name. Extensions are consulted only afterwards, to warn
-when they disagree (``extension_for``).
+when they disagree (``extension_mismatch``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 @dataclass(frozen=True)
 class Sniffed:
     # JPEG, PNG, PSD, IMAGE (other Pillow formats), ISOBMFF, AVI, VIDEO (MediaInfo), PDF, ZIP,
-    # OLE2
+    # OLE2, OTHER_ARCHIVE (RAR, 7z: recognised only to say so)
     family: str
     kind: Kind
     format: str | None = None  # known already from the magic, else decided by the probe
@@ -100,6 +100,10 @@ def _document(head: bytes) -> Sniffed | None:
         return Sniffed("ZIP", Kind.ARCHIVE)  # DOCX or a plain archive: the probe decides
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return Sniffed("OLE2", Kind.DOCUMENT)  # DOC or WPS: the probe decides
+    if head.startswith(b"Rar!\x1a\x07"):
+        return Sniffed("OTHER_ARCHIVE", Kind.ARCHIVE, "RAR")
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return Sniffed("OTHER_ARCHIVE", Kind.ARCHIVE, "7Z")
     return None
 
 
@@ -135,6 +139,8 @@ EXTENSIONS = {
     "XLS": {".xls", ".et"},
     "PPT": {".ppt", ".dps"},
     "ZIP": {".zip"},
+    "RAR": {".rar"},
+    "7Z": {".7z"},
 }
 
 

@@ -76,16 +76,3 @@ class Verdict:
             "reasons": [finding.to_dict() for finding in self.reasons],
             "warnings": [finding.to_dict() for finding in self.warnings],
         }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        """The inverse of :meth:`to_dict`, for verdicts kept in the store."""
-        return cls(
-            path=data["path"],
-            kind=Kind(data["kind"]),
-            format=data.get("format"),
-            width=data.get("width"),
-            height=data.get("height"),
-            reasons=[Finding(Code(f["code"]), f["message"]) for f in data.get("reasons", [])],
-            warnings=[Finding(Code(f["code"]), f["message"]) for f in data.get("warnings", [])],
-        )

@@ -47,6 +47,8 @@ def _video_size(stream: BinaryIO) -> tuple[int, int] | None:
     if len(header) < 12 or header[:4] != b"LIST" or header[8:12] != b"hdrl":
         return None
     length = min(struct.unpack("<I", header[4:8])[0], MAX_HEADER_LIST) - 4
+    if length <= 0:  # read(-n) would read the whole file
+        return None
     data = stream.read(length)
     for kind, list_type, body, size in _chunks(data, 0, len(data)):
         if kind == b"LIST" and list_type == b"strl":

@@ -13,6 +13,8 @@ TAIL_SIZE = 64 * 1024
 # EXIF orientations 5-8 turn the picture a quarter, so width and height trade places.
 SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 
+ORIENTATION_TAG = 0x0112  # EXIF Orientation
+
 
 def oriented(width: int, height: int, orientation: object) -> tuple[int, int]:
     """The displayed size for an EXIF orientation value."""

@@ -8,13 +8,15 @@ starts ``%PDF-`` and ends with ``%%EOF``.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import PurePath
 from typing import BinaryIO
 
 import olefile
 
+from safetymonth.validator import messages
 from safetymonth.validator.formats.base import corrupt, new, read_tail
-from safetymonth.validator.verdict import Kind, Verdict
+from safetymonth.validator.verdict import Code, Kind, Verdict
 
 # Other office files: recognised so the reply can name them, but not accepted as summaries.
 OOXML_PARTS = {"word/document.xml": "DOCX", "xl/workbook.xml": "XLSX",
@@ -45,7 +47,8 @@ def probe_ooxml(archive: zipfile.ZipFile, fmt: str) -> Verdict:
     try:
         with archive.open(_main_part(fmt)) as part:
             part.read(1024)  # the main part inflates: the package is not a renamed shell
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+            ValueError, zlib.error):
         return corrupt(verdict, "文档内容无法读取")
     return verdict
 
@@ -63,6 +66,9 @@ def probe_ole(stream: BinaryIO, name: str) -> Verdict:
             streams = {"/".join(entry) for entry in ole.listdir()}
     except (OSError, ValueError, IndexError):  # olefile raises these on broken files
         return corrupt(verdict, "文档结构无法读取")
+    if "EncryptedPackage" in streams:  # a password-protected DOCX is kept in an OLE2 wrapper
+        verdict.format = "DOCX" if PurePath(name).suffix.lower() == ".docx" else None
+        return verdict.fail(Code.UNSUPPORTED_TYPE, messages.encrypted_document())
     verdict.format = next((fmt for key, fmt in OLE_STREAMS.items() if key in streams), None)
     if verdict.format == "DOC" and PurePath(name).suffix.lower() in (".wps", ".wpt"):
         verdict.format = "WPS"

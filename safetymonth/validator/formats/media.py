@@ -21,6 +21,7 @@ options, and parallel checking uses processes, never threads.
 from __future__ import annotations
 
 import threading
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,8 +38,27 @@ _LOCK = threading.Lock()
 
 CONTAINERS = {
     "AVI": "AVI", "BDAV": "MTS", "MPEG-TS": "TS", "Matroska": "MKV", "WebM": "WEBM",
-    "Flash Video": "FLV", "Windows Media": "WMV", "HEIF": "HEIC", "AVIF": "AVIF",
+    "Flash Video": "FLV", "Windows Media": "WMV",
 }
+
+
+class _BinaryStream:
+    """A stream as pymediainfo accepts it: it refuses one whose ``mode`` lacks "b", and a zip
+    member's (``ZipExtFile.mode``) is "r"."""
+
+    mode = "rb"
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
 
 
 def parse(source: Path | BinaryIO) -> MediaInfo:
@@ -46,6 +66,7 @@ def parse(source: Path | BinaryIO) -> MediaInfo:
     with _LOCK:
         if not isinstance(source, Path):
             source.seek(0)
+            source = _BinaryStream(source)  # type: ignore[assignment]
         return MediaInfo.parse(source, parse_speed=0, mediainfo_options=MEDIAINFO_OPTIONS)
 
 
@@ -53,7 +74,7 @@ def probe_video(source: Path | BinaryIO) -> Verdict:
     verdict = new(Kind.VIDEO, None)
     try:
         info = parse(source)
-    except (RuntimeError, OSError):
+    except (RuntimeError, OSError, ValueError, EOFError, zlib.error):
         return corrupt(verdict, "无法解析")
     general = info.general_tracks[0] if info.general_tracks else None
     video = info.video_tracks[0] if info.video_tracks else None
@@ -73,7 +94,7 @@ def probe_still(source: Path | BinaryIO, fmt: str) -> Verdict:
     verdict = new(Kind.PHOTO, fmt)
     try:
         info = parse(source)
-    except (RuntimeError, OSError):
+    except (RuntimeError, OSError, ValueError, EOFError, zlib.error):
         return corrupt(verdict, "无法解析")
     image = (info.image_tracks or info.video_tracks or [None])[0]
     _fill_size(verdict, image)

@@ -24,6 +24,7 @@ from safetymonth.validator.verdict import Kind, Verdict
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 MAX_BOX_READ = 64 * 1024  # tkhd, hdlr and stsd are tiny; never read a big box whole
+MAX_DEPTH = 16  # containers nested deeper than this are not looked into
 
 
 @dataclass
@@ -102,14 +103,17 @@ def _boxes(stream: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int,
         position += length
 
 
-def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | None) -> None:
+def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | None,
+          depth: int = 0) -> None:
+    if depth > MAX_DEPTH:  # real files nest about six deep; a hostile one, thousands
+        return
     for kind, box_start, box_end, header in _boxes(stream, start, end):
         body = box_start + header
         if kind == b"trak":
             movie.tracks.append(Track())
-            _walk(stream, body, box_end, movie, movie.tracks[-1])
+            _walk(stream, body, box_end, movie, movie.tracks[-1], depth + 1)
         elif kind in CONTAINERS:
-            _walk(stream, body, box_end, movie, track)
+            _walk(stream, body, box_end, movie, track, depth + 1)
         elif track is not None and kind in (b"tkhd", b"hdlr", b"stsd"):
             stream.seek(body)
             _READERS[kind](stream.read(min(box_end - body, MAX_BOX_READ)), track)
@@ -137,11 +141,13 @@ def _read_stsd(data: bytes, track: Track) -> None:
         return
     entry_size = struct.unpack(">I", data[8:12])[0]
     entry = data[8:8 + entry_size]
+    if len(entry) < 36:
+        return  # shorter than a visual sample entry: no size here
     track.coded = struct.unpack(">HH", entry[32:36])
     position = 86  # the visual sample entry's fixed part; child boxes follow
     while position + 8 <= len(entry):
         length, kind = struct.unpack(">I4s", entry[position:position + 8])
-        if kind == b"pasp" and length >= 16:
+        if kind == b"pasp" and length >= 16 and position + 16 <= len(entry):
             h_spacing, v_spacing = struct.unpack(">II", entry[position + 8:position + 16])
             if h_spacing and v_spacing:
                 track.pixel_aspect = h_spacing / v_spacing

@@ -9,10 +9,14 @@ from typing import BinaryIO
 from PIL import Image
 
 from safetymonth.config import Policy
-from safetymonth.validator.formats.base import check_pixels, corrupt, new, oriented
+from safetymonth.validator.formats.base import (
+    ORIENTATION_TAG,
+    check_pixels,
+    corrupt,
+    new,
+    oriented,
+)
 from safetymonth.validator.verdict import Kind, Verdict
-
-ORIENTATION_TAG = 0x0112
 
 
 def open_header(stream: BinaryIO, formats: list[str]) -> Image.Image | None:

@@ -14,12 +14,18 @@ from typing import BinaryIO
 from PIL import Image
 
 from safetymonth.config import Policy
-from safetymonth.validator.formats.base import check_pixels, corrupt, new, oriented, read_tail
+from safetymonth.validator.formats.base import (
+    ORIENTATION_TAG,
+    check_pixels,
+    corrupt,
+    new,
+    oriented,
+    read_tail,
+)
 from safetymonth.validator.verdict import Kind, Verdict
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-ORIENTATION_TAG = 0x0112
 MAX_EXIF_SIZE = 1024 * 1024
 
 
