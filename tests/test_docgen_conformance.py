@@ -15,6 +15,7 @@ from pathlib import Path
 import docx
 import pdfplumber
 import pytest
+import yaml
 from docx.document import Document
 
 from safetymonth.docgen import documents, models, oxml, pdf
@@ -106,9 +107,12 @@ def _body(lines: list[Line]) -> list[Line]:
 
 
 def _full_pages(doc: Rendered) -> list[list[Line]]:
-    """Pages wholly of body text: not the first, not the last, no 22 pt title on them."""
+    """Pages wholly of body text that runs to the foot of the block: not the first, not the
+    last, no 22 pt title on them. (A page can end short where a paragraph moved on whole,
+    kept with the signature.)"""
     return [_body(lines) for lines in doc.pages[1:-1]
-            if all(line.size == 16 for line in _body(lines))]
+            if all(line.size == 16 for line in _body(lines))
+            and _body(lines)[-1].bottom > BLOCK_BOTTOM - 225 / 22]
 
 
 @pytest.fixture(params=list(EXAMPLES))
@@ -182,7 +186,7 @@ def test_red_rule_spans_the_text_block_under_the_number(doc: Rendered) -> None:
     assert lines[0].bottom < y < title.top
     if doc.data.number:
         number = next(line for line in lines if line.text == doc.data.number)
-        assert 2 <= y - number.bottom <= 6  # about 4 mm under the 发文字号
+        assert abs(y - number.bottom - 4) <= 1, y - number.bottom  # 4 mm under the 发文字号
 
 
 def test_page_numbers_alternate_sides(doc: Rendered) -> None:
@@ -218,13 +222,22 @@ def test_imprint_at_the_foot_of_the_last_page(doc: Rendered) -> None:
     rules = [rule for rule in doc.rules[-1] if rule[3][:3] != (1.0, 0.0, 0.0)]
     assert len(rules) >= 2
     bottom = max(rule[0] for rule in rules)
-    assert abs(bottom - BLOCK_BOTTOM) < 3, bottom  # the last rule sits on the block's foot
+    assert abs(bottom - BLOCK_BOTTOM) <= 1, bottom  # the last rule sits on the block's foot
     assert imprint.top > BLOCK_BOTTOM - 15
     assert all(abs(rule[1] - BLOCK_LEFT) < 1 and abs(rule[2] - BLOCK_RIGHT) < 1
                for rule in rules)  # full width
     # On the last page only: no other page carries 印发.
     assert not any("印发" in line.text and line.size == 14
                    for lines in doc.pages[:-1] for line in lines)
+
+
+def test_imprint_lines_keep_one_character_from_each_side(doc: Rendered) -> None:
+    """抄送 and 印发机关 start one 4号 character in; 印发日期 ends one character from the
+    right edge (左右各空一字)."""
+    imprint = _body(doc.pages[-1])[-1]
+    one = 14 / MM
+    assert abs(imprint.x0 - (BLOCK_LEFT + one)) <= 1, imprint.x0
+    assert abs(BLOCK_RIGHT - imprint.x1 - one) <= 1, BLOCK_RIGHT - imprint.x1
 
 
 def test_signature_and_date_on_one_page(doc: Rendered) -> None:
@@ -295,3 +308,108 @@ def test_docx_page_setup(rendered: dict[str, Rendered]) -> None:
     grid = section._sectPr.find(docx.oxml.ns.qn("w:docGrid"))
     assert grid.get(docx.oxml.ns.qn("w:type")) == "lines"
     assert grid.get(docx.oxml.ns.qn("w:linePitch")) == "579"
+
+
+# --- the closing of a document: signature with body text, centred over its date ------------
+
+UNITS = ["德化县社会福利中心", "德化县浔中镇敬老院", "德化县儿童福利院", "德化县救助管理站",
+         "德化县殡仪馆"]
+# One-line paragraphs, as many as put the body's end on the last lines of page 2: there the
+# blank line, the signature and the date no longer fit under it.
+ONE_LINERS = range(26, 31)
+LONG_CC = ["泉州市民政局", "德化县人民政府办公室", "德化县安全生产委员会办公室",
+           "德化县应急管理局", "德化县消防救援大队", "德化县市场监督管理局", "德化县卫生健康局",
+           "德化县住房和城乡建设局", "德化县各乡镇人民政府"]
+
+
+def _intake_row(index: int, name: str) -> dict:
+    return {"name": name, "submissions": 1 + index % 2, "documents_ok": 1,
+            "photos_ok": 5 + index, "photos_failed": index % 3, "videos_ok": 1,
+            "videos_failed": 0, "complete": index == 0, "last_submission": None}
+
+
+@pytest.fixture(scope="session")
+def closings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, object]]:
+    """PDFs whose signature falls near a page end, and a notice with a long 抄送 list: the
+    shipped summary with an intake table of five units, and Dehua notices whose bodies are
+    26 to 30 one-line paragraphs (one LibreOffice run)."""
+    folder = tmp_path_factory.mktemp("closings")
+    sources: dict[str, tuple[Path, object]] = {}
+    summary = models.load(DATA / "summary-2024.yaml", "summary")
+    rows = [_intake_row(index, name) for index, name in enumerate(UNITS)]
+    sources["summary"] = (folder / "summary.docx", summary)
+    documents.build_summary(summary, rows).save(sources["summary"][0])
+    raw = yaml.safe_load((DATA / "notice-dehua-2024.yaml").read_text(encoding="utf-8"))
+    del raw["note"]
+    for count in ONE_LINERS:
+        body = "\n\n".join(f"第{index}项工作按计划推进。" for index in range(1, count + 1))
+        notice = models.parse(raw | {"body": body}, "notice")
+        sources[f"lines{count}"] = (folder / f"lines{count}.docx", notice)
+        documents.build_notice(notice).save(sources[f"lines{count}"][0])
+    notice = models.parse(raw | {"cc": LONG_CC}, "notice")
+    sources["cc"] = (folder / "cc.docx", notice)
+    documents.build_notice(notice).save(sources["cc"][0])
+    pdfs = pdf.convert_cold([path for path, _ in sources.values()], folder)
+    return {name: (made, data) for (name, (_, data)), made in zip(sources.items(), pdfs,
+                                                                  strict=True)}
+
+
+def _pages(path: Path) -> list[list[Line]]:
+    with pdfplumber.open(path) as document:
+        return [_lines(page) for page in document.pages]
+
+
+def _closing(pages: list[list[Line]], data: models.Notice | models.Summary
+             ) -> tuple[int, int, Line, Line]:
+    """(page, index of the signature line, signature, date)."""
+    date_text = models.cn_date(data.date)
+    page, index = next((page, index) for page, lines in enumerate(pages)
+                       for index, line in enumerate(lines) if line.text == date_text)
+    signature = pages[page][index - 1]
+    assert signature.text == (data.signature or data.issuer)
+    return page, index - 1, signature, pages[page][index]
+
+
+def test_signature_shares_its_page_with_body_text(
+        closings: dict[str, tuple[Path, object]], rendered: dict[str, Rendered]) -> None:
+    """GB/T 9704 7.3.5: never a page with the signature and no body text above it."""
+    cases = {name: (_pages(path), data) for name, (path, data) in closings.items()}
+    cases |= {name: (doc.pages, doc.data) for name, doc in rendered.items()}
+    signature_pages = set()
+    for name, (pages, data) in cases.items():
+        page, index, signature, _ = _closing(pages, data)
+        above = [line for line in pages[page][:index]
+                 if line.size == 16 and line.x0 < BLOCK_LEFT + 2 * 16 / MM + 1]
+        assert above, f"{name}: page {page + 1} holds the signature but no body text"
+        assert signature.top - above[-1].bottom < 2 * 225 / 22 + 1, name  # one blank line
+        if name.startswith("lines"):
+            signature_pages.add(page)
+    # The one-line bodies straddle the page end: some sign on page 2, the rest on page 3.
+    assert signature_pages == {1, 2}, signature_pages
+
+
+def test_signature_is_centred_over_the_date(
+        closings: dict[str, tuple[Path, object]], rendered: dict[str, Rendered]) -> None:
+    cases = {name: (_pages(path), data) for name, (path, data) in closings.items()}
+    cases |= {name: (doc.pages, doc.data) for name, doc in rendered.items()}
+    for name, (pages, data) in cases.items():
+        _, _, signature, date = _closing(pages, data)
+        offset = (signature.x0 + signature.x1) / 2 - (date.x0 + date.x1) / 2
+        assert abs(offset) <= 1.5, (name, offset)
+        assert date.x1 == pytest.approx(BLOCK_RIGHT - 4 * 15.75 / MM, abs=1)  # 右空四字
+
+
+def test_imprint_with_a_long_cc_list_still_ends_on_the_foot(
+        closings: dict[str, tuple[Path, object]]) -> None:
+    path, _ = closings["cc"]
+    with pdfplumber.open(path) as document:
+        last = document.pages[-1]
+        lines, rules = _lines(last), _rules(last)
+    imprint = [line for line in _body(lines) if line.size == 14]
+    assert imprint[0].text.startswith("抄送：泉州市民政局")
+    assert len(imprint) >= 3  # the list wraps: at least two 抄送 lines and the 印发 line
+    assert "德化县各乡镇人民政府。" in "".join(line.text for line in imprint)
+    colon = 14 / MM * 4  # later 抄送 lines align with the first name, after 抄送：
+    assert all(abs(line.x0 - (BLOCK_LEFT + colon)) <= 1 for line in imprint[1:-1]), imprint
+    assert abs(max(rule[0] for rule in rules) - BLOCK_BOTTOM) <= 1, rules
+    assert imprint[-1].bottom < BLOCK_BOTTOM

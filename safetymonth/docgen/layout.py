@@ -7,7 +7,6 @@ footers) and appends the elements of an official document in order. Raw XML is l
 
 from __future__ import annotations
 
-import copy
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from safetymonth.docgen import markup, oxml
 # --- GB/T 9704-2012 in numbers ------------------------------------------------------------
 PAGE_W, PAGE_H = 210, 297  # A4, mm
 TOP, BOTTOM, LEFT, RIGHT = 37, 35, 28, 26  # margins: a 156 × 225 mm text block
-BLOCK_W = PAGE_W - LEFT - RIGHT
+BLOCK_W, BLOCK_H = PAGE_W - LEFT - RIGHT, PAGE_H - TOP - BOTTOM
 LINE_PITCH = 579  # twips: 22 lines in 225 mm
 BODY_PT = 16  # 3号
 TITLE_PT = 22  # 2号
@@ -37,7 +36,8 @@ CHAR = BODY_PT + CHAR_SPACING  # advance of one body character, pt
 RED = RGBColor(0xFF, 0x00, 0x00)
 # GB/T 9704 places the printed characters: the first line's glyphs start 37 mm from the top.
 # LibreOffice centres a 16 pt line in its grid line, so the page margin sits half the leading
-# higher (and the bottom margin as much lower), keeping the 225 mm, 22-line block.
+# higher (and the bottom margin as much lower), keeping the 225 mm, 22-line block. (With any
+# other height LibreOffice centres the 22 grid lines in the area and the text moves.)
 HALF_LEADING_MM = (LINE_PITCH / 20 - BODY_PT) / 2 * 25.4 / 72
 
 FANGSONG, XIAOBIAOSONG, HEITI, KAITI, SONGTI = (
@@ -49,11 +49,24 @@ HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG, 4: FANGSONG}
 MARK_PT = 42  # 初号; shrunk when a long mark would not fit the text block
 MARK_SPACE_BEFORE_MM = 35.6
 MARK_LINE = 2 * LINE_PITCH
-RULE_SPACE_PT = 8  # paragraph-border gap: the red rule 4 mm under the 发文字号
-FOOTER_MM = 21.5
+# Paragraph-border gap: the red rule 4 mm under the 发文字号's em box (the line's own half
+# leading, 2.3 mm, comes on top of this gap).
+RULE_SPACE_PT = 3
+FOOTER_MM = 21.5  # page-number line: its top about 7 mm under the text block
 # A title opening a page is dropped this far so its glyphs start at the block's top (37 mm);
 # the blank line under it is shortened as much, so the body below stays on the grid.
-PAGE_TITLE_DROP = 96  # twips  # page-number line: its top about 7 mm under the text block
+PAGE_TITLE_DROP = 96  # twips
+# LibreOffice always puts about 3.4 pt between a Chinese character and a digit or Latin letter
+# (it ignores autoSpaceDE/DN; measured in the PDF). Word's autospace, on by default, also adds
+# a gap there (its size not measured here).
+AUTOSPACE_PT = 3.4
+# Digits and Latin letters: 0.5 em in 仿宋_GB2312, 0.56 em in Noto Serif CJK (measured in the
+# LibreOffice PDF). The mean keeps a signature within about 0.6 mm of centre over a date
+# with eight digits in either.
+NARROW_EM = 0.53
+# 版记 (4号, off the grid): exact 20 pt lines, 3 pt before and after each, rules of 1 pt
+# (outer) and 0.75 pt (between).
+IMPRINT_LINE_PT, IMPRINT_PAD_PT, IMPRINT_OUTER_PT, IMPRINT_INNER_PT = 20, 3, 1, 0.75
 
 
 @dataclass(frozen=True)
@@ -166,17 +179,14 @@ class OfficialDocument:
         A block's XML depends on the block alone, and a batch of letters repeats most of its
         blocks for every unit: copying the built elements is several times cheaper.
         """
-        body = self.doc.element.body
         for block in blocks:
             cached = self._built.get(block)
             if cached is not None:
-                sect_pr = body[-1]
-                for element in cached:
-                    sect_pr.addprevious(copy.deepcopy(element))
+                oxml.append_to_body(self.doc, cached)
                 continue
-            before = len(body)
+            before = oxml.body_length(self.doc)
             self.block(block)
-            self._built[block] = [copy.deepcopy(e) for e in body[before - 1:len(body) - 1]]
+            self._built[block] = oxml.body_since(self.doc, before)
 
     def block(self, block: markup.Block) -> None:
         if isinstance(block, markup.Heading):
@@ -219,6 +229,7 @@ class OfficialDocument:
         """附件说明: a blank line under the body, two characters in, numbered when several."""
         if not titles:
             return
+        oxml.keep_last_with_next(self.doc)  # with the body's last line, see signature()
         self.blank()
         lead = Pt(2 * CHAR)
         for index, title in enumerate(titles, start=1):
@@ -226,6 +237,7 @@ class OfficialDocument:
             text = ("附件：" if index == 1 else "") + number + title
             paragraph = self.paragraph(text, self.styles.plain)
             fmt = paragraph.paragraph_format
+            fmt.keep_with_next = True
             # Later items and wrapped lines align with the first title, after 附件：.
             fmt.left_indent = Pt(lead.pt + 3 * CHAR + (len(number) * CHAR / 2 if number else 0))
             fmt.first_line_indent = Pt(-3 * CHAR if index == 1 else 0)
@@ -235,14 +247,18 @@ class OfficialDocument:
     def signature(self, name: str, date_text: str) -> None:
         """Signature centred over the date; the date four characters from the right.
 
-        The two are kept together on one page (keep-with-next).
+        GB/T 9704 7.3.5 wants the signature on a page with body text: the body's last
+        paragraph (or the 附件说明), the blank line, the name and the date are kept together
+        (keep-with-next). Word then moves only the paragraph's last lines to the next page;
+        LibreOffice never splits a keep-with-next paragraph (sw's SwTextFrameBreak counts it
+        as "keep"), so it moves the whole paragraph and the page before it ends short.
         """
+        oxml.keep_last_with_next(self.doc)
         self.blank()
         self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
-        date_width = _width(date_text)
-        offset = 4 + max(0.0, (date_width - _width(name)) / 2)
+        offset_pt = 4 * CHAR + max(0.0, (_width_pt(date_text) - _width_pt(name)) / 2)
         paragraph = self.paragraph(name, self.styles.signature)
-        paragraph.paragraph_format.right_indent = Pt(offset * CHAR)
+        paragraph.paragraph_format.right_indent = Pt(offset_pt)
         paragraph.paragraph_format.keep_with_next = True
         date = self.paragraph(date_text, self.styles.signature)
         date.paragraph_format.right_indent = Pt(4 * CHAR)
@@ -271,21 +287,39 @@ class OfficialDocument:
         self.blocks(blocks)
 
     def imprint(self, cc: list[str], printed_by: str, printed_on: str) -> None:
-        """版记: 抄送 and 印发机关/印发日期 between full-width rules, floating at the page foot."""
-        rows = (1 if cc else 0) + 1
-        table = self.doc.add_table(rows=rows, cols=1)
+        """版记: 抄送 and 印发机关/印发日期 between full-width rules, floating at the page foot.
+
+        The table floats at a fixed offset from the top margin, computed from its row heights
+        so that its bottom rule lies on the text block's foot (262 mm). (Aligned to the bottom
+        margin, which sits half a leading lower than the foot, it would end 2.3 mm short.)
+        Each row is at least as high as the lines its text is estimated to need, erring
+        towards one line more, so the table's height is the computed one.
+        """
+        cc_text = "抄送：" + "，".join(cc).rstrip("。") + "。" if cc else ""
+        printed = f"{printed_by}\t{printed_on}印发"
+        line_capacity = BLOCK_W / 25.4 * 72 - 2 * SMALL_PT  # 左右各空一字
+        rows_pt = [_imprint_row_pt(printed, line_capacity, line_capacity)]
+        if cc:
+            rows_pt.insert(0, _imprint_row_pt(cc_text, line_capacity, line_capacity - 3 * SMALL_PT))
+        table = self.doc.add_table(rows=len(rows_pt), cols=1)
         oxml.set_table_width(table, BLOCK_W, [BLOCK_W])
         oxml.set_cell_margins(table, 0, 0)
-        oxml.set_table_borders(table, 8, 6, vertical=False)
-        oxml.float_table_at_bottom(table, LEFT)
+        oxml.set_table_borders(table, round(IMPRINT_OUTER_PT * 8), round(IMPRINT_INNER_PT * 8),
+                               vertical=False)
+        height_pt = sum(rows_pt) + 2 * IMPRINT_OUTER_PT + IMPRINT_INNER_PT * (len(rows_pt) - 1)
+        margin_top = TOP - HALF_LEADING_MM
+        oxml.float_table(table, LEFT, TOP + BLOCK_H - margin_top - height_pt * 25.4 / 72)
+        for row, row_pt in zip(table.rows, rows_pt, strict=True):
+            oxml.set_row_min_height(row, round(row_pt * 20))
         cells = [row.cells[0] for row in table.rows]
         if cc:
-            self._imprint_line(cells[0].paragraphs[0], "抄送：" + "，".join(cc).rstrip("。") + "。")
+            self._imprint_line(cells[0].paragraphs[0], cc_text)
             cells[0].paragraphs[0].paragraph_format.first_line_indent = Pt(-3 * SMALL_PT)
             cells[0].paragraphs[0].paragraph_format.left_indent = Pt(4 * SMALL_PT)
-        last = self._imprint_line(cells[-1].paragraphs[0], f"{printed_by}\t{printed_on}印发")
+        last = self._imprint_line(cells[-1].paragraphs[0], printed)
+        # 印发日期 ends one character from the right, as the 抄送 line does (左右各空一字).
         last.paragraph_format.tab_stops.add_tab_stop(
-            Mm(BLOCK_W) - Pt(2 * SMALL_PT), WD_TAB_ALIGNMENT.RIGHT)
+            Mm(BLOCK_W) - Pt(SMALL_PT), WD_TAB_ALIGNMENT.RIGHT)
         # A floating table needs a paragraph after it; keep it one point high.
         anchor = self.paragraph(style=self.styles.plain)
         anchor.paragraph_format.line_spacing = Pt(1)
@@ -297,7 +331,7 @@ class OfficialDocument:
         paragraph.add_run(text)
         fmt = paragraph.paragraph_format
         fmt.left_indent = fmt.right_indent = Pt(SMALL_PT)
-        fmt.space_before = fmt.space_after = Pt(3)
+        fmt.space_before = fmt.space_after = Pt(IMPRINT_PAD_PT)
         return paragraph
 
     # --- output ------------------------------------------------------------------------
@@ -316,13 +350,48 @@ _KEEP_STYLES = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList", "Head
 
 def _column_widths(rows: tuple[tuple[str, ...], ...]) -> list[float]:
     """Share the block width by each column's longest text (at least three characters)."""
-    weights = [max(3.0, *(_width(row[index]) for row in rows)) for index in range(len(rows[0]))]
+    weights = [max(3 * CHAR, *(_width_pt(row[index]) for row in rows))
+               for index in range(len(rows[0]))]
     return [BLOCK_W * weight / sum(weights) for weight in weights]
 
 
-def _width(text: str) -> float:
-    """Width in body characters: digits and Latin letters are half a character."""
-    return sum(0.5 if ord(char) < 0x2E80 else 1.0 for char in text)
+def _is_wide(char: str) -> bool:
+    return ord(char) >= 0x2E80
+
+
+def _kind(char: str) -> str:
+    """"wide" (Chinese), "narrow" (a digit or Latin letter) or "other" (spaces, punctuation)."""
+    if _is_wide(char):
+        return "wide"
+    return "narrow" if char.isascii() and char.isalnum() else "other"
+
+
+def _width_pt(text: str, size: float = BODY_PT, spacing: float = CHAR_SPACING) -> float:
+    """Printed width of one line of text in points, about as LibreOffice sets it.
+
+    Chinese characters are one em, digits and Latin letters about half (NARROW_EM), each
+    plus the character spacing; every change between Chinese and a digit or Latin letter
+    adds the automatic gap (AUTOSPACE_PT).
+    """
+    width = 0.0
+    for index, char in enumerate(text):
+        if char == "\t":
+            continue
+        width += (size if _is_wide(char) else NARROW_EM * size) + spacing
+        if index and {_kind(char), _kind(text[index - 1])} == {"wide", "narrow"}:
+            width += AUTOSPACE_PT
+    return width
+
+
+def _imprint_row_pt(text: str, first_pt: float, later_pt: float) -> float:
+    """A 版记 row's height: its lines, counted leaving 1.5 characters of room on each."""
+    room = 1.5 * SMALL_PT
+    width = _width_pt(text, SMALL_PT, 0) + (SMALL_PT if "\t" in text else 0)
+    lines, capacity = 1, first_pt - room
+    while width > capacity:
+        width -= capacity
+        lines, capacity = lines + 1, later_pt - room
+    return 2 * IMPRINT_PAD_PT + lines * IMPRINT_LINE_PT
 
 
 def _define_styles(document: Document) -> Styles:
@@ -369,7 +438,8 @@ def _define_styles(document: Document) -> Styles:
     center.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
     signature = paragraph_style("GW Signature", base=plain)
     signature.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.RIGHT
-    small = _off_grid(paragraph_style("GW Small", FANGSONG, SMALL_PT, base=plain), 400)
+    small = _off_grid(paragraph_style("GW Small", FANGSONG, SMALL_PT, base=plain),
+                     IMPRINT_LINE_PT * 20)
     oxml.set_char_spacing(small, 0)
     footer = paragraph_style("GW Page Number", SONGTI, SMALL_PT, base=plain)
     oxml.set_char_spacing(footer, 0)

@@ -7,6 +7,7 @@ and edits its XML; the rest of docgen never touches ``w:`` tags directly.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 
 from docx.document import Document
@@ -14,7 +15,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm
 from docx.styles.style import BaseStyle
-from docx.table import Table
+from docx.table import Table, _Row
 from docx.text.paragraph import Paragraph
 from lxml.etree import _Element
 
@@ -171,8 +172,8 @@ def _text(value: str) -> _Element:
     return element
 
 
-def float_table_at_bottom(table: Table, x_mm: float) -> None:
-    """Float a table on the bottom margin of its page: the 版记 at the foot of the last page.
+def float_table(table: Table, x_mm: float, y_mm: float) -> None:
+    """Float a table ``y_mm`` below the top margin of its page: the 版记 on the last page.
 
     LibreOffice silently places a full-width table inline when it is anchored to the margin;
     anchoring it horizontally to the page at ``x_mm`` keeps it floating.
@@ -180,7 +181,7 @@ def float_table_at_bottom(table: Table, x_mm: float) -> None:
     tbl_pr = table._tbl.tblPr
     position = OxmlElement("w:tblpPr")
     _set(position, leftFromText=0, rightFromText=0, topFromText=0, bottomFromText=0,
-         vertAnchor="margin", horzAnchor="page", tblpX=twips(x_mm), tblpYSpec="bottom")
+         vertAnchor="margin", horzAnchor="page", tblpX=twips(x_mm), tblpY=twips(y_mm))
     tbl_pr.insert(1 if tbl_pr.find(qn("w:tblStyle")) is not None else 0, position)
     overlap = OxmlElement("w:tblOverlap")
     _set(overlap, val="never")
@@ -227,10 +228,12 @@ def set_cell_margins(table: Table, left_mm: float, right_mm: float) -> None:
         _set(_child(margins, f"w:{side}"), w=twips(value), type="dxa")
 
 
-def center_table(table: Table) -> None:
-    tbl_pr = table._tbl.tblPr
-    _set(_child(tbl_pr, "w:jc", before=("w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout",
-                                         "w:tblCellMar", "w:tblLook")), val="center")
+def set_row_min_height(row: _Row, twips_: int) -> None:
+    """A row at least ``twips_`` high (it still grows with its text)."""
+    tr_pr = row._tr.get_or_add_trPr()
+    height = _child(tr_pr, "w:trHeight", before=("w:tblHeader", "w:tblCellSpacing", "w:jc",
+                                                 "w:hidden"))
+    _set(height, val=twips_, hRule="atLeast")
 
 
 def repeat_header_row(table: Table) -> None:
@@ -262,6 +265,50 @@ def drop_template_extras(document: Document) -> None:
         for r_id, rel in list(rels.items()):
             if any(word in rel.reltype or word in str(rel.target_ref) for word in unwanted):
                 del rels[r_id]
+
+
+def _blocks_end(body: _Element) -> int:
+    """The index of the body's section properties (always its last child), or its length."""
+    return len(body) - 1 if len(body) and body[-1].tag == qn("w:sectPr") else len(body)
+
+
+def body_length(document: Document) -> int:
+    """How many block elements (paragraphs, tables) the body holds so far."""
+    return _blocks_end(document.element.body)
+
+
+def body_since(document: Document, start: int) -> list[_Element]:
+    """Copies of the body's block elements from index ``start`` on (for append_to_body)."""
+    body = document.element.body
+    return [copy.deepcopy(element) for element in body[start:_blocks_end(body)]]
+
+
+def append_to_body(document: Document, elements: Iterable[_Element]) -> None:
+    """Append copies of ``elements`` at the end of the body, ahead of its section properties."""
+    body = document.element.body
+    end = _blocks_end(body)
+    for offset, element in enumerate(elements):
+        body.insert(end + offset, copy.deepcopy(element))
+
+
+def keep_last_with_next(document: Document) -> None:
+    """Keep the body's last block with the paragraph that follows it.
+
+    A paragraph gets keep-with-next; a table gets it on every paragraph of its last row,
+    which is how Word keeps a table's end with what follows.
+    """
+    body = document.element.body
+    end = _blocks_end(body)
+    if not end:
+        return
+    last = body[end - 1]
+    if last.tag == qn("w:tbl"):
+        rows = last.findall(qn("w:tr"))
+        paragraphs = list(rows[-1].iter(qn("w:p"))) if rows else []
+    else:
+        paragraphs = [last] if last.tag == qn("w:p") else []
+    for paragraph in paragraphs:
+        paragraph.get_or_add_pPr().keepNext_val = True
 
 
 def remove_body_content(document: Document) -> None:
