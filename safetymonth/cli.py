@@ -174,7 +174,11 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
 @click.pass_context
 def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf: bool,
              jobs: int) -> None:
-    """Write a notice, the responsibility letters or the summary in GB/T 9704-2012 layout."""
+    """Write a notice, the responsibility letters or the summary in GB/T 9704-2012 layout.
+
+    Exit 2 for bad data, templates or templates_dir; exit 1 when an output file or a PDF
+    cannot be written.
+    """
     from safetymonth import docgen
 
     config = _config(ctx)
@@ -185,6 +189,9 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
         with _progress(len(getattr(data, "units", ())), "letters") as advance:
             paths = docgen.generate(data, out, templates and config.resolve(templates),
                                     intake_rows=rows, jobs=jobs, on_done=advance)
+    except docgen.OutputError as error:
+        click.echo(f"safetymonth: {error}", err=True)
+        ctx.exit(EXIT_FAILED)
     except docgen.DocgenError as error:
         click.echo(f"safetymonth: {error}", err=True)
         ctx.exit(EXIT_USAGE)
@@ -192,8 +199,8 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     if with_pdf:
         try:
             pdfs = docgen.to_pdf(paths)
-        except docgen.PdfError as error:
-            click.echo(f"safetymonth: {error}", err=True)
+        except (docgen.PdfError, OSError) as error:
+            click.echo(f"safetymonth: PDF export failed: {error}", err=True)
             ctx.exit(EXIT_FAILED)
         click.echo(pdfs[0] if len(pdfs) == 1 else f"{len(pdfs)} PDF files in {out}")
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import docx
 import pdfplumber
+import pytest
+import yaml
 from click.testing import CliRunner
 
 from safetymonth.cli import main
@@ -127,3 +129,97 @@ def test_letters_show_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     text = output.decode()
     assert "letters" in text and "100%" in text
     assert len(list((tmp_path / "out").glob("*.docx"))) == 5
+
+
+def _letters_with_units(folder: Path, names: list[str]) -> Path:
+    raw = yaml.safe_load((DATA / "letters-2024.yaml").read_text(encoding="utf-8"))
+    raw["units"] = [{"name": name} for name in names]
+    path = folder / "letters.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_colliding_unit_names_still_give_one_file_each(tmp_path: Path) -> None:
+    names = ["a/b", "a:b", "..", "...", " ", "CON", "A_B", "甲单位"]
+    out = tmp_path / "letters"
+    code, stdout, stderr = _run("--config", _config(tmp_path), "generate", "letter",
+                                _letters_with_units(tmp_path, names), "-o", out)
+    assert code == 0, stderr
+    written = sorted(path.name for path in out.iterdir())
+    assert len(written) == 8 and "8 files in" in stdout
+    assert written == sorted(["a_b.docx", "a_b (2).docx", "单位3.docx", "单位4.docx",
+                              "单位5.docx", "_CON.docx", "A_B (3).docx", "甲单位.docx"])
+    texts = {name: "\n".join(p.text for p in docx.Document(str(out / name)).paragraphs)
+             for name in written}
+    assert "乙方：a:b" in texts["a_b (2).docx"] and "乙方：..." in texts["单位4.docx"]
+
+
+def _no_traceback(code: int, stderr: str, expected_code: int, message: str) -> None:
+    assert code == expected_code, stderr
+    assert message in stderr, stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_an_impossible_date_is_a_message_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = (DATA / "notice-dehua-2024.yaml").read_text(encoding="utf-8")
+    bad.write_text(text.replace("date: 2024-05-31", "date: 2024-13-01"), encoding="utf-8")
+    code, _, stderr = _run("--config", _config(tmp_path), "generate", "notice", bad, "-o",
+                           tmp_path / "x.docx")
+    _no_traceback(code, stderr, 2, "date: Input should be a valid date")
+
+
+def test_an_unwritable_output_is_a_message_and_exit_1(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    notice = DATA / "notice-dehua-2024.yaml"
+    code, _, stderr = _run("--config", config, "generate", "notice", notice,
+                           "-o", "/proc/x.docx")
+    _no_traceback(code, stderr, 1, "/proc/x.docx: cannot write")
+    existing = tmp_path / "existing"
+    existing.write_text("", encoding="utf-8")
+    code, _, stderr = _run("--config", config, "generate", "letter",
+                           DATA / "letters-2024.yaml", "-o", existing)
+    _no_traceback(code, stderr, 1, f"{existing}: is a file; letters go into a folder")
+    code, _, stderr = _run("--config", config, "generate", "notice", notice, "-o", existing)
+    _no_traceback(code, stderr, 1, f"{existing}: is a file")
+    code, _, stderr = _run("--config", config, "generate", "notice", notice,
+                           "-o", existing / "n.docx")
+    _no_traceback(code, stderr, 1, f"{existing}: cannot write there")
+    assert existing.read_text(encoding="utf-8") == ""
+
+
+def test_a_failing_template_expression_is_a_message_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notice.md.j2").write_text('{{ body }}\n{{ 1 + "a" }}\n',
+                                                     encoding="utf-8")
+    config = _config(tmp_path, "docgen:\n  templates_dir: mine\n")
+    code, _, stderr = _run("--config", config, "generate", "notice",
+                           DATA / "notice-dehua-2024.yaml", "-o", tmp_path / "n.docx")
+    _no_traceback(code, stderr, 2, "notice.md.j2:2: TypeError: unsupported operand")
+
+
+def test_a_missing_templates_dir_is_refused_with_exit_2(tmp_path: Path) -> None:
+    config = _config(tmp_path, "docgen:\n  templates_dir: no-such-folder\n")
+    for kind, data in (("notice", "notice-dehua-2024.yaml"), ("letter", "letters-2024.yaml")):
+        code, _, stderr = _run("--config", config, "generate", kind, DATA / data,
+                               "-o", tmp_path / "out", "--jobs", "2")
+        _no_traceback(code, stderr, 2,
+                      f"docgen.templates_dir: {tmp_path / 'no-such-folder'}: no such folder")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_libreoffice_that_hangs_is_a_message_and_exit_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetymonth.docgen import pdf
+
+    hanging = tmp_path / "soffice"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n", encoding="utf-8")
+    hanging.chmod(0o755)
+    monkeypatch.setattr(pdf, "soffice", lambda: str(hanging))
+    monkeypatch.setattr(pdf, "CONVERT_TIMEOUT", 1)
+    monkeypatch.setattr(pdf, "PER_FILE_TIMEOUT", 0)
+    out = tmp_path / "n.docx"
+    code, stdout, stderr = _run("--config", _config(tmp_path), "generate", "notice",
+                                DATA / "notice-dehua-2024.yaml", "-o", out, "--pdf")
+    _no_traceback(code, stderr, 1, "LibreOffice did not finish converting 1 file(s) within 1 s")
+    assert out.exists() and str(out) in stdout  # the .docx was written before

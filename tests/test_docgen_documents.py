@@ -171,7 +171,7 @@ def test_template_error_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "notice.md.j2").write_text("{{ body }}\n{{ no_such_field }}\n", encoding="utf-8")
     data = models.load(DATA / "notice-dehua-2024.yaml", "notice")
     with pytest.raises(documents.TemplateError,
-                       match=r"notice\.md\.j2: 'no_such_field' is undefined"):
+                       match=r"notice\.md\.j2:2: 'no_such_field' is undefined"):
         documents.build_notice(data, documents.environment(tmp_path))
 
 
@@ -208,3 +208,92 @@ def test_markup_blocks_reach_the_document() -> None:
     paragraph = next(p for p in document.doc.paragraphs if p.text.startswith("（一）"))
     assert [run.text for run in paragraph.runs] == ["（一）加强领导。", "要重视。"]
     assert blocks[0].runs_in
+
+
+def test_a_python_error_in_a_template_is_a_template_error(tmp_path: Path) -> None:
+    (tmp_path / "notice.md.j2").write_text("{{ body }}\n\n{{ 1 + 'a' }}\n", encoding="utf-8")
+    data = models.load(DATA / "notice-dehua-2024.yaml", "notice")
+    with pytest.raises(documents.TemplateError,
+                       match=r"notice\.md\.j2:3: TypeError: unsupported operand"):
+        documents.build_notice(data, documents.environment(tmp_path))
+
+
+def test_a_missing_templates_dir_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(documents.TemplateError,
+                       match=rf"docgen\.templates_dir: {tmp_path / 'none'}: no such folder"):
+        documents.environment(tmp_path / "none")
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(documents.TemplateError, match="is not a folder"):
+        documents.environment(tmp_path / "file")
+
+
+@pytest.mark.parametrize(("typed", "printed"), [
+    ("威民发[2016]064号", "威民发〔2016〕64号"),
+    ("威民发（2016）64号", "威民发〔2016〕64号"),
+    ("威民发(2016)64号", "威民发〔2016〕64号"),
+    ("德民【2024】 007 号", "德民〔2024〕7号"),
+    ("德民［2024］10号", "德民〔2024〕10号"),
+    ("威民发〔2016〕064号", "威民发〔2016〕64号"),
+    ("威民发〔2016〕64号", "威民发〔2016〕64号"),
+    # Not the pattern: left as typed.
+    ("威民发〔2016〕第64号", "威民发〔2016〕第64号"),
+    ("威民发[16]64号", "威民发[16]64号"),
+    ("威民发(2016)0号", "威民发(2016)0号"),
+    ("内部资料", "内部资料"),
+])
+def test_doc_number_is_printed_in_the_standard_form(typed: str, printed: str) -> None:
+    raw = _raw("notice-weihai-2016.yaml") | {"number": typed}
+    assert models.parse(raw, "notice").number == printed
+    summary = _raw("summary-2024.yaml") | {"number": typed}
+    assert models.parse(summary, "summary").number == printed
+
+
+def test_issuer_mark_defaults_to_the_issuer_for_both_kinds() -> None:
+    notice = models.parse(_raw("notice-dehua-2024.yaml"), "notice")
+    summary = models.parse(_raw("summary-2024.yaml") | {"mark": "德化县民政局函件"}, "summary")
+    assert notice.issuer_mark == "德化县民政局文件"
+    assert summary.issuer_mark == "德化县民政局函件"
+
+
+def test_an_impossible_date_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "notice.yaml"
+    text = (DATA / "notice-dehua-2024.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("date: 2024-05-31", "date: 2024-13-01"), encoding="utf-8")
+    with pytest.raises(models.DataError, match=r"notice\.yaml: date: .*month value is outside"):
+        models.load(path, "notice")
+
+
+def test_letter_file_names_are_unique_and_usable() -> None:
+    names = ["a/b", "a:b", "..", "...", " ", "CON", "A_B", "con.txt", "lpt1 ", "德化县殡仪馆"]
+    units = [models.LetterUnit(name=name) for name in names]
+    files = batch.letter_filenames(units)
+    assert files == ["a_b.docx", "a_b (2).docx", "单位3.docx", "单位4.docx", "单位5.docx",
+                     "_CON.docx", "A_B (3).docx", "_con.txt.docx", "_lpt1.docx",
+                     "德化县殡仪馆.docx"]
+    assert len({name.casefold() for name in files}) == len(files)
+
+
+def test_a_long_unit_name_is_cut_to_whole_characters() -> None:
+    long = "德化县" * 100  # 900 bytes of UTF-8
+    (first, second) = batch.letter_filenames([models.LetterUnit(name=long),
+                                              models.LetterUnit(name=long + "甲")])
+    assert len(second.encode()) <= 255 and first.startswith("德化县德化县")
+    assert first.removesuffix(".docx").encode().decode() == "德化县" * 22  # 198 bytes
+    assert second == "德化县" * 22 + " (2).docx"
+
+
+def test_a_body_ending_in_a_table_is_kept_with_the_signature() -> None:
+    data = models.load(DATA / "notice-dehua-2024.yaml", "notice")
+    body = "情况如下：\n\n| 单位 | 照片 |\n| --- | --- |\n| 甲 | 1 |\n| 乙 | 2 |"
+    document = docx.Document(io.BytesIO(
+        documents.build_notice(data.model_copy(update={"body": body})).to_bytes()))
+    table = document.tables[0]
+    assert all(p.paragraph_format.keep_with_next for p in table.rows[-1].cells[0].paragraphs)
+    assert not any(p.paragraph_format.keep_with_next for p in table.rows[1].cells[0].paragraphs)
+    # The paragraphs from the table to the date hold together; the date ends the chain.
+    paragraphs = document.paragraphs
+    name = next(i for i, p in enumerate(paragraphs) if p.text == "德化县民政局")
+    blank, date = paragraphs[name - 1], paragraphs[name + 1]
+    assert blank.text == "" and date.text == "2024年5月31日"
+    assert [p.paragraph_format.keep_with_next for p in (blank, paragraphs[name], date)] == [
+        True, True, None]

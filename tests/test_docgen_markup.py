@@ -82,3 +82,27 @@ def test_ruled_table_with_header() -> None:
 def test_table_without_separator_is_a_layout_table() -> None:
     (table,) = markup.parse("| 甲方（盖章） | 乙方（盖章） |\n| | |")
     assert table == Table(rows=(("甲方（盖章）", "乙方（盖章）"), ("", "")), header=False)
+
+
+def test_a_decimal_number_is_not_taken_for_a_hand_typed_number() -> None:
+    blocks = markup.parse("### 1.5倍效率\n### 2.开展宣传\n#### 3、 0.5小时内响应")
+    assert [(b.number, b.text) for b in blocks if isinstance(b, Heading)] == [
+        ("1.", "1.5倍效率"), ("2.", "开展宣传"), ("（1）", "0.5小时内响应")]
+
+
+def test_a_heading_ending_in_a_full_stop_runs_into_the_lines_under_it() -> None:
+    same_line = markup.parse("## 加强领导。各级要重视。再写一行。\n\n下一段。")
+    next_lines = markup.parse("## 加强领导。\n各级要重视。\n再写一行。\n\n下一段。")
+    assert next_lines == same_line == [
+        Heading(2, "（一）", "加强领导。", "各级要重视。再写一行。"), Paragraph("下一段。")]
+    # Run in already, the heading takes the next lines too, as any paragraph would.
+    (heading,) = markup.parse("### 落实责任。要重视。\n抓落实。")
+    assert heading == Heading(3, "1.", "落实责任。", "要重视。抓落实。")
+
+
+@pytest.mark.parametrize("text", ["## 动员部署\n正文。", "# 活动宗旨。\n正文。",
+                                  "## 动员部署。\n\n正文。", "## 动员部署。\n| 甲 | 乙 |"])
+def test_other_headings_stay_on_their_own(text: str) -> None:
+    heading, following = markup.parse(text)
+    assert isinstance(heading, Heading) and not heading.runs_in
+    assert not isinstance(following, Heading)

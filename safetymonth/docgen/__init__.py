@@ -20,6 +20,7 @@ from safetymonth.docgen.models import (
     DocgenError,
     Letter,
     Notice,
+    OutputError,
     Summary,
     load,
 )
@@ -27,8 +28,8 @@ from safetymonth.docgen.pdf import PdfError, to_pdf
 
 KINDS = ("notice", "letter", "summary")
 
-__all__ = ["KINDS", "DataError", "DocgenError", "PdfError", "TemplateError", "generate", "load",
-           "to_pdf"]
+__all__ = ["KINDS", "DataError", "DocgenError", "OutputError", "PdfError", "TemplateError",
+           "generate", "load", "to_pdf"]
 
 
 def output_file(out: Path, kind: str) -> Path:
@@ -42,7 +43,8 @@ def generate(data: Data, out: Path, templates_dir: Path | None = None,
     """Write the .docx file(s) of ``data``; returns their paths.
 
     A notice or summary goes to ``out`` (a .docx path, or a folder); letters go one per unit
-    into the folder ``out``.
+    into the folder ``out``. Bad data or templates raise DataError or TemplateError; an
+    output that cannot be written raises OutputError.
     """
     if isinstance(data, Letter):
         return write_letters(data, out, templates_dir, jobs=jobs, on_done=on_done)
@@ -53,8 +55,13 @@ def generate(data: Data, out: Path, templates_dir: Path | None = None,
         assert isinstance(data, Summary)
         document = build_summary(data, intake_rows, env)
     path = output_file(out, data.kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document.save(path)
+    if path != out and out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file; name a .docx file or a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document.save(path)
+    except OSError as error:
+        raise OutputError.from_os(error, path) from error
     if on_done:
         on_done(path)
     return [path]

@@ -12,23 +12,66 @@ import io
 import multiprocessing
 import os
 import re
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from safetymonth.docgen.documents import environment, write_letter
+from safetymonth.docgen.documents import check_templates_dir, environment, write_letter
 from safetymonth.docgen.layout import OfficialDocument
-from safetymonth.docgen.models import Letter, LetterUnit
+from safetymonth.docgen.models import Letter, LetterUnit, OutputError
 
 DOCUMENT_PART = "word/document.xml"
-UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+# Names Windows reserves for devices, whatever the extension: CON.docx cannot be opened there.
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
+                    *(f"LPT{n}" for n in range(1, 10))}
+# A file name may hold 255 bytes; the stem leaves room for " (12345)" and ".docx"/".pdf".
+MAX_STEM_BYTES = 200
 # Below this many letters a second process costs more than it saves.
 PARALLEL_FROM = 40
 
 
+def letter_stem(name: str, fallback: str = "单位") -> str:
+    """A file-name stem from a unit's name that every common file system accepts.
+
+    Characters Windows refuses become ``_``; leading and trailing dots and spaces go; the
+    stem is cut to MAX_STEM_BYTES of UTF-8 (whole characters); a device name (CON, LPT1)
+    gets a ``_`` in front; an empty result is ``fallback``.
+    """
+    stem = UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip(" .")
+    encoded = stem.encode("utf-8")
+    if len(encoded) > MAX_STEM_BYTES:
+        stem = encoded[:MAX_STEM_BYTES].decode("utf-8", errors="ignore").rstrip(" .")
+    if not stem:
+        stem = fallback
+    if stem.split(".")[0].rstrip(" ").upper() in WINDOWS_RESERVED:
+        stem = "_" + stem
+    return stem
+
+
 def letter_filename(unit: LetterUnit) -> str:
-    """``德化县殡仪馆.docx``: the unit's name, with characters no file system accepts replaced."""
-    return UNSAFE.sub("_", unit.name).strip(" .") + ".docx"
+    """``德化县殡仪馆.docx``: one unit's file name (see letter_filenames for a roster)."""
+    return letter_stem(unit.name) + ".docx"
+
+
+def letter_filenames(units: Sequence[LetterUnit]) -> list[str]:
+    """One file name per unit, all different even where case does not count (Windows, macOS).
+
+    Names that clean up to the same stem (``a/b`` and ``a:b``) are told apart by `` (2)``,
+    `` (3)``… in roster order; a name with nothing usable left is ``单位N`` (its position).
+    """
+    taken: set[str] = set()
+    names = []
+    for position, unit in enumerate(units, start=1):
+        stem = candidate = letter_stem(unit.name, f"单位{position}")
+        number = 1
+        while candidate.casefold() in taken:
+            number += 1
+            candidate = f"{stem} ({number})"
+        taken.add(candidate.casefold())
+        names.append(candidate + ".docx")
+    return names
 
 
 class LetterFactory:
@@ -53,8 +96,7 @@ class LetterFactory:
                                  body if info.filename == DOCUMENT_PART else content)
         return buffer.getvalue()
 
-    def write(self, unit: LetterUnit, outdir: Path) -> Path:
-        path = outdir / letter_filename(unit)
+    def write(self, unit: LetterUnit, path: Path) -> Path:
         path.write_bytes(self.render(unit))
         return path
 
@@ -75,30 +117,41 @@ def _write_in_worker(job: tuple[LetterUnit, Path]) -> Path:
 
 def write_letters(data: Letter, outdir: Path, templates_dir: Path | None = None,
                   jobs: int = 0, on_done: Callable[[Path], None] | None = None) -> list[Path]:
-    """Write one letter per unit into ``outdir``; ``jobs`` 0 means one process per core."""
-    outdir.mkdir(parents=True, exist_ok=True)
+    """Write one letter per unit into ``outdir``; ``jobs`` 0 means one process per core.
+
+    Every unit gets its own file (letter_filenames), so as many files are written as there
+    are units. A folder that cannot be made or written raises OutputError.
+    """
+    check_templates_dir(templates_dir)  # before any worker process needs it
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: is a file; letters go into a folder, one file per unit")
+    targets = [outdir / name for name in letter_filenames(data.units)]
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(data.units) < PARALLEL_FROM:
-        paths = _serial(data, outdir, templates_dir)
-    else:
-        paths = _parallel(data, outdir, templates_dir, min(jobs, len(data.units)))
     written = []
-    for path in paths:
-        written.append(path)
-        if on_done:
-            on_done(path)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        if jobs == 1 or len(data.units) < PARALLEL_FROM:
+            paths = _serial(data, targets, templates_dir)
+        else:
+            paths = _parallel(data, targets, templates_dir, min(jobs, len(data.units)))
+        for path in paths:
+            written.append(path)
+            if on_done:
+                on_done(path)
+    except OSError as error:
+        raise OutputError.from_os(error, outdir) from error
     return written
 
 
-def _serial(data: Letter, outdir: Path, templates_dir: Path | None) -> Iterator[Path]:
+def _serial(data: Letter, targets: Sequence[Path], templates_dir: Path | None) -> Iterator[Path]:
     factory = LetterFactory(data, templates_dir)
-    for unit in data.units:
-        yield factory.write(unit, outdir)
+    for unit, path in zip(data.units, targets, strict=True):
+        yield factory.write(unit, path)
 
 
-def _parallel(data: Letter, outdir: Path, templates_dir: Path | None,
+def _parallel(data: Letter, targets: Sequence[Path], templates_dir: Path | None,
               jobs: int) -> Iterator[Path]:
-    jobs_list: Sequence[tuple[LetterUnit, Path]] = [(unit, outdir) for unit in data.units]
+    jobs_list = list(zip(data.units, targets, strict=True))
     # fork: workers start in milliseconds and inherit the imported modules.
     context = multiprocessing.get_context("fork")
     chunk = max(1, len(jobs_list) // (jobs * 8))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,18 @@ def sentence(text: str) -> str:
     return text if not text or text[-1] in FULL_STOPS else text + "。"
 
 
+def check_templates_dir(templates_dir: Path | None) -> None:
+    """Refuse a ``docgen.templates_dir`` that is not a folder (it would silently do nothing)."""
+    if templates_dir is not None and not templates_dir.is_dir():
+        problem = "is not a folder" if templates_dir.exists() else "no such folder"
+        raise TemplateError(f"docgen.templates_dir: {templates_dir}: {problem}")
+
+
 def environment(templates_dir: Path | None = None) -> jinja2.Environment:
     """Built-in templates, each overridden by a same-named file in ``templates_dir``."""
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(BUILTIN_TEMPLATES)]
     if templates_dir is not None:
+        check_templates_dir(templates_dir)
         loaders.insert(0, jinja2.FileSystemLoader(templates_dir))
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -44,11 +53,24 @@ def render_body(env: jinja2.Environment, kind: str, context: Mapping[str, Any]) 
     """The markup text of one document from its template."""
     name = TEMPLATE_NAMES[kind]
     try:
-        return env.get_template(name).render(**context)
-    except jinja2.TemplateError as error:
+        template = env.get_template(name)
+    except jinja2.TemplateError as error:  # not found, or a syntax error
         where = getattr(error, "filename", None) or name
-        line = getattr(error, "lineno", None)
-        raise TemplateError(f"{where}{f':{line}' if line else ''}: {error.message}") from error
+        raise TemplateError(_located(where, getattr(error, "lineno", None), error)) from error
+    try:
+        return template.render(**context)
+    except Exception as error:  # jinja2's own errors, or Python's: {{ 1 + "a" }}
+        where = template.filename or name
+        line = getattr(error, "lineno", None) or next(
+            (lineno for frame, lineno in traceback.walk_tb(error.__traceback__)
+             if frame.f_code.co_filename == where), None)
+        raise TemplateError(_located(where, line, error)) from error
+
+
+def _located(where: str, line: int | None, error: Exception) -> str:
+    message = error.message if isinstance(error, jinja2.TemplateError) else None
+    text = message or f"{type(error).__name__}: {error}"
+    return f"{where}{f':{line}' if line else ''}: {text}"
 
 
 def build_notice(data: Notice, env: jinja2.Environment | None = None) -> OfficialDocument:

@@ -6,7 +6,8 @@
 - A level 2–4 heading whose text has ``。`` followed by more text runs into its paragraph:
   the heading part keeps the heading font, the rest is body text.
 - A blank line separates paragraphs; lines without one between them join (Chinese needs no
-  space between them).
+  space between them). So a level 2–4 heading ending in ``。`` runs into the text on the
+  lines under it, just as if that text had been typed after it on the same line.
 - ``| a | b |`` lines form a table. With a ``| --- | --- |`` row under the first, the table is
   ruled and the first row is its header; without one it is an unruled layout table (the
   signature block of a letter).
@@ -15,11 +16,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 DIGITS = "零一二三四五六七八九"
 HAND_NUMBER = re.compile(
-    r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[)）]|\d+[、.．]|"
+    r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[)）]|\d+[、.．](?!\d)|"
     r"[（(]\d+[)）])\s*")
 SEPARATOR_CELL = re.compile(r"^:?-{3,}:?$")
 
@@ -91,8 +92,14 @@ def parse(text: str) -> list[Block]:
     numbering = Numbering()
     pending: list[str] = []
     table: list[str] = []
+    lead: list[Heading] = []  # a heading that the lines under it run into
 
     def flush() -> None:
+        if lead:
+            heading = lead.pop()
+            rest = "".join([heading.rest, *pending]).strip()
+            blocks.append(replace(heading, rest=rest))
+            pending.clear()
         if pending:
             blocks.append(Paragraph("".join(pending)))
             pending.clear()
@@ -110,7 +117,11 @@ def parse(text: str) -> list[Block]:
             table.append(line)
         elif line.startswith("#"):
             flush()
-            blocks.append(_heading(line, numbering))
+            heading = _heading(line, numbering)
+            if heading.level > 1 and heading.text.endswith("。"):
+                lead.append(heading)
+            else:
+                blocks.append(heading)
         else:
             if table:
                 flush()

@@ -6,6 +6,7 @@ one line per problem, naming the key and what is expected.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from safetymonth.config import describe_validation_error
 
 Text = Annotated[str, Field(min_length=1)]
+# 发文字号 as often typed: the year in [ ], ( ), （ ）, 【 】 or ［ ］, the number with zeros.
+DOC_NUMBER = re.compile(
+    r"^(?P<prefix>.*?)\s*[\[(（【［〔]\s*(?P<year>\d{4})\s*[\])）】］〕]\s*0*(?P<seq>[1-9]\d*)\s*号$")
 
 
 class DocgenError(Exception):
@@ -24,6 +28,17 @@ class DocgenError(Exception):
 
 class DataError(DocgenError):
     """A data file that cannot be used; the message names the key and what is expected."""
+
+
+class OutputError(DocgenError):
+    """An output file or folder that cannot be written; the message names it."""
+
+    @classmethod
+    def from_os(cls, error: OSError, path: Path) -> OutputError:
+        where = error.filename or path
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            return cls(f"{where}: cannot write there: a file is in the way of a folder")
+        return cls(f"{where}: cannot write: {error.strerror or error}")
 
 
 class _Strict(BaseModel):
@@ -35,6 +50,32 @@ def cn_date(value: date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def doc_number(text: str) -> str:
+    """威民发[2016]064号 → 威民发〔2016〕64号 (GB/T 9704 7.2.4: the year in 六角括号〔〕, the
+    number without leading zeros). Text that does not look like a 发文字号 is left as typed."""
+    match = DOC_NUMBER.match(text.strip())
+    if not match:
+        return text
+    return f"{match['prefix']}〔{match['year']}〕{match['seq']}号"
+
+
+class _Issued(_Strict):
+    """A document under an issuer's mark: the issuer, the mark and the 发文字号."""
+
+    issuer: Text
+    mark: Text | None = None  # issuer mark; default issuer + 文件
+    number: Text | None = None  # 发文字号, e.g. 威民发〔2016〕64号
+
+    @field_validator("number")
+    @classmethod
+    def _standard_number(cls, value: str | None) -> str | None:
+        return None if value is None else doc_number(value)
+
+    @property
+    def issuer_mark(self) -> str:
+        return self.mark or f"{self.issuer}文件"
+
+
 class Part(_Strict):
     """A document printed after the notice (the plan it 印发s) or an 附件 page."""
 
@@ -42,11 +83,8 @@ class Part(_Strict):
     body: Text
 
 
-class Notice(_Strict):
+class Notice(_Issued):
     kind: Literal["notice"] = "notice"
-    issuer: Text
-    mark: Text | None = None  # issuer mark; default issuer + 文件
-    number: Text | None = None  # 发文字号, e.g. 威民发〔2016〕64号
     title: Text
     recipients: Text | None = None
     body: Text
@@ -71,10 +109,6 @@ class Notice(_Strict):
             raise ValueError(f"appendix has {len(self.appendix)} pages but attachments lists "
                              f"{len(self.attachments)} titles; list each 附件 in attachments")
         return self
-
-    @property
-    def issuer_mark(self) -> str:
-        return self.mark or f"{self.issuer}文件"
 
 
 class Term(_Strict):
@@ -130,11 +164,8 @@ class Sections(_Strict):
     plans: Text = Field(alias="下步打算")
 
 
-class Summary(_Strict):
+class Summary(_Issued):
     kind: Literal["summary"] = "summary"
-    issuer: Text
-    mark: Text | None = None
-    number: Text | None = None
     title: Text
     recipients: Text
     basis: Text
@@ -143,23 +174,36 @@ class Summary(_Strict):
     signature: Text | None = None
     date: date
 
-    @property
-    def issuer_mark(self) -> str:
-        return self.mark or f"{self.issuer}文件"
-
 
 Data = Notice | Letter | Summary
 MODELS: dict[str, type[Notice] | type[Letter] | type[Summary]] = {
     "notice": Notice, "letter": Letter, "summary": Summary}
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that an impossible date (2024-13-01) stays a string.
+
+    PyYAML raises a bare ValueError for it, with no key; as a string it reaches the model,
+    which names the key and says what is wrong.
+    """
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> object:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def load(path: Path, kind: str) -> Data:
     """Read and check a YAML data file of the given kind."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
     except OSError as error:
         raise DataError(f"{path}: cannot read: {error.strerror or error}") from error
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as error:
         raise DataError(f"{path}: not a valid YAML file: {error}") from error
     return parse(raw, kind, str(path))
 

@@ -26,7 +26,8 @@ from safetymonth.docgen.models import DocgenError
 FONTS_CONF = Path(__file__).with_name("fonts.conf")
 UNO_PYTHONS = (sys.executable, "/usr/bin/python3")
 START_TIMEOUT = 60.0
-CONVERT_TIMEOUT = 180
+CONVERT_TIMEOUT = 180  # seconds for a cold conversion, plus PER_FILE_TIMEOUT per file
+PER_FILE_TIMEOUT = 10
 # Runs under the uno-capable interpreter: unoserver comes after its own paths, never before.
 _SERVER_BOOT = ("import sys; sys.path.append(sys.argv.pop(1)); "
                 "from unoserver.server import main; sys.argv[0] = 'unoserver'; main()")
@@ -57,13 +58,18 @@ def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
     (or a test) already has open, which would ignore our fonts and our output folder.
     """
     outdir.mkdir(parents=True, exist_ok=True)
+    timeout = CONVERT_TIMEOUT + PER_FILE_TIMEOUT * len(paths)
     with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile:
         command = [soffice(), f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
                    "--norestore", "--convert-to", "pdf", "--outdir", str(outdir),
                    *map(str, paths)]
-        result = subprocess.run(command, env=font_environment(), capture_output=True,
-                                text=True, timeout=CONVERT_TIMEOUT + 10 * len(paths),
-                                check=False)
+        try:
+            result = subprocess.run(command, env=font_environment(), capture_output=True,
+                                    text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as error:
+            _kill_leftovers(profile)  # soffice's children outlive the killed launcher
+            raise PdfError(f"LibreOffice did not finish converting {len(paths)} file(s) "
+                           f"within {timeout:g} s") from error
     made = [outdir / (path.stem + ".pdf") for path in paths]
     missing = [str(path) for path in made if not path.exists()]
     if result.returncode or missing:
