@@ -6,6 +6,7 @@ import pytest
 
 from safetymonth.docgen import markup
 from safetymonth.docgen.markup import Heading, Paragraph, Table
+from safetymonth.docgen.models import DataError
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -16,7 +17,8 @@ def test_chinese_numbers(value: int, text: str) -> None:
 
 
 def test_chinese_number_out_of_range() -> None:
-    with pytest.raises(ValueError):
+    # A clear error for the clerk (the CLI prints it, exit 2), not a traceback.
+    with pytest.raises(DataError, match="at most 99 headings"):
         markup.chinese_number(100)
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from safetymonth.docgen.models import DataError
+
 DIGITS = "零一二三四五六七八九"
 HAND_NUMBER = re.compile(
     r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[)）]|\d+[、.．](?!\d)|"
@@ -54,7 +56,8 @@ Block = Heading | Paragraph | Table
 def chinese_number(value: int) -> str:
     """1 → 一, 10 → 十, 12 → 十二, 20 → 二十, 99 → 九十九."""
     if not 0 < value < 100:
-        raise ValueError(f"heading number {value} out of range 1–99")
+        raise DataError(f"body: heading number {value} at one level; a document numbers at "
+                        "most 99 headings of a level (一、 to 九十九、): split the section")
     tens, ones = divmod(value, 10)
     text = ("" if tens == 1 else DIGITS[tens]) + "十" if tens else ""
     return text + (DIGITS[ones] if ones else "")
