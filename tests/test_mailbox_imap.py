@@ -3,6 +3,7 @@ size limit, SSL/STARTTLS and IDLE."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.message
 import email.policy
@@ -10,6 +11,7 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -198,35 +200,42 @@ def _wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-unty
     return False
 
 
+def processed(config: Config) -> int:
+    with Store(config.storage_dir) as store:
+        return len(store.messages("state = ?", (PROCESSED,)))
+
+
+@contextlib.contextmanager
+def watching(config: Config) -> Iterator[threading.Thread]:
+    """``safetymonth poll`` (watch mode) in a thread, stopped as SIGTERM would stop it."""
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(config, stop), daemon=True)
+    watcher.start()
+    try:
+        yield watcher
+    finally:
+        stop.set()
+        watcher.join(timeout=15)
+    assert not watcher.is_alive()
+
+
 def test_idle_wakes_the_watcher_and_it_reconnects_after_a_kick(
         tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media) -> None:
     # A poll interval far longer than the test: only IDLE can bring the new mail in.
     config = imap_config(tmp_path, dovecot_server, imap_user,
                          mailbox={"poll_interval": 3600})
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(config, stop), daemon=True)
-    watcher.start()
-
-    def count() -> int:
-        with Store(config.storage_dir) as store:
-            return len(store.messages("state = ?", (PROCESSED,)))
-
-    try:
+    with watching(config):
         time.sleep(0.5)
         dovecot_server.append(imap_user, submission(1, mail_media))
         started = time.monotonic()
-        assert _wait_for(lambda: count() == 1)
+        assert _wait_for(lambda: processed(config) == 1)
         assert time.monotonic() - started < 3.0
         # The server drops the connection; the watcher reconnects and carries on.
         subprocess.run(["doveadm", "-c", str(dovecot_server.root / "dovecot.conf"), "kick",
                         imap_user], check=True, capture_output=True)
         time.sleep(0.5)
         dovecot_server.append(imap_user, submission(2, mail_media))
-        assert _wait_for(lambda: count() == 2, timeout=20)
-    finally:
-        stop.set()
-        watcher.join(timeout=15)
-    assert not watcher.is_alive()
+        assert _wait_for(lambda: processed(config) == 2, timeout=20)
 
 
 def test_too_large_sender_is_told_and_a_raised_limit_takes_the_message_whole(
@@ -302,21 +311,9 @@ def test_the_watcher_retries_a_refused_login_until_it_succeeds(
     monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
     config = imap_config(tmp_path, dovecot_server, imap_user, mailbox={"poll_interval": 1})
     dovecot_server.append(imap_user, submission(1, mail_media))
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(config, stop), daemon=True)
-    watcher.start()
-
-    def processed() -> int:
-        with Store(config.storage_dir) as store:
-            return len(store.messages("state = ?", (PROCESSED,)))
-
-    try:
+    with watching(config) as watcher:
         assert _wait_for(lambda: "reconnecting" in caplog.text, timeout=10)
-        assert watcher.is_alive() and processed() == 0
+        assert watcher.is_alive() and processed(config) == 0
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-        assert _wait_for(lambda: processed() == 1, timeout=20)
-    finally:
-        stop.set()
-        watcher.join(timeout=15)
-    assert not watcher.is_alive()
+        assert _wait_for(lambda: processed(config) == 1, timeout=20)
     assert "wrong-password" not in caplog.text
