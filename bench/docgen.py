@@ -56,10 +56,10 @@ def timed(label: str, action: object) -> float:
 
 def run_docxtpl(template: Path, data: models.Letter, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for unit in data.units:
+    for unit, name in zip(data.units, batch.letter_filenames(data.units), strict=True):
         document = DocxTemplate(str(template))
         document.render({"unit": unit.model_dump()})
-        document.save(str(folder / batch.letter_filename(unit)))
+        document.save(str(folder / name))
 
 
 def letters(count: int) -> dict[str, float]:
@@ -77,7 +77,7 @@ def letters(count: int) -> dict[str, float]:
                        lambda: batch.write_letters(data, OUT / "batch", jobs=2)),
     }
     for folder in ("docxtpl", "single", "batch"):  # every side wrote the unit's own letter
-        path = OUT / folder / batch.letter_filename(data.units[7])
+        path = OUT / folder / batch.letter_filenames(data.units)[7]
         with zipfile.ZipFile(path) as package:
             assert data.units[7].head.encode() in package.read("word/document.xml"), folder
     print(f"  one core vs docxtpl:  {times['docxtpl'] / times['single']:.1f}×  (target ≥ 1.5×)")

@@ -50,11 +50,6 @@ def letter_stem(name: str, fallback: str = "单位") -> str:
     return stem
 
 
-def letter_filename(unit: LetterUnit) -> str:
-    """``德化县殡仪馆.docx``: one unit's file name (see letter_filenames for a roster)."""
-    return letter_stem(unit.name) + ".docx"
-
-
 def letter_filenames(units: Sequence[LetterUnit]) -> list[str]:
     """One file name per unit, all different even where case does not count (Windows, macOS).
 
