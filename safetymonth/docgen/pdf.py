@@ -103,7 +103,8 @@ class UnoConverter:
             raise PdfError("unoserver needs python3-uno and the unoserver package")
         self._python = python
         self._package_parent = str(Path(spec.origin).parent.parent)
-        self._profile = tempfile.TemporaryDirectory(prefix="safetymonth-uno-")
+        # Named after this process, so its own LibreOffice can be told from another run's.
+        self._profile = tempfile.TemporaryDirectory(prefix=f"safetymonth-uno-{os.getpid()}-")
         self.port = _free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
