@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from threading import Event
 
+from safetymonth.mailbox.parse import header_end
 from safetymonth.mailbox.source import Item
 
 HEADER_CHUNK = 64 * 1024
@@ -25,14 +26,15 @@ class MaildirSource:
 
     def pending(self) -> list[Item]:
         self.box._refresh()
-        keys = [key for key in self.box.iterkeys() if self._relative(key).startswith("new")]
-        return [Item(f"maildir:{key}", self._size(key)) for key in sorted(keys)]
+        files = {key: self._relative(key) for key in self.box.iterkeys()}
+        return [Item(f"maildir:{key}", self._size(relative))
+                for key, relative in sorted(files.items()) if relative.startswith("new")]
 
-    def _size(self, key: str) -> int | None:
+    def _size(self, relative: str) -> int | None:
         """The file's size, so ``mailbox.max_message_size`` applies here as on IMAP."""
         try:
-            return (self.path / self._relative(key)).stat().st_size
-        except (KeyError, FileNotFoundError):
+            return (self.path / relative).stat().st_size
+        except FileNotFoundError:
             return None
 
     def fetch(self, items: list[Item]) -> Iterator[tuple[Item, bytes]]:
@@ -58,14 +60,14 @@ class MaildirSource:
         try:
             with (self.path / self._relative(_key(item))).open("rb") as handle:
                 head = b""
-                while len(head) < MAX_HEADER and not _header_end(head):
+                while len(head) < MAX_HEADER and not header_end(head):
                     chunk = handle.read(HEADER_CHUNK)
                     if not chunk:
                         break
                     head += chunk
         except (KeyError, FileNotFoundError):
             return b""
-        end = _header_end(head)
+        end = header_end(head)
         return head[:end] if end else head[:MAX_HEADER]
 
     def mark(self, items: list[Item]) -> None:
@@ -90,12 +92,6 @@ class MaildirSource:
 
     def close(self) -> None:
         """A Maildir holds no connection."""
-
-
-def _header_end(data: bytes) -> int:
-    """Where the blank line that ends the header block starts (0: not in ``data`` yet)."""
-    ends = [found + 1 for found in (data.find(b"\n\n"), data.find(b"\n\r\n")) if found >= 0]
-    return min(ends) if ends else 0
 
 
 def _key(item: Item) -> str:

@@ -42,7 +42,8 @@ CHARSET_ALIASES = {
     "us-ascii": "utf-8", "ascii": "utf-8", "unicode-1-1-utf-7": "utf-7",
 }
 MAX_NAME_CHARS = 120
-SURROGATE = re.compile("[\udc80-\udcff]")
+SURROGATE = re.compile("[\udc80-\udcff]")  # undeclared 8-bit bytes, as the parser keeps them
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f]+")
 # Names Windows reserves whatever the extension: CON.jpg cannot be saved there.
@@ -62,7 +63,7 @@ def decode_text(data: bytes, charset: str | None) -> str:
 def clean(text: str) -> str:
     """``text`` without lone surrogates, which some codecs (UTF-7, UTF-16) let through and
     which SQLite and every encoder refuse: each becomes "?"."""
-    if text.isascii() or text.isprintable():
+    if text.isascii() or not LONE_SURROGATE.search(text):
         return text
     return text.encode("utf-8", errors="replace").decode("utf-8")
 
@@ -431,10 +432,8 @@ def parse_headers(raw: bytes) -> ParsedMail:
 
     The block is cut out first: ``headersonly=True`` would still read and keep the body.
     """
-    crlf = raw.find(b"\n\r\n")
-    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))  # only before a CRLF end
-    ends = [found for found in (lf, crlf) if found >= 0]
-    block = raw[: min(ends) + 1] if ends else raw
+    end = header_end(raw)
+    block = raw[:end] if end else raw
     message = BytesParser(policy=POLICY).parsebytes(block, headersonly=True)
     return _header_fields(message)
 
@@ -452,6 +451,14 @@ def parse(stream: BinaryIO) -> ParsedMail:
         _take_part(mail, part, html, runs)
     mail.cloud_links = find_cloud_links(mail.text, "\n".join(html))
     return mail
+
+
+def header_end(raw: bytes) -> int:
+    """Where the blank line that ends the header block starts (0 when ``raw`` has none)."""
+    crlf = raw.find(b"\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))  # only before a CRLF end
+    ends = [found + 1 for found in (lf, crlf) if found >= 0]
+    return min(ends) if ends else 0
 
 
 def _header_fields(message: EmailMessage) -> ParsedMail:

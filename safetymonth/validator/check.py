@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import logging
-import lzma
 import stat
 import zipfile
-import zlib
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from safetymonth.config import Policy, SizeRule
 from safetymonth.validator import archive, messages, sniff
 from safetymonth.validator.formats import avi, document, jpeg, media, mp4, pillow, png, psd
+from safetymonth.validator.formats.base import READ_ERRORS
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
 log = logging.getLogger("safetymonth.validator")
 
-# What a damaged or hostile zip raises while its directory or a member is read (a bad
-# compressed stream, a "version needed" we lack, a name that is not valid UTF-8...).
-ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-              RuntimeError, zlib.error, lzma.LZMAError)
 
 
 def check_file(path: Path, policy: Policy, name: str | None = None) -> list[Verdict]:
@@ -104,7 +99,7 @@ def _check_zip(stream: BinaryIO, name: str, policy: Policy, in_archive: bool) ->
         return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
     try:
         bundle = zipfile.ZipFile(stream)
-    except ZIP_ERRORS:
+    except READ_ERRORS:
         return [whole.fail(Code.CORRUPT, messages.corrupt("archive", "压缩包目录无法读取"))]
     with bundle:
         office = document.ooxml_format(bundle)
@@ -131,7 +126,7 @@ def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy) -> list[V
             with bundle.open(member.info) as stream:
                 verdicts += check_stream(stream, member.info.file_size, member_path, policy,
                                          in_archive=True)
-        except ZIP_ERRORS:
+        except READ_ERRORS:
             broken = Verdict(path=member_path, kind=Kind.ARCHIVE)
             verdicts.append(broken.fail(Code.CORRUPT,
                                         messages.corrupt("archive", "压缩包内文件无法解压")))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import lzma
+import zipfile
+import zlib
 from typing import BinaryIO
 
 from safetymonth.config import Policy
@@ -14,6 +17,12 @@ TAIL_SIZE = 64 * 1024
 SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 
 ORIENTATION_TAG = 0x0112  # EXIF Orientation
+
+# What reading a damaged file raises, most of all through a zip member: a bad compressed
+# stream, a "version needed" we lack, a name that is not valid UTF-8, a short read, and
+# MediaInfo's own RuntimeError.
+READ_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+               RuntimeError, zlib.error, lzma.LZMAError)
 
 
 def oriented(width: int, height: int, orientation: object) -> tuple[int, int]:

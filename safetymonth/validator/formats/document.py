@@ -8,14 +8,13 @@ starts ``%PDF-`` and ends with ``%%EOF``.
 from __future__ import annotations
 
 import zipfile
-import zlib
 from pathlib import PurePath
 from typing import BinaryIO
 
 import olefile
 
 from safetymonth.validator import messages
-from safetymonth.validator.formats.base import corrupt, new, read_tail
+from safetymonth.validator.formats.base import READ_ERRORS, corrupt, new, read_tail
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
 # Other office files: recognised so the reply can name them, but not accepted as summaries.
@@ -47,8 +46,7 @@ def probe_ooxml(archive: zipfile.ZipFile, fmt: str) -> Verdict:
     try:
         with archive.open(_main_part(fmt)) as part:
             part.read(1024)  # the main part inflates: the package is not a renamed shell
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
-            ValueError, zlib.error):
+    except READ_ERRORS:
         return corrupt(verdict, "文档内容无法读取")
     return verdict
 

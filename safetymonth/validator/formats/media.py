@@ -21,13 +21,12 @@ options, and parallel checking uses processes, never threads.
 from __future__ import annotations
 
 import threading
-import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 from pymediainfo import MediaInfo
 
-from safetymonth.validator.formats.base import corrupt, new
+from safetymonth.validator.formats.base import READ_ERRORS, corrupt, new
 from safetymonth.validator.verdict import Kind, Verdict
 
 MEDIAINFO_OPTIONS = {
@@ -74,7 +73,7 @@ def probe_video(source: Path | BinaryIO) -> Verdict:
     verdict = new(Kind.VIDEO, None)
     try:
         info = parse(source)
-    except (RuntimeError, OSError, ValueError, EOFError, zlib.error):
+    except READ_ERRORS:
         return corrupt(verdict, "无法解析")
     general = info.general_tracks[0] if info.general_tracks else None
     video = info.video_tracks[0] if info.video_tracks else None
@@ -94,7 +93,7 @@ def probe_still(source: Path | BinaryIO, fmt: str) -> Verdict:
     verdict = new(Kind.PHOTO, fmt)
     try:
         info = parse(source)
-    except (RuntimeError, OSError, ValueError, EOFError, zlib.error):
+    except READ_ERRORS:
         return corrupt(verdict, "无法解析")
     image = (info.image_tracks or info.video_tracks or [None])[0]
     _fill_size(verdict, image)
