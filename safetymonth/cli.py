@@ -11,12 +11,14 @@ from pathlib import Path
 import click
 
 from safetymonth.config import Config, ConfigError, load_config
+from safetymonth.storage.files import StorageFolderError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class _Group(click.Group):
-    """Turns a config error anywhere into a one-line message and exit code 2."""
+    """Turns a config error anywhere into a one-line message and exit code 2, and a storage
+    folder that is not safe to use into one line (what to run to fix it) and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -24,6 +26,9 @@ class _Group(click.Group):
         except ConfigError as error:
             click.echo(f"safetymonth: configuration error:\n{error}", err=True)
             ctx.exit(EXIT_USAGE)
+        except StorageFolderError as error:
+            click.echo(f"safetymonth: storage.dir refused: {error}", err=True)
+            ctx.exit(EXIT_FAILED)
 
 
 @click.group(cls=_Group)

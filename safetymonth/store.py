@@ -41,6 +41,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from safetymonth.storage.files import (
+    FILE_MODE,
+    create_private_file,
+    make_private_dir,
+    prepare_folder,
+)
+
 DB_NAME = "safetymonth.db"
 RAW_DIR = "raw"
 FILES_DIR = "files"
@@ -158,8 +165,10 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        prepare_folder(root)  # owner-only and no symlink, or StorageFolderError
         for sub in (RAW_DIR, FILES_DIR, TMP_DIR):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+            make_private_dir(root / sub)
+        create_private_file(root / DB_NAME)
         self.db = sqlite3.connect(root / DB_NAME, isolation_level=None, timeout=30)
         self.db.row_factory = sqlite3.Row
         try:
@@ -285,7 +294,7 @@ class Store:
                 Path(temp).unlink()
                 self._exists(target)
                 return hexdigest, relative, size
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(target.parent)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
@@ -294,7 +303,7 @@ class Store:
         return hexdigest, relative, size
 
     def _write_atomically(self, target: Path, chunks: Iterable[bytes]) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(target.parent)
         handle, temp = self._temp()
         try:
             with os.fdopen(handle, "wb") as out:
@@ -316,9 +325,12 @@ class Store:
             self._temps += 1
             name = str(self.root / TMP_DIR / f"{os.getpid()}.{self._temps}")
             try:
-                return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+                handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                                 FILE_MODE)
             except FileExistsError:
                 continue
+            os.fchmod(handle, FILE_MODE)  # 0600 whatever the umask
+            return handle, name
 
     def _exists(self, target: Path) -> None:
         """``target`` was already there. A process killed before its barrier may have left
