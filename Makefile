@@ -3,9 +3,10 @@ VENV     := .venv
 PYTHON   := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-# Media probing and sample generation; IMAP server for tests; PDF export and CJK fonts.
+# Media probing and sample generation; IMAP server and PostgreSQL 15 for tests; PDF export
+# and CJK fonts.
 SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl \
-	dovecot-imapd poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
+	dovecot-imapd postgresql poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
 	libreoffice-writer-nogui python3-uno
 
 .PHONY: demo test lint bench system venv clean

@@ -14,6 +14,7 @@ from tests.mailservers import (  # noqa: F401 (mail fixtures)
     mail_media,
     smtp_server,
 )
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 (PostgreSQL fixtures)
 
 
 @pytest.fixture(scope="session")
