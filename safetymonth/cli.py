@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from safetymonth.config import Config, ConfigError, load_config
-from safetymonth.storage.files import StorageFolderError
+from safetymonth.storage.errors import StorageError, StorageFolderError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -28,6 +28,9 @@ class _Group(click.Group):
             ctx.exit(EXIT_USAGE)
         except StorageFolderError as error:
             click.echo(f"safetymonth: storage.dir refused: {error}", err=True)
+            ctx.exit(EXIT_FAILED)
+        except StorageError as error:
+            click.echo(f"safetymonth: {error}", err=True)
             ctx.exit(EXIT_FAILED)
 
 
@@ -153,11 +156,11 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
     """Queue a reminder to every incomplete unit (once per interval), then send the queue."""
     from safetymonth.mailbox.reminders import queue_reminders
     from safetymonth.mailbox.service import send_queued
-    from safetymonth.store import Store
+    from safetymonth.storage.repository import open_repository
 
     config = _config(ctx)
     _log_to_stderr()
-    with Store(config.storage_dir) as store, _mail_server_errors(ctx):
+    with open_repository(config) as store, _mail_server_errors(ctx):
         for plan in queue_reminders(config, store, dry_run=dry_run):
             action = f"skipped: {plan.skipped}" if plan.skipped else \
                 ("would remind" if dry_run else "reminded")
@@ -185,12 +188,13 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     cannot be written.
     """
     from safetymonth import docgen
+    from safetymonth.report import intake_rows
 
     config = _config(ctx)
     templates = config.docgen.templates_dir
     try:
         data = docgen.load(data_path, kind)
-        rows = _intake_rows(config) if getattr(data, "intake", False) else []
+        rows = intake_rows(config) if getattr(data, "intake", False) else []
         with _progress(len(getattr(data, "units", ())), "letters") as advance:
             paths = docgen.generate(data, out, templates and config.resolve(templates),
                                     intake_rows=rows, jobs=jobs, on_done=advance)
@@ -208,12 +212,6 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
             click.echo(f"safetymonth: PDF export failed: {error}", err=True)
             ctx.exit(EXIT_FAILED)
         click.echo(pdfs[0] if len(pdfs) == 1 else f"{len(pdfs)} PDF files in {out}")
-
-
-def _intake_rows(config: Config) -> list[dict[str, object]]:
-    from safetymonth.report import build_report
-
-    return list(build_report(config)["units"])
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ names the environment variable that holds the password.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -296,6 +297,23 @@ class Campaign(_Strict):
 
 class Storage(_Strict):
     dir: Path = Path("var/storage")
+    # A SQLAlchemy URL. None: a SQLite file in ``dir``. A shared deployment names a
+    # PostgreSQL database, postgresql+psycopg://USER@HOST:PORT/DB, never with a password.
+    database: str | None = None
+    # The environment variable holding the database password; unset: none is sent (trust or
+    # peer authentication).
+    password_env: str = "SAFETYMONTH_DB_PASSWORD"
+
+    @field_validator("database")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        if value is not None and re.match(r"^[\w+]+://[^/@:]*:[^/@]*@", value):
+            raise ValueError("the URL holds a password; put it in the environment variable "
+                             "named by storage.password_env instead")
+        return value
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
 
 
 class Docgen(_Strict):
@@ -329,6 +347,17 @@ class Config(_Strict):
     @property
     def storage_dir(self) -> Path:
         return self.resolve(self.storage.dir)
+
+    @property
+    def database_url(self) -> str | None:
+        """``storage.database``, a relative SQLite file resolved like any path (None: the
+        default file in ``storage.dir``)."""
+        url = self.storage.database
+        prefix = next((start for start in ("sqlite:///", "sqlite+pysqlite:///")
+                       if url and url.startswith(start)), None)
+        if url and prefix and url != prefix and not url[len(prefix):].startswith("/"):
+            return prefix + str(self.resolve(Path(url[len(prefix):])))
+        return url
 
 
 def load_config(path: Path | None = None) -> Config:

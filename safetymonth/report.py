@@ -1,4 +1,5 @@
-"""Per-unit status, read from the store (``safetymonth report``; the summary's intake table).
+"""Per-unit status, read through the repository (``safetymonth report``; the summary's intake
+table; later the console).
 
 The shape of :func:`build_report` is the ``report --json`` contract of DESIGN.md. A duplicate
 delivery is one message record, so it counts once; a suspicious (failed-authentication)
@@ -9,20 +10,21 @@ bounce, a list), which is listed under ``not_credited``.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from safetymonth.config import Completion, Config
-from safetymonth.store import FAILED, PROCESSED, TOO_LARGE, Store
+from safetymonth.storage.repository import Repository, open_repository
 
 KIND_LABELS = {"document": "活动总结", "photo": "照片", "video": "视频"}
 KIND_ORDER = ("document", "video", "photo")
 
 
-@dataclass
-class UnitStatus:
+@dataclass(frozen=True)
+class UnitProgress:
+    """A unit's counts (:class:`UnitStatus`) judged against the completion rule."""
+
     name: str
     submissions: int = 0
     documents_ok: int = 0
@@ -36,31 +38,22 @@ class UnitStatus:
     missing: list[str] = field(default_factory=list)
 
 
-def unit_status(store: Store, name: str, completion: Completion) -> UnitStatus:
-    """What ``name`` has sent, counted across all its credited messages."""
-    status = UnitStatus(name=name)
-    row = store.db.execute(
-        "SELECT count(*), max(received_at) FROM messages WHERE unit = ? AND state = ? "
-        "AND suspicious IS NULL", (name, PROCESSED)).fetchone()
-    status.submissions, status.last_submission = int(row[0]), row[1]
-    for (kind, ok), count in store.unit_tally(name).items():
-        if kind in KIND_LABELS:
-            attribute = f"{kind}s_{'ok' if ok else 'failed'}"
-            setattr(status, attribute, getattr(status, attribute) + count)
+def unit_progress(repository: Repository, name: str, completion: Completion) -> UnitProgress:
+    """What ``name`` has sent, counted across all its credited messages, and what it lacks."""
+    status = repository.unit_status(name)
     needed = _needed(completion)
     have = {"document": status.documents_ok, "photo": status.photos_ok,
             "video": status.videos_ok}
-    status.missing = [KIND_LABELS[kind] for kind in KIND_ORDER if have[kind] < needed[kind]]
-    status.complete = not status.missing
-    return status
+    lacking = [KIND_LABELS[kind] for kind in KIND_ORDER if have[kind] < needed[kind]]
+    return UnitProgress(**asdict(status), complete=not lacking, missing=lacking)
 
 
-def missing(store: Store, name: str, completion: Completion) -> list[str]:
-    """What ``name`` still lacks to be complete (``unit_status(...).missing``), without
+def missing(repository: Repository, name: str, completion: Completion) -> list[str]:
+    """What ``name`` still lacks to be complete (``unit_progress(...).missing``), without
     counting everything it has sent: each query stops once the needed number is found."""
     needed = _needed(completion)
     return [KIND_LABELS[kind] for kind in KIND_ORDER
-            if not store.unit_has(name, kind, needed[kind])]
+            if not repository.has_accepted(name, kind, needed[kind])]
 
 
 def _needed(completion: Completion) -> dict[str, int]:
@@ -70,43 +63,35 @@ def _needed(completion: Completion) -> dict[str, int]:
 
 def build_report(config: Config) -> dict[str, Any]:
     """The ``report --json`` object: every configured unit, with what it has submitted."""
-    with Store(config.storage_dir) as store:
-        return report_from_store(store, config)
+    with open_repository(config) as repository:
+        return report_from_repository(repository, config)
 
 
-def report_from_store(store: Store, config: Config) -> dict[str, Any]:
+def intake_rows(config: Config) -> list[dict[str, Any]]:
+    """The summary's intake table (one row per unit, as in ``report --json``)."""
+    return list(build_report(config)["units"])
+
+
+def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
     units = []
     for unit in config.units:
-        status = asdict(unit_status(store, unit.name, config.campaign.completion))
+        status = asdict(unit_progress(repository, unit.name, config.campaign.completion))
         del status["missing"]
         units.append(status)
-    unknown = store.db.execute(
-        "SELECT sender, count(*) FROM messages WHERE unit IS NULL AND suspicious IS NULL "
-        "AND not_credited IS NULL AND sender IS NOT NULL AND state = ? GROUP BY sender "
-        "ORDER BY sender", (PROCESSED,)).fetchall()
-    suspicious = store.messages("suspicious IS NOT NULL")
-    machine = store.messages("not_credited IS NOT NULL")
-    failed = store.messages("state IN (?, ?)", (FAILED, TOO_LARGE))
     return {
         "units": units,
-        "unknown_senders": [{"address": row[0], "messages": row[1]} for row in unknown],
-        "suspicious": [{"sender": row["sender"], "message_id": row["message_id"],
-                        "reason": row["suspicious"]} for row in suspicious],
-        "not_credited": [{"sender": row["sender"], "message_id": row["message_id"],
-                          "claimed_unit": _claimed_unit(row["notes"]),
-                          "reason": row["not_credited"]} for row in machine],
+        "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],
+        "suspicious": [{"sender": item.sender, "message_id": item.message_id,
+                        "reason": item.suspicious}
+                       for item in repository.suspicious_messages()],
+        "not_credited": [{"sender": item.sender, "message_id": item.message_id,
+                          "claimed_unit": item.claimed_unit, "reason": item.not_credited}
+                         for item in repository.machine_messages()],
         "not_sent": [unit["name"] for unit in units if unit["submissions"] == 0],
-        "failed": [{"source_key": row["source_key"], "sender": row["sender"],
-                    "subject": row["subject"], "state": row["state"],
-                    "error": row["last_error"]} for row in failed],
+        "failed": [{"source_key": item.source_key, "sender": item.sender,
+                    "subject": item.subject, "state": item.state, "error": item.last_error}
+                   for item in repository.failed_messages()],
     }
-
-
-def _claimed_unit(notes: str | None) -> str | None:
-    try:
-        return json.loads(notes or "{}").get("claimed_unit")
-    except (ValueError, AttributeError):
-        return None
 
 
 CSV_COLUMNS = ["name", "submissions", "documents_ok", "photos_ok", "photos_failed",
@@ -119,8 +104,6 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(report["units"])
-
-
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table for the terminal."""
     lines = ["单位                      提交  总结  照片合格/不合格  视频合格/不合格  完成"]

@@ -26,3 +26,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def policy() -> Policy:
     return Policy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> str | None:
+    """``storage.database`` for a test that runs on both engines: None (the default SQLite
+    file in storage.dir) or a fresh database on the session's PostgreSQL 15."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))

@@ -256,10 +256,11 @@ def mail_media() -> Media:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def write_config(folder: Path, **sections: object) -> Path:
-    """A config.yaml in ``folder``: Maildir in/out under it, plus the given sections merged."""
+def write_config(folder: Path, database: str | None = None, **sections: object) -> Path:
+    """A config.yaml in ``folder``: Maildir in/out under it, the store in ``storage`` on
+    ``database`` (None: SQLite), plus the given sections merged."""
     data: dict[str, object] = {
-        "storage": {"dir": "storage"},
+        "storage": {"dir": "storage", "database": database},
         "mailbox": {"source": "maildir:inbox", "outbox": "maildir:outbox"},
     }
     for name, value in sections.items():

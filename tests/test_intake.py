@@ -20,7 +20,7 @@ from safetymonth.mailbox.intake import Intake
 from safetymonth.mailbox.maildir import MaildirSource
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once
-from safetymonth.store import FAILED, PROCESSED, Store
+from safetymonth.storage.repository import FAILED, PROCESSED, Repository
 from safetymonth.validator import check_file
 from tests.mailservers import drop, write_config
 
@@ -42,20 +42,20 @@ def test_complete_submission_is_stored_checked_and_answered(tmp_path: Path,
     drop(tmp_path / "inbox", "m1.eml", raw)
     run_poll(config_path)
 
-    with Store(tmp_path / "storage") as store:
+    with Repository(tmp_path / "storage") as store:
         [row] = store.messages()
-        assert row["state"] == PROCESSED and row["unit"] == "德化县社会福利中心"
+        assert row.state == PROCESSED and row.unit == "德化县社会福利中心"
         # The raw message is kept byte-identical under its own hash.
-        assert store.raw_path(row["sha256"]).read_bytes() == raw
-        names = [a["name"] for a in store.attachments(row["id"])]
+        assert store.raw_path(row.sha256).read_bytes() == raw
+        names = [a.name for a in store.attachments(row.id)]
         assert names == ["安全管理月活动总结.docx", "消防疏散演练.mp4", "消防演练现场.jpg"]
-        for attachment, original in zip(store.attachments(row["id"]),
+        for attachment, original in zip(store.attachments(row.id),
                                         [mail_media.document, mail_media.video,
                                          mail_media.photo], strict=True):
-            stored = store.path(attachment["stored_name"])
+            stored = store.path(attachment.stored_name)
             assert stored.name == hashlib.sha256(original).hexdigest()
             assert stored.read_bytes() == original
-            assert json.loads(attachment["verdict"])[0]["ok"] is True
+            assert attachment.verdicts[0]["ok"] is True
     # Processed mail moves to cur/.
     assert os.listdir(tmp_path / "inbox" / "new") == []
     assert [n.split(":")[0] for n in os.listdir(tmp_path / "inbox" / "cur")] == ["m1.eml"]
@@ -93,12 +93,12 @@ def test_reply_file_is_named_after_the_reply_id_and_a_rerun_sends_nothing(
     run_poll(config_path)
     run_poll(config_path)
     files = os.listdir(tmp_path / "outbox" / "new")
-    with Store(tmp_path / "storage") as store:
+    with Repository(tmp_path / "storage") as store:
         [reply] = store.replies()
-        assert files == [reply["id"]]
-        assert reply["state"] == "sent" and reply["sent_at"]
+        assert files == [reply.id]
+        assert reply.state == "sent" and reply.sent_at
         [message] = outbox_messages(tmp_path)
-        assert message["Message-ID"] == f"<{reply['id']}@mzj.example.gov.cn>"
+        assert message["Message-ID"] == f"<{reply.id}@mzj.example.gov.cn>"
 
 
 def test_duplicate_delivery_is_one_record_and_one_reply(tmp_path: Path,
@@ -112,10 +112,10 @@ def test_duplicate_delivery_is_one_record_and_one_reply(tmp_path: Path,
     drop(tmp_path / "inbox", "again.eml", raw)
     drop(tmp_path / "inbox", "resent.eml", b"X-Resent: 1\r\n" + raw)
     run_poll(config_path)
-    with Store(tmp_path / "storage") as store:
-        assert len(store.messages()) == 1
+    with Repository(tmp_path / "storage") as store:
+        [message] = store.messages()
         assert len(store.replies()) == 1
-        keys = {row[0] for row in store.db.execute("SELECT key FROM source_keys")}
+        keys = set(store.source_keys(message.id))
         assert keys == {"maildir:first.eml", "maildir:again.eml", "maildir:resent.eml"}
     assert len(os.listdir(tmp_path / "inbox" / "cur")) == 3
 
@@ -134,11 +134,11 @@ def test_a_failing_message_is_marked_failed_and_does_not_block_others(
         return check_file(path, policy, name)  # type: ignore[arg-type]
 
     for _ in range(3):
-        with Store(config.storage_dir) as store:
+        with Repository(config.storage_dir) as store:
             source = MaildirSource(tmp_path / "inbox")
             Intake(config, store, checker=broken_checker).run(source)
-    with Store(config.storage_dir) as store:
-        states = {row["message_id"]: (row["state"], row["tries"], row["last_error"])
+    with Repository(config.storage_dir) as store:
+        states = {row.message_id: (row.state, row.tries, row.last_error)
                   for row in store.messages()}
     assert states["<good@x>"][0] == PROCESSED
     assert states["<bad@x>"][:2] == (FAILED, 2)
@@ -151,8 +151,8 @@ def test_a_failing_message_is_marked_failed_and_does_not_block_others(
     assert json.loads(report.output)["failed"][0]["error"].endswith("disk on fire")
     # On demand, it is retried (and now succeeds with the real validator).
     poll_once(config, retry_failed=True)
-    with Store(config.storage_dir) as store:
-        assert {row["state"] for row in store.messages()} == {PROCESSED}
+    with Repository(config.storage_dir) as store:
+        assert {row.state for row in store.messages()} == {PROCESSED}
 
 
 def test_remind_queues_once_per_interval_and_dry_run_queues_nothing(
@@ -165,18 +165,18 @@ def test_remind_queues_once_per_interval_and_dry_run_queues_nothing(
     dry = runner.invoke(main, ["--config", str(config_path), "remind", "--dry-run"])
     assert dry.exit_code == 0 and "would remind" in dry.output
     assert "德化县社会福利中心" not in dry.output  # complete: no reminder
-    with Store(tmp_path / "storage") as store:
-        assert store.replies("kind = 'reminder'") == []
+    with Repository(tmp_path / "storage") as store:
+        assert [r for r in store.replies() if r.kind == "reminder"] == []
     runner.invoke(main, ["--config", str(config_path), "remind"])
     again = runner.invoke(main, ["--config", str(config_path), "remind"])
     assert "skipped: reminded at" in again.output
-    with Store(tmp_path / "storage") as store:
-        reminders = store.replies("kind = 'reminder'")
+    with Repository(tmp_path / "storage") as store:
+        reminders = [r for r in store.replies() if r.kind == "reminder"]
     # Four incomplete units; the domain-only unit (@etfly) has no address yet.
-    assert sorted(r["recipient"] for r in reminders) == [
+    assert sorted(r.recipient for r in reminders) == [
         "byg@dhmz.example.cn", "jiuzhu@dhmz.example.cn", "xzjly@dhmz.example.cn"]
-    assert {r["state"] for r in reminders} == {"sent"}
-    sample = email.message_from_bytes(bytes(reminders[0]["body"]), policy=policy.default)
+    assert {r.state for r in reminders} == {"sent"}
+    sample = email.message_from_bytes(reminders[0].body, policy=policy.default)
     assert sample["Auto-Submitted"] == "auto-generated"
     assert "还缺少：活动总结、视频、照片" in sample.get_body(("plain",)).get_content()
 
@@ -200,23 +200,23 @@ def test_files_lost_before_the_barrier_are_fetched_and_stored_again(
     run_poll(config_path)
     # A power loss after the records were committed but before the barrier: the records
     # survived, the files did not, and the message was never marked on the server.
-    with Store(tmp_path / "storage") as store:
+    with Repository(tmp_path / "storage") as store:
         [row] = store.messages()
-        lost = [store.raw_path(row["sha256"])] + \
-            [store.path(a["stored_name"]) for a in store.attachments(row["id"])]
+        lost = [store.raw_path(row.sha256)] + \
+            [store.path(a.stored_name) for a in store.attachments(row.id)]
     for path in lost:
         path.unlink()
     [processed] = os.listdir(tmp_path / "inbox" / "cur")
     os.rename(tmp_path / "inbox" / "cur" / processed, tmp_path / "inbox" / "new" / "m1.eml")
 
     run_poll(config_path)
-    with Store(tmp_path / "storage") as store:
+    with Repository(tmp_path / "storage") as store:
         [again] = store.messages()
-        assert again["id"] == row["id"] and again["state"] == PROCESSED
-        assert store.intact(again["id"])
-        assert store.raw_path(again["sha256"]).read_bytes() == raw
-        stored = [store.path(a["stored_name"]).read_bytes()
-                  for a in store.attachments(again["id"])]
+        assert again.id == row.id and again.state == PROCESSED
+        assert store.intact(again)
+        assert store.raw_path(again.sha256).read_bytes() == raw
+        stored = [store.path(a.stored_name).read_bytes()
+                  for a in store.attachments(again.id)]
         assert stored == [mail_media.document, mail_media.video, mail_media.photo]
         assert len(store.replies()) == 1
     assert len(outbox_messages(tmp_path)) == 1
@@ -231,12 +231,12 @@ def test_maildir_applies_the_size_limit_and_reads_only_the_header(
     drop(tmp_path / "inbox", "big.eml", raw)
     result = CliRunner().invoke(main, ["poll", "--once", "--config", str(config_path)])
     assert result.exit_code == 0, result.output
-    with Store(tmp_path / "storage") as store:
+    with Repository(tmp_path / "storage") as store:
         [row] = store.messages()
-        assert row["state"] == "too_large" and row["size"] == len(raw)
-        assert store.attachments(row["id"]) == []
+        assert row.state == "too_large" and row.size == len(raw)
+        assert store.attachments(row.id) == []
         # Only the header block was kept for the record.
-        assert store.raw_path(row["sha256"]).read_bytes() == raw.split(b"\r\n\r\n")[0] + b"\r\n"
+        assert store.raw_path(row.sha256).read_bytes() == raw.split(b"\r\n\r\n")[0] + b"\r\n"
     [reply] = outbox_messages(tmp_path)
     assert "均未收到" in reply.get_body(("plain",)).get_content()
     assert os.listdir(tmp_path / "inbox" / "new") == ["big.eml"]  # left for a person

@@ -24,7 +24,7 @@ import pytest
 
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from safetymonth.store import PROCESSED, Store
+from safetymonth.storage.repository import PROCESSED, Repository
 from tests.mailservers import PASSWORD, Dovecot, drop, write_config
 
 PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
@@ -117,21 +117,21 @@ def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media, sou
     assert final.wait(timeout=120) == 0
     assert time.monotonic() - started < 150
 
-    with Store(tmp_path / "storage") as store:
+    with Repository(tmp_path / "storage") as store:
         rows = store.messages()
         assert len(rows) == MESSAGES
-        assert {row["state"] for row in rows} == {PROCESSED}
-        assert {row["message_id"] for row in rows} == set(expected)
+        assert {row.state for row in rows} == {PROCESSED}
+        assert {row.message_id for row in rows} == set(expected)
         for row in rows:
-            attachments = store.attachments(row["id"])
-            assert {a["sha256"] for a in attachments} == expected[row["message_id"]]
+            attachments = store.attachments(row.id)
+            assert {a.sha256 for a in attachments} == expected[row.message_id]
             for attachment in attachments:
-                data = store.path(attachment["stored_name"]).read_bytes()
-                assert hashlib.sha256(data).hexdigest() == attachment["sha256"]
-            assert hashlib.sha256(store.raw_path(row["sha256"]).read_bytes()).hexdigest() \
-                == row["sha256"]
+                data = store.path(attachment.stored_name).read_bytes()
+                assert hashlib.sha256(data).hexdigest() == attachment.sha256
+            assert hashlib.sha256(store.raw_path(row.sha256).read_bytes()).hexdigest() \
+                == row.sha256
         assert len(store.replies()) == MESSAGES
-        assert {row["state"] for row in store.replies()} == {"sent"}
+        assert {row.state for row in store.replies()} == {"sent"}
 
     delivered = [email.message_from_bytes(path.read_bytes(), policy=policy.default)
                  for path in (tmp_path / "outbox" / "new").iterdir()]

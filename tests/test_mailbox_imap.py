@@ -22,7 +22,7 @@ from safetymonth.mailbox.imap import ImapMailbox
 from safetymonth.mailbox.intake import Intake
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once, watch
-from safetymonth.store import PROCESSED, TOO_LARGE, Store
+from safetymonth.storage.repository import PROCESSED, TOO_LARGE, Repository
 from safetymonth.validator import Verdict, check_file
 from tests.mailservers import PASSWORD, Dovecot, write_config
 
@@ -90,7 +90,7 @@ def test_id_is_sent_and_polling_is_incremental(tmp_path: Path, dovecot_server: D
     assert spy.uids == [1, 2, 3]  # 1 and 2 were not downloaded again
     assert poll_once(config).processed == 0
     assert spy.uids == [1, 2, 3]
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         assert len(store.messages()) == 3 and len(store.replies()) == 3
 
     log = dovecot_server.log()
@@ -106,9 +106,10 @@ def test_uidvalidity_change_rescans_without_processing_twice(
     for index in (1, 2):
         dovecot_server.append(imap_user, submission(index, mail_media))
     poll_once(config)
-    with Store(config.storage_dir) as store:
-        [(source, (old_validity, _))] = [
-            (row[0], (row[1], row[2])) for row in store.db.execute("SELECT * FROM source_state")]
+    source = f"imap:{imap_user}@127.0.0.1/INBOX"
+    with Repository(config.storage_dir) as store:
+        old_validity = (store.source_cursor(source) or "").split(":")[0]
+        assert old_validity.isdigit()
     # The server renumbers the folder (a restore, a migration): new UIDVALIDITY.
     maildir = dovecot_server.maildir(imap_user)
     for index_file in maildir.glob("dovecot*"):
@@ -118,11 +119,11 @@ def test_uidvalidity_change_rescans_without_processing_twice(
     stats = poll_once(config)
     assert (stats.processed, stats.duplicates) == (1, 2)
     assert len(spy.uids) == 2 + 3  # everything was fetched again once
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         assert len(store.messages()) == 3 and len(store.replies()) == 3
-        validity = store.source_state(source)
-        assert validity is not None and validity[0] != old_validity
-        assert store.db.execute("SELECT count(*) FROM source_keys").fetchone()[0] == 5
+        validity = (store.source_cursor(source) or "").split(":")[0]
+        assert validity.isdigit() and validity != old_validity
+        assert sum(len(store.source_keys(m.id)) for m in store.messages()) == 5
 
 
 @pytest.mark.parametrize("action", ["seen", "keyword", "move"])
@@ -149,8 +150,8 @@ def test_processed_action_never_expunges_other_clients_messages(
     else:
         assert 1 not in inbox
         assert list(flags(dovecot_server, imap_user, "已处理").values()) == [set()]
-    with Store(config.storage_dir) as store:
-        states = sorted(row["state"] for row in store.messages())
+    with Repository(config.storage_dir) as store:
+        states = sorted(row.state for row in store.messages())
     assert states == [PROCESSED, TOO_LARGE]
 
 
@@ -165,10 +166,10 @@ def test_too_large_is_recorded_from_its_header_and_never_downloaded(
     dovecot_server.append(imap_user, big)
     assert poll_once(config).too_large == 1
     assert spy.uids == []
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         [row] = store.messages()
-        assert row["state"] == TOO_LARGE and row["sender"] == "fuli@dhmz.example.cn"
-        assert "max_message_size" in row["last_error"]
+        assert row.state == TOO_LARGE and row.sender == "fuli@dhmz.example.cn"
+        assert "max_message_size" in row.last_error
     assert flags(dovecot_server, imap_user) == {1: set()}  # left unread for a person
     assert poll_once(config).too_large == 0  # recorded once
 
@@ -201,8 +202,8 @@ def _wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-unty
 
 
 def processed(config: Config) -> int:
-    with Store(config.storage_dir) as store:
-        return len(store.messages("state = ?", (PROCESSED,)))
+    with Repository(config.storage_dir) as store:
+        return len([m for m in store.messages() if m.state == PROCESSED])
 
 
 @contextlib.contextmanager
@@ -258,10 +259,10 @@ def test_too_large_sender_is_told_and_a_raised_limit_takes_the_message_whole(
     raised = small_limit.model_copy(update={"mailbox": small_limit.mailbox.model_copy(
         update={"max_message_size": 10_000_000})})
     assert poll_once(raised).processed == 1
-    with Store(raised.storage_dir) as store:
+    with Repository(raised.storage_dir) as store:
         [row] = store.messages()
-        assert row["state"] == PROCESSED and row["unit"] == "德化县社会福利中心"
-        assert [a["name"] for a in store.attachments(row["id"])] == ["现场.jpg"]
+        assert row.state == PROCESSED and row.unit == "德化县社会福利中心"
+        assert [a.name for a in store.attachments(row.id)] == ["现场.jpg"]
     assert flags(dovecot_server, imap_user) == {1: {"\\Seen"}}
     replies = read_outbox(tmp_path / "outbox")
     assert len(replies) == 2
@@ -289,8 +290,8 @@ def test_a_message_that_failed_once_is_marked_after_its_retry(
             raise RuntimeError("checker bug")
         return check_file(path, policy, name)
 
-    with Store(config.storage_dir) as store:
-        source = ImapMailbox(config.mailbox.source, store)  # type: ignore[arg-type]
+    with Repository(config.storage_dir) as store:
+        source = ImapMailbox(config.mailbox.source)  # type: ignore[arg-type]
         try:
             first = Intake(config, store, checker=flaky).run(source)
             assert (first.processed, first.states.get("received")) == (1, 1)
@@ -299,7 +300,7 @@ def test_a_message_that_failed_once_is_marked_after_its_retry(
         finally:
             source.close()
         assert second.processed == 1
-        assert {row["state"] for row in store.messages()} == {PROCESSED}
+        assert {row.state for row in store.messages()} == {PROCESSED}
     assert flags(dovecot_server, imap_user) == {1: {"\\Seen"}, 2: {"\\Seen"}}
 
 

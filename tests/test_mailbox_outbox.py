@@ -11,13 +11,13 @@ import pytest
 from safetymonth.config import Config, load_config
 from safetymonth.mailbox.service import send_queued
 from safetymonth.mailbox.transports import MaildirOutbox
-from safetymonth.store import QUEUED, SENT, Store
+from safetymonth.storage.repository import QUEUED, SENT, Repository
 from tests.mailservers import write_config
 
 
 def queue_replies(config: Config, count: int) -> list[str]:
     ids = [f"r{index:04d}" for index in range(count)]
-    with Store(config.storage_dir) as store, store.transaction():
+    with Repository(config.storage_dir) as store, store.transaction():
         for reply_id in ids:
             data = (f"To: u{reply_id}@dhmz.example.cn\nSubject: test\n"
                     f"Message-ID: <{reply_id}@mzj.example.gov.cn>\n\n{reply_id}\n").encode()
@@ -27,7 +27,7 @@ def queue_replies(config: Config, count: int) -> list[str]:
 
 
 def deliver_queued(config: Config) -> tuple[int, int]:
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         return send_queued(config, store)
 
 
@@ -38,9 +38,9 @@ def test_a_reply_delivered_before_a_crash_is_not_written_again(tmp_path: Path) -
     # A run that died after writing two files, before marking their replies sent; a mail
     # client then read one of them, moving it to cur/ with its flags.
     crashed = MaildirOutbox(outbox)
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         for reply in store.queued_replies()[:2]:
-            crashed.send(reply["id"], "x", reply["recipient"], bytes(reply["body"]) + b"first")
+            crashed.send(reply.id, "x", reply.recipient, reply.body + b"first")
     crashed.flush()
     (outbox / "new" / ids[1]).rename(outbox / "cur" / f"{ids[1]}:2,S")
 
@@ -48,13 +48,13 @@ def test_a_reply_delivered_before_a_crash_is_not_written_again(tmp_path: Path) -
     assert sorted(os.listdir(outbox / "new")) == [ids[0], ids[2], ids[3]]
     assert os.listdir(outbox / "cur") == [f"{ids[1]}:2,S"]
     assert (outbox / "new" / ids[0]).read_bytes().endswith(b"first")  # not rewritten
-    with Store(config.storage_dir) as store:
-        assert {row["state"] for row in store.replies()} == {SENT}
-        assert store.replies("state = ?", (QUEUED,)) == []
+    with Repository(config.storage_dir) as store:
+        assert {row.state for row in store.replies()} == {SENT}
+        assert [r for r in store.replies() if r.state == QUEUED] == []
 
     # Queued again (as if the commit had been lost): still one file per reply.
-    with Store(config.storage_dir) as store, store.transaction():
-        store.db.execute("UPDATE replies SET state = ?", (QUEUED,))
+    with Repository(config.storage_dir) as store, store.transaction():
+        store.conn.exec_driver_sql(f"UPDATE replies SET state = '{QUEUED}'")
     assert deliver_queued(config) == (4, 0)
     assert sorted(os.listdir(outbox / "new")) == [ids[0], ids[2], ids[3]]
     assert os.listdir(outbox / "cur") == [f"{ids[1]}:2,S"]

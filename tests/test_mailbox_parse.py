@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import email
 import io
-import json
 import logging
 from email import policy
 from pathlib import Path
@@ -25,7 +24,7 @@ from safetymonth.mailbox.samplemail import (
     text_part,
 )
 from safetymonth.mailbox.service import poll_once
-from safetymonth.store import PROCESSED, Store
+from safetymonth.storage.repository import PROCESSED, Repository
 from tests.mailservers import drop, files_under, write_config
 
 # 镕 and 堃 are in GB18030/GBK but not in GB 2312: mail labelled gb2312 carries them anyway.
@@ -77,9 +76,9 @@ def test_gbk_zip_members_are_reported_by_their_chinese_names(tmp_path: Path,
     drop(tmp_path / "inbox", "m.eml",
          samplemail.foxmail_gbk("wang@etfly.example.cn", mail_media))
     poll_once(config)
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         [row] = store.messages()
-        zipped = json.loads(store.attachments(row["id"])[0]["verdict"])
+        zipped = store.attachments(row.id)[0].verdicts
     assert [v["path"] for v in zipped] == ["活动照片.zip!培训现场.jpg", "活动照片.zip!应急演练.jpg"]
     assert all(v["ok"] and v["kind"] == "photo" for v in zipped)
 
@@ -145,9 +144,9 @@ def test_hostile_filenames_write_nothing_outside_storage(tmp_path: Path,
     # Inside storage every file is named by a hash (or is the database).
     for path in files_under(storage):
         assert path.name.startswith("safetymonth.db") or len(path.name) == 64
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         [row] = store.messages()
-        names = [a["name"] for a in store.attachments(row["id"])]
+        names = [a.name for a in store.attachments(row.id)]
     assert len(names) == len(HOSTILE_NAMES)
     assert all("/" not in name and ".." not in name for name in names)
 
@@ -196,19 +195,19 @@ def test_malformed_mime_gets_a_record_and_a_reply_or_a_reason(
         drop(tmp_path / "inbox", f"{name}.eml", data)
     with caplog.at_level(logging.INFO):
         poll_once(config)
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         rows = store.messages()
-        replied = {row["message"] for row in store.replies()}
+        replied = {row.message for row in store.replies()}
     assert len(rows) == len(BROKEN)
     for row in rows:
-        assert row["state"] == PROCESSED, (row["source_key"], row["last_error"])
-        assert row["id"] in replied or row["no_reply"], row["source_key"]
+        assert row.state == PROCESSED, (row.source_key, row.last_error)
+        assert row.id in replied or row.no_reply, row.source_key
         # One log line per message, naming it.
-        assert any(row["source_key"] in record.getMessage() for record in caplog.records)
-    by_key = {row["source_key"]: row for row in rows}
-    assert by_key["maildir:no-from.eml"]["no_reply"] == "no usable From address"
-    assert "主题" in by_key["maildir:unknown-charset.eml"]["subject"]
-    assert by_key["maildir:utf7-lone-surrogate.eml"]["subject"] == "?"
+        assert any(row.source_key in record.getMessage() for record in caplog.records)
+    by_key = {row.source_key: row for row in rows}
+    assert by_key["maildir:no-from.eml"].no_reply == "no usable From address"
+    assert "主题" in by_key["maildir:unknown-charset.eml"].subject
+    assert by_key["maildir:utf7-lone-surrogate.eml"].subject == "?"
     assert "Traceback" not in caplog.text
 
 

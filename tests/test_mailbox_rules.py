@@ -13,20 +13,20 @@ from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import build_report
-from safetymonth.store import Store
+from safetymonth.storage.repository import Repository
 from tests.mailservers import drop, write_config
 
 UNIT_SENDER = "fuli@dhmz.example.cn"
 
 
 def _submit(tmp_path: Path, media: Media, sender: str = UNIT_SENDER,
-            extra: list[bytes] | None = None, **config: object) -> Store:
+            extra: list[bytes] | None = None, **config: object) -> Repository:
     parts = [samplemail.text_part("材料见附件"),
              samplemail.file_part(media.photo, samplemail.utf8_name("照片.jpg"), "image/jpeg")]
     raw = samplemail.message(sender, "材料", parts, extra=extra)
     drop(tmp_path / "inbox", "m.eml", raw)
     poll_once(load_config(write_config(tmp_path, **config)))
-    return Store(tmp_path / "storage")
+    return Repository(tmp_path / "storage")
 
 
 @pytest.mark.parametrize(("sender", "extra", "reason"), [
@@ -49,7 +49,7 @@ def test_no_reply_to_machines(tmp_path: Path, mail_media: Media, sender: str,
                               extra: list[bytes], reason: str) -> None:
     with _submit(tmp_path, mail_media, sender, extra) as store:
         [row] = store.messages()
-        assert reason in (row["no_reply"] or "")
+        assert reason in (row.no_reply or "")
         assert store.replies() == []
     assert not list((tmp_path / "outbox" / "new").iterdir())
 
@@ -64,8 +64,8 @@ def test_reply_goes_to_from_never_to_reply_to_or_cc(tmp_path: Path, mail_media: 
     extra = [b"Reply-To: attacker@evil.example", b"Cc: boss@dhmz.example.cn"]
     with _submit(tmp_path, mail_media, extra=extra) as store:
         [reply] = store.replies()
-        assert reply["recipient"] == UNIT_SENDER
-        assert b"attacker@evil.example" not in bytes(reply["body"])
+        assert reply.recipient == UNIT_SENDER
+        assert b"attacker@evil.example" not in reply.body
 
 
 SPOOFED = [b"Authentication-Results: mx.163.com; dkim=fail header.d=dhmz.example.cn; "
@@ -76,8 +76,8 @@ def test_spoofed_sender_is_suspicious_not_credited_not_answered(tmp_path: Path,
                                                                 mail_media: Media) -> None:
     with _submit(tmp_path, mail_media, extra=SPOOFED) as store:
         [row] = store.messages()
-        assert row["suspicious"] and "dkim=fail" in row["suspicious"]
-        assert row["unit"] is None
+        assert row.suspicious and "dkim=fail" in row.suspicious
+        assert row.unit is None
         assert store.replies() == []
     report = build_report(load_config(tmp_path / "config.yaml"))
     unit = next(u for u in report["units"] if u["name"] == "德化县社会福利中心")
@@ -94,7 +94,7 @@ def test_forged_pass_below_our_providers_header_does_not_count(tmp_path: Path,
              b"Authentication-Results: mx.163.com; dkim=pass; spf=pass; dmarc=pass"]
     with _submit(tmp_path, mail_media, extra=extra) as store:
         [row] = store.messages()
-        assert row["suspicious"]
+        assert row.suspicious
 
 
 def test_only_trusted_authserv_ids_count(tmp_path: Path, mail_media: Media) -> None:
@@ -103,7 +103,7 @@ def test_only_trusted_authserv_ids_count(tmp_path: Path, mail_media: Media) -> N
     with _submit(tmp_path, mail_media, extra=extra,
                  mailbox={"trusted_authserv_ids": ["mx.163.com"]}) as store:
         [row] = store.messages()
-        assert "dkim=fail" in row["suspicious"]
+        assert "dkim=fail" in row.suspicious
 
 
 def test_failures_from_untrusted_ids_are_ignored() -> None:
@@ -123,11 +123,11 @@ def test_rate_limit_per_sender(tmp_path: Path, mail_media: Media) -> None:
     drop(tmp_path / "inbox", "other.eml",
          samplemail.message("byg@dhmz.example.cn", "x", [samplemail.text_part("x")]))
     poll_once(config)
-    with Store(config.storage_dir) as store:
-        replies = [row["recipient"] for row in store.replies()]
-        limited = [row for row in store.messages() if row["no_reply"]]
+    with Repository(config.storage_dir) as store:
+        replies = [row.recipient for row in store.replies()]
+        limited = [row for row in store.messages() if row.no_reply]
     assert replies.count(UNIT_SENDER) == 2 and replies.count("byg@dhmz.example.cn") == 1
-    assert len(limited) == 2 and all("rate limit" in row["no_reply"] for row in limited)
+    assert len(limited) == 2 and all("rate limit" in row.no_reply for row in limited)
 
 
 @pytest.mark.parametrize(("address", "unit"), [
@@ -152,9 +152,9 @@ def test_machine_message_from_a_unit_is_kept_but_not_credited(
         tmp_path: Path, mail_media: Media, extra: list[bytes]) -> None:
     with _submit(tmp_path, mail_media, extra=extra) as store:
         [row] = store.messages()
-        assert row["state"] == "processed" and row["unit"] is None
-        assert row["not_credited"] and row["not_credited"] == row["no_reply"]
-        assert len(store.attachments(row["id"])) == 1  # its files are still kept
+        assert row.state == "processed" and row.unit is None
+        assert row.not_credited and row.not_credited == row.no_reply
+        assert len(store.attachments(row.id)) == 1  # its files are still kept
         assert store.replies() == []
     report = build_report(load_config(tmp_path / "config.yaml"))
     unit = next(u for u in report["units"] if u["name"] == "德化县社会福利中心")
@@ -162,7 +162,7 @@ def test_machine_message_from_a_unit_is_kept_but_not_credited(
     assert report["unknown_senders"] == []  # a unit's address, not an unknown sender
     [listed] = report["not_credited"]
     assert listed["sender"] == UNIT_SENDER and listed["claimed_unit"] == "德化县社会福利中心"
-    assert listed["reason"] == row["no_reply"]
+    assert listed["reason"] == row.no_reply
 
 
 def test_a_person_over_the_rate_limit_is_still_credited(tmp_path: Path,
@@ -188,5 +188,5 @@ def test_an_authentication_header_that_names_no_server_is_ignored(tmp_path: Path
     with _submit(tmp_path, mail_media, extra=extra,
                  mailbox={"trusted_authserv_ids": ["mx.163.com"]}) as store:
         [row] = store.messages()
-        assert row["state"] == "processed" and row["suspicious"] is None
-        assert row["unit"] == "德化县社会福利中心"
+        assert row.state == "processed" and row.suspicious is None
+        assert row.unit == "德化县社会福利中心"

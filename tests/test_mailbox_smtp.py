@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import logging
-import sqlite3
 from email import policy
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from safetymonth.config import Config, load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once, send_queued
-from safetymonth.store import QUEUED, REFUSED, SENT, Store
+from safetymonth.storage.repository import QUEUED, REFUSED, SENT, ReplyRecord, Repository
 from tests.mailservers import Recorder, SmtpServer, drop, write_config
 
 
@@ -45,19 +44,19 @@ def test_delivery_outage_and_recovery_exactly_once(tmp_path: Path, smtp_server: 
             "xzjly@dhmz.example.cn", mail_media, f"<s{index}@x>"))
     poll_once(config)
     poll_once(config)
-    with Store(config.storage_dir) as store:
-        queued = store.replies("state = ?", (QUEUED,))
+    with Repository(config.storage_dir) as store:
+        queued = [r for r in store.replies() if r.state == QUEUED]
         assert len(queued) == 3
-        assert queued[0]["attempts"] == 2 and "Connection refused" in queued[0]["last_error"]
+        assert queued[0].attempts == 2 and "Connection refused" in queued[0].last_error
         assert len(store.messages()) == 4  # intake carried on while SMTP was down
 
     smtp_server.start()  # recovery, same port
     poll_once(config)
     poll_once(config)
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         replies = store.replies()
-        assert {row["state"] for row in replies} == {SENT}
-        ids = {f"<{row['id']}@mzj.example.gov.cn>" for row in replies}
+        assert {row.state for row in replies} == {SENT}
+        ids = {f"<{row.id}@mzj.example.gov.cn>" for row in replies}
     delivered = [email.message_from_bytes(data, policy=policy.default)["Message-ID"]
                  for _, _, data in smtp_server.recorder.messages]
     assert len(delivered) == 4 and set(delivered) == ids  # each reply exactly once
@@ -75,9 +74,9 @@ def test_refused_recipient_is_not_retried_forever(tmp_path: Path, smtp_server: S
     drop(tmp_path / "inbox", "1.eml",
          samplemail.complete_submission("fuli@dhmz.example.cn", mail_media))
     poll_once(config)
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         [reply] = store.replies()
-    assert reply["state"] == "refused" and "550" in reply["last_error"]
+    assert reply.state == "refused" and "550" in reply.last_error
     assert smtp_server.recorder.messages == []
 
 
@@ -92,7 +91,7 @@ SENDER = "aqgly@mzj.example.gov.cn"  # mailbox.address of the default config
 def queue_replies(config: Config, *recipients: str) -> list[str]:
     """Queue one small reply per recipient, in this order; returns their ids."""
     ids = [f"r{index:03d}" for index in range(len(recipients))]
-    with Store(config.storage_dir) as store, store.transaction():
+    with Repository(config.storage_dir) as store, store.transaction():
         for reply_id, recipient in zip(ids, recipients, strict=True):
             data = (f"From: {SENDER}\r\nTo: {recipient}\r\nSubject: test\r\n"
                     f"Message-ID: <{reply_id}@mzj.example.gov.cn>\r\n\r\nhello\r\n").encode()
@@ -101,13 +100,13 @@ def queue_replies(config: Config, *recipients: str) -> list[str]:
 
 
 def deliver_queued(config: Config) -> tuple[int, int]:
-    with Store(config.storage_dir) as store:
+    with Repository(config.storage_dir) as store:
         return send_queued(config, store)
 
 
-def replies_by_id(config: Config) -> dict[str, sqlite3.Row]:
-    with Store(config.storage_dir) as store:
-        return {row["id"]: row for row in store.replies()}
+def replies_by_id(config: Config) -> dict[str, ReplyRecord]:
+    with Repository(config.storage_dir) as store:
+        return {row.id: row for row in store.replies()}
 
 
 def delivered_ids(server_messages: list[tuple[str, list[str], bytes]]) -> list[str]:
@@ -132,14 +131,14 @@ def test_greylisted_recipient_stays_queued_and_goes_on_the_next_run(
 
     assert deliver_queued(config) == (1, 1)  # the deferral did not stop the run
     rows = replies_by_id(config)
-    assert rows[grey]["state"] == QUEUED and rows[grey]["attempts"] == 1
-    assert "450" in rows[grey]["last_error"] and "Greylisted" in rows[grey]["last_error"]
-    assert rows[other]["state"] == SENT
+    assert rows[grey].state == QUEUED and rows[grey].attempts == 1
+    assert "450" in rows[grey].last_error and "Greylisted" in rows[grey].last_error
+    assert rows[other].state == SENT
     assert delivered_ids(smtp_server.recorder.messages) == [other]
 
     assert deliver_queued(config) == (1, 0)  # the server accepts it now
     rows = replies_by_id(config)
-    assert rows[grey]["state"] == SENT and rows[grey]["last_error"] is None
+    assert rows[grey].state == SENT and rows[grey].last_error is None
     assert sorted(delivered_ids(smtp_server.recorder.messages)) == sorted([grey, other])
 
 
@@ -158,8 +157,8 @@ def test_a_recipient_refused_for_good_does_not_hold_back_the_others(
 
     assert deliver_queued(config) == (2, 0)
     rows = replies_by_id(config)
-    assert rows[ids[1]]["state"] == REFUSED and "550" in rows[ids[1]]["last_error"]
-    assert rows[ids[0]]["state"] == rows[ids[2]]["state"] == SENT
+    assert rows[ids[1]].state == REFUSED and "550" in rows[ids[1]].last_error
+    assert rows[ids[0]].state == rows[ids[2]].state == SENT
     assert delivered_ids(smtp_server.recorder.messages) == [ids[0], ids[2]]
     assert deliver_queued(config) == (0, 0)  # a refused reply is not tried again
 
@@ -181,9 +180,9 @@ def test_a_refused_sender_stops_the_run_and_refuses_no_reply(
         assert deliver_queued(config) == (0, 3)
     assert senders == [SENDER]  # the run stopped at the first refusal
     rows = replies_by_id(config)
-    assert {row["state"] for row in rows.values()} == {QUEUED}
-    assert "553" in rows[ids[0]]["last_error"]
-    assert [(rows[i]["attempts"], rows[i]["last_error"]) for i in ids[1:]] == [(0, None)] * 2
+    assert {row.state for row in rows.values()} == {QUEUED}
+    assert "553" in rows[ids[0]].last_error
+    assert [(rows[i].attempts, rows[i].last_error) for i in ids[1:]] == [(0, None)] * 2
     [line] = [record.getMessage() for record in caplog.records
               if record.levelno >= logging.ERROR]
     assert "553 Mail from must equal authorized user" in line
@@ -193,7 +192,7 @@ def test_a_refused_sender_stops_the_run_and_refuses_no_reply(
 
     del smtp_server.recorder.handle_MAIL  # the configuration was fixed
     assert deliver_queued(config) == (3, 0)
-    assert {row["state"] for row in replies_by_id(config).values()} == {SENT}
+    assert {row.state for row in replies_by_id(config).values()} == {SENT}
     assert sorted(delivered_ids(smtp_server.recorder.messages)) == ids  # each exactly once
 
 
@@ -225,7 +224,7 @@ def test_a_failed_login_stops_the_run_without_retrying_or_logging_the_password(
     # One connection (smtplib tries PLAIN, then LOGIN, on it): a refused login is not retried.
     assert len({peer for peer, _ in logins}) == 1
     assert {user for _, user in logins} == {"whmzjaqgly@163.example.com"}
-    assert {row["state"] for row in replies_by_id(config).values()} == {QUEUED}
+    assert {row.state for row in replies_by_id(config).values()} == {QUEUED}
     [line] = [record.getMessage() for record in caplog.records
               if record.levelno >= logging.ERROR]
     assert "535" in line and "whmzjaqgly@163.example.com" in line

@@ -12,8 +12,8 @@ from safetymonth.cli import main
 from safetymonth.config import Completion
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from safetymonth.report import missing, unit_status
-from safetymonth.store import NewAttachment, Store
+from safetymonth.report import missing, unit_progress
+from safetymonth.storage.repository import NewAttachment, Outcome, Received, Repository
 from tests.mailservers import drop, write_config
 
 UNIT_KEYS = {"name", "submissions", "documents_ok", "photos_ok", "photos_failed", "videos_ok",
@@ -93,14 +93,15 @@ def test_missing_agrees_with_the_full_tally(tmp_path: Path) -> None:
     def verdict(kind: str, ok: bool) -> dict[str, object]:
         return {"path": f"{kind}.x", "kind": kind, "ok": ok}
 
-    with Store(tmp_path) as store:
-        message = store.add_message("k1", {"sha256": "a" * 64, "size": 1})
+    with Repository(tmp_path) as store:
+        message = store.record_received("k1", Received("a" * 64, 1, None, None, None, "", None))
         with store.transaction():
-            for position, (kind, ok) in enumerate([("photo", True), ("photo", True),
-                                                   ("video", False), ("document", True)]):
-                store.add_attachment(message, NewAttachment(
-                    position, "n", "files/x", "b" * 64, 1, "x", [verdict(kind, ok)]))
-            store.update_message(message, {"unit": "U", "state": "processed"})
+            store.record_verdicts(message, [
+                NewAttachment(position, "n", "files/x", "b" * 64, 1, "x", [verdict(kind, ok)])
+                for position, (kind, ok) in enumerate([("photo", True), ("photo", True),
+                                                       ("video", False), ("document", True)])])
+            store.record_outcome(message, Outcome("processed", "U", None, None, None, None, {}))
         for needed in ({}, {"photos": 2}, {"photos": 3, "videos": 0}, {"documents": 2}):
             completion = Completion(**needed)
-            assert missing(store, "U", completion) == unit_status(store, "U", completion).missing
+            assert missing(store, "U", completion) == \
+                unit_progress(store, "U", completion).missing

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 from safetymonth.cli import main
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from safetymonth.storage.files import StorageFolderError
-from safetymonth.store import DB_NAME, Store
+from safetymonth.storage.database import DB_NAME
+from safetymonth.storage.errors import StorageFolderError
+from safetymonth.storage.repository import Repository
 from tests.mailservers import drop, write_config
 
 
@@ -42,7 +43,7 @@ def test_a_new_store_is_private_whatever_the_umask(tmp_path: Path, mail_media: M
     result = CliRunner().invoke(main, ["--config", str(config_path), "poll", "--once"])
     assert result.exit_code == 0, result.output
     storage = tmp_path / "storage"
-    with Store(storage):  # open: SQLite's -wal and -shm files exist
+    with Repository(storage):  # open: SQLite's -wal and -shm files exist
         folders = {path: mode(path) for path in [storage, *storage.rglob("*")]
                    if path.is_dir()}
         files = {path: mode(path) for path in storage.rglob("*") if path.is_file()}
@@ -53,14 +54,14 @@ def test_a_new_store_is_private_whatever_the_umask(tmp_path: Path, mail_media: M
 
 
 def test_a_symlink_planted_as_files_is_refused(tmp_path: Path) -> None:
-    Store(tmp_path / "storage").close()
+    Repository(tmp_path / "storage").close()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
     files = tmp_path / "storage" / "files"
     files.rmdir()
     files.symlink_to(elsewhere)
     with pytest.raises(StorageFolderError, match="symbolic link") as refused:
-        Store(tmp_path / "storage")
+        Repository(tmp_path / "storage")
     assert str(files) in str(refused.value) and "mv" in str(refused.value)
     assert list(elsewhere.iterdir()) == []  # nothing was written through it
 
@@ -68,30 +69,30 @@ def test_a_symlink_planted_as_files_is_refused(tmp_path: Path) -> None:
 def test_a_symlinked_two_letter_folder_and_storage_dir_itself_are_refused(tmp_path: Path
                                                                           ) -> None:
     real = tmp_path / "real"
-    Store(real).close()
+    Repository(real).close()
     link = tmp_path / "link"
     link.symlink_to(real)
     with pytest.raises(StorageFolderError, match="symbolic link"):
-        Store(link)
+        Repository(link)
     (tmp_path / "other").mkdir(mode=0o700)
     (real / "raw" / "ab").symlink_to(tmp_path / "other")
     with pytest.raises(StorageFolderError, match=r"raw/ab is a symbolic link"):
-        Store(real)
+        Repository(real)
 
 
 @pytest.mark.parametrize("where", ["", "tmp", "files/0f"])
 def test_a_group_writable_folder_is_refused_with_the_chmod_to_run(tmp_path: Path,
                                                                    where: str) -> None:
     storage = tmp_path / "storage"
-    Store(storage).close()
+    Repository(storage).close()
     folder = storage / where
     folder.mkdir(exist_ok=True)
     folder.chmod(0o770)
     with pytest.raises(StorageFolderError, match="written by other users") as refused:
-        Store(storage)
+        Repository(storage)
     assert f"chmod -R go-rwx {storage}" in str(refused.value)
     folder.chmod(0o700)
-    Store(storage).close()  # fixed as the sentence says: accepted
+    Repository(storage).close()  # fixed as the sentence says: accepted
 
 
 def test_a_folder_owned_by_another_user_is_refused_with_the_chown_to_run(
@@ -99,11 +100,11 @@ def test_a_folder_owned_by_another_user_is_refused_with_the_chown_to_run(
     if os.geteuid() != 0:
         pytest.fail("needs root to give a folder to another user (CI runs as root)")
     storage = tmp_path / "storage"
-    Store(storage).close()
+    Repository(storage).close()
     nobody = pwd.getpwnam("nobody")
     os.chown(storage / "raw", nobody.pw_uid, nobody.pw_gid)
     with pytest.raises(StorageFolderError, match="belongs to nobody") as refused:
-        Store(storage)
+        Repository(storage)
     assert f"chown -R root {storage}" in str(refused.value)
 
 

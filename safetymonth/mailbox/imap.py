@@ -23,7 +23,6 @@ from imap_tools.utils import encode_folder
 
 from safetymonth.config import ImapSource
 from safetymonth.mailbox.source import Item
-from safetymonth.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +36,9 @@ SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 
 
 class ImapMailbox:
-    def __init__(self, config: ImapSource, store: Store, ca_file: Path | None = None) -> None:
+    def __init__(self, config: ImapSource, ca_file: Path | None = None) -> None:
         self.config = config
         self.ca_file = ca_file
-        self.store = store
         self.name = f"imap:{config.user}@{config.host}/{config.folder}"
         self.box: BaseMailBox | None = None
         self.uidvalidity = 0
@@ -90,10 +88,10 @@ class ImapMailbox:
 
     # --- listing and fetching -------------------------------------------------------------
 
-    def pending(self) -> list[Item]:
+    def pending(self, cursor: str | None) -> list[Item]:
         client = self._client()
         client.noop()  # picks up new messages on a long-lived connection
-        last = self._last_uid()
+        last = self._last_uid(cursor)
         criteria = f"UID {last + 1}:*"
         if self.config.processed.action == "keyword":
             criteria += f" UNKEYWORD {self.config.processed.keyword}"
@@ -103,16 +101,18 @@ class ImapMailbox:
         sizes = self._sizes(uids)
         return [Item(self._key(uid), sizes.get(uid)) for uid in uids]
 
-    def _last_uid(self) -> int:
-        state = self.store.source_state(self.name)
-        if state is None:
+    def _last_uid(self, cursor: str | None) -> int:
+        """The last UID recorded, from the cursor ``UIDVALIDITY:UID``; 0 when the folder
+        was renumbered since (or the cursor is not ours)."""
+        validity, _, last = (cursor or "").partition(":")
+        if not (validity.isdigit() and last.isdigit()):
             return 0
-        if state[0] != self.uidvalidity:
+        if int(validity) != self.uidvalidity:
             log.warning("%s: UIDVALIDITY changed from %s to %s; rescanning the folder "
                         "(known messages are recognised by Message-ID and hash)",
-                        self.name, state[0], self.uidvalidity)
+                        self.name, validity, self.uidvalidity)
             return 0
-        return state[1]
+        return int(last)
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         sizes: dict[int, int] = {}
@@ -189,10 +189,10 @@ class ImapMailbox:
                         "expunge", self.name, folder, self.config.folder)
             self.warned_no_expunge = True
 
-    def advance(self, items: list[Item]) -> None:
-        if items:
-            last = max(self.uid_of(item) for item in items)
-            self.store.set_source_state(self.name, self.uidvalidity, last)
+    def advance(self, cursor: str | None, items: list[Item]) -> str | None:
+        if not items:
+            return cursor
+        return f"{self.uidvalidity}:{max(self.uid_of(item) for item in items)}"
 
     def wait(self, seconds: float, stop: Event) -> None:
         """IDLE until the server reports a change, ``seconds`` pass or ``stop`` is set."""

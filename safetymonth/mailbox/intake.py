@@ -7,14 +7,14 @@
 Each step is idempotent: a message seen again (a restart, another folder, a re-delivery, a
 new UIDVALIDITY) is recognised by its source key, its Message-ID or its hash.
 
-Durability (see :mod:`safetymonth.store`): a run works in the store's batch mode, where each
-step's commit survives the process being killed but is not forced to disk, and calls
-:meth:`Store.barrier` right before step 6, the only step that cannot be undone (messages go
-in chunks of ``FETCH_CHUNK``; a chunk's files are fsynced in the background while the next
-chunk is fetched and processed, and the chunk is marked once they are on disk). A message the
-store recorded but the server never saw marked (a crash between the commit and the mark) is
-checked for its files before it is marked (:meth:`Store.intact`); after a power loss that ate
-them, it is fetched and stored again.
+Durability (see :mod:`safetymonth.storage.repository`): a run works in the repository's batch
+mode, where each step's commit survives the process being killed but is not forced to disk,
+and calls :meth:`Repository.barrier` right before step 6, the only step that cannot be undone
+(messages go in chunks of ``FETCH_CHUNK``; a chunk's files are fsynced in the background while
+the next chunk is fetched and processed, and the chunk is marked once they are on disk). A
+message the store recorded but the server never saw marked (a crash between the commit and the
+mark) is checked for its files before it is marked (:meth:`Repository.intact`); after a power
+loss that ate them, it is fetched and stored again.
 
 A machine message (RFC 3834: an auto-reply, a bounce, a list) is recorded and gets no reply,
 and it is credited to no unit even when its From is a unit's address: a vacation notice is not
@@ -24,7 +24,6 @@ a submission. ``report`` lists it as not credited.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -42,14 +41,16 @@ from safetymonth.mailbox.replies import compose_reply
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import missing
-from safetymonth.store import (
+from safetymonth.storage.repository import (
     FAILED,
     PROCESSED,
-    RAW_DIR,
     RECEIVED,
     TOO_LARGE,
+    MessageRecord,
     NewAttachment,
-    Store,
+    Outcome,
+    Received,
+    Repository,
 )
 from safetymonth.validator import Verdict, check_file
 
@@ -85,7 +86,7 @@ class Stats:
 
 
 class Intake:
-    def __init__(self, config: Config, store: Store, checker: Checker = check_file,
+    def __init__(self, config: Config, store: Repository, checker: Checker = check_file,
                  stop: Event | None = None) -> None:
         self.config = config
         self.store = store
@@ -103,23 +104,23 @@ class Intake:
     def _run(self, source: Source) -> Stats:
         stats = Stats()
         self._resume(stats)
-        items = source.pending()
+        self.cursor = self.store.source_cursor(source.name)
+        items = source.pending(self.cursor)
         settled: set[str] = set()  # needs nothing more from the server: may be skipped
         finished: list[Item] = []
         fresh: list[Item] = []
         for item in items:
             row = self.store.message_for_key(item.key)
-            if row is None or not self.store.intact(int(row["id"])) or \
-                    self._now_small_enough(row, item):
+            if row is None or not self.store.intact(row) or self._now_small_enough(row, item):
                 fresh.append(item)  # new, or its files were lost: fetch (again)
                 continue
-            if row["state"] == PROCESSED:  # committed before a crash, never marked
+            if row.state == PROCESSED:  # committed before a crash, never marked
                 finished.append(item)
-            if row["state"] in SETTLED:
+            if row.state in SETTLED:
                 settled.add(item.key)
         self._mark(source, finished)
         if not fresh:
-            source.advance(_settled_prefix(items, settled))
+            self._advance(source, _settled_prefix(items, settled))
         # Chunk by chunk; a chunk's files are synced in the background while the next chunk
         # is fetched and processed, and the chunk is marked once they are on disk.
         behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
@@ -141,9 +142,9 @@ class Intake:
                     behind[0].result()
         return stats
 
-    def _now_small_enough(self, row: Any, item: Item) -> bool:
+    def _now_small_enough(self, row: MessageRecord, item: Item) -> bool:
         """A message refused as too large, whose size the raised limit now admits."""
-        return row["state"] == TOO_LARGE and item.size is not None and \
+        return row.state == TOO_LARGE and item.size is not None and \
             item.size <= self.config.mailbox.max_message_size
 
     def _mark(self, source: Source, items: list[Item]) -> None:
@@ -154,11 +155,18 @@ class Intake:
 
     def _settle(self, source: Source, files: Future[list[Path]], done: list[Item],
                 prefix: list[Item]) -> None:
-        """Step 6 for a chunk whose files :meth:`Store.start_barrier` is syncing: wait for
-        them, make the database durable, then mark; then remember how far we got."""
+        """Step 6 for a chunk whose files :meth:`Repository.start_barrier` is syncing: wait
+        for them, make the database durable, then mark; then remember how far we got."""
         self.store.finish_barrier(files)
         source.mark(done)
-        source.advance(prefix)
+        self._advance(source, prefix)
+
+    def _advance(self, source: Source, items: list[Item]) -> None:
+        """Keep the source's new cursor past ``items`` (it alone knows what it means)."""
+        cursor = source.advance(self.cursor, items)
+        if cursor is not None and cursor != self.cursor:
+            self.store.save_source_cursor(source.name, cursor)
+            self.cursor = cursor
 
     def _take(self, source: Source, chunk: list[Item], settled: set[str],
               stats: Stats) -> list[Item]:
@@ -219,12 +227,12 @@ class Intake:
 
     def _resume(self, stats: Stats) -> None:
         for row in self.store.give_up(self.max_tries):
-            log.error("%s #%d from %s: failed after %d tries: %s", row["source_key"],
-                      row["id"], row["sender"], row["tries"], row["last_error"] or "crash")
+            log.error("%s #%d from %s: failed after %d tries: %s", row.source_key, row.id,
+                      row.sender, row.tries, row.last_error or "crash")
         for row in self.store.unfinished(self.max_tries):
             if self.stop.is_set():
                 return
-            stats.count(self.process(int(row["id"])))
+            stats.count(self.process(row.id))
 
     # --- one message ----------------------------------------------------------------------
 
@@ -233,56 +241,45 @@ class Intake:
         (None for a duplicate of a message recorded under another key)."""
         row = self.store.message_for_key(key)
         if row is not None:
-            message = int(row["id"])
-            if row["state"] == TOO_LARGE:  # the limit was raised: take the whole message now
-                self._replace_raw(message, raw)
-                row = self.store.message(message)
-            elif not self.store.intact(message):
-                self._repair(message, raw)
-                row = self.store.message(message)
-            state = str(row["state"])
-            if state == RECEIVED and row["tries"] >= self.max_tries:
+            if row.state == TOO_LARGE:  # the limit was raised: take the whole message now
+                self._replace_raw(row.id, raw)
+            elif not self.store.intact(row):
+                self._repair(row, raw)
+            row = self.store.message(row.id) or row
+            state = row.state
+            if state == RECEIVED and row.tries >= self.max_tries:
                 state = FAILED
-            return state, message
-        digest, _ = self.store.put_bytes(raw, RAW_DIR)
+            return state, row.id
+        digest = self.store.put_raw(raw)
         head = parse_headers(raw)
         duplicate = self.store.find_duplicate(head.message_id, head.sender, digest)
         if duplicate is not None:
-            self.store.add_alias(key, duplicate)
+            self.store.add_source_key(key, duplicate)
             log.info("%s: duplicate of message #%d (%s), not processed again", key, duplicate,
                      head.message_id or digest[:12])
             return DUPLICATE, None
-        message = self.store.add_message(key, {
-            "message_id": head.message_id, "sha256": digest, "size": len(raw),
-            "sender": head.sender, "sender_name": head.sender_name,
-            "subject": head.subject[:1000], "date_header": head.date})
+        message = self.store.record_received(key, Received(
+            sha256=digest, size=len(raw), message_id=head.message_id, sender=head.sender,
+            sender_name=head.sender_name, subject=head.subject[:1000],
+            date_header=head.date))
         return RECEIVED, message
 
-    def _repair(self, message: int, raw: bytes) -> None:
+    def _repair(self, row: MessageRecord, raw: bytes) -> None:
         """Files of a recorded message went missing (a power loss before the barrier): store
         the raw message again and process it once more (its reply id is derived from the raw
         message's hash, so the reply is still queued only once)."""
-        row = self.store.message(message)
-        if row["state"] == TOO_LARGE:
-            return
-        digest, _ = self.store.put_bytes(raw, RAW_DIR)
-        if digest != row["sha256"]:  # another copy (a duplicate): it cannot stand in
+        digest = self.store.put_raw(raw)
+        if digest != row.sha256:  # another copy (a duplicate): it cannot stand in
             log.warning("%s #%d: stored files are missing; waiting for the original copy",
-                        row["source_key"], message)
+                        row.source_key, row.id)
             return
-        with self.store.transaction():
-            self.store.update_message(message, {"state": RECEIVED, "tries": 0})
-        log.warning("%s #%d: stored files were missing, stored again", row["source_key"],
-                    message)
+        self.store.restart(row.id)
+        log.warning("%s #%d: stored files were missing, stored again", row.source_key, row.id)
 
     def _replace_raw(self, message: int, raw: bytes) -> None:
         """A message recorded from its header only now comes whole: store it and process it
         (its reply, derived from the whole message's hash, is a new one: the files' verdicts)."""
-        digest, _ = self.store.put_bytes(raw, RAW_DIR)
-        with self.store.transaction():
-            self.store.update_message(message, {"sha256": digest, "size": len(raw),
-                                                "state": RECEIVED, "tries": 0,
-                                                "last_error": None})
+        self.store.replace_raw(message, self.store.put_raw(raw), len(raw))
         log.info("message #%d: under the raised size limit now, taken in whole", message)
 
     def record_too_large(self, item: Item, header: bytes) -> str:
@@ -290,17 +287,18 @@ class Intake:
         unmarked for a person, and the sender told (by the same rules as any reply)."""
         if self.store.message_for_key(item.key) is not None:
             return TOO_LARGE
-        digest, _ = self.store.put_bytes(header, RAW_DIR)
+        digest = self.store.put_raw(header)
         head = parse_headers(header)
         error = f"message of {item.size} bytes exceeds mailbox.max_message_size"
         with self.store.transaction():
-            message = self.store.add_message(item.key, {
-                "message_id": head.message_id, "sha256": digest, "size": item.size or 0,
-                "sender": head.sender, "sender_name": head.sender_name,
-                "subject": head.subject[:1000], "date_header": head.date, "state": TOO_LARGE,
-                "last_error": error})
-            unit, reason = self._decide(self.store.message(message), head, [], TOO_LARGE,
-                                        too_large=item.size)
+            message = self.store.record_received(item.key, Received(
+                sha256=digest, size=item.size or 0, message_id=head.message_id,
+                sender=head.sender, sender_name=head.sender_name,
+                subject=head.subject[:1000], date_header=head.date, state=TOO_LARGE,
+                last_error=error))
+            record = self.store.message(message)
+            assert record is not None
+            unit, reason = self._decide(record, head, [], TOO_LARGE, too_large=item.size)
         log.warning("%s from %s: too large (%s bytes), left on the server: %s", item.key,
                     head.sender, item.size, _outcome(unit, reason))
         return TOO_LARGE
@@ -308,9 +306,10 @@ class Intake:
     def process(self, message: int) -> str:
         """Steps 2 to 5 for a message whose raw bytes are in the store."""
         row = self.store.message(message)
+        assert row is not None
         self.store.begin_try(message)
         try:
-            with self.store.raw_path(row["sha256"]).open("rb") as stream:
+            with self.store.raw_path(row.sha256).open("rb") as stream:
                 mail = parse(stream)  # attachments are decoded from the stream
                 verdicts = [self._check(attachment) for attachment in mail.attachments]
             mail.attachments = []  # drop the parsed parts: verdicts are all we keep
@@ -318,10 +317,10 @@ class Intake:
         except Exception as error:
             state = self.store.fail_try(message, f"{type(error).__name__}: {error}",
                                         self.max_tries)
-            log.exception("%s #%d from %s: %s (%s)", row["source_key"], message, row["sender"],
+            log.exception("%s #%d from %s: %s (%s)", row.source_key, message, row.sender,
                           "failed" if state == FAILED else "error, will retry", error)
             return state
-        log.info("%s #%d from %s: %s", row["source_key"], message, row["sender"], outcome)
+        log.info("%s #%d from %s: %s", row.source_key, message, row.sender, outcome)
         return PROCESSED
 
     def _check(self, attachment: Attachment) -> NewAttachment:
@@ -336,18 +335,17 @@ class Intake:
         return NewAttachment(attachment.position, attachment.name, stored, digest, size,
                              attachment.content_type, [v.to_dict() for v in verdicts])
 
-    def _record(self, row: Any, mail: ParsedMail, files: list[NewAttachment]) -> str:
+    def _record(self, row: MessageRecord, mail: ParsedMail, files: list[NewAttachment]) -> str:
         """Steps 4 and 5 in one transaction: verdicts, message state and the queued reply."""
         verdicts = [verdict for item in files for verdict in item.verdicts]
         with self.store.transaction():
-            for item in files:
-                self.store.add_attachment(row["id"], item)
+            self.store.record_verdicts(row.id, files)
             unit, reason = self._decide(row, mail, verdicts, PROCESSED)
         ok = sum(1 for verdict in verdicts if verdict["ok"])
         return _outcome(unit, reason, f"files={len(verdicts)} ok={ok} ")
 
-    def _decide(self, row: Any, mail: ParsedMail, verdicts: list[dict[str, Any]], state: str,
-                too_large: int | None = None) -> tuple[str | None, str | None]:
+    def _decide(self, row: MessageRecord, mail: ParsedMail, verdicts: list[dict[str, Any]],
+                state: str, too_large: int | None = None) -> tuple[str | None, str | None]:
         """Credit and reply, inside the caller's transaction: whose submission it is (none
         when forged or written by a machine), the message's final state, and the reply
         queued unless it must not be sent. Returns the unit credited and why no reply."""
@@ -363,12 +361,10 @@ class Intake:
                  "cloud_links": [link.url for link in mail.cloud_links]}
         reason = suspicious or machine or self._rate_limited(mail.sender)
         # State first, so the reply's "still missing" counts this message too.
-        self.store.update_message(row["id"], {
-            "unit": unit, "auth": result.detail or result.status, "suspicious": suspicious,
-            "not_credited": None if suspicious else machine,
-            "no_reply": reason, "state": state,
-            "last_error": row["last_error"] if state == TOO_LARGE else None,
-            "notes": json.dumps(notes, ensure_ascii=False)})
+        self.store.record_outcome(row.id, Outcome(
+            state=state, unit=unit, auth=result.detail or result.status, suspicious=suspicious,
+            not_credited=None if suspicious else machine, no_reply=reason, notes=notes,
+            last_error=row.last_error if state == TOO_LARGE else None))
         if reason is None:
             self._queue_reply(row, mail, unit, verdicts, too_large)
         return unit, reason
@@ -379,13 +375,13 @@ class Intake:
             return f"rate limit: {limit.count} replies within {limit.hours} h"
         return None
 
-    def _queue_reply(self, row: Any, mail: ParsedMail, unit: str | None,
+    def _queue_reply(self, row: MessageRecord, mail: ParsedMail, unit: str | None,
                      verdicts: list[dict[str, Any]], too_large: int | None) -> None:
         lacking = missing(self.store, unit, self.config.campaign.completion) if unit else []
-        received = datetime.fromisoformat(row["received_at"])
-        outgoing = compose_reply(self.config, mail, row["sha256"], unit, verdicts, lacking,
+        received = datetime.fromisoformat(row.received_at)
+        outgoing = compose_reply(self.config, mail, row.sha256, unit, verdicts, lacking,
                                  received, too_large)
-        self.store.queue_reply(outgoing.id, row["id"], "reply", unit, outgoing.recipient,
+        self.store.queue_reply(outgoing.id, row.id, "reply", unit, outgoing.recipient,
                                outgoing.headers, outgoing.data)
 
 

@@ -18,13 +18,14 @@ MAX_HEADER = 1024 * 1024  # a header block longer than this is cut (it is only f
 class MaildirSource:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.name = f"maildir:{path}"
         self.box = mailbox.Maildir(path, factory=None, create=True)
 
     def _relative(self, key: str) -> str:
         # mailbox.Maildir has no public accessor for a key's file (3.13 adds get_info).
         return str(self.box._lookup(key))
 
-    def pending(self) -> list[Item]:
+    def pending(self, cursor: str | None = None) -> list[Item]:
         self.box._refresh()
         files = {key: self._relative(key) for key in self.box.iterkeys()}
         return [Item(f"maildir:{key}", self._size(relative))
@@ -84,8 +85,9 @@ class MaildirSource:
             os.replace(self.path / relative, self.path / "cur" / (name + flags))
         self.box._refresh()
 
-    def advance(self, items: list[Item]) -> None:
+    def advance(self, cursor: str | None, items: list[Item]) -> str | None:
         """Nothing to remember: the store's source keys already say what was recorded."""
+        return cursor
 
     def wait(self, seconds: float, stop: Event) -> None:
         stop.wait(seconds)

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from safetymonth.config import Config, Policy, SizeRule
 from safetymonth.mailbox.parse import CloudLink, ParsedMail, one_line
-from safetymonth.report import UnitStatus
+from safetymonth.report import UnitProgress
 from safetymonth.validator.messages import KIND_NAMES, human_size
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -113,7 +113,7 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
                   "auto-replied", extra)
 
 
-def compose_reminder(config: Config, recipient: str, status: UnitStatus,
+def compose_reminder(config: Config, recipient: str, status: UnitProgress,
                      today: date) -> Outgoing:
     context = {
         "unit": status.name, "campaign": config.campaign.name, "today": _day(today),

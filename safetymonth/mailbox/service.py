@@ -15,7 +15,7 @@ from safetymonth.config import Config
 from safetymonth.mailbox.intake import Intake, Stats
 from safetymonth.mailbox.source import Source, open_source
 from safetymonth.mailbox.transports import deliver, open_transport
-from safetymonth.store import Store
+from safetymonth.storage.repository import Repository, open_repository
 
 log = logging.getLogger("safetymonth.poll")
 
@@ -28,10 +28,10 @@ MAX_BACKOFF = 300.0
 
 def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False) -> Stats:
     """Process everything new, then deliver every queued reply."""
-    with Store(config.storage_dir) as store:
+    with open_repository(config) as store:
         if retry_failed:
             log.info("retrying %d failed messages", store.retry_failed())
-        source = open_source(config, store)
+        source = open_source(config)
         try:
             stats = Intake(config, store, stop=stop).run(source)
         finally:
@@ -40,7 +40,7 @@ def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = Fa
     return stats
 
 
-def send_queued(config: Config, store: Store) -> tuple[int, int]:
+def send_queued(config: Config, store: Repository) -> tuple[int, int]:
     transport = open_transport(config)
     try:
         with store.batch():  # the transport settles its own durability before each mark
@@ -56,8 +56,8 @@ def watch(config: Config, stop: Event) -> None:
     """Poll, then wait (IMAP IDLE or the poll interval) until ``stop``; reconnect with
     exponential backoff when the server or the network fails."""
     backoff = 1.0
-    with Store(config.storage_dir) as store:
-        source: Source = open_source(config, store)
+    with open_repository(config) as store:
+        source: Source = open_source(config)
         try:
             while not stop.is_set():
                 try:

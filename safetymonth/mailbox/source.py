@@ -8,7 +8,6 @@ from threading import Event
 from typing import Protocol
 
 from safetymonth.config import Config, ImapSource
-from safetymonth.store import Store
 
 
 @dataclass(frozen=True)
@@ -21,8 +20,14 @@ class Item:
 
 
 class Source(Protocol):
-    def pending(self) -> list[Item]:
-        """Messages not yet marked processed, oldest first."""
+    """A mailbox. It knows nothing of the store: intake keeps the source's cursor, an opaque
+    string only the source understands (IMAP: UIDVALIDITY and UID; a POP3 source would keep
+    UIDLs, a Graph source a delta token), passes it in and saves what comes back."""
+
+    name: str  # names the mailbox, e.g. imap:user@host/INBOX; the cursor is kept under it
+
+    def pending(self, cursor: str | None) -> list[Item]:
+        """Messages not yet marked processed and past ``cursor``, oldest first."""
 
     def fetch(self, items: list[Item]) -> Iterator[tuple[Item, bytes]]:
         """The raw bytes of each item, without marking anything on the server."""
@@ -33,8 +38,8 @@ class Source(Protocol):
     def mark(self, items: list[Item]) -> None:
         """Apply the processed action; only called after the store committed them."""
 
-    def advance(self, items: list[Item]) -> None:
-        """Remember that these items are recorded (incremental sources skip them next time)."""
+    def advance(self, cursor: str | None, items: list[Item]) -> str | None:
+        """The cursor past these recorded items (incremental sources skip them next time)."""
 
     def wait(self, seconds: float, stop: Event) -> None:
         """Block until new mail may have arrived, ``seconds`` pass or ``stop`` is set."""
@@ -42,13 +47,13 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def open_source(config: Config, store: Store) -> Source:
+def open_source(config: Config) -> Source:
     source = config.mailbox.source
     if isinstance(source, ImapSource):
         from safetymonth.mailbox.imap import ImapMailbox
 
         ca_file = config.resolve(source.ca_file) if source.ca_file else None
-        return ImapMailbox(source, store, ca_file)
+        return ImapMailbox(source, ca_file)
     from safetymonth.mailbox.maildir import MaildirSource
 
     return MaildirSource(config.resolve(source.path))

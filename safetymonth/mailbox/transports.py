@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Protocol
 
 from safetymonth.config import Config, SmtpOutbox
-from safetymonth.store import Store, fsync_files
+from safetymonth.storage.files import fsync_files
+from safetymonth.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def open_transport(config: Config) -> Transport:
     return MaildirOutbox(config.resolve(outbox.path))
 
 
-def deliver(store: Store, transport: Transport, sender: str) -> tuple[int, int]:
+def deliver(store: Repository, transport: Transport, sender: str) -> tuple[int, int]:
     """Send every queued reply; returns (sent, still queued). A reply refused for good is
     marked refused, one deferred stays queued, and the others go on. Stops at the first
     connection failure or refusal of our account: the rest stay queued for the next run.
@@ -288,32 +289,32 @@ def deliver(store: Store, transport: Transport, sender: str) -> tuple[int, int]:
     queued = store.queued_replies()
     for index, reply in enumerate(queued):
         try:
-            transport.send(reply["id"], sender, reply["recipient"], bytes(reply["body"]))
+            transport.send(reply.id, sender, reply.recipient, reply.body)
         except PermanentError as error:
-            store.mark_attempt_failed(reply["id"], str(error), permanent=True)
-            log.warning("reply %s to %s refused: %s", reply["id"], reply["recipient"], error)
+            store.mark_attempt_failed(reply.id, str(error), permanent=True)
+            log.warning("reply %s to %s refused: %s", reply.id, reply.recipient, error)
             continue
         except DeferredError as error:
-            store.mark_attempt_failed(reply["id"], str(error))
+            store.mark_attempt_failed(reply.id, str(error))
             deferred += 1
-            log.warning("reply %s to %s stays queued for the next run: %s", reply["id"],
-                        reply["recipient"], error)
+            log.warning("reply %s to %s stays queued for the next run: %s", reply.id,
+                        reply.recipient, error)
             continue
         except AccountError as error:
             settle()
-            store.mark_attempt_failed(reply["id"], str(error))
+            store.mark_attempt_failed(reply.id, str(error))
             left = deferred + len(queued) - index
             log.error("SMTP delivery stopped, %d replies stay queued: %s", left, error)
             return sent, left
         except (OSError, smtplib.SMTPException) as error:
             settle()
-            store.mark_attempt_failed(reply["id"], f"{type(error).__name__}: {error}")
-            log.warning("reply %s to %s not sent, stays queued: %s", reply["id"],
-                        reply["recipient"], error)
+            store.mark_attempt_failed(reply.id, f"{type(error).__name__}: {error}")
+            log.warning("reply %s to %s not sent, stays queued: %s", reply.id,
+                        reply.recipient, error)
             return sent, deferred + len(queued) - index
-        accepted.append(reply["id"])
+        accepted.append(reply.id)
         sent += 1
-        log.info("reply %s sent to %s", reply["id"], reply["recipient"])
+        log.info("reply %s sent to %s", reply.id, reply.recipient)
         if len(accepted) >= transport.batch:
             settle()
     settle()

@@ -1,4 +1,21 @@
-"""The store's folder: owner-only, never a symlink, and everything in it created private.
+"""The store's files: content-addressed, written atomically, made durable at a barrier; and
+the store's folder: owner-only, never a symlink, everything in it created private.
+
+Every raw message and every attachment is a plain file named by its SHA-256
+(``raw/ab/abcd...``, ``files/ab/abcd...``), written to ``tmp/`` and renamed, so a crash never
+leaves a half file under a real name.
+
+Durability where it matters. A killed process loses nothing that was renamed (the page cache
+survives it); a power loss loses what was not fsynced, which is harmless as long as the
+message is still unmarked on the server. So in *deferred* mode (:meth:`FileStore.deferred`,
+the intake's) files are renamed into place without an fsync and :meth:`FileStore.start_sync`
+later syncs every file written since, with its folders, in a background thread, right before
+the irreversible step (the repository then makes the database durable too). A file this
+process created and could not sync is removed, so no unsynced file keeps a real name; a file
+merely found in place is never removed (it may belong to a message already marked) and is
+synced again at a later barrier. Outside deferred mode every file is fsynced before its rename.
+
+The folder:
 
 ``storage.dir`` holds every unit's mail and files, so it and every folder inside it must be
 the service user's alone: a folder another user can write lets them swap a stored file, and a
@@ -9,18 +26,253 @@ store with a sentence that says the command that fixes it; :func:`make_private_d
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 import pwd
 import shlex
 import stat
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+
+from safetymonth.storage.errors import StorageFolderError
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+RAW_DIR = "raw"
+FILES_DIR = "files"
+TMP_DIR = "tmp"
+FSYNC_THREADS = 8
+SMALL_FILE = 4 * 1024 * 1024  # put_stream keeps a file up to this size in memory
 
 
-class StorageFolderError(Exception):
-    """``storage.dir`` cannot be used safely; the message says what to run to fix it."""
+class FileStore:
+    """The content-addressed files under one ``storage.dir``. Not thread-safe."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        prepare_folder(root)  # owner-only and no symlink, or StorageFolderError
+        for sub in (RAW_DIR, FILES_DIR, TMP_DIR):
+            make_private_dir(root / sub)
+        # Files to sync at the next barrier (deferred mode only, else None), each with
+        # whether this process created it (renamed it into place) or merely found it there.
+        self._unsynced: dict[Path, bool] | None = None
+        self._temps = 0
+        self._durable: set[Path] = set()  # synced by this process: no need to sync again
+        self._syncer: ThreadPoolExecutor | None = None  # runs start_sync's file syncs
+
+    def close(self) -> None:
+        if self._syncer is not None:
+            self._syncer.shutdown()
+
+    def path(self, stored_name: str) -> Path:
+        return self.root / stored_name
+
+    def raw_path(self, sha256: str) -> Path:
+        return self.root / RAW_DIR / sha256[:2] / sha256
+
+    def has(self, stored_name: str, size: int) -> bool:
+        """The file is there with the size recorded for it."""
+        return has_size(self.path(stored_name), size)
+
+    # --- writing ----------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes, kind: str = FILES_DIR) -> tuple[str, str]:
+        """Store ``data`` under its hash; returns (sha256, stored name relative to root)."""
+        digest = hashlib.sha256(data).hexdigest()
+        relative = f"{kind}/{digest[:2]}/{digest}"
+        target = self.root / relative
+        if not has_size(target, len(data)):
+            self._write_atomically(target, (data,))
+        else:
+            self._exists(target)
+        return digest, relative
+
+    def put_stream(self, chunks: Iterable[bytes], kind: str = FILES_DIR) -> tuple[str, str, int]:
+        """Store a file given in pieces, never whole in memory; returns (sha256, stored name,
+        size). The first ``SMALL_FILE`` bytes are gathered in memory, so a small file that is
+        already stored costs no file at all; beyond that the pieces go to a temp file while
+        hashed, which is renamed to its hash."""
+        pieces = iter(chunks)
+        head: list[bytes] = []
+        size = 0
+        for chunk in pieces:
+            head.append(chunk)
+            size += len(chunk)
+            if size > SMALL_FILE:
+                break
+        else:
+            data = b"".join(head)
+            digest, relative = self.put_bytes(data, kind)
+            return digest, relative, len(data)
+        return self._put_large(itertools.chain(head, pieces), kind)
+
+    def _put_large(self, chunks: Iterable[bytes], kind: str) -> tuple[str, str, int]:
+        digest = hashlib.sha256()
+        size = 0
+        handle, temp = self._temp()
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                if self._unsynced is None:
+                    out.flush()
+                    os.fsync(out.fileno())
+            hexdigest = digest.hexdigest()
+            relative = f"{kind}/{hexdigest[:2]}/{hexdigest}"
+            target = self.root / relative
+            if has_size(target, size):
+                Path(temp).unlink()
+                self._exists(target)
+                return hexdigest, relative, size
+            make_private_dir(target.parent)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        self._written(target)
+        return hexdigest, relative, size
+
+    def _write_atomically(self, target: Path, chunks: Iterable[bytes]) -> None:
+        make_private_dir(target.parent)
+        handle, temp = self._temp()
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                if self._unsynced is None:
+                    out.flush()
+                    os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        self._written(target)
+
+    def _temp(self) -> tuple[int, str]:
+        """A new file in tmp/ (this process's id and a counter: cheaper than mkstemp's random
+        names; O_EXCL still refuses a name left by an earlier process with the same id)."""
+        while True:
+            self._temps += 1
+            name = str(self.root / TMP_DIR / f"{os.getpid()}.{self._temps}")
+            try:
+                handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                                 FILE_MODE)
+            except FileExistsError:
+                continue
+            os.fchmod(handle, FILE_MODE)  # 0600 whatever the umask
+            return handle, name
+
+    def _exists(self, target: Path) -> None:
+        """``target`` was already there. A process killed before its barrier may have left
+        it in the page cache only: sync it at this process's next barrier, once. It is not
+        ours to remove if that sync fails: it may belong to a message already marked."""
+        if self._unsynced is not None and target not in self._durable:
+            self._unsynced.setdefault(target, False)
+
+    def _written(self, target: Path) -> None:
+        if self._unsynced is not None:
+            self._unsynced[target] = True  # created here: made durable at the next barrier
+        else:
+            _fsync_directory(target.parent)
+
+    # --- durability ---------------------------------------------------------------------
+
+    @property
+    def deferring(self) -> bool:
+        return self._unsynced is not None
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Deferred mode (see the module docstring) for the block; nested blocks join it."""
+        if self._unsynced is not None:
+            yield
+            return
+        self._unsynced = {}
+        try:
+            yield
+        finally:
+            self._unsynced = None
+
+    def start_sync(self) -> Future[list[Path]]:
+        """Sync every file written since the last call, in a background thread (fsync
+        releases the GIL, so the disk works while intake goes on). :meth:`finish_sync` the
+        result before the irreversible step."""
+        pending, self._unsynced = self._unsynced, ({} if self._unsynced is not None
+                                                   else None)
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="barrier")
+        pending = pending or {}
+        return self._syncer.submit(_sync_files, sorted(pending),
+                                   {path for path, created in pending.items() if created})
+
+    def finish_sync(self, files: Future[list[Path]]) -> None:
+        """Wait for :meth:`start_sync`'s files; raises what their sync raised."""
+        self._durable.update(files.result())
+
+
+def has_size(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except FileNotFoundError:
+        return False
+
+
+def _sync_files(paths: list[Path], created: set[Path]) -> list[Path]:
+    """fsync the files and then their directories (the renames); returns the files synced.
+    On any failure the first error is raised, after removing each file that could not be
+    synced if it is in ``created`` (renamed into place by this process). A file merely found
+    in place is never removed: it may belong to a message already marked on the server."""
+    directories: set[Path] = set()
+    synced: list[Path] = []
+    failed: OSError | None = None
+    for path, error in fsync_files(paths):
+        if error is not None:
+            failed = failed or error
+            if path in created:
+                path.unlink(missing_ok=True)
+            continue
+        synced.append(path)
+        directories.add(path.parent)
+        directories.add(path.parent.parent)  # the two-letter folder may be new
+    for _, error in fsync_files(sorted(directories)):
+        failed = failed or error
+    if failed is not None:
+        raise failed
+    return synced
+
+
+def fsync_files(paths: list[Path]) -> list[tuple[Path, OSError | None]]:
+    """fsync each file (or directory); several at once (the disk and the journal serve
+    concurrent syncs together). Returns each path with the error it raised, if any."""
+
+    def one(path: Path) -> tuple[Path, OSError | None]:
+        try:
+            handle = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+        except OSError as error:
+            return path, error
+        return path, None
+
+    if len(paths) < 4:
+        return [one(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
+        return list(pool.map(one, paths))
+
+
+def _fsync_directory(directory: Path) -> None:
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def make_private_dir(path: Path) -> None:

@@ -1,0 +1,149 @@
+"""The database: an engine for ``storage.database``, each connection's settings, and the
+schema brought up to date (Alembic), including stores the first release wrote.
+
+SQLite (the default, a file in ``storage.dir``) runs in WAL mode, so readers never wait for a
+writer; a write transaction is ``BEGIN IMMEDIATE`` (it takes the write lock at once, never
+half-way), a read is a plain ``BEGIN``. PostgreSQL is for a shared deployment; its password
+comes only from the environment (``storage.password_env``).
+
+The first release versioned its SQLite schema with ``PRAGMA user_version`` (1 or 2); such a
+store is stamped with the matching Alembic revision and upgraded on first open, in place. An
+upgraded store's ``user_version`` is set to :data:`ALEMBIC_MANAGED`, which the first release
+refuses as "newer than this program" instead of misreading it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from safetymonth.storage.errors import DatabaseError
+
+DB_NAME = "safetymonth.db"
+ALEMBIC_MANAGED = 100
+LEGACY_REVISIONS = {1: "0001", 2: "0002"}  # the first release's user_version -> revision
+WRITE = "safetymonth_write"  # connection.info flag: the next BEGIN takes the write lock
+MIGRATION_LOCK = 0x5AFE7  # PostgreSQL advisory lock held while the schema is upgraded
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def database_url(root: Path, url: str | None) -> str:
+    return url or f"sqlite:///{root / DB_NAME}"
+
+
+def create(url: str, password: str | None = None) -> Engine:
+    """The engine for ``url``; ``password`` is sent only when given (else trust or peer
+    authentication), and only when the URL holds none."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise DatabaseError(f"storage.database {url!r} is not a database URL: {error}") \
+            from None
+    if password is not None and parsed.password is None:
+        parsed = parsed.set(password=password)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_connected)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise DatabaseError(f"storage.database: {parsed.get_backend_name()} is not supported; "
+                            f"use a SQLite file or postgresql+psycopg://USER@HOST:PORT/DB")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_connected(dbapi: sqlite3.Connection, _record: object) -> None:
+    dbapi.isolation_level = None  # SQLAlchemy's begin event issues BEGIN itself
+    # Persistent; on a store already in WAL mode this takes no lock.
+    dbapi.execute("PRAGMA journal_mode=WAL")
+    # FULL outside batch mode; NORMAL inside it, with a FULL commit at each barrier.
+    dbapi.execute("PRAGMA synchronous=FULL")
+    dbapi.execute("PRAGMA foreign_keys=ON")
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get(WRITE) else "BEGIN")
+
+
+def set_sqlite_sync(connection: Connection, mode: str) -> None:
+    """``PRAGMA synchronous`` on the driver's connection, outside any transaction."""
+    if connection.dialect.name == "sqlite":
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute(f"PRAGMA synchronous={mode}")
+
+
+@cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def _alembic(connection: Connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    revision = _script().get_current_head()
+    assert revision is not None
+    return revision
+
+
+def revision(connection: Connection) -> str | None:
+    """The schema's revision: Alembic's, or the first release's ``user_version`` mapped to
+    its revision; None for an empty database. Raises for a schema newer than this program."""
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None and connection.dialect.name == "sqlite":
+        version = int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+        if version and version not in LEGACY_REVISIONS:
+            raise DatabaseError(f"the store's schema (version {version}) is newer than this "
+                                f"program: upgrade safetymonth")
+        current = LEGACY_REVISIONS.get(version)
+    if current is not None:
+        try:
+            _script().get_revision(current)
+        except CommandError:
+            raise DatabaseError(f"the database schema (revision {current}) is newer than "
+                                f"this program: upgrade safetymonth") from None
+    return current
+
+
+def upgrade(connection: Connection) -> None:
+    """Bring the schema to the head revision. A current schema is only read (opening it
+    takes no write lock: ``report`` never waits for a ``poll`` that is writing); otherwise the
+    upgrade runs in one write transaction (PostgreSQL: under an advisory lock), after reading
+    the revision again, since another process may have upgraded meanwhile."""
+    current = revision(connection)
+    connection.rollback()
+    if current == head():
+        return
+    connection.info[WRITE] = True
+    try:
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK})
+            current = revision(connection)
+            if current == head():
+                return
+            config = _alembic(connection)
+            legacy = MigrationContext.configure(connection).get_current_revision() is None
+            if current is not None and legacy:
+                command.stamp(config, current)
+            command.upgrade(config, "head")
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql(f"PRAGMA user_version={ALEMBIC_MANAGED}")
+    finally:
+        connection.info[WRITE] = False

@@ -1,0 +1,637 @@
+"""The repository: every read and write of the store's state, named for its purpose.
+
+Callers get frozen dataclasses (:class:`MessageRecord`, :class:`FileRecord`,
+:class:`ReplyRecord`, :class:`UnitStatus`, ...), never rows, SQL or a connection. One
+repository holds one database connection and the :class:`FileStore` of ``storage.dir``; it is
+not thread-safe (one per thread or process).
+
+Transactions. A write method commits on its own, or joins the caller's
+:meth:`Repository.transaction`, which commits or rolls back the whole. A read outside a
+transaction is a short read transaction of its own.
+
+Durability (see :mod:`safetymonth.storage.files`): in :meth:`Repository.batch` mode files are
+not fsynced one by one and SQLite commits with ``synchronous=NORMAL``; :meth:`barrier` (or
+:meth:`start_barrier` and :meth:`finish_barrier`) makes the files and then the database
+durable (SQLite: a ``synchronous=FULL`` commit syncs the WAL and every earlier commit;
+PostgreSQL commits durably anyway) before an irreversible step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row, bindparam, case, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from safetymonth.config import Config
+from safetymonth.storage import database
+from safetymonth.storage.database import WRITE
+from safetymonth.storage.errors import DatabaseError
+from safetymonth.storage.files import FILES_DIR, RAW_DIR, FileStore, create_private_file
+from safetymonth.storage.schema import (
+    attachments,
+    checks,
+    messages,
+    meta,
+    replies,
+    source_cursors,
+    source_keys,
+)
+
+# Message states. RECEIVED: raw stored, not yet (fully) processed.
+RECEIVED, PROCESSED, FAILED, TOO_LARGE = "received", "processed", "failed", "too_large"
+# Reply states.
+QUEUED, SENT, REFUSED = "queued", "sent", "refused"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- what callers get and give --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: int
+    source_key: str
+    message_id: str | None
+    sha256: str
+    size: int
+    sender: str | None
+    sender_name: str | None
+    unit: str | None
+    auth: str | None
+    suspicious: str | None
+    subject: str | None
+    date_header: str | None
+    received_at: str
+    state: str
+    tries: int
+    last_error: str | None
+    no_reply: str | None
+    notes: str | None
+    not_credited: str | None
+
+    @property
+    def claimed_unit(self) -> str | None:
+        """The unit the From address matched, credited or not (kept in the notes)."""
+        try:
+            return json.loads(self.notes or "{}").get("claimed_unit")
+        except (ValueError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One stored attachment with the validator's verdicts (a zip has one per member)."""
+
+    id: int
+    message: int
+    position: int
+    name: str
+    stored_name: str
+    sha256: str
+    size: int
+    content_type: str | None
+    verdicts: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    id: str
+    message: int | None
+    kind: str
+    unit: str | None
+    recipient: str
+    headers: dict[str, str]
+    body: bytes
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    """What one unit has sent, counted across its credited messages."""
+
+    name: str
+    submissions: int = 0
+    last_submission: str | None = None
+    documents_ok: int = 0
+    documents_failed: int = 0
+    photos_ok: int = 0
+    photos_failed: int = 0
+    videos_ok: int = 0
+    videos_failed: int = 0
+
+
+@dataclass(frozen=True)
+class SenderCount:
+    address: str
+    messages: int
+
+
+@dataclass(frozen=True)
+class Received:
+    """A raw message just stored, as :meth:`Repository.record_received` records it."""
+
+    sha256: str
+    size: int
+    message_id: str | None
+    sender: str | None
+    sender_name: str | None
+    subject: str
+    date_header: str | None
+    state: str = RECEIVED
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """An attachment stored and checked, for :meth:`Repository.record_verdicts`."""
+
+    position: int
+    name: str
+    stored_name: str
+    sha256: str
+    size: int
+    content_type: str
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What intake decided about a message, for :meth:`Repository.record_outcome`."""
+
+    state: str
+    unit: str | None
+    auth: str | None
+    suspicious: str | None
+    not_credited: str | None
+    no_reply: str | None
+    notes: dict[str, Any]
+    last_error: str | None = None
+
+
+KIND_COUNTS = {("document", True): "documents_ok", ("document", False): "documents_failed",
+               ("photo", True): "photos_ok", ("photo", False): "photos_failed",
+               ("video", True): "videos_ok", ("video", False): "videos_failed"}
+
+
+# --- the repository -------------------------------------------------------------------------
+
+
+class Repository:
+    def __init__(self, root: Path, url: str | None = None, password: str | None = None) -> None:
+        self.files = FileStore(root)
+        if url is None:
+            create_private_file(root / database.DB_NAME)  # 0600 before SQLite makes it
+        self.engine = database.create(database.database_url(root, url), password)
+        try:
+            self.conn = self.engine.connect()
+            database.upgrade(self.conn)
+        except DBAPIError as error:
+            self.engine.dispose()
+            raise DatabaseError(f"database {self.engine.url.render_as_string()}: "
+                                f"{error.orig}") from None
+        except BaseException:
+            self.engine.dispose()
+            raise
+        self._depth = 0  # transaction() nesting
+        self._batch = False
+
+    def close(self) -> None:
+        self.files.close()
+        self.conn.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    # --- transactions -----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE), rolled back on any exception.
+        Inside another it is part of that one, which commits or rolls back the whole."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._end_read()
+        self.conn.info[WRITE] = True
+        self._depth = 1
+        try:
+            with self.conn.begin():
+                yield
+        finally:
+            self._depth = 0
+            self.conn.info[WRITE] = False
+
+    def _end_read(self) -> None:
+        if not self._depth and self.conn.in_transaction():
+            self.conn.rollback()
+
+    def _all(self, statement: Any) -> Sequence[Row[Any]]:
+        rows = self.conn.execute(statement).all()
+        self._end_read()
+        return rows
+
+    def _one(self, statement: Any) -> Row[Any] | None:
+        row = self.conn.execute(statement).first()
+        self._end_read()
+        return row
+
+    def _write(self, statement: Any, parameters: Any = None) -> int:
+        """Run one statement in (or as) a write transaction; returns the rows it touched."""
+        with self.transaction():
+            return int(self.conn.execute(statement, parameters).rowcount)
+
+    def _insert_ignoring(self, table: Any, key: list[str], values: dict[str, Any]) -> bool:
+        """INSERT unless a row with the same ``key`` exists; True when inserted."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        statement = dialect.insert(table).values(**values).on_conflict_do_nothing(
+            index_elements=key).returning(table.c[key[0]])
+        with self.transaction():  # RETURNING, since an INSERT's rowcount is not portable
+            return self.conn.execute(statement).first() is not None
+
+    def _upsert(self, table: Any, key: list[str], values: dict[str, Any]) -> None:
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        statement = dialect.insert(table).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=key,
+            set_={name: statement.excluded[name] for name in values if name not in key})
+        self._write(statement)
+
+    # --- durability -------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Batch mode (see the module docstring): no fsync per file or commit; call
+        :meth:`barrier` before any irreversible step. Leaving the block is a barrier too."""
+        if self._batch:
+            yield
+            return
+        self._batch = True
+        database.set_sqlite_sync(self.conn, "NORMAL")
+        try:
+            with self.files.deferred():
+                yield
+                self.barrier()
+        finally:
+            self._batch = False
+            database.set_sqlite_sync(self.conn, "FULL")
+
+    def barrier(self) -> None:
+        """Make everything written so far durable across a power loss; raises if anything
+        could not be (a file this process wrote that failed is removed)."""
+        if self._batch:
+            self.finish_barrier(self.start_barrier())
+
+    def start_barrier(self) -> Future[list[Path]]:
+        """The file half of :meth:`barrier`, in a background thread; pass the result to
+        :meth:`finish_barrier` before the irreversible step."""
+        return self.files.start_sync()
+
+    def finish_barrier(self, files: Future[list[Path]]) -> None:
+        """Wait for the files of :meth:`start_barrier`, then make the database durable."""
+        self.files.finish_sync(files)
+        if not self._batch or self.dialect != "sqlite":
+            return  # PostgreSQL: every commit is durable already
+        self._end_read()
+        database.set_sqlite_sync(self.conn, "FULL")
+        try:
+            self._upsert(meta, ["key"], {"key": "barrier", "value": now()})
+        finally:
+            database.set_sqlite_sync(self.conn, "NORMAL")
+
+    # --- files ------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes, kind: str = FILES_DIR) -> tuple[str, str]:
+        return self.files.put_bytes(data, kind)
+
+    def put_raw(self, data: bytes) -> str:
+        """Store a raw message; returns its sha256."""
+        return self.files.put_bytes(data, RAW_DIR)[0]
+
+    def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, str, int]:
+        return self.files.put_stream(chunks)
+
+    def path(self, stored_name: str) -> Path:
+        return self.files.path(stored_name)
+
+    def raw_path(self, sha256: str) -> Path:
+        return self.files.raw_path(sha256)
+
+    def intact(self, message: MessageRecord) -> bool:
+        """The message's raw file and attachment files exist with their recorded sizes (a
+        power loss before a barrier can lose files whose records survived)."""
+        if message.state != TOO_LARGE and not self.files.has(
+                f"{RAW_DIR}/{message.sha256[:2]}/{message.sha256}", message.size):
+            return False
+        return all(self.files.has(item.stored_name, item.size)
+                   for item in self.attachments(message.id))
+
+    # --- messages: intake -------------------------------------------------------------
+
+    def message(self, message: int) -> MessageRecord | None:
+        row = self._one(select(messages).where(messages.c.id == message))
+        return _message(row) if row else None
+
+    def message_for_key(self, key: str) -> MessageRecord | None:
+        row = self._one(select(messages).join(source_keys, source_keys.c.message == messages.c.id)
+                        .where(source_keys.c.key == key))
+        return _message(row) if row else None
+
+    def find_duplicate(self, message_id: str | None, sender: str | None,
+                       sha256: str) -> int | None:
+        """A message already recorded: same bytes, or same Message-ID from the same sender."""
+        row = self._one(select(messages.c.id).where(messages.c.sha256 == sha256).limit(1))
+        if row is None and message_id:
+            row = self._one(select(messages.c.id).where(
+                messages.c.message_id == message_id,
+                messages.c.sender.is_not_distinct_from(sender)).limit(1))
+        return int(row[0]) if row else None
+
+    def record_received(self, key: str, received: Received) -> int:
+        """Record a newly stored raw message under its source key; returns its id."""
+        with self.transaction():
+            result = self.conn.execute(messages.insert().values(
+                source_key=key, received_at=now(), message_id=received.message_id,
+                sha256=received.sha256, size=received.size, sender=received.sender,
+                sender_name=received.sender_name, subject=received.subject,
+                date_header=received.date_header, state=received.state,
+                last_error=received.last_error))
+            message = int(result.inserted_primary_key[0])
+            self.add_source_key(key, message)
+        return message
+
+    def add_source_key(self, key: str, message: int) -> None:
+        """Another source key (folder, re-delivery, new UIDVALIDITY) for a known message."""
+        self._insert_ignoring(source_keys, ["key"],
+                              {"key": key, "message": message, "seen_at": now()})
+
+    def source_keys(self, message: int) -> list[str]:
+        """Every key the message was seen under, in order."""
+        return [str(row[0]) for row in self._all(
+            select(source_keys.c.key).where(source_keys.c.message == message)
+            .order_by(source_keys.c.key))]
+
+    def unfinished(self, max_tries: int) -> list[MessageRecord]:
+        return [_message(row) for row in self._all(
+            select(messages).where(messages.c.state == RECEIVED, messages.c.tries < max_tries)
+            .order_by(messages.c.id))]
+
+    def begin_try(self, message: int) -> None:
+        """Count a try before it starts, so a message that kills the process still fails."""
+        self._write(update(messages).where(messages.c.id == message)
+                    .values(tries=messages.c.tries + 1))
+
+    def fail_try(self, message: int, error: str, max_tries: int) -> str:
+        """Record the error; past ``max_tries`` the message is marked failed. Returns state."""
+        self._write(update(messages).where(messages.c.id == message).values(
+            last_error=error[:2000],
+            state=case((messages.c.tries >= max_tries, FAILED), else_=messages.c.state)))
+        record = self.message(message)
+        assert record is not None
+        return record.state
+
+    def give_up(self, max_tries: int) -> list[MessageRecord]:
+        """Messages whose tries ran out while the process was dying: mark them failed."""
+        stale = (messages.c.state == RECEIVED) & (messages.c.tries >= max_tries)
+        with self.transaction():
+            rows = self.conn.execute(select(messages).where(stale)).all()
+            self.conn.execute(update(messages).where(stale).values(
+                state=FAILED, last_error=func.coalesce(
+                    messages.c.last_error, "the process stopped while handling this message")))
+        return [_message(row) for row in rows]
+
+    def retry_failed(self) -> int:
+        """Put failed messages back in the queue (``poll --retry-failed``)."""
+        return self._write(update(messages).where(messages.c.state == FAILED)
+                           .values(state=RECEIVED, tries=0))
+
+    def restart(self, message: int) -> None:
+        """Process a message again from its stored raw copy (its files were lost)."""
+        self._write(update(messages).where(messages.c.id == message)
+                    .values(state=RECEIVED, tries=0))
+
+    def replace_raw(self, message: int, sha256: str, size: int) -> None:
+        """A message recorded from its header only is now stored whole: process it."""
+        self._write(update(messages).where(messages.c.id == message).values(
+            sha256=sha256, size=size, state=RECEIVED, tries=0, last_error=None))
+
+    def record_verdicts(self, message: int, files: list[NewAttachment]) -> None:
+        """The message's attachments, their verdicts and one check row per verdict
+        (replacing what an earlier, interrupted try recorded at the same positions)."""
+        with self.transaction():
+            for item in files:
+                self._record_attachment(message, item)
+
+    def _record_attachment(self, message: int, item: NewAttachment) -> None:
+        same = (attachments.c.message == message) & (attachments.c.position == item.position)
+        self.conn.execute(checks.delete().where(
+            checks.c.attachment.in_(select(attachments.c.id).where(same))))
+        self.conn.execute(attachments.delete().where(same))
+        result = self.conn.execute(attachments.insert().values(
+            message=message, position=item.position, name=item.name,
+            stored_name=item.stored_name, sha256=item.sha256, size=item.size,
+            content_type=item.content_type,
+            verdict=json.dumps(item.verdicts, ensure_ascii=False)))
+        attachment = int(result.inserted_primary_key[0])
+        if item.verdicts:
+            self.conn.execute(checks.insert(), [
+                {"attachment": attachment, "path": verdict["path"], "kind": verdict["kind"],
+                 "ok": int(bool(verdict["ok"]))} for verdict in item.verdicts])
+
+    def record_outcome(self, message: int, outcome: Outcome) -> None:
+        """Whose submission it is, why no reply, and the message's final state."""
+        self._write(update(messages).where(messages.c.id == message).values(
+            state=outcome.state, unit=outcome.unit, auth=outcome.auth,
+            suspicious=outcome.suspicious, not_credited=outcome.not_credited,
+            no_reply=outcome.no_reply, last_error=outcome.last_error,
+            notes=json.dumps(outcome.notes, ensure_ascii=False)))
+
+    def attachments(self, message: int) -> list[FileRecord]:
+        return [_file(row) for row in self._all(
+            select(attachments).where(attachments.c.message == message)
+            .order_by(attachments.c.position))]
+
+    # --- messages: the report ---------------------------------------------------------
+
+    def messages(self) -> list[MessageRecord]:
+        """Every message, oldest first."""
+        return [_message(row) for row in self._all(select(messages).order_by(messages.c.id))]
+
+    def unit_status(self, unit: str) -> UnitStatus:
+        """What ``unit`` has sent: its credited messages and their verdicts per kind."""
+        credited = _credited(unit)
+        submissions, last = self._one(
+            select(func.count(), func.max(messages.c.received_at)).where(credited)) or (0, None)
+        counts: dict[str, int] = {}
+        for kind, ok, count in self._all(
+                select(checks.c.kind, checks.c.ok, func.count()).select_from(_verdicts())
+                .where(credited).group_by(checks.c.kind, checks.c.ok)):
+            attribute = KIND_COUNTS.get((str(kind), bool(ok)))
+            if attribute:
+                counts[attribute] = counts.get(attribute, 0) + int(count)
+        return UnitStatus(name=unit, submissions=int(submissions), last_submission=last,
+                          **counts)
+
+    def has_accepted(self, unit: str, kind: str, count: int) -> bool:
+        """Whether ``unit`` has at least ``count`` accepted files of ``kind``; stops at the
+        count, so it costs the same however much the unit has sent."""
+        if count <= 0:
+            return True
+        found = select(literal(1)).select_from(_verdicts()).where(
+            _credited(unit), checks.c.kind == kind, checks.c.ok == 1).limit(count).subquery()
+        row = self._one(select(func.count()).select_from(found))
+        return row is not None and int(row[0]) >= count
+
+    def unknown_senders(self) -> list[SenderCount]:
+        """Senders of processed mail that matched no unit (and were neither forged nor a
+        machine), with how many messages each sent."""
+        rows = self._all(
+            select(messages.c.sender, func.count()).where(
+                messages.c.unit.is_(None), messages.c.suspicious.is_(None),
+                messages.c.not_credited.is_(None), messages.c.sender.is_not(None),
+                messages.c.state == PROCESSED)
+            .group_by(messages.c.sender).order_by(messages.c.sender))
+        return [SenderCount(str(sender), int(count)) for sender, count in rows]
+
+    def suspicious_messages(self) -> list[MessageRecord]:
+        return self._where(messages.c.suspicious.is_not(None))
+
+    def machine_messages(self) -> list[MessageRecord]:
+        """Messages a machine wrote (RFC 3834), credited to no unit."""
+        return self._where(messages.c.not_credited.is_not(None))
+
+    def failed_messages(self) -> list[MessageRecord]:
+        """Failed for good, or too large to take in."""
+        return self._where(messages.c.state.in_((FAILED, TOO_LARGE)))
+
+    def latest_sender(self, unit: str) -> str | None:
+        """The address ``unit``'s latest processed message came from."""
+        row = self._one(select(messages.c.sender).where(
+            messages.c.unit == unit, messages.c.state == PROCESSED,
+            messages.c.sender.is_not(None)).order_by(messages.c.id.desc()).limit(1))
+        return str(row[0]) if row else None
+
+    def _where(self, condition: Any) -> list[MessageRecord]:
+        return [_message(row) for row in self._all(
+            select(messages).where(condition).order_by(messages.c.id))]
+
+    # --- replies (the outbox) ---------------------------------------------------------
+
+    def queue_reply(self, reply_id: str, message: int | None, kind: str, unit: str | None,
+                    recipient: str, headers: dict[str, str], body: bytes) -> bool:
+        """Queue a reply unless one with this id was queued before (then False)."""
+        return self._insert_ignoring(replies, ["id"], {
+            "id": reply_id, "message": message, "kind": kind, "unit": unit,
+            "recipient": recipient.lower(), "headers": json.dumps(headers, ensure_ascii=False),
+            "body": body, "state": QUEUED, "created_at": now()})
+
+    def queued_replies(self) -> list[ReplyRecord]:
+        return [_reply(row) for row in self._all(
+            select(replies).where(replies.c.state == QUEUED)
+            .order_by(replies.c.created_at, replies.c.id))]
+
+    def replies(self) -> list[ReplyRecord]:
+        """Every reply and reminder, oldest first."""
+        return [_reply(row) for row in self._all(
+            select(replies).order_by(replies.c.created_at, replies.c.id))]
+
+    def mark_sent(self, *reply_ids: str) -> None:
+        if not reply_ids:
+            return
+        sent_at = now()
+        with self.transaction():
+            self.conn.execute(
+                update(replies).where(replies.c.id == bindparam("reply_id")).values(
+                    state=SENT, sent_at=sent_at, attempts=replies.c.attempts + 1,
+                    last_error=None),
+                [{"reply_id": reply_id} for reply_id in reply_ids])
+
+    def mark_attempt_failed(self, reply_id: str, error: str, permanent: bool = False) -> None:
+        self._write(update(replies).where(replies.c.id == reply_id).values(
+            attempts=replies.c.attempts + 1, last_error=error[:2000],
+            state=REFUSED if permanent else QUEUED))
+
+    def replies_since(self, recipient: str, kind: str, hours: float) -> int:
+        since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+        row = self._one(select(func.count()).where(
+            replies.c.recipient == recipient.lower(), replies.c.kind == kind,
+            replies.c.created_at >= since))
+        return int(row[0]) if row else 0
+
+    def last_reply_at(self, unit: str, kind: str) -> str | None:
+        row = self._one(select(func.max(replies.c.created_at)).where(
+            replies.c.unit == unit, replies.c.kind == kind))
+        return row[0] if row else None
+
+    # --- sources ----------------------------------------------------------------------
+
+    def source_cursor(self, source: str) -> str | None:
+        """How far ``source`` has read, as the source itself wrote it."""
+        row = self._one(select(source_cursors.c.cursor)
+                        .where(source_cursors.c.source == source))
+        return str(row[0]) if row else None
+
+    def save_source_cursor(self, source: str, cursor: str) -> None:
+        self._upsert(source_cursors, ["source"], {"source": source, "cursor": cursor})
+
+
+def open_repository(config: Config) -> Repository:
+    """The store of ``config``: ``storage.dir`` and ``storage.database``."""
+    return Repository(config.storage_dir, config.database_url, config.storage.password())
+
+
+# --- rows to records ------------------------------------------------------------------------
+
+
+def _credited(unit: str) -> Any:
+    return (messages.c.unit == unit) & (messages.c.state == PROCESSED) & \
+        messages.c.suspicious.is_(None)
+
+
+def _verdicts() -> Any:
+    return messages.join(attachments, attachments.c.message == messages.c.id) \
+        .join(checks, checks.c.attachment == attachments.c.id)
+
+
+def _message(row: Row[Any]) -> MessageRecord:
+    return MessageRecord(**row._mapping)
+
+
+def _file(row: Row[Any]) -> FileRecord:
+    values = dict(row._mapping)
+    values["verdicts"] = tuple(json.loads(values.pop("verdict")))
+    return FileRecord(**values)
+
+
+def _reply(row: Row[Any]) -> ReplyRecord:
+    values = dict(row._mapping)
+    values["headers"] = json.loads(values["headers"])
+    values["body"] = bytes(values["body"])
+    return ReplyRecord(**values)

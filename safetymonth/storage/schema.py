@@ -1,0 +1,114 @@
+"""The tables, in SQLAlchemy Core: one schema for SQLite (embedded) and PostgreSQL (shared).
+
+Only :mod:`safetymonth.storage.repository` queries them and only the migrations change them:
+a new column is a new Alembic revision in ``migrations/versions`` and a line here. Times are
+ISO 8601 text in UTC, as stores written by the first release hold them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_key", Text, nullable=False, unique=True),
+    Column("message_id", Text),
+    Column("sha256", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sender", Text),
+    Column("sender_name", Text),
+    Column("unit", Text),
+    Column("auth", Text),
+    Column("suspicious", Text),  # why authentication failed: credited to no unit
+    Column("subject", Text),
+    Column("date_header", Text),
+    Column("received_at", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("no_reply", Text),  # why no reply was queued
+    Column("notes", Text),  # JSON: defects, claimed unit, cloud links
+    Column("not_credited", Text),  # a machine's mail (RFC 3834): why it counts for no unit
+    Index("messages_message_id", "message_id"),
+    Index("messages_sha256", "sha256"),
+    Index("messages_unit", "unit"),
+)
+
+# Every key a source has shown a message under (folder, re-delivery, new UIDVALIDITY).
+source_keys = Table(
+    "source_keys", metadata,
+    Column("key", Text, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False),
+    Column("seen_at", Text, nullable=False),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("stored_name", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content_type", Text),
+    Column("verdict", Text, nullable=False),  # JSON: the validator's verdicts
+    UniqueConstraint("message", "position"),
+)
+
+# One row per verdict (a zip has one per member), for the per-unit tally.
+checks = Table(
+    "checks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("attachment", Integer, ForeignKey("attachments.id"), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("ok", Integer, nullable=False),
+    Index("checks_attachment", "attachment"),
+)
+
+# The outbox: replies and reminders, queued in the transaction that decided them.
+replies = Table(
+    "replies", metadata,
+    Column("id", Text, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id")),
+    Column("kind", Text, nullable=False),
+    Column("unit", Text),
+    Column("recipient", Text, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("created_at", Text, nullable=False),
+    Column("sent_at", Text),
+    Index("replies_recipient", "recipient", "created_at"),
+    Index("replies_state", "state"),
+)
+
+# How far each source has read: an opaque string only the source understands (IMAP:
+# UIDVALIDITY and the last UID).
+source_cursors = Table(
+    "source_cursors", metadata,
+    Column("source", Text, primary_key=True),
+    Column("cursor", Text, nullable=False),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text),
+)
