@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from safetymonth.config import Policy
-from tests import media_corpus
+from tests import mailservers, media_corpus
 from tests.mailservers import (  # noqa: F401 (mail fixtures)
     dovecot_server,
     imap_user,
@@ -35,3 +35,11 @@ def engine(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return None
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def on_both_engines(engine: str | None, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """For a module marked ``pytestmark = pytest.mark.usefixtures("on_both_engines")``: each
+    test runs twice, and every config ``write_config`` writes names the engine under test."""
+    monkeypatch.setattr(mailservers, "DATABASE", engine)
+    return engine

@@ -27,7 +27,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from imap_tools import MailBoxUnencrypted
 
+from safetymonth.config import load_config
 from safetymonth.mailbox.samplemail import Media, make_media
+from safetymonth.storage.repository import Repository, open_repository
 
 PASSWORD = "s3cret-pw"
 
@@ -256,11 +258,16 @@ def mail_media() -> Media:
 # --- helpers ---------------------------------------------------------------------------------
 
 
+# storage.database of the configs write_config writes, unless told: the engine under test in
+# a module marked ``pytest.mark.usefixtures("on_both_engines")`` (see conftest), else SQLite.
+DATABASE: str | None = None
+
+
 def write_config(folder: Path, database: str | None = None, **sections: object) -> Path:
     """A config.yaml in ``folder``: Maildir in/out under it, the store in ``storage`` on
-    ``database`` (None: SQLite), plus the given sections merged."""
+    ``database`` (default :data:`DATABASE`), plus the given sections merged."""
     data: dict[str, object] = {
-        "storage": {"dir": "storage", "database": database},
+        "storage": {"dir": "storage", "database": database or DATABASE},
         "mailbox": {"source": "maildir:inbox", "outbox": "maildir:outbox"},
     }
     for name, value in sections.items():
@@ -270,6 +277,11 @@ def write_config(folder: Path, database: str | None = None, **sections: object) 
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def open_store(folder: Path) -> Repository:
+    """The store of the config.yaml that :func:`write_config` wrote into ``folder``."""
+    return open_repository(load_config(folder / "config.yaml"))
 
 
 def drop(folder: Path, name: str, data: bytes) -> Path:

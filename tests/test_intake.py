@@ -20,9 +20,11 @@ from safetymonth.mailbox.intake import Intake
 from safetymonth.mailbox.maildir import MaildirSource
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once
-from safetymonth.storage.repository import FAILED, PROCESSED, Repository
+from safetymonth.storage.repository import FAILED, PROCESSED, open_repository
 from safetymonth.validator import check_file
-from tests.mailservers import drop, write_config
+from tests.mailservers import drop, open_store, write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 
 def run_poll(config_path: Path) -> None:
@@ -42,7 +44,7 @@ def test_complete_submission_is_stored_checked_and_answered(tmp_path: Path,
     drop(tmp_path / "inbox", "m1.eml", raw)
     run_poll(config_path)
 
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         [row] = store.messages()
         assert row.state == PROCESSED and row.unit == "德化县社会福利中心"
         # The raw message is kept byte-identical under its own hash.
@@ -93,7 +95,7 @@ def test_reply_file_is_named_after_the_reply_id_and_a_rerun_sends_nothing(
     run_poll(config_path)
     run_poll(config_path)
     files = os.listdir(tmp_path / "outbox" / "new")
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         [reply] = store.replies()
         assert files == [reply.id]
         assert reply.state == "sent" and reply.sent_at
@@ -112,7 +114,7 @@ def test_duplicate_delivery_is_one_record_and_one_reply(tmp_path: Path,
     drop(tmp_path / "inbox", "again.eml", raw)
     drop(tmp_path / "inbox", "resent.eml", b"X-Resent: 1\r\n" + raw)
     run_poll(config_path)
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         [message] = store.messages()
         assert len(store.replies()) == 1
         keys = set(store.source_keys(message.id))
@@ -134,10 +136,10 @@ def test_a_failing_message_is_marked_failed_and_does_not_block_others(
         return check_file(path, policy, name)  # type: ignore[arg-type]
 
     for _ in range(3):
-        with Repository(config.storage_dir) as store:
+        with open_repository(config) as store:
             source = MaildirSource(tmp_path / "inbox")
             Intake(config, store, checker=broken_checker).run(source)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         states = {row.message_id: (row.state, row.tries, row.last_error)
                   for row in store.messages()}
     assert states["<good@x>"][0] == PROCESSED
@@ -151,7 +153,7 @@ def test_a_failing_message_is_marked_failed_and_does_not_block_others(
     assert json.loads(report.output)["failed"][0]["error"].endswith("disk on fire")
     # On demand, it is retried (and now succeeds with the real validator).
     poll_once(config, retry_failed=True)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         assert {row.state for row in store.messages()} == {PROCESSED}
 
 
@@ -165,12 +167,12 @@ def test_remind_queues_once_per_interval_and_dry_run_queues_nothing(
     dry = runner.invoke(main, ["--config", str(config_path), "remind", "--dry-run"])
     assert dry.exit_code == 0 and "would remind" in dry.output
     assert "德化县社会福利中心" not in dry.output  # complete: no reminder
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         assert [r for r in store.replies() if r.kind == "reminder"] == []
     runner.invoke(main, ["--config", str(config_path), "remind"])
     again = runner.invoke(main, ["--config", str(config_path), "remind"])
     assert "skipped: reminded at" in again.output
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         reminders = [r for r in store.replies() if r.kind == "reminder"]
     # Four incomplete units; the domain-only unit (@etfly) has no address yet.
     assert sorted(r.recipient for r in reminders) == [
@@ -200,7 +202,7 @@ def test_files_lost_before_the_barrier_are_fetched_and_stored_again(
     run_poll(config_path)
     # A power loss after the records were committed but before the barrier: the records
     # survived, the files did not, and the message was never marked on the server.
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         [row] = store.messages()
         lost = [store.raw_path(row.sha256)] + \
             [store.path(a.stored_name) for a in store.attachments(row.id)]
@@ -210,7 +212,7 @@ def test_files_lost_before_the_barrier_are_fetched_and_stored_again(
     os.rename(tmp_path / "inbox" / "cur" / processed, tmp_path / "inbox" / "new" / "m1.eml")
 
     run_poll(config_path)
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         [again] = store.messages()
         assert again.id == row.id and again.state == PROCESSED
         assert store.intact(again)
@@ -231,7 +233,7 @@ def test_maildir_applies_the_size_limit_and_reads_only_the_header(
     drop(tmp_path / "inbox", "big.eml", raw)
     result = CliRunner().invoke(main, ["poll", "--once", "--config", str(config_path)])
     assert result.exit_code == 0, result.output
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         [row] = store.messages()
         assert row.state == "too_large" and row.size == len(raw)
         assert store.attachments(row.id) == []

@@ -24,8 +24,10 @@ import pytest
 
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from safetymonth.storage.repository import PROCESSED, Repository
-from tests.mailservers import PASSWORD, Dovecot, drop, write_config
+from safetymonth.storage.repository import PROCESSED
+from tests.mailservers import PASSWORD, Dovecot, drop, open_store, write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
 
@@ -117,7 +119,7 @@ def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media, sou
     assert final.wait(timeout=120) == 0
     assert time.monotonic() - started < 150
 
-    with Repository(tmp_path / "storage") as store:
+    with open_store(tmp_path) as store:
         rows = store.messages()
         assert len(rows) == MESSAGES
         assert {row.state for row in rows} == {PROCESSED}

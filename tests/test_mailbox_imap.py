@@ -22,9 +22,11 @@ from safetymonth.mailbox.imap import ImapMailbox
 from safetymonth.mailbox.intake import Intake
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once, watch
-from safetymonth.storage.repository import PROCESSED, TOO_LARGE, Repository
+from safetymonth.storage.repository import PROCESSED, TOO_LARGE, open_repository
 from safetymonth.validator import Verdict, check_file
 from tests.mailservers import PASSWORD, Dovecot, write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
 
@@ -90,7 +92,7 @@ def test_id_is_sent_and_polling_is_incremental(tmp_path: Path, dovecot_server: D
     assert spy.uids == [1, 2, 3]  # 1 and 2 were not downloaded again
     assert poll_once(config).processed == 0
     assert spy.uids == [1, 2, 3]
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         assert len(store.messages()) == 3 and len(store.replies()) == 3
 
     log = dovecot_server.log()
@@ -107,7 +109,7 @@ def test_uidvalidity_change_rescans_without_processing_twice(
         dovecot_server.append(imap_user, submission(index, mail_media))
     poll_once(config)
     source = f"imap:{imap_user}@127.0.0.1/INBOX"
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         old_validity = (store.source_cursor(source) or "").split(":")[0]
         assert old_validity.isdigit()
     # The server renumbers the folder (a restore, a migration): new UIDVALIDITY.
@@ -119,7 +121,7 @@ def test_uidvalidity_change_rescans_without_processing_twice(
     stats = poll_once(config)
     assert (stats.processed, stats.duplicates) == (1, 2)
     assert len(spy.uids) == 2 + 3  # everything was fetched again once
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         assert len(store.messages()) == 3 and len(store.replies()) == 3
         validity = (store.source_cursor(source) or "").split(":")[0]
         assert validity.isdigit() and validity != old_validity
@@ -150,7 +152,7 @@ def test_processed_action_never_expunges_other_clients_messages(
     else:
         assert 1 not in inbox
         assert list(flags(dovecot_server, imap_user, "已处理").values()) == [set()]
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         states = sorted(row.state for row in store.messages())
     assert states == [PROCESSED, TOO_LARGE]
 
@@ -166,7 +168,7 @@ def test_too_large_is_recorded_from_its_header_and_never_downloaded(
     dovecot_server.append(imap_user, big)
     assert poll_once(config).too_large == 1
     assert spy.uids == []
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         [row] = store.messages()
         assert row.state == TOO_LARGE and row.sender == "fuli@dhmz.example.cn"
         assert "max_message_size" in row.last_error
@@ -202,7 +204,7 @@ def _wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-unty
 
 
 def processed(config: Config) -> int:
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         return len([m for m in store.messages() if m.state == PROCESSED])
 
 
@@ -259,7 +261,7 @@ def test_too_large_sender_is_told_and_a_raised_limit_takes_the_message_whole(
     raised = small_limit.model_copy(update={"mailbox": small_limit.mailbox.model_copy(
         update={"max_message_size": 10_000_000})})
     assert poll_once(raised).processed == 1
-    with Repository(raised.storage_dir) as store:
+    with open_repository(raised) as store:
         [row] = store.messages()
         assert row.state == PROCESSED and row.unit == "德化县社会福利中心"
         assert [a.name for a in store.attachments(row.id)] == ["现场.jpg"]
@@ -290,7 +292,7 @@ def test_a_message_that_failed_once_is_marked_after_its_retry(
             raise RuntimeError("checker bug")
         return check_file(path, policy, name)
 
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         source = ImapMailbox(config.mailbox.source)  # type: ignore[arg-type]
         try:
             first = Intake(config, store, checker=flaky).run(source)

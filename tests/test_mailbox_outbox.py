@@ -11,13 +11,15 @@ import pytest
 from safetymonth.config import Config, load_config
 from safetymonth.mailbox.service import send_queued
 from safetymonth.mailbox.transports import MaildirOutbox
-from safetymonth.storage.repository import QUEUED, SENT, Repository
+from safetymonth.storage.repository import QUEUED, SENT, open_repository
 from tests.mailservers import write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 
 def queue_replies(config: Config, count: int) -> list[str]:
     ids = [f"r{index:04d}" for index in range(count)]
-    with Repository(config.storage_dir) as store, store.transaction():
+    with open_repository(config) as store, store.transaction():
         for reply_id in ids:
             data = (f"To: u{reply_id}@dhmz.example.cn\nSubject: test\n"
                     f"Message-ID: <{reply_id}@mzj.example.gov.cn>\n\n{reply_id}\n").encode()
@@ -27,7 +29,7 @@ def queue_replies(config: Config, count: int) -> list[str]:
 
 
 def deliver_queued(config: Config) -> tuple[int, int]:
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         return send_queued(config, store)
 
 
@@ -38,7 +40,7 @@ def test_a_reply_delivered_before_a_crash_is_not_written_again(tmp_path: Path) -
     # A run that died after writing two files, before marking their replies sent; a mail
     # client then read one of them, moving it to cur/ with its flags.
     crashed = MaildirOutbox(outbox)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         for reply in store.queued_replies()[:2]:
             crashed.send(reply.id, "x", reply.recipient, reply.body + b"first")
     crashed.flush()
@@ -48,12 +50,12 @@ def test_a_reply_delivered_before_a_crash_is_not_written_again(tmp_path: Path) -
     assert sorted(os.listdir(outbox / "new")) == [ids[0], ids[2], ids[3]]
     assert os.listdir(outbox / "cur") == [f"{ids[1]}:2,S"]
     assert (outbox / "new" / ids[0]).read_bytes().endswith(b"first")  # not rewritten
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         assert {row.state for row in store.replies()} == {SENT}
         assert [r for r in store.replies() if r.state == QUEUED] == []
 
     # Queued again (as if the commit had been lost): still one file per reply.
-    with Repository(config.storage_dir) as store, store.transaction():
+    with open_repository(config) as store, store.transaction():
         store.conn.exec_driver_sql(f"UPDATE replies SET state = '{QUEUED}'")
     assert deliver_queued(config) == (4, 0)
     assert sorted(os.listdir(outbox / "new")) == [ids[0], ids[2], ids[3]]

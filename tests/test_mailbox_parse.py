@@ -24,8 +24,10 @@ from safetymonth.mailbox.samplemail import (
     text_part,
 )
 from safetymonth.mailbox.service import poll_once
-from safetymonth.storage.repository import PROCESSED, Repository
+from safetymonth.storage.repository import PROCESSED, open_repository
 from tests.mailservers import drop, files_under, write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 # 镕 and 堃 are in GB18030/GBK but not in GB 2312: mail labelled gb2312 carries them anyway.
 OUTSIDE_GB2312 = "朱镕基敬老院 王堃"
@@ -76,7 +78,7 @@ def test_gbk_zip_members_are_reported_by_their_chinese_names(tmp_path: Path,
     drop(tmp_path / "inbox", "m.eml",
          samplemail.foxmail_gbk("wang@etfly.example.cn", mail_media))
     poll_once(config)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         [row] = store.messages()
         zipped = store.attachments(row.id)[0].verdicts
     assert [v["path"] for v in zipped] == ["活动照片.zip!培训现场.jpg", "活动照片.zip!应急演练.jpg"]
@@ -144,7 +146,7 @@ def test_hostile_filenames_write_nothing_outside_storage(tmp_path: Path,
     # Inside storage every file is named by a hash (or is the database).
     for path in files_under(storage):
         assert path.name.startswith("safetymonth.db") or len(path.name) == 64
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         [row] = store.messages()
         names = [a.name for a in store.attachments(row.id)]
     assert len(names) == len(HOSTILE_NAMES)
@@ -195,7 +197,7 @@ def test_malformed_mime_gets_a_record_and_a_reply_or_a_reason(
         drop(tmp_path / "inbox", f"{name}.eml", data)
     with caplog.at_level(logging.INFO):
         poll_once(config)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         rows = store.messages()
         replied = {row.message for row in store.replies()}
     assert len(rows) == len(BROKEN)

@@ -13,8 +13,10 @@ from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import build_report
-from safetymonth.storage.repository import Repository
-from tests.mailservers import drop, write_config
+from safetymonth.storage.repository import Repository, open_repository
+from tests.mailservers import drop, open_store, write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 UNIT_SENDER = "fuli@dhmz.example.cn"
 
@@ -26,7 +28,7 @@ def _submit(tmp_path: Path, media: Media, sender: str = UNIT_SENDER,
     raw = samplemail.message(sender, "材料", parts, extra=extra)
     drop(tmp_path / "inbox", "m.eml", raw)
     poll_once(load_config(write_config(tmp_path, **config)))
-    return Repository(tmp_path / "storage")
+    return open_store(tmp_path)
 
 
 @pytest.mark.parametrize(("sender", "extra", "reason"), [
@@ -123,7 +125,7 @@ def test_rate_limit_per_sender(tmp_path: Path, mail_media: Media) -> None:
     drop(tmp_path / "inbox", "other.eml",
          samplemail.message("byg@dhmz.example.cn", "x", [samplemail.text_part("x")]))
     poll_once(config)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         replies = [row.recipient for row in store.replies()]
         limited = [row for row in store.messages() if row.no_reply]
     assert replies.count(UNIT_SENDER) == 2 and replies.count("byg@dhmz.example.cn") == 1

@@ -16,8 +16,16 @@ from safetymonth.config import Config, load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once, send_queued
-from safetymonth.storage.repository import QUEUED, REFUSED, SENT, ReplyRecord, Repository
+from safetymonth.storage.repository import (
+    QUEUED,
+    REFUSED,
+    SENT,
+    ReplyRecord,
+    open_repository,
+)
 from tests.mailservers import Recorder, SmtpServer, drop, write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 
 def smtp_config(tmp_path: Path, server: SmtpServer) -> Config:
@@ -44,7 +52,7 @@ def test_delivery_outage_and_recovery_exactly_once(tmp_path: Path, smtp_server: 
             "xzjly@dhmz.example.cn", mail_media, f"<s{index}@x>"))
     poll_once(config)
     poll_once(config)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         queued = [r for r in store.replies() if r.state == QUEUED]
         assert len(queued) == 3
         assert queued[0].attempts == 2 and "Connection refused" in queued[0].last_error
@@ -53,7 +61,7 @@ def test_delivery_outage_and_recovery_exactly_once(tmp_path: Path, smtp_server: 
     smtp_server.start()  # recovery, same port
     poll_once(config)
     poll_once(config)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         replies = store.replies()
         assert {row.state for row in replies} == {SENT}
         ids = {f"<{row.id}@mzj.example.gov.cn>" for row in replies}
@@ -74,7 +82,7 @@ def test_refused_recipient_is_not_retried_forever(tmp_path: Path, smtp_server: S
     drop(tmp_path / "inbox", "1.eml",
          samplemail.complete_submission("fuli@dhmz.example.cn", mail_media))
     poll_once(config)
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         [reply] = store.replies()
     assert reply.state == "refused" and "550" in reply.last_error
     assert smtp_server.recorder.messages == []
@@ -91,7 +99,7 @@ SENDER = "aqgly@mzj.example.gov.cn"  # mailbox.address of the default config
 def queue_replies(config: Config, *recipients: str) -> list[str]:
     """Queue one small reply per recipient, in this order; returns their ids."""
     ids = [f"r{index:03d}" for index in range(len(recipients))]
-    with Repository(config.storage_dir) as store, store.transaction():
+    with open_repository(config) as store, store.transaction():
         for reply_id, recipient in zip(ids, recipients, strict=True):
             data = (f"From: {SENDER}\r\nTo: {recipient}\r\nSubject: test\r\n"
                     f"Message-ID: <{reply_id}@mzj.example.gov.cn>\r\n\r\nhello\r\n").encode()
@@ -100,12 +108,12 @@ def queue_replies(config: Config, *recipients: str) -> list[str]:
 
 
 def deliver_queued(config: Config) -> tuple[int, int]:
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         return send_queued(config, store)
 
 
 def replies_by_id(config: Config) -> dict[str, ReplyRecord]:
-    with Repository(config.storage_dir) as store:
+    with open_repository(config) as store:
         return {row.id: row for row in store.replies()}
 
 

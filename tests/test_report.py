@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from safetymonth.cli import main
@@ -15,6 +16,8 @@ from safetymonth.mailbox.samplemail import Media
 from safetymonth.report import missing, unit_progress
 from safetymonth.storage.repository import NewAttachment, Outcome, Received, Repository
 from tests.mailservers import drop, write_config
+
+pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 UNIT_KEYS = {"name", "submissions", "documents_ok", "photos_ok", "photos_failed", "videos_ok",
              "videos_failed", "complete", "last_submission"}
@@ -89,11 +92,11 @@ def test_empty_store_lists_every_unit_with_zero(tmp_path: Path) -> None:
     assert report["unknown_senders"] == [] and report["suspicious"] == []
 
 
-def test_missing_agrees_with_the_full_tally(tmp_path: Path) -> None:
+def test_missing_agrees_with_the_full_tally(tmp_path: Path, engine: str | None) -> None:
     def verdict(kind: str, ok: bool) -> dict[str, object]:
         return {"path": f"{kind}.x", "kind": kind, "ok": ok}
 
-    with Repository(tmp_path) as store:
+    with Repository(tmp_path / "storage", engine) as store:
         message = store.record_received("k1", Received("a" * 64, 1, None, None, None, "", None))
         with store.transaction():
             store.record_verdicts(message, [
