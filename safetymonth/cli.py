@@ -164,7 +164,7 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
         for plan in queue_reminders(config, store, dry_run=dry_run):
             action = f"skipped: {plan.skipped}" if plan.skipped else \
                 ("would remind" if dry_run else "reminded")
-            click.echo(f"{plan.unit}: {action} {', '.join(plan.recipients)} "
+            click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
                        f"(missing {'、'.join(plan.missing)})")
         if not dry_run:
             send_queued(config, store)

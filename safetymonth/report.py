@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safetymonth.config import Completion, Config
+from safetymonth.config import Completion, Config, Unit
+from safetymonth.storage.credit import Tally
 from safetymonth.storage.repository import Repository, open_repository
 
 KIND_LABELS = {"document": "活动总结", "photo": "照片", "video": "视频"}
@@ -23,9 +24,10 @@ KIND_ORDER = ("document", "video", "photo")
 
 @dataclass(frozen=True)
 class UnitProgress:
-    """A unit's counts (:class:`UnitStatus`) judged against the completion rule."""
+    """A unit's counts (:class:`Tally`) judged against the completion rule."""
 
     name: str
+    id: str = ""
     submissions: int = 0
     documents_ok: int = 0
     documents_failed: int = 0
@@ -38,22 +40,27 @@ class UnitProgress:
     missing: list[str] = field(default_factory=list)
 
 
-def unit_progress(repository: Repository, name: str, completion: Completion) -> UnitProgress:
-    """What ``name`` has sent, counted across all its credited messages, and what it lacks."""
-    status = repository.unit_status(name)
+def judge(unit: Unit, tally: Tally, completion: Completion) -> UnitProgress:
+    """``unit``'s tally against the completion rule: complete or what it lacks."""
     needed = _needed(completion)
-    have = {"document": status.documents_ok, "photo": status.photos_ok,
-            "video": status.videos_ok}
+    have = {"document": tally.documents_ok, "photo": tally.photos_ok,
+            "video": tally.videos_ok}
     lacking = [KIND_LABELS[kind] for kind in KIND_ORDER if have[kind] < needed[kind]]
-    return UnitProgress(**asdict(status), complete=not lacking, missing=lacking)
+    return UnitProgress(name=unit.name, id=unit.key, **asdict(tally), complete=not lacking,
+                        missing=lacking)
 
 
-def missing(repository: Repository, name: str, completion: Completion) -> list[str]:
-    """What ``name`` still lacks to be complete (``unit_progress(...).missing``), without
+def unit_progress(repository: Repository, unit: Unit, completion: Completion) -> UnitProgress:
+    """What ``unit`` has sent, counted across all its credited messages, and what it lacks."""
+    return judge(unit, repository.unit_tally(unit.key), completion)
+
+
+def missing(repository: Repository, unit: str, completion: Completion) -> list[str]:
+    """What the unit keyed ``unit`` still lacks (``unit_progress(...).missing``), without
     counting everything it has sent: each query stops once the needed number is found."""
     needed = _needed(completion)
     return [KIND_LABELS[kind] for kind in KIND_ORDER
-            if not repository.has_accepted(name, kind, needed[kind])]
+            if not repository.has_accepted(unit, kind, needed[kind])]
 
 
 def _needed(completion: Completion) -> dict[str, int]:
@@ -72,12 +79,15 @@ def intake_rows(config: Config) -> list[dict[str, Any]]:
     return list(build_report(config)["units"])
 
 
+def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress]:
+    """Every configured unit's progress, in the config's order (one grouped query)."""
+    tallies = repository.unit_tallies()
+    return [judge(unit, tallies.get(unit.key, Tally()), config.campaign.completion)
+            for unit in config.units]
+
+
 def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
-    units = []
-    for unit in config.units:
-        status = asdict(unit_progress(repository, unit.name, config.campaign.completion))
-        del status["missing"]
-        units.append(status)
+    units = [asdict(progress) for progress in progress_of_all(repository, config)]
     return {
         "units": units,
         "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],
@@ -91,6 +101,11 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         "failed": [{"source_key": item.source_key, "sender": item.sender,
                     "subject": item.subject, "state": item.state, "error": item.last_error}
                    for item in repository.failed_messages()],
+        "unanswered": [{"id": item.id, "sender": item.sender, "message_id": item.message_id,
+                        "unit": item.claimed_unit, "reason": item.no_reply}
+                       for item in repository.unanswered_messages()],
+        "queued_replies": repository.queued_reply_count(),
+        "decisions": repository.active_decisions(),
     }
 
 
