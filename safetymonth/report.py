@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import csv
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from safetymonth.config import Completion, Config, Unit
 from safetymonth.storage.credit import Tally
 from safetymonth.storage.repository import Repository, open_repository
+
+
+def local_time(value: str | None, zone: str) -> str:
+    """A stored UTC time (ISO 8601) as ``YYYY-MM-DD HH:MM`` in the time zone ``zone``."""
+    if not value:
+        return ""
+    return f"{datetime.fromisoformat(value).astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+
 
 KIND_LABELS = {"document": "活动总结", "photo": "照片", "video": "视频"}
 KIND_ORDER = ("document", "video", "photo")
