@@ -414,3 +414,23 @@ def _after_decision(ctx: click.Context, config: Config, store: Repository, recor
         _log_to_stderr()
         with _mail_server_errors(ctx):
             send_queued(config, store)
+
+
+@main.command()
+@config_option
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@unit_option
+@click.option("--accepted-only", is_flag=True, help="Only files accepted after decisions.")
+@click.pass_context
+def export(ctx: click.Context, folder: Path, unit: str | None, accepted_only: bool) -> None:
+    """Write the units' files into DIR/<unit name>/ and the list into DIR/清单.xlsx."""
+    from safetymonth.export import ExportError, export_files
+
+    with _decisions(ctx) as (config, store):
+        try:
+            result = export_files(config, store, folder, unit, accepted_only)
+        except ExportError as error:
+            click.echo(f"safetymonth: {error}", err=True)
+            ctx.exit(EXIT_FAILED)
+        skipped = f", {result.skipped} unsafe zip members left out" if result.skipped else ""
+        click.echo(f"{result.files} files in {folder}{skipped}; list: {result.manifest}")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import re
-import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,34 +18,11 @@ from pathlib import Path
 from safetymonth.docgen.documents import check_templates_dir, environment, write_letter
 from safetymonth.docgen.layout import OfficialDocument
 from safetymonth.docgen.models import Letter, LetterUnit, OutputError
+from safetymonth.filenames import safe_stem, unique
 
 DOCUMENT_PART = "word/document.xml"
-UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
-# Names Windows reserves for devices, whatever the extension: CON.docx cannot be opened there.
-WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
-                    *(f"LPT{n}" for n in range(1, 10))}
-# A file name may hold 255 bytes; the stem leaves room for " (12345)" and ".docx"/".pdf".
-MAX_STEM_BYTES = 200
 # Below this many letters a second process costs more than it saves.
 PARALLEL_FROM = 40
-
-
-def letter_stem(name: str, fallback: str = "单位") -> str:
-    """A file-name stem from a unit's name that every common file system accepts.
-
-    Characters Windows refuses become ``_``; leading and trailing dots and spaces go; the
-    stem is cut to MAX_STEM_BYTES of UTF-8 (whole characters); a device name (CON, LPT1)
-    gets a ``_`` in front; an empty result is ``fallback``.
-    """
-    stem = UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip(" .")
-    encoded = stem.encode("utf-8")
-    if len(encoded) > MAX_STEM_BYTES:
-        stem = encoded[:MAX_STEM_BYTES].decode("utf-8", errors="ignore").rstrip(" .")
-    if not stem:
-        stem = fallback
-    if stem.split(".")[0].rstrip(" ").upper() in WINDOWS_RESERVED:
-        stem = "_" + stem
-    return stem
 
 
 def letter_filenames(units: Sequence[LetterUnit]) -> list[str]:
@@ -57,16 +32,8 @@ def letter_filenames(units: Sequence[LetterUnit]) -> list[str]:
     `` (3)``… in roster order; a name with nothing usable left is ``单位N`` (its position).
     """
     taken: set[str] = set()
-    names = []
-    for position, unit in enumerate(units, start=1):
-        stem = candidate = letter_stem(unit.name, f"单位{position}")
-        number = 1
-        while candidate.casefold() in taken:
-            number += 1
-            candidate = f"{stem} ({number})"
-        taken.add(candidate.casefold())
-        names.append(candidate + ".docx")
-    return names
+    return [unique(safe_stem(unit.name, f"单位{position}"), ".docx", taken)
+            for position, unit in enumerate(units, start=1)]
 
 
 class LetterFactory:

@@ -119,6 +119,7 @@ class DecisionRecord:
     action: str
     message: int | None
     file: int | None
+    content: int | None
     unit: str | None
     reason: str
     by: str
@@ -182,16 +183,17 @@ def _credit(unit: str | None = None) -> Any:
         statement = statement.where(or_(
             messages.c.sender.in_(addresses), messages.c.sender_domain.in_(addresses),
             messages.c.id.in_(select(decisions.c.message).where(decisions.c.unit == unit))))
-    return statement.subquery("credit")
+    # Worked out once per message, then joined to the checks through their index (left to
+    # itself, the planner repeats the message's joins for each of its files).
+    return statement.cte("credit").prefix_with("MATERIALIZED")
 
 
 def _judged() -> tuple[Any, Any, Any]:
     """The checks with their judgement: (the join, the effective ok expression, the judging
     decision's table). The checks of ``attachments`` are included."""
-    latest = select(checks.c.content, func.max(decisions.c.id).label("decision")) \
-        .select_from(decisions.join(checks, checks.c.id == decisions.c.file)) \
+    latest = select(decisions.c.content, func.max(decisions.c.id).label("decision")) \
         .where(decisions.c.action.in_(FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
-        .group_by(checks.c.content).subquery("judged")
+        .group_by(decisions.c.content).subquery("judged")
     judgement = decisions.alias("judgement")
     joined = checks.outerjoin(latest, latest.c.content == checks.c.content) \
         .outerjoin(judgement, judgement.c.id == latest.c.decision)
@@ -358,11 +360,14 @@ class CreditQueries:
     def record_decision(self: Repository, action: str, reason: str, by: str, at: str,
                         message: int | None = None, file: int | None = None,
                         unit: str | None = None) -> int:
-        """Store one decision (inside the caller's transaction, if any); returns its id."""
+        """Store one decision (inside the caller's transaction, if any); returns its id. A
+        decision on a file keeps the file's content id: it holds for every copy."""
         with self.transaction():
+            content = None if file is None else self.conn.execute(
+                select(checks.c.content).where(checks.c.id == file)).scalar()
             result = self.conn.execute(decisions.insert().values(
-                action=action, message=message, file=file, unit=unit, reason=reason, by=by,
-                at=at))
+                action=action, message=message, file=file, content=content, unit=unit,
+                reason=reason, by=by, at=at))
             return int(result.inserted_primary_key[0])
 
     def decision(self: Repository, decision: int) -> DecisionRecord | None:

@@ -141,6 +141,7 @@ decisions = Table(
     Column("action", Text, nullable=False),
     Column("message", Integer, ForeignKey("messages.id")),
     Column("file", Integer, ForeignKey("checks.id")),
+    Column("content", BigInteger),  # the file's content id (checks.content)
     Column("unit", Text),
     Column("reason", Text, nullable=False),
     Column("by", Text, nullable=False),

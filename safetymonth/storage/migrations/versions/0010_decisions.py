@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("action", sa.Text, nullable=False),
         sa.Column("message", sa.Integer, sa.ForeignKey("messages.id")),
         sa.Column("file", sa.Integer, sa.ForeignKey("checks.id")),
+        sa.Column("content", sa.BigInteger),
         sa.Column("unit", sa.Text),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("by", sa.Text, nullable=False),

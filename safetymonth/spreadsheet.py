@@ -1,0 +1,63 @@
+"""Tables for clerks: .xlsx (openpyxl) and .csv (UTF-8 with a BOM, which Excel and WPS
+expect), from a header row and rows of plain values.
+
+Every text cell may hold what came in a mail (a subject, a file name), so a text starting
+with ``=``, ``+``, ``-`` or ``@`` is stored as text, never as a formula (in a CSV, prefixed
+with ``'``), and characters XML cannot hold are dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+MAX_COLUMN_WIDTH = 60
+
+
+def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str],
+               rows: Sequence[Sequence[object]]) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    sheet.append(list(headers))
+    for row in rows:
+        sheet.append([_xlsx_value(value) for value in row])
+    for position, header in enumerate(headers, start=1):
+        cells = [header] + [row[position - 1] for row in rows]
+        width = max(_display_width(str(value)) for value in cells)
+        sheet.column_dimensions[get_column_letter(position)].width = min(width + 2,
+                                                                         MAX_COLUMN_WIDTH)
+    sheet.freeze_panes = "A2"
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"  # text, not a formula
+    workbook.save(out)
+
+
+def write_csv(path: Path, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(headers)
+        writer.writerows([[_csv_value(value) for value in row] for row in rows])
+
+
+def _xlsx_value(value: object) -> object:
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)
