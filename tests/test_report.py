@@ -97,7 +97,8 @@ def test_missing_agrees_with_the_full_tally(tmp_path: Path, engine: str | None) 
         return {"path": f"{kind}.x", "kind": kind, "ok": ok}
 
     with Repository(tmp_path / "storage", engine) as store:
-        message = store.record_received("k1", Received("a" * 64, 1, None, None, None, "", None))
+        message = store.record_received(
+            "k1", Received("a" * 64, 1, None, None, None, "", None)).message
         with store.transaction():
             store.record_verdicts(message, [
                 NewAttachment(position, "n", "files/x", "b" * 64, 1, "x", [verdict(kind, ok)])

@@ -58,6 +58,7 @@ log = logging.getLogger("safetymonth.intake")
 
 Checker = Callable[[Path, Policy, str | None], list[Verdict]]
 DUPLICATE = "duplicate"
+ELSEWHERE = "elsewhere"  # claimed by another live process, which processes it
 FETCH_CHUNK = 50  # messages recorded between two rounds of server-side marking
 RECEIVE_GROUP_BYTES = 8 * 1024 * 1024  # fetched messages recorded in one transaction
 # States after which a message needs nothing more from the server. Not a failed one (a retry
@@ -98,6 +99,7 @@ class Intake:
 
     def run(self, source: Source) -> Stats:
         """Everything new on ``source``, plus what an earlier run left half done."""
+        self.store.register()  # a worker, for its claims
         with self.store.batch():
             return self._run(source)
 
@@ -229,10 +231,11 @@ class Intake:
         for row in self.store.give_up(self.max_tries):
             log.error("%s #%d from %s: failed after %d tries: %s", row.source_key, row.id,
                       row.sender, row.tries, row.last_error or "crash")
-        for row in self.store.unfinished(self.max_tries):
-            if self.stop.is_set():
+        while not self.stop.is_set():
+            row = self.store.claim_next(self.max_tries)
+            if row is None:
                 return
-            stats.count(self.process(row.id))
+            stats.count(self._work(row))
 
     # --- one message ----------------------------------------------------------------------
 
@@ -252,17 +255,18 @@ class Intake:
             return state, row.id
         digest = self.store.put_raw(raw)
         head = parse_headers(raw)
-        duplicate = self.store.find_duplicate(head.message_id, head.sender, digest)
-        if duplicate is not None:
-            self.store.add_source_key(key, duplicate)
-            log.info("%s: duplicate of message #%d (%s), not processed again", key, duplicate,
-                     head.message_id or digest[:12])
-            return DUPLICATE, None
-        message = self.store.record_received(key, Received(
+        recorded = self.store.record_received(key, Received(
             sha256=digest, size=len(raw), message_id=head.message_id, sender=head.sender,
             sender_name=head.sender_name, subject=head.subject[:1000],
             date_header=head.date))
-        return RECEIVED, message
+        if recorded.duplicate:
+            log.info("%s: duplicate of message #%d (%s), not processed again", key,
+                     recorded.message, head.message_id or digest[:12])
+            return DUPLICATE, None
+        if not recorded.new:  # another process recorded it a moment ago
+            known = self.store.message(recorded.message)
+            return (known.state if known else RECEIVED), recorded.message
+        return RECEIVED, recorded.message
 
     def _repair(self, row: MessageRecord, raw: bytes) -> None:
         """Files of a recorded message went missing (a power loss before the barrier): store
@@ -291,12 +295,14 @@ class Intake:
         head = parse_headers(header)
         error = f"message of {item.size} bytes exceeds mailbox.max_message_size"
         with self.store.transaction():
-            message = self.store.record_received(item.key, Received(
+            recorded = self.store.record_received(item.key, Received(
                 sha256=digest, size=item.size or 0, message_id=head.message_id,
                 sender=head.sender, sender_name=head.sender_name,
                 subject=head.subject[:1000], date_header=head.date, state=TOO_LARGE,
                 last_error=error))
-            record = self.store.message(message)
+            if not recorded.new:  # recorded already (another process, or a duplicate)
+                return TOO_LARGE
+            record = self.store.message(recorded.message)
             assert record is not None
             unit, reason = self._decide(record, head, [], TOO_LARGE, too_large=item.size)
         log.warning("%s from %s: too large (%s bytes), left on the server: %s", item.key,
@@ -304,10 +310,17 @@ class Intake:
         return TOO_LARGE
 
     def process(self, message: int) -> str:
-        """Steps 2 to 5 for a message whose raw bytes are in the store."""
+        """Steps 2 to 5 for a message whose raw bytes are in the store, once claimed (a try
+        is counted); :data:`ELSEWHERE` when another live process holds it."""
+        if not self.store.claim(message):
+            return ELSEWHERE
         row = self.store.message(message)
         assert row is not None
-        self.store.begin_try(message)
+        return self._work(row)
+
+    def _work(self, row: MessageRecord) -> str:
+        """Steps 2 to 5 for a message this process has claimed."""
+        message = row.id
         try:
             with self.store.raw_path(row.sha256).open("rb") as stream:
                 mail = parse(stream)  # attachments are decoded from the stream

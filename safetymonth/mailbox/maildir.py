@@ -18,7 +18,7 @@ MAX_HEADER = 1024 * 1024  # a header block longer than this is cut (it is only f
 class MaildirSource:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.name = f"maildir:{path}"
+        self.name = self.label = f"maildir:{path}"
         self.box = mailbox.Maildir(path, factory=None, create=True)
 
     def _relative(self, key: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import os
 import signal
 import smtplib
 from threading import Event
@@ -59,6 +60,8 @@ def watch(config: Config, stop: Event) -> None:
     with open_repository(config) as store:
         source: Source = open_source(config)
         try:
+            store.hold_source(source.name, source.label)  # or SourceHeldError: one watcher
+            log.info("watching %s (pid %d)", source.label, os.getpid())
             while not stop.is_set():
                 try:
                     Intake(config, store, stop=stop).run(source)

@@ -14,6 +14,7 @@ refuses as "newer than this program" instead of misreading it.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from functools import cache
 from pathlib import Path
@@ -35,6 +36,9 @@ LEGACY_REVISIONS = {1: "0001", 2: "0002"}  # the first release's user_version ->
 WRITE = "safetymonth_write"  # connection.info flag: the next BEGIN takes the write lock
 MIGRATION_LOCK = 0x5AFE7  # PostgreSQL advisory lock held while the schema is upgraded
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger("safetymonth.storage")
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines mean nothing to a clerk
 
 
 def database_url(root: Path, url: str | None) -> str:
@@ -140,6 +144,7 @@ def upgrade(connection: Connection) -> None:
                 return
             config = _alembic(connection)
             legacy = MigrationContext.configure(connection).get_current_revision() is None
+            log.info("database schema: upgrading from %s to %s", current or "nothing", head())
             if current is not None and legacy:
                 command.stamp(config, current)
             command.upgrade(config, "head")
