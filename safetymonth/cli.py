@@ -184,11 +184,14 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     config = _config(ctx)
     templates = config.docgen.templates_dir
     try:
+        options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
+                                 config.docgen.imprint_on_even_page)
         data = docgen.load(data_path, kind)
         rows = _intake_rows(config) if getattr(data, "intake", False) else []
         with _progress(len(getattr(data, "units", ())), "letters") as advance:
             paths = docgen.generate(data, out, templates and config.resolve(templates),
-                                    intake_rows=rows, jobs=jobs, on_done=advance)
+                                    intake_rows=rows, jobs=jobs, on_done=advance,
+                                    options=options)
     except docgen.OutputError as error:
         click.echo(f"safetymonth: {error}", err=True)
         ctx.exit(EXIT_FAILED)

@@ -7,6 +7,7 @@ footers) and appends the elements of an official document in order. Raw XML is l
 
 from __future__ import annotations
 
+import enum
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,15 @@ from docx.text.paragraph import Paragraph
 from lxml.etree import _Element
 
 from safetymonth.docgen import markup, oxml
+from safetymonth.docgen.fonts import (
+    DEFAULT_FACES,
+    FANGSONG,
+    HEITI,
+    KAITI,
+    SONGTI,
+    XIAOBIAOSONG,
+    Faces,
+)
 
 # --- GB/T 9704-2012 in numbers ------------------------------------------------------------
 PAGE_W, PAGE_H = 210, 297  # A4, mm
@@ -40,8 +50,6 @@ RED = RGBColor(0xFF, 0x00, 0x00)
 # other height LibreOffice centres the 22 grid lines in the area and the text moves.)
 HALF_LEADING_MM = (LINE_PITCH / 20 - BODY_PT) / 2 * 25.4 / 72
 
-FANGSONG, XIAOBIAOSONG, HEITI, KAITI, SONGTI = (
-    "仿宋_GB2312", "方正小标宋简体", "黑体", "楷体_GB2312", "宋体")
 HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG, 4: FANGSONG}
 
 # Calibrated in LibreOffice against the PDF (tests/test_docgen_conformance.py measures it):
@@ -69,6 +77,15 @@ NARROW_EM = 0.53
 IMPRINT_LINE_PT, IMPRINT_PAD_PT, IMPRINT_OUTER_PT, IMPRINT_INNER_PT = 20, 3, 1, 0.75
 
 
+class Placement(enum.Enum):
+    """Where the 版记 goes (GB/T 9704 7.4: on the last side, an even page when printed
+    double-sided; 7.5: a blank page before it, and it, carry no page number)."""
+
+    SAME_PAGE = "same"  # at the foot of the page the body ends on
+    NEXT_PAGE = "next"  # alone at the foot of the next page
+    AFTER_BLANK = "blank"  # a blank page, then the 版记's page, neither numbered
+
+
 @dataclass(frozen=True)
 class Styles:
     """The paragraph and character styles every document uses (by python-docx proxy)."""
@@ -88,14 +105,22 @@ class Styles:
 class OfficialDocument:
     """One official document, built top to bottom."""
 
-    def __init__(self) -> None:
+    def __init__(self, faces: Faces = DEFAULT_FACES) -> None:
         self.doc: Document = docx.Document()
+        self.faces = faces
         oxml.drop_template_extras(self.doc)
         self._page_setup()
-        self.styles = _define_styles(self.doc)
+        self.styles = _define_styles(self.doc, faces)
         self._built: dict[markup.Block, list[_Element]] = {}
         self._footers()
         oxml.prune_styles(self.doc, keep=_KEEP_STYLES | {s.style_id for s in self._all_styles()})
+        self._name_fonts()
+
+    def _name_fonts(self) -> None:
+        """Font table, theme and compatibility settings that let Word and WPS find the faces."""
+        oxml.write_font_table(self.doc, self.faces.entries())
+        oxml.set_theme_east_asian_fonts(self.doc, self.faces[FANGSONG], self.faces[HEITI])
+        oxml.set_word_2013_mode(self.doc)
 
     # --- set-up, once per document (or once per batch) ----------------------------------
 
@@ -107,7 +132,7 @@ class OfficialDocument:
         section.left_margin, section.right_margin = Mm(LEFT), Mm(RIGHT)
         section.header_distance, section.footer_distance = Mm(15), Mm(FOOTER_MM)
         oxml.set_doc_grid(self.doc, LINE_PITCH)
-        oxml.set_doc_defaults(self.doc, FANGSONG, BODY_PT)
+        oxml.set_doc_defaults(self.doc, self.faces[FANGSONG], BODY_PT)
 
     def _footers(self) -> None:
         """``— N —`` in 4号宋体, odd pages right and even pages left, one character in."""
@@ -223,7 +248,7 @@ class OfficialDocument:
                 if ruled:
                     paragraph.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
                     if row_index == 0:
-                        oxml.set_fonts(run._r, HEITI)
+                        oxml.set_fonts(run._r, self.faces[HEITI])
 
     def attachments_note(self, titles: list[str]) -> None:
         """附件说明: a blank line under the body, two characters in, numbered when several."""
@@ -286,8 +311,12 @@ class OfficialDocument:
         oxml.set_snap_to_grid(spacer, False)
         self.blocks(blocks)
 
-    def imprint(self, cc: list[str], printed_by: str, printed_on: str) -> None:
+    def imprint(self, cc: list[str], printed_by: str, printed_on: str,
+                placement: Placement = Placement.SAME_PAGE) -> None:
         """版记: 抄送 and 印发机关/印发日期 between full-width rules, floating at the page foot.
+
+        ``placement`` says on which page (the body's last, the next, or after a blank page);
+        pages in a section of their own carry no page number.
 
         The table floats at a fixed offset from the top margin, computed from its row heights
         so that its bottom rule lies on the text block's foot (262 mm). (Aligned to the bottom
@@ -295,6 +324,12 @@ class OfficialDocument:
         Each row is at least as high as the lines its text is estimated to need, erring
         towards one line more, so the table's height is the computed one.
         """
+        if placement is Placement.AFTER_BLANK:
+            self._unnumbered_section()
+            self.paragraph(style=self.styles.plain)  # the blank page
+        if placement is not Placement.SAME_PAGE:
+            top = self.paragraph(style=self.styles.plain)
+            top.paragraph_format.page_break_before = True
         cc_text = "抄送：" + "，".join(cc).rstrip("。") + "。" if cc else ""
         printed = f"{printed_by}\t{printed_on}印发"
         line_capacity = BLOCK_W / 25.4 * 72 - 2 * SMALL_PT  # 左右各空一字
@@ -325,6 +360,16 @@ class OfficialDocument:
         anchor.paragraph_format.line_spacing = Pt(1)
         anchor.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
         oxml.set_snap_to_grid(anchor, False)
+
+    def _unnumbered_section(self) -> None:
+        """End the section at the body's last paragraph; the next one, from a new page, has
+        empty footers (no extra paragraph, which could add a page of its own)."""
+        oxml.end_section_at_last_paragraph(self.doc)
+        section = self.doc.sections[-1]
+        for footer in (section.footer, section.even_page_footer):
+            footer.is_linked_to_previous = False
+            for paragraph in footer.paragraphs:
+                oxml.apply_style(paragraph, self.styles.footer)
 
     def _imprint_line(self, paragraph: Paragraph, text: str) -> Paragraph:
         oxml.apply_style(paragraph, self.styles.small)
@@ -394,10 +439,10 @@ def _imprint_row_pt(text: str, first_pt: float, later_pt: float) -> float:
     return 2 * IMPRINT_PAD_PT + lines * IMPRINT_LINE_PT
 
 
-def _define_styles(document: Document) -> Styles:
+def _define_styles(document: Document, faces: Faces) -> Styles:
     styles = document.styles
     normal = styles["Normal"]
-    oxml.set_fonts(normal, FANGSONG)
+    oxml.set_fonts(normal, faces[FANGSONG])
     normal.font.size = Pt(BODY_PT)
     oxml.set_char_spacing(normal, CHAR_SPACING)
 
@@ -407,7 +452,7 @@ def _define_styles(document: Document) -> Styles:
         style.base_style = base
         style.quick_style = True
         if font:
-            oxml.set_fonts(style, font)
+            oxml.set_fonts(style, faces[font])
         if size:
             style.font.size = Pt(size)
         return style
@@ -424,7 +469,7 @@ def _define_styles(document: Document) -> Styles:
     heading_chars = {}
     for level, font in HEADING_FONTS.items():
         char_style = styles.add_style(f"GW Heading {level} Char", WD_STYLE_TYPE.CHARACTER)
-        oxml.set_fonts(char_style, font)
+        oxml.set_fonts(char_style, faces[font])
         heading_chars[level] = char_style
     title = _off_grid(paragraph_style("GW Title", XIAOBIAOSONG, TITLE_PT), LINE_PITCH)
     title.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER

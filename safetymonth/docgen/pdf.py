@@ -10,6 +10,7 @@ client runs here. Without a usable server the batch falls back to one cold ``sof
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import shutil
@@ -24,6 +25,9 @@ from pathlib import Path
 from safetymonth.docgen.models import DocgenError
 
 FONTS_CONF = Path(__file__).with_name("fonts.conf")
+# The faces fonts.conf maps 仿宋 and 楷体 to, and the Debian package that holds them.
+REQUIRED_FACES = ("FandolFang", "FandolKai")
+FACES_PACKAGE = "texlive-lang-chinese"
 UNO_PYTHONS = (sys.executable, "/usr/bin/python3")
 START_TIMEOUT = 60.0
 CONVERT_TIMEOUT = 180  # seconds for a cold conversion, plus PER_FILE_TIMEOUT per file
@@ -46,9 +50,28 @@ def soffice() -> str:
                    "libreoffice-writer-nogui)")
 
 
-def font_environment() -> dict[str, str]:
+def font_environment(conf: Path = FONTS_CONF) -> dict[str, str]:
     """The environment LibreOffice runs in: our fontconfig map in front of the system's."""
-    return os.environ | {"FONTCONFIG_FILE": str(FONTS_CONF)}
+    return os.environ | {"FONTCONFIG_FILE": str(conf)}
+
+
+@functools.cache
+def missing_faces(conf: Path = FONTS_CONF) -> tuple[str, ...]:
+    """The REQUIRED_FACES fontconfig cannot find with ``conf`` (none when fc-list is absent:
+    then nothing can be checked, and LibreOffice's own fallback applies)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return ()
+    return tuple(face for face in REQUIRED_FACES if subprocess.run(
+        [fc_list, "-q", face], env=font_environment(conf), check=False).returncode)
+
+
+def require_faces(conf: Path = FONTS_CONF) -> None:
+    """Refuse to export when 仿宋/楷体 would silently fall back to another face."""
+    missing = missing_faces(conf)
+    if missing:
+        raise PdfError(f"the fonts {', '.join(missing)} for 仿宋/楷体 are not installed "
+                       f"(Debian: apt-get install --no-install-recommends {FACES_PACKAGE})")
 
 
 def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
@@ -57,6 +80,7 @@ def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
     A private profile keeps this run from handing its files to another LibreOffice the user
     (or a test) already has open, which would ignore our fonts and our output folder.
     """
+    require_faces()
     outdir.mkdir(parents=True, exist_ok=True)
     timeout = CONVERT_TIMEOUT + PER_FILE_TIMEOUT * len(paths)
     with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile:
@@ -201,6 +225,7 @@ def to_pdf(paths: Sequence[Path], outdir: Path | None = None) -> list[Path]:
     """PDFs of ``paths`` (beside each, or in ``outdir``): warm server for a batch, else cold."""
     if not paths:
         return []
+    require_faces()
     if len(paths) == 1:
         return convert_cold(paths, outdir or paths[0].parent)
     with converter() as server:
