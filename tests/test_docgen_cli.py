@@ -47,10 +47,13 @@ def test_letters_one_per_unit_with_pdfs(tmp_path: Path) -> None:
     assert code == 0, stderr
     names = ["德化县社会福利中心", "德化县浔中镇敬老院", "德化县儿童福利院", "德化县救助管理站",
              "德化县殡仪馆"]
-    assert sorted(p.name for p in out.glob("*.docx")) == sorted(f"{n}.docx" for n in names)
-    assert sorted(p.name for p in out.glob("*.pdf")) == sorted(f"{n}.pdf" for n in names)
+    # In roster order, as the data file lists the units.
+    assert sorted(p.name for p in out.glob("*.docx")) == [
+        f"{number:02d}-{name}.docx" for number, name in enumerate(names, start=1)]
+    assert sorted(p.name for p in out.glob("*.pdf")) == [
+        f"{number:02d}-{name}.pdf" for number, name in enumerate(names, start=1)]
     assert "5 files in" in stdout and "5 PDF files" in stdout
-    with pdfplumber.open(out / "德化县殡仪馆.pdf") as pdf:
+    with pdfplumber.open(out / "05-德化县殡仪馆.pdf") as pdf:
         assert "乙方：德化县殡仪馆" in pdf.pages[0].extract_text()
     # The persistent converter and its LibreOffice are gone afterwards (ours: a benchmark
     # running beside the tests has its own).
@@ -150,11 +153,11 @@ def test_colliding_unit_names_still_give_one_file_each(tmp_path: Path) -> None:
     assert code == 0, stderr
     written = sorted(path.name for path in out.iterdir())
     assert len(written) == 8 and "8 files in" in stdout
-    assert written == sorted(["a_b.docx", "a_b (2).docx", "单位3.docx", "单位4.docx",
-                              "单位5.docx", "_CON.docx", "A_B (3).docx", "甲单位.docx"])
+    assert written == ["01-a_b.docx", "02-a_b.docx", "03-单位.docx", "04-单位.docx",
+                       "05-单位.docx", "06-_CON.docx", "07-A_B.docx", "08-甲单位.docx"]
     texts = {name: "\n".join(p.text for p in docx.Document(str(out / name)).paragraphs)
              for name in written}
-    assert "乙方：a:b" in texts["a_b (2).docx"] and "乙方：..." in texts["单位4.docx"]
+    assert "乙方：a:b" in texts["02-a_b.docx"] and "乙方：..." in texts["04-单位.docx"]
 
 
 def _no_traceback(code: int, stderr: str, expected_code: int, message: str) -> None:
@@ -169,7 +172,7 @@ def test_an_impossible_date_is_a_message_and_exit_2(tmp_path: Path) -> None:
     bad.write_text(text.replace("date: 2024-05-31", "date: 2024-13-01"), encoding="utf-8")
     code, _, stderr = _run("--config", _config(tmp_path), "generate", "notice", bad, "-o",
                            tmp_path / "x.docx")
-    _no_traceback(code, stderr, 2, "date: Input should be a valid date")
+    _no_traceback(code, stderr, 2, "date: “2024-13-01”：没有13月，月份为1至12 (no month 13)")
 
 
 def test_an_unwritable_output_is_a_message_and_exit_1(tmp_path: Path) -> None:

@@ -52,22 +52,15 @@ def letter_stem(name: str, fallback: str = "单位") -> str:
 
 
 def letter_filenames(units: Sequence[LetterUnit]) -> list[str]:
-    """One file name per unit, all different even where case does not count (Windows, macOS).
+    """One file name per unit: its roster number and its name, ``01-德化县社会福利中心.docx``.
 
-    Names that clean up to the same stem (``a/b`` and ``a:b``) are told apart by `` (2)``,
-    `` (3)``… in roster order; a name with nothing usable left is ``单位N`` (its position).
+    The number keeps the files in roster order in any file manager, and makes every name
+    different even where case does not count (Windows, macOS); a name with nothing usable
+    left is ``单位``.
     """
-    taken: set[str] = set()
-    names = []
-    for position, unit in enumerate(units, start=1):
-        stem = candidate = letter_stem(unit.name, f"单位{position}")
-        number = 1
-        while candidate.casefold() in taken:
-            number += 1
-            candidate = f"{stem} ({number})"
-        taken.add(candidate.casefold())
-        names.append(candidate + ".docx")
-    return names
+    digits = max(2, len(str(len(units))))
+    return [f"{position:0{digits}d}-{letter_stem(unit.name)}.docx"
+            for position, unit in enumerate(units, start=1)]
 
 
 class LetterFactory:

@@ -89,7 +89,7 @@ def build_notice(data: Notice, env: jinja2.Environment | None = None,
     """The notice; ``placement`` None leaves the 版记 out (to measure where the body ends)."""
     env = env or environment()
     document = OfficialDocument(faces)
-    document.issuer_head(data.issuer_mark, data.number)
+    document.issuer_head(data.issuer_mark, data.number, data.signer)
     document.title(data.title)
     document.blank()
     if data.recipients:
@@ -116,7 +116,7 @@ def build_summary(data: Summary, intake_rows: Sequence[Mapping[str, Any]] = (),
     """The summary; ``intake_rows`` are the ``units`` of ``report --json`` (plain data)."""
     env = env or environment()
     document = OfficialDocument(faces)
-    document.issuer_head(data.issuer_mark, data.number)
+    document.issuer_head(data.issuer_mark, data.number, data.signer)
     document.title(data.title)
     document.blank()
     document.recipients(data.recipients)
@@ -137,7 +137,7 @@ def _closing(document: OfficialDocument, signature: str, date_text: str,
 
 def letter_context(data: Letter, unit: LetterUnit) -> dict[str, Any]:
     return data.model_dump(exclude={"units"}) | {
-        "unit": unit, "duties": data.duties, "term": data.term}
+        "unit": unit, "duties": data.duties, "term": data.term, "campaign": data.campaign_name}
 
 
 def write_letter(document: OfficialDocument, data: Letter, unit: LetterUnit,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import docx
@@ -22,7 +22,7 @@ from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph
 from lxml.etree import _Element
 
-from safetymonth.docgen import markup, oxml
+from safetymonth.docgen import markup, oxml, titles
 from safetymonth.docgen.fonts import (
     DEFAULT_FACES,
     FANGSONG,
@@ -172,23 +172,44 @@ class OfficialDocument:
         for _ in range(lines):
             self.paragraph(style=self.styles.plain)
 
-    def issuer_head(self, mark: str, number: str | None) -> None:
-        """Red issuer mark 35 mm below the text block's top, 发文字号 and the red rule."""
+    def issuer_head(self, mark: str, number: str | None, signers: Sequence[str] = ()) -> None:
+        """Red issuer mark 35 mm below the text block's top, 发文字号 and the red rule.
+
+        With signers (a 上行文, GB/T 9704 7.2.5/7.2.6) the 发文字号 sits one character in
+        from the left and ``签发人：`` with the names (楷体) one character in from the right
+        of the same line; names go two to a line, the 发文字号 on the last.
+        """
         size = min(MARK_PT, int(BLOCK_W / 25.4 * 72 / max(len(mark), 1)))
         paragraph = self.paragraph(style=self.styles.mark)
         paragraph.add_run(mark).font.size = Pt(size)
         self.blank(2)
-        rule = self.paragraph(number or "", self.styles.center)
+        if not signers:
+            rule = self.paragraph(number or "", self.styles.center)
+        else:
+            rows = [signers[index:index + 2] for index in range(0, len(signers), 2)]
+            for row in rows[:-1]:
+                self._signer_line(None, row, first=row is rows[0])
+            rule = self._signer_line(number, rows[-1], first=len(rows) == 1)
         oxml.set_bottom_border(rule, "FF0000", 12, RULE_SPACE_PT)
         self.blank(2)
 
+    def _signer_line(self, number: str | None, names: Sequence[str], first: bool) -> Paragraph:
+        paragraph = self.paragraph(style=self.styles.plain)
+        fmt = paragraph.paragraph_format
+        fmt.left_indent = fmt.right_indent = Pt(CHAR)
+        fmt.tab_stops.add_tab_stop(Mm(BLOCK_W) - Pt(2 * CHAR), WD_TAB_ALIGNMENT.RIGHT)
+        paragraph.add_run(f"{number or ''}\t" + ("签发人：" if first else "　" * 4))
+        oxml.apply_style(paragraph.add_run("　".join(names))._r, self.styles.heading_chars[2])
+        return paragraph
+
     def title(self, text: str, page_break: bool = False) -> None:
-        """2号小标宋, centred; ``\\n`` in the text forces a line break."""
+        """2号小标宋, centred; broken at the author's ``\\n`` or at whole words (titles.py)."""
         paragraph = self.paragraph(style=self.styles.title)
         paragraph.paragraph_format.page_break_before = page_break
         if page_break:
             paragraph.paragraph_format.space_before = Twips(PAGE_TITLE_DROP)
-        for index, line in enumerate(text.split("\n")):
+        for index, line in enumerate(titles.split_title(text, BLOCK_W / 25.4 * 72,
+                                                        _title_width_pt)):
             run = paragraph.add_run()
             if index:
                 run.add_break(WD_BREAK.LINE)
@@ -426,6 +447,14 @@ def _width_pt(text: str, size: float = BODY_PT, spacing: float = CHAR_SPACING) -
         if index and {_kind(char), _kind(text[index - 1])} == {"wide", "narrow"}:
             width += AUTOSPACE_PT
     return width
+
+
+def _title_width_pt(text: str) -> float:
+    """A title line's width: Chinese quotes are full-width there, as in the PDF."""
+    return _width_pt(text.translate(_FULL_WIDTH_QUOTES), TITLE_PT, 0)
+
+
+_FULL_WIDTH_QUOTES = str.maketrans("“”‘’", "国国国国")
 
 
 def _imprint_row_pt(text: str, first_pt: float, later_pt: float) -> float:
