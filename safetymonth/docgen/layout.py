@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import docx
 from docx.document import Document
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_BREAK, WD_LINE_SPACING, WD_PARAGRAPH_ALIGNMENT, WD_TAB_ALIGNMENT
 from docx.shared import Mm, Pt, RGBColor, Twips
 from docx.styles.style import BaseStyle
@@ -72,6 +73,8 @@ AUTOSPACE_PT = 3.4
 # LibreOffice PDF). The mean keeps a signature within about 0.6 mm of centre over a date
 # with eight digits in either.
 NARROW_EM = 0.53
+# Data tables (4号): cell margins, and room for the estimate of a cell's width to err.
+CELL_MARGIN_MM, CELL_SLACK_MM = 1.0, 1.5
 # 版记 (4号, off the grid): exact 20 pt lines, 3 pt before and after each, rules of 1 pt
 # (outer) and 0.75 pt (between).
 IMPRINT_LINE_PT, IMPRINT_PAD_PT, IMPRINT_OUTER_PT, IMPRINT_INNER_PT = 20, 3, 1, 0.75
@@ -164,7 +167,7 @@ class OfficialDocument:
     # --- elements, top to bottom -------------------------------------------------------
 
     def paragraph(self, text: str = "", style: BaseStyle | None = None) -> Paragraph:
-        paragraph = self.doc.add_paragraph(text)
+        paragraph = self.doc.add_paragraph(breakable(text))
         oxml.apply_style(paragraph, style or self.styles.body)
         return paragraph
 
@@ -247,29 +250,36 @@ class OfficialDocument:
             self.paragraph(heading.number + heading.text, self.styles.headings[heading.level])
             return
         paragraph = self.paragraph()
-        run = paragraph.add_run(heading.number + heading.text)
+        run = paragraph.add_run(breakable(heading.number + heading.text))
         oxml.apply_style(run._r, self.styles.heading_chars[heading.level])
-        paragraph.add_run(heading.rest)
+        paragraph.add_run(breakable(heading.rest))
 
     def table(self, block: markup.Table) -> None:
         """A ruled data table (4号, header in 黑体) or an unruled layout table (3号)."""
         columns = len(block.rows[0])
         table = self.doc.add_table(rows=len(block.rows), cols=columns)
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        oxml.set_table_width(table, BLOCK_W, _column_widths(block.rows))
         ruled = block.header
-        oxml.set_table_borders(table, 8 if ruled else 0, 4 if ruled else 0, vertical=ruled)
         if ruled:
+            oxml.set_cell_margins(table, CELL_MARGIN_MM, CELL_MARGIN_MM)
+            oxml.set_table_width(table, BLOCK_W, _fitted_widths(block.rows))
             oxml.repeat_header_row(table)
+        else:  # a layout table (the letter's two parties): columns alike
+            oxml.set_table_width(table, BLOCK_W, [BLOCK_W / columns] * columns)
+        oxml.set_table_borders(table, 8 if ruled else 0, 4 if ruled else 0, vertical=ruled)
+        last = len(block.rows) - 1
         for row_index, (row, cells) in enumerate(zip(block.rows, table.rows, strict=True)):
             for text, cell in zip(row, cells.cells, strict=True):
                 paragraph = cell.paragraphs[0]
                 oxml.apply_style(paragraph, self.styles.small if ruled else self.styles.plain)
-                run = paragraph.add_run(text)
+                run = paragraph.add_run(breakable(text))
                 if ruled:
                     paragraph.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
+                    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
                     if row_index == 0:
                         oxml.set_fonts(run._r, self.faces[HEITI])
+                elif row_index < last:  # a signature block stays on one page
+                    paragraph.paragraph_format.keep_with_next = True
 
     def attachments_note(self, titles: list[str]) -> None:
         """附件说明: a blank line under the body, two characters in, numbered when several."""
@@ -411,14 +421,43 @@ class OfficialDocument:
         return buffer.getvalue()
 
 
+# A run of Latin letters, digits and URL punctuation this long (an e-mail address, a URL)
+# would move to the next line whole and stretch the line it leaves: it may break anywhere.
+LONG_LATIN = re.compile(r"[!-~]{10,}")
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def breakable(text: str) -> str:
+    """Text with a break opportunity (U+200B, invisible) after every character of each long
+    Latin run, so that no line is stretched by an e-mail address that does not fit.
+
+    Word and LibreOffice both break at U+200B; LibreOffice ignores Word's own switch for it
+    (``w:wordWrap``), which the document sets too.
+    """
+    return LONG_LATIN.sub(lambda run: ZERO_WIDTH_SPACE.join(run.group()), text)
+
+
 _KEEP_STYLES = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList", "Header", "Footer"}
 
 
-def _column_widths(rows: tuple[tuple[str, ...], ...]) -> list[float]:
-    """Share the block width by each column's longest text (at least three characters)."""
-    weights = [max(3 * CHAR, *(_width_pt(row[index]) for row in rows))
-               for index in range(len(rows[0]))]
-    return [BLOCK_W * weight / sum(weights) for weight in weights]
+def _fitted_widths(rows: tuple[tuple[str, ...], ...]) -> list[float]:
+    """Column widths (mm) of a data table: each as wide as its longest cell on one line.
+
+    Space left over is shared equally; where the block is too narrow, the widest columns
+    give way (they wrap) and the narrow ones keep their width.
+    """
+    natural = [max(_width_pt(row[index], SMALL_PT, 0) for row in rows) * 25.4 / 72
+               + 2 * CELL_MARGIN_MM + CELL_SLACK_MM for index in range(len(rows[0]))]
+    spare = BLOCK_W - sum(natural)
+    if spare >= 0:
+        return [width + spare / len(natural) for width in natural]
+    cap = max(natural)
+    while sum(min(width, cap) for width in natural) > BLOCK_W:
+        cap -= 0.5
+    widths = [min(width, cap) for width in natural]
+    capped = [index for index, width in enumerate(natural) if width > cap]
+    share = (BLOCK_W - sum(widths)) / len(capped)
+    return [width + share if index in capped else width for index, width in enumerate(widths)]
 
 
 def _is_wide(char: str) -> bool:

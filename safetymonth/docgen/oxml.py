@@ -107,6 +107,7 @@ def set_doc_defaults(document: Document, font: str, size_pt: float) -> None:
         ppr.remove(child)
     # No widow control: it would move a line and leave a page at 21 lines.
     ppr.append(_set(OxmlElement("w:widowControl"), val=0))
+    ppr.append(_set(OxmlElement("w:wordWrap"), val=0))
     # LibreOffice reads overflowPunct the other way round: val=1 keeps a comma inside the
     # margin there, and it is also Word's default.
     ppr.append(_set(OxmlElement("w:overflowPunct"), val=1))
