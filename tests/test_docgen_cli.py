@@ -4,6 +4,7 @@ LibreOffice (cold for one file, unoserver for a batch), templates_dir from confi
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -229,3 +230,37 @@ def test_a_libreoffice_that_hangs_is_a_message_and_exit_1(
                                 DATA / "notice-dehua-2024.yaml", "-o", out, "--pdf")
     _no_traceback(code, stderr, 1, "LibreOffice did not finish converting 1 file(s) within 1 s")
     assert out.exists() and str(out) in stdout  # the .docx was written before
+
+
+@pytest.mark.parametrize("double_sided", [True, False])
+def test_combined_pdf_holds_every_letter_in_roster_order(tmp_path: Path,
+                                                         double_sided: bool) -> None:
+    """The roster is not in character order; each letter starts on the front of a sheet
+    when printed double-sided (a blank page after an odd one), back to back otherwise."""
+    raw = yaml.safe_load((DATA / "letters-2024.yaml").read_text(encoding="utf-8"))
+    raw["units"] = raw["units"][::-1]
+    roster = [unit["name"] for unit in raw["units"]]
+    data = tmp_path / "letters.yaml"
+    data.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config = _config(tmp_path, f"docgen:\n  imprint_on_even_page: {str(double_sided).lower()}\n")
+    out = tmp_path / "letters"
+    code, stdout, stderr = _run("--config", config, "generate", "letter", data, "-o", out,
+                                "--combined")
+    assert code == 0, stderr
+    combined = out / "00-全部责任书.pdf"
+    assert str(combined) in stdout
+    with pdfplumber.open(combined) as document:
+        texts = [page.extract_text() or "" for page in document.pages]
+    starts = [index for index, text in enumerate(texts) if "乙方：" in text]
+    names = [re.search(r"乙方：(\S+?)（", texts[index]).group(1) for index in starts]
+    assert names == roster
+    singles = []
+    for number, name in enumerate(roster, start=1):
+        with pdfplumber.open(out / f"{number:02d}-{name}.pdf") as document:
+            singles.append(len(document.pages))
+    if double_sided:
+        assert all(start % 2 == 0 for start in starts)  # page 1, 3, 5… (0-based even)
+        assert len(texts) == sum(pages + pages % 2 for pages in singles)
+        assert any(pages % 2 for pages in singles)  # a blank page was needed somewhere
+    else:
+        assert len(texts) == sum(singles)

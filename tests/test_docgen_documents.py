@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -295,3 +296,52 @@ def test_a_body_ending_in_a_table_is_kept_with_the_signature() -> None:
     assert blank.text == "" and date.text == "2024年5月31日"
     assert [p.paragraph_format.keep_with_next for p in (blank, paragraphs[name], date)] == [
         True, True, None]
+
+
+@pytest.mark.parametrize("typed", ["2025年5月28日", "2025年05月28日", "2025/5/28", "2025.5.28",
+                                   "2025-5-28", "2025-05-28", " 2025 年 5 月 28 日 "])
+def test_dates_as_clerks_type_them(typed: str) -> None:
+    raw = _raw("notice-dehua-2024.yaml") | {"date": typed, "printed_on": typed}
+    notice = models.parse(raw, "notice")
+    assert notice.date == notice.printed_on == date(2025, 5, 28)
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("2025年2月29日", "“2025年2月29日”：2025年2月只有28天 (2025-2 has 28 days)"),
+    ("2024/4/31", "“2024/4/31”：2024年4月只有30天 (2024-4 has 30 days)"),
+    ("2025.13.1", "“2025.13.1”：没有13月，月份为1至12 (no month 13)"),
+    ("5月28日", "“5月28日”不是日期，请写作 2025年5月28日 或 2025-05-28"),
+])
+def test_an_impossible_date_says_what_is_wrong_in_one_line(typed: str, said: str) -> None:
+    raw = _raw("letters-2024.yaml") | {"signed_on": typed}
+    with pytest.raises(models.DataError) as caught:
+        models.parse(raw, "letter", "letters.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"letters.yaml: signed_on: {said}")
+    assert "\n" not in message
+
+
+def _broken(tmp_path: Path, line: int, change: Callable[[str], str]) -> Path:
+    """The summary example with its line ``line`` (1-based) changed."""
+    lines = (DATA / "summary-2024.yaml").read_text(encoding="utf-8").split("\n")
+    lines[line - 1] = change(lines[line - 1])
+    path = tmp_path / "summary.yaml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("line", "change", "hint"), [
+    (14, lambda text: " " + text, "缩进多了"),  # a key one space too far in
+    (12, lambda text: "  " + text.lstrip(), "缺少“键: 值”的冒号"),  # a block line too far out
+    (13, lambda text: "   " + text.lstrip(), "缩进与同一级的键不一致"),  # a key off its level
+])
+def test_a_yaml_mistake_is_reported_at_its_line_and_quoted(
+        tmp_path: Path, line: int, change: Callable[[str], str], hint: str) -> None:
+    path = _broken(tmp_path, line, change)
+    quoted = path.read_text(encoding="utf-8").split("\n")[line - 1].strip()
+    with pytest.raises(models.DataError) as caught:
+        models.load(path, "summary")
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: not a valid YAML file")
+    assert hint in message and message.endswith(f"「{quoted}」")
+    assert "\n" not in message

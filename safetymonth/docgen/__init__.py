@@ -34,14 +34,31 @@ from safetymonth.docgen.models import (
     load,
 )
 from safetymonth.docgen.paging import with_imprint_on_even_page
-from safetymonth.docgen.pdf import PdfError, to_pdf
+from safetymonth.docgen.pdf import PdfError, to_pdf, unite
 
 KINDS = ("notice", "letter", "summary")
 log = logging.getLogger(__name__)
 DEFAULT_OPTIONS = Options()
+# The one PDF of every letter, in roster order (generate letter --combined).
+COMBINED_NAME = "00-全部责任书.pdf"
 
-__all__ = ["KINDS", "DataError", "DocgenError", "Faces", "FontError", "Options", "OutputError",
-           "PdfError", "TemplateError", "build", "generate", "load", "to_pdf"]
+__all__ = [
+    "COMBINED_NAME",
+    "KINDS",
+    "DataError",
+    "DocgenError",
+    "Faces",
+    "FontError",
+    "Options",
+    "OutputError",
+    "PdfError",
+    "TemplateError",
+    "build",
+    "generate",
+    "load",
+    "to_pdf",
+    "unite",
+]
 
 
 def output_file(out: Path, kind: str) -> Path:

@@ -200,7 +200,8 @@ class OfficialDocument:
         paragraph = self.paragraph(style=self.styles.plain)
         fmt = paragraph.paragraph_format
         fmt.left_indent = fmt.right_indent = Pt(CHAR)
-        fmt.tab_stops.add_tab_stop(Mm(BLOCK_W) - Pt(2 * CHAR), WD_TAB_ALIGNMENT.RIGHT)
+        # Tab stops count from the margin, not the indent, in Word and LibreOffice alike.
+        fmt.tab_stops.add_tab_stop(Mm(BLOCK_W) - Pt(CHAR), WD_TAB_ALIGNMENT.RIGHT)
         paragraph.add_run(f"{number or ''}\t" + ("签发人：" if first else "　" * 4))
         oxml.apply_style(paragraph.add_run("　".join(names))._r, self.styles.heading_chars[2])
         return paragraph

@@ -9,20 +9,12 @@ pages alike.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from safetymonth.docgen import pdf
 from safetymonth.docgen.layout import OfficialDocument, Placement
-
-# A page object of a PDF (not the /Pages tree nodes); LibreOffice writes them uncompressed.
-_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
-
-
-def page_count(path: Path) -> int:
-    return len(_PAGE_OBJECT.findall(path.read_bytes()))
 
 
 def placement_for(body_pages: int, imprint_fits: bool) -> Placement:
@@ -50,6 +42,6 @@ def with_imprint_on_even_page(
             sources.append(Path(folder) / f"{name}.docx")
             document.save(sources[-1])
         body_pdf, same_pdf = pdf.convert_cold(sources, Path(folder))
-        body_pages, pages = page_count(body_pdf), page_count(same_pdf)
+        body_pages, pages = pdf.page_count(body_pdf), pdf.page_count(same_pdf)
     placement = placement_for(body_pages, imprint_fits=pages == body_pages)
     return candidates["same"] if placement is Placement.SAME_PAGE else build(placement)

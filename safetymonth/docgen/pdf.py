@@ -13,6 +13,7 @@ import contextlib
 import functools
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -242,3 +243,54 @@ def _cold_by_folder(paths: Sequence[Path], outdir: Path | None) -> list[Path]:
     for folder, group in folders.items():
         made.update(zip(group, convert_cold(group, folder), strict=True))
     return [made[path] for path in paths]
+
+
+def unite(pdfs: Sequence[Path], target: Path, double_sided: bool = True) -> Path:
+    """One PDF of ``pdfs`` in their order (poppler's pdfunite), for printing a batch.
+
+    Double-sided, a blank page follows each document with an odd number of pages, so that
+    every document starts on the front of a sheet.
+    """
+    tool = shutil.which("pdfunite")
+    if tool is None:
+        raise PdfError("pdfunite is not installed (Debian: apt-get install poppler-utils)")
+    with tempfile.TemporaryDirectory(prefix="safetymonth-unite-") as folder:
+        blank = Path(folder) / "blank.pdf"
+        blank.write_bytes(blank_a4())
+        parts: list[Path] = []
+        for path in pdfs:
+            parts.append(path)
+            if double_sided and page_count(path) % 2:
+                parts.append(blank)
+        result = subprocess.run([tool, *map(str, parts), str(target)], capture_output=True,
+                                text=True, timeout=CONVERT_TIMEOUT, check=False)
+    if result.returncode:
+        raise PdfError(f"could not combine the PDFs into {target}: {result.stderr.strip()}")
+    return target
+
+
+# A page object of a PDF (not the /Pages tree nodes); LibreOffice writes them uncompressed.
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+def page_count(path: Path) -> int:
+    """Pages of a PDF that LibreOffice wrote."""
+    return len(_PAGE_OBJECT.findall(path.read_bytes()))
+
+
+def blank_a4() -> bytes:
+    """A one-page PDF with an empty A4 page (595 × 842 pt)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595.28 841.89] /Resources << >> >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
