@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from safetymonth import docgen
-from safetymonth.docgen import documents, models, pdf
+from safetymonth.docgen import documents, models, pdf, titles
 from tests.test_docgen_conformance import (
     BLOCK_BOTTOM,
     BLOCK_LEFT,
@@ -258,3 +258,30 @@ def test_letter_names_the_month_of_its_title_or_campaign() -> None:
     chosen = body(_letter_data(campaign="消防安全"))
     assert "一、消防安全目标" in chosen
     assert re.search(r"乙方：德化县社会福利中心（负责人：郑某某）\n", production)
+
+
+def _chars(text: str) -> float:
+    """Width in characters, Latin and digits counted as half."""
+    return sum(1 if ord(char) > 0x2E80 or char in "“”" else 0.5 for char in text)
+
+
+@pytest.mark.parametrize(("title", "protected"), [
+    ("某某县民政局关于转发《关于做好养老机构消防安全工作的通知》的通知",
+     "《关于做好养老机构消防安全工作的通知》"),
+    ("某某县民政局关于开展全县养老机构“消防安全大排查”专项整治活动的通知", "“消防安全大排查”"),
+    ("某某县民政局关于2025年全县民政服务机构安全管理工作要点的通知", "2025年"),
+])
+def test_a_generated_break_never_cuts_a_book_title_a_quote_or_a_number(
+        title: str, protected: str) -> None:
+    lines = titles.split_title(title, 20, _chars)
+    assert len(lines) >= 2 and "".join(lines) == title  # three lines rather than cut 《…》
+    assert any(protected in line for line in lines), lines
+    assert all(_chars(line) <= 20 for line in lines)
+
+
+def test_a_book_title_longer_than_a_line_breaks_at_a_word_inside_it() -> None:
+    title = "关于印发《全市民政服务机构“安全管理月”活动实施方案》的通知"
+    lines = titles.split_title(title, 14, _chars)
+    assert "".join(lines) == title and all(_chars(line) <= 14 for line in lines)
+    assert any("“安全管理月”" in line for line in lines), lines
+    assert not any(line.endswith(("《", "“")) for line in lines)
