@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from safetymonth import docgen
-from safetymonth.docgen import documents, models, pdf, titles
+from safetymonth.docgen import documents, layout, models, pdf, titles
 from tests.test_docgen_conformance import (
     BLOCK_BOTTOM,
     BLOCK_LEFT,
@@ -285,3 +285,16 @@ def test_a_book_title_longer_than_a_line_breaks_at_a_word_inside_it() -> None:
     assert "".join(lines) == title and all(_chars(line) <= 14 for line in lines)
     assert any("“安全管理月”" in line for line in lines), lines
     assert not any(line.endswith(("《", "“")) for line in lines)
+
+
+@pytest.mark.parametrize(("text", "breaks"), [
+    ("邮箱：whmzjaqgly@163.com。", True),
+    ("见 https://mzj.example.cn/notice 。", True),
+    ("格式为MP4、MPG2、AVI、MTS", False),  # short runs keep their place
+    ("不低于1920像素×1080像素", False),
+    ("{{ unit.category }}", False),  # a long name that is not an address
+])
+def test_only_addresses_may_break_inside(text: str, breaks: bool) -> None:
+    made = layout.breakable(text)
+    assert made.replace(layout.ZERO_WIDTH_SPACE, "") == text
+    assert (layout.ZERO_WIDTH_SPACE in made) == breaks

@@ -103,3 +103,15 @@ def test_single_sided_keeps_the_imprint_under_the_body(
     assert _imprint_page(single) == len(single) == 3  # odd: printed single-sided
     assert _has_body(single[-1])
     assert len(double) == 4 and not _has_body(double[-1])
+
+
+def test_without_libreoffice_the_imprint_stays_under_the_body_and_a_warning_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no soffice on it
+    with caplog.at_level("WARNING"):
+        document = docgen.build(_notice(30))
+    assert "版记 left on the body's last page" in caplog.text
+    assert "LibreOffice is not installed" in caplog.text
+    assert len(document.doc.sections) == 1  # no section of unnumbered pages
+    breaks = [p for p in document.doc.paragraphs if p.paragraph_format.page_break_before]
+    assert breaks == []  # and no page break before the 版记

@@ -422,9 +422,10 @@ class OfficialDocument:
         return buffer.getvalue()
 
 
-# A run of Latin letters, digits and URL punctuation this long (an e-mail address, a URL)
-# would move to the next line whole and stretch the line it leaves: it may break anywhere.
-LONG_LATIN = re.compile(r"[!-~]{10,}")
+# An e-mail address or a URL of 10 characters or more would move to the next line whole and
+# stretch the line it leaves: it may break anywhere. (Other Latin runs, numbers with units or
+# names, keep their place and are short.)
+LONG_LATIN = re.compile(r"(?=[!-~]*(?:@|://|www\.))[!-~]{10,}")
 ZERO_WIDTH_SPACE = "\u200b"
 
 
