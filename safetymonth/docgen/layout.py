@@ -280,7 +280,7 @@ class OfficialDocument:
                     if row_index == 0:
                         oxml.set_fonts(run._r, self.faces[HEITI])
                 elif row_index < last:  # a signature block stays on one page
-                    paragraph.paragraph_format.keep_with_next = True
+                    oxml.keep_with_next(paragraph._p)
 
     def attachments_note(self, titles: list[str]) -> None:
         """附件说明: a blank line under the body, two characters in, numbered when several."""
@@ -433,8 +433,8 @@ def breakable(text: str) -> str:
     """Text with a break opportunity (U+200B, invisible) after every character of each long
     Latin run, so that no line is stretched by an e-mail address that does not fit.
 
-    Word and LibreOffice both break at U+200B; LibreOffice ignores Word's own switch for it
-    (``w:wordWrap``), which the document sets too.
+    Word and LibreOffice both break at U+200B. (LibreOffice ignores Word's own switch,
+    ``w:wordWrap``, which would also let Word break every Latin word anywhere.)
     """
     return LONG_LATIN.sub(lambda run: ZERO_WIDTH_SPACE.join(run.group()), text)
 

@@ -107,7 +107,6 @@ def set_doc_defaults(document: Document, font: str, size_pt: float) -> None:
         ppr.remove(child)
     # No widow control: it would move a line and leave a page at 21 lines.
     ppr.append(_set(OxmlElement("w:widowControl"), val=0))
-    ppr.append(_set(OxmlElement("w:wordWrap"), val=0))
     # LibreOffice reads overflowPunct the other way round: val=1 keeps a comma inside the
     # margin there, and it is also Word's default.
     ppr.append(_set(OxmlElement("w:overflowPunct"), val=1))
@@ -362,7 +361,16 @@ def keep_last_with_next(document: Document) -> None:
     else:
         paragraphs = [last] if last.tag == qn("w:p") else []
     for paragraph in paragraphs:
-        paragraph.get_or_add_pPr().keepNext_val = True
+        keep_with_next(paragraph)
+
+
+def keep_with_next(paragraph: _Element) -> None:
+    """keepNext on a ``w:p``; written directly, as python-docx's setter costs a search of
+    every possible sibling (it matters for a roster of letters)."""
+    ppr = paragraph.get_or_add_pPr()
+    if ppr.find(qn("w:keepNext")) is None:
+        style = ppr.find(qn("w:pStyle"))
+        ppr.insert(0 if style is None else 1, OxmlElement("w:keepNext"))
 
 
 def end_section_at_last_paragraph(document: Document) -> None:
