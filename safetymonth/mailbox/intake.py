@@ -24,6 +24,7 @@ a submission. ``report`` lists it as not credited.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -208,14 +209,33 @@ class Intake:
                 item, raw = group.pop(0)
                 try:
                     state, message = self.receive(item.key, raw)
-                except Exception as error:  # our own bug on hostile input: skip, never stop
-                    log.exception("%s: could not be recorded, skipped until the next run: %s",
-                                  item.key, error)
-                    continue
+                except Exception as error:  # our own bug on hostile input, or a store fault
+                    state, message = self._receive_failed(item.key, raw, error), None
                 finally:
                     del raw
                 received.append((item, state, message))
         return received
+
+    def _receive_failed(self, key: str, raw: bytes, error: Exception) -> str:
+        """Step 1 raised: count it as a try of a record holding what is known (the key, the
+        hash, the size), so that the message is marked failed after ``max_tries`` and listed
+        in ``report``, never skipped silently on every run. One log line per try."""
+        detail = f"{type(error).__name__}: {error}"
+        try:
+            with self.store.transaction():
+                row = self.store.message_for_key(key)
+                message = int(row["id"]) if row is not None else self.store.add_message(
+                    key, {"sha256": hashlib.sha256(raw).hexdigest(), "size": len(raw)})
+                self.store.begin_try(message)
+                state = self.store.fail_try(message, detail, self.max_tries)
+                tries = int(self.store.message(message)["tries"])
+        except Exception as second:  # the database itself refuses: nothing more to record
+            log.error("%s: could not be recorded: %s; nor its failure: %s", key, detail, second)
+            return FAILED
+        outcome = "marked failed" if state == FAILED else "will retry"
+        log.error("%s #%d: could not be recorded (try %d of %d, %s): %s", key, message, tries,
+                  self.max_tries, outcome, detail)
+        return state
 
     def _resume(self, stats: Stats) -> None:
         for row in self.store.give_up(self.max_tries):
@@ -224,6 +244,8 @@ class Intake:
         for row in self.store.unfinished(self.max_tries):
             if self.stop.is_set():
                 return
+            if not self.store.intact(int(row["id"])):
+                continue  # its raw copy is missing: the run fetches and stores it again
             stats.count(self.process(int(row["id"])))
 
     # --- one message ----------------------------------------------------------------------
@@ -234,6 +256,8 @@ class Intake:
         row = self.store.message_for_key(key)
         if row is not None:
             message = int(row["id"])
+            if row["state"] == FAILED:  # only a retry on demand takes it up again
+                return FAILED, message
             if row["state"] == TOO_LARGE:  # the limit was raised: take the whole message now
                 self._replace_raw(message, raw)
                 row = self.store.message(message)
