@@ -38,8 +38,9 @@ from typing import Any
 from safetymonth.config import Config, Policy
 from safetymonth.mailbox import auth
 from safetymonth.mailbox.autoreply import no_reply_reason
+from safetymonth.mailbox.bounces import delivery_failures
 from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
-from safetymonth.mailbox.replies import compose_reply
+from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import missing
@@ -385,6 +386,9 @@ class Intake:
         unit = None if suspicious or machine else (claimed.name if claimed else None)
         notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
                  "cloud_links": [link.url for link in mail.cloud_links]}
+        bounces = self._bounces(mail) if machine else []
+        if bounces:
+            notes["bounces"] = bounces
         reason = suspicious or machine or self._rate_limited(mail.sender)
         # State first, so the reply's "still missing" counts this message too.
         self.store.update_message(row["id"], {
@@ -396,6 +400,26 @@ class Intake:
         if reason is None:
             self._queue_reply(row, mail, unit, verdicts, too_large)
         return unit, reason
+
+    def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
+        """The failures a DSN reports for our own replies or reminders, or for a unit's
+        address: each with the unit whose address bounced (``report`` lists them)."""
+        domain = self.config.mailbox.address.rsplit("@", 1)[-1]
+        found = []
+        for failure in delivery_failures(mail):
+            ours = [(message_id, self.store.replies("id = ?", (ident,)))
+                    for message_id in failure.message_ids
+                    if (ident := reply_id_of(message_id, domain))]
+            reply_message_id, rows = next(((mid, rows) for mid, rows in ours if rows),
+                                          (None, []))
+            claimed = match_unit(failure.address, self.config.units)
+            unit = (rows[0]["unit"] if rows else None) or (claimed.name if claimed else None)
+            if not rows and unit is None:
+                continue  # someone else's message bounced
+            found.append({"unit": unit, "address": failure.address or rows[0]["recipient"],
+                          "reply_message_id": reply_message_id, "status": failure.status,
+                          "diagnostic": failure.diagnostic})
+        return found
 
     def _rate_limited(self, sender: str | None) -> str | None:
         limit = self.config.mailbox.reply_rate_limit
