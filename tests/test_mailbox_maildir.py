@@ -42,6 +42,7 @@ def plant_specials(folder: Path, decoy: Path) -> dict[str, Path]:
     return planted
 
 
+@pytest.mark.timeout(60)  # reading the FIFO would block for ever: fail instead
 def test_special_entries_are_never_opened_and_logged_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     config = load_config(write_config(tmp_path))
