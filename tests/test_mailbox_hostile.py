@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from safetymonth.cli import main
 from safetymonth.config import load_config
-from safetymonth.mailbox.samplemail import Media, file_part, message, text_part  # noqa: F401
+from safetymonth.mailbox.samplemail import Media, file_part, message, text_part
 from safetymonth.mailbox.service import poll_once
 from safetymonth.store import PROCESSED, Store
 from tests.mailservers import drop, write_config
@@ -274,3 +274,108 @@ def test_a_bounce_of_our_reply_or_reminder_is_listed_under_the_unit(tmp_path: Pa
     # The bounces are answered by nobody: still the one reply.
     with Store(tmp_path / "storage") as store:
         assert len(store.replies("kind = 'reply'")) == 1
+
+
+# --- 4. bad bytes and deep nesting ----------------------------------------------------------
+
+PHOTO_NAME = "消防演练现场.jpg"
+
+
+def nested_multiparts(depth: int) -> bytes:
+    part = b"Content-Type: text/plain\r\n\r\ninnermost text\r\n"
+    for level in range(depth):
+        boundary = f"n{level}".encode()
+        part = (b"Content-Type: multipart/mixed; boundary=" + boundary + b"\r\n\r\n--" +
+                boundary + b"\r\n" + part + b"\r\n--" + boundary + b"--\r\n")
+    return part
+
+
+def nested_messages(depth: int) -> bytes:
+    part = b"From: x@y.example.cn\r\nSubject: innermost\r\n\r\ninnermost text\r\n"
+    for _ in range(depth):
+        part = b"Content-Type: message/rfc822\r\n\r\nFrom: x@y.example.cn\r\n" + part
+    return part
+
+
+def with_photo(photo: bytes, *, subject: bytes = b"x", extra_headers: bytes = b"",
+               photo_type: bytes = b"image/jpeg", last_part: bytes = b"") -> bytes:
+    """A unit's message carrying a real photo, plus whatever hostile part or header."""
+    encoded = base64.encodebytes(photo).replace(b"\n", b"\r\n")
+    name = base64.b64encode(PHOTO_NAME.encode()).decode().encode()
+    return (b"From: " + UNIT_ADDRESS.encode() + b"\r\nSubject: " + subject + b"\r\n" +
+            extra_headers + b"MIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=\"top\"\r\n\r\n--top\r\n"
+            b"Content-Type: " + photo_type + b"; name=\"=?utf-8?B?" + name + b"?=\"\r\n"
+            b"Content-Disposition: attachment; filename=\"=?utf-8?B?" + name + b"?=\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded +
+            (b"--top\r\n" + last_part + b"\r\n" if last_part else b"") + b"--top--\r\n")
+
+
+HOSTILE = {
+    # A NUL inside an RFC 2047 charset name: ValueError, not LookupError.
+    "nul-charset-word": lambda photo: with_photo(
+        photo, subject=b"=?ut\x00f-8?B?5rS75Yqo?= =?gb\x01k?B?0rs=?="),
+    "nul-charset-param": lambda photo: with_photo(
+        photo, last_part=b"Content-Type: text/plain; charset=\"utf\x00-8\"\r\n\r\nhello"),
+    # Raw 8-bit bytes in the headers and in a Content-Type and its parameters.
+    "8bit-everywhere": lambda photo: with_photo(
+        photo, subject=b"\xe6\xb4\xbb\xff\xfe", photo_type=b"image/jpeg; x-\xe4\xb8\xad=\xff",
+        extra_headers=b"To: \xd6\xd0\xce\xc4 <aqgly@mzj.example.gov.cn>\r\n"
+                      b"Date: \xff\r\nMessage-ID: <\xe4\xb8\xad@dhmz>\r\nX-Any: \x80\x81\r\n",
+        last_part=b"Content-Type: appl\xe4\xb8\xadication/pdf; name=\"\xff\xfe.pdf\"\r\n\r\n%PDF"),
+    "1000-nested-multiparts": lambda photo: with_photo(photo, last_part=nested_multiparts(1000)),
+    "1000-nested-messages": lambda photo: with_photo(photo, last_part=nested_messages(1000)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_bad_bytes_and_deep_nesting_end_recorded_with_a_reply_listing_what_was_read(
+        tmp_path: Path, mail_media: Media, case: str) -> None:
+    poll(tmp_path, {"m.eml": HOSTILE[case](mail_media.photo)})
+    [row] = rows_by_key(tmp_path).values()
+    assert (row["state"], row["unit"], row["last_error"]) == (PROCESSED, UNIT, None)
+    with Store(tmp_path / "storage") as store:
+        attachments = store.attachments(row["id"])
+        photo = store.path(attachments[0]["stored_name"]).read_bytes()
+    assert attachments[0]["name"] == PHOTO_NAME and photo == mail_media.photo
+    [reply] = replies_by_to(tmp_path).values()
+    text = reply.get_body(("plain",)).get_content()
+    assert f"1. {PHOTO_NAME}：JPEG 照片" in text and "合格" in text
+    if case == "1000-nested-multiparts":
+        assert "嵌套过深" in text and len(attachments) == 1
+    if case == "1000-nested-messages":  # the part we could not open is kept as a message
+        assert [a["content_type"] for a in attachments] == ["image/jpeg", "message/rfc822"]
+
+
+# --- 5. reply size --------------------------------------------------------------------------
+
+def test_replies_stay_small_whatever_the_message_holds(tmp_path: Path) -> None:
+    many = [file_part(b"x", f'filename="{"长文件名" * 60}{index}.jpg"'.encode())
+            for index in range(10_000)]
+    huge = {
+        "subject.eml": message(UNIT_ADDRESS, b"A" * 10_000_000, [text_part("hi")]),
+        "cjk-subject.eml": message("byg@dhmz.example.cn", "长" * 2_000_000, [text_part("x")]),
+        "files.eml": message("jiuzhu@dhmz.example.cn", "很多文件", many),
+        "ids.eml": message("xzjly@dhmz.example.cn", "x", [text_part("hi")],
+                           message_id="<" + "i" * 5000 + "@dhmz>", extra=[
+                               b"References: " + b" ".join(
+                                   f"<{n}@x.example.cn>".encode() for n in range(200_000))]),
+    }
+    assert len(huge["subject.eml"]) > 10_000_000 and len(huge["files.eml"]) > 5_000_000
+    config_path = poll(tmp_path, huge)
+    rows = rows_by_key(tmp_path)
+    assert {row["state"] for row in rows.values()} == {PROCESSED}
+    replies = sorted((tmp_path / "outbox" / "new").iterdir())
+    assert len(replies) == len(huge)
+    for path in replies:
+        data = path.read_bytes()
+        assert len(data) <= 100_000, (path, len(data))
+        assert max(len(line) for line in data.split(b"\n")) <= 998
+        reply = email.message_from_bytes(data, policy=policy.default)
+        assert len(str(reply["Subject"])) <= len("Re: ") + 200
+        text = reply.get_body(("plain",)).get_content()
+        if str(reply["To"]) == "jiuzhu@dhmz.example.cn":
+            assert "共 10000 个" in text and "未逐一列出" in text
+        if str(reply["To"]) == UNIT_ADDRESS:
+            assert "A" * 199 in text and "A" * 201 not in text
+    assert report_json(config_path)["failed"] == []
