@@ -18,7 +18,11 @@ them, it is fetched and stored again.
 
 A machine message (RFC 3834: an auto-reply, a bounce, a list) is recorded and gets no reply,
 and it is credited to no unit even when its From is a unit's address: a vacation notice is not
-a submission. ``report`` lists it as not credited.
+a submission. ``report`` lists it as not credited. A delivery-status report about one of our
+own replies or reminders is also kept as a bounce, under the unit whose address bounced.
+
+A message whose recording itself fails (step 1 raises) still gets a record of its key, hash and
+size, so its tries are counted like any other failure: it never stays unrecorded for ever.
 """
 
 from __future__ import annotations

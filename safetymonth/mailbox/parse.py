@@ -2,7 +2,10 @@
 
 Chinese mail is the normal case: gb2312 labels are decoded as gb18030 (its superset, which
 clients really write), undeclared 8-bit GBK names are recovered, RFC 2047 and RFC 2231 are both
-read, and nothing here raises on broken input: problems become ``defects``.
+read, and nothing here raises on broken input: problems become ``defects``. Hostile structure
+is bounded: the sender is parsed from the raw From header before its display name is decoded
+(:func:`sender_of`), parts are read at most ``MAX_DEPTH`` deep, and an attached message sent
+base64 or quoted-printable is decoded, not parsed as text (:class:`_Part`).
 
 Memory and time stay flat for a large message: :func:`parse` reads the stream in chunks and
 hands the ``email`` parser a *skeleton* of it, in which every long run of base64 lines (the
