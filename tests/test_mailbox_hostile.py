@@ -253,6 +253,10 @@ def test_a_bounce_of_our_reply_or_reminder_is_listed_under_the_unit(tmp_path: Pa
             human("退信"), dsn_status("byg@dhmz.example.cn", "failed", "5.1.1",
                                     "550 user unknown", original=reminder_id),
             quoted_headers(reminder_id, "message/rfc822")], "<b2@mx>"),
+        # Matched by the Final-Recipient alone: a unit's address, the message not quoted.
+        "b4.eml": report_message("notify@mx.dhmz.example.cn", "delivery-status", [
+            human("退信"), dsn_status("jiuzhu@dhmz.example.cn", "failed", "5.7.1",
+                                    "554 rejected")], "<b4@mx>"),
         # Only delayed: no bounce yet.
         "b3.eml": report_message("notify@mx.dhmz.example.cn", "delivery-status", [
             human("延迟"), dsn_status(UNIT_ADDRESS, "delayed", "4.4.1", "timeout"),
@@ -268,6 +272,9 @@ def test_a_bounce_of_our_reply_or_reminder_is_listed_under_the_unit(tmp_path: Pa
         {"unit": "德化县殡仪馆", "address": "byg@dhmz.example.cn",
          "reply_message_id": reminder_id, "status": "5.1.1",
          "diagnostic": "smtp; 550 user unknown", "message_id": "<b2@mx>"},
+        {"unit": "德化县救助管理站", "address": "jiuzhu@dhmz.example.cn",
+         "reply_message_id": None, "status": "5.7.1", "diagnostic": "smtp; 554 rejected",
+         "message_id": "<b4@mx>"},
     ]
     text = report_text(config_path)
     assert f"退信（回复或提醒未送达）：{UNIT} {UNIT_ADDRESS} 5.2.2" in text
