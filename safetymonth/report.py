@@ -91,6 +91,8 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         "failed": [{"source_key": item.source_key, "sender": item.sender,
                     "subject": item.subject, "state": item.state, "error": item.last_error}
                    for item in repository.failed_messages()],
+        "bounces": [{**bounce, "message_id": item.message_id}
+                    for item in repository.bounce_reports() for bounce in item.bounces],
     }
 
 
@@ -125,6 +127,9 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{item['message_id']} {item['reason']}")
     for item in report["failed"]:
         lines.append(f"处理失败：{item['sender']} {item['subject']!r} {item['error']}")
+    for item in report["bounces"]:
+        lines.append(f"退信（回复或提醒未送达）：{item['unit'] or '（未登记单位）'} "
+                     f"{item['address']} {item['status']} {item['diagnostic']}")
     return "\n".join(lines)
 
 

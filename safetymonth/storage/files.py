@@ -26,6 +26,7 @@ store with a sentence that says the command that fixes it; :func:`make_private_d
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -218,7 +219,7 @@ class FileStore:
 def has_size(path: Path, size: int) -> bool:
     try:
         return path.stat().st_size == size
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder belongs too
         return False
 
 
@@ -282,6 +283,8 @@ def make_private_dir(path: Path) -> None:
     while not path.exists() and not path.is_symlink():
         missing.append(path)
         path = path.parent
+    if not path.is_dir():  # a file where a folder belongs: as mkdir would say
+        raise FileExistsError(errno.EEXIST, "a file where a folder belongs", str(path))
     for folder in reversed(missing):
         try:
             folder.mkdir(mode=DIR_MODE)

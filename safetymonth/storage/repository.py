@@ -97,8 +97,16 @@ class MessageRecord:
     @property
     def claimed_unit(self) -> str | None:
         """The unit the From address matched, credited or not (kept in the notes)."""
+        return self._note("claimed_unit")
+
+    @property
+    def bounces(self) -> list[dict[str, Any]]:
+        """What a delivery-status report says bounced of our replies (kept in the notes)."""
+        return list(self._note("bounces") or [])
+
+    def _note(self, key: str) -> Any:
         try:
-            return json.loads(self.notes or "{}").get("claimed_unit")
+            return json.loads(self.notes or "{}").get(key)
         except (ValueError, AttributeError):
             return None
 
@@ -389,7 +397,8 @@ class Repository:
             messages.c.id == message, messages.c.state == RECEIVED, free).values(
             claimed_by=self.owner, tries=messages.c.tries + 1)) == 1
 
-    def claim_next(self, max_tries: int) -> MessageRecord | None:
+    def claim_next(self, max_tries: int,
+                   skipping: Iterable[int] = ()) -> MessageRecord | None:
         """Claim the oldest received message that has tries left and no live claim (one left
         half done by a crash, or queued for a retry), or None. PostgreSQL skips rows another
         transaction is claiming; SQLite's write lock lets one process at a time choose."""
@@ -398,7 +407,8 @@ class Repository:
             self._reap(self._host)
             candidate = select(messages.c.id).where(
                 messages.c.state == RECEIVED, messages.c.tries < max_tries,
-                self._free(messages.c.claimed_by)).order_by(messages.c.id).limit(1)
+                self._free(messages.c.claimed_by), messages.c.id.not_in(list(skipping))
+            ).order_by(messages.c.id).limit(1)
             if self.dialect == "postgresql":
                 candidate = candidate.with_for_update(skip_locked=True)
             row = self.conn.execute(candidate).first()
@@ -407,6 +417,12 @@ class Repository:
             self.conn.execute(update(messages).where(messages.c.id == row.id).values(
                 claimed_by=owner, tries=messages.c.tries + 1))
             return self.message(row.id)
+
+    def release(self, message: int) -> None:
+        """Give back a message claimed but not worked on (its try not counted)."""
+        self._write(update(messages).where(
+            messages.c.id == message, messages.c.claimed_by == self.owner).values(
+            claimed_by=None, tries=messages.c.tries - 1))
 
     def claim_reply(self, reply_id: str) -> bool:
         """Claim a queued reply before handing it to the transport; False when it was sent
@@ -718,6 +734,10 @@ class Repository:
         """Failed for good, or too large to take in."""
         return self._where(messages.c.state.in_((FAILED, TOO_LARGE)))
 
+    def bounce_reports(self) -> list[MessageRecord]:
+        """Delivery-status reports in which intake found bounces of our own mail."""
+        return self._where(messages.c.notes.like('%"bounces"%'))
+
     def latest_sender(self, unit: str) -> str | None:
         """The address ``unit``'s latest processed message came from."""
         row = self._one(select(messages.c.sender).where(
@@ -738,6 +758,10 @@ class Repository:
             "id": reply_id, "message": message, "kind": kind, "unit": unit,
             "recipient": recipient.lower(), "headers": json.dumps(headers, ensure_ascii=False),
             "body": body, "state": QUEUED, "created_at": now()})
+
+    def reply(self, reply_id: str) -> ReplyRecord | None:
+        row = self._one(select(replies).where(replies.c.id == reply_id))
+        return _reply(row) if row else None
 
     def queued_replies(self) -> list[ReplyRecord]:
         return [_reply(row) for row in self._all(
