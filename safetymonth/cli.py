@@ -13,7 +13,7 @@ import click
 from safetymonth.config import Config, ConfigError, load_config
 from safetymonth.storage.errors import StorageError, StorageFolderError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUEUED = 0, 1, 2, 3
 
 
 class _Group(click.Group):
@@ -112,9 +112,16 @@ def _log_to_stderr() -> None:
 @config_option
 @click.option("--once", is_flag=True, help="Process what is new, send replies, then exit.")
 @click.option("--retry-failed", is_flag=True, help="Put messages marked failed back in the queue.")
+@click.option("--new-database", is_flag=True,
+              help="Start a new database although storage.dir holds messages (the old one is "
+                   "lost and no backup is at hand).")
 @click.pass_context
-def poll(ctx: click.Context, once: bool, retry_failed: bool) -> None:
-    """Read new mail from mailbox.source, check it, and reply through mailbox.outbox."""
+def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool) -> None:
+    """Read new mail from mailbox.source, check it, and reply through mailbox.outbox.
+
+    With --once, exit 0 when done, 1 when the source failed, 2 for a usage or config error,
+    3 when replies stay queued because the outbox failed (the next run sends them).
+    """
     from safetymonth.mailbox import service
 
     config = _config(ctx)
@@ -122,11 +129,17 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool) -> None:
     stop = service.stop_on_signals()
     if once:
         with _mail_server_errors(ctx):
-            stats = service.poll_once(config, stop, retry_failed=retry_failed)
+            stats = service.poll_once(config, stop, retry_failed=retry_failed,
+                                      new_database=new_database)
         click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
                    f"failed {stats.failed}, too large {stats.too_large}", err=True)
+        if stats.replies_left:
+            click.echo(f"safetymonth: {stats.replies_left} replies stay queued because the "
+                       f"outbox failed (see the lines above); the next poll sends them",
+                       err=True)
+            ctx.exit(EXIT_QUEUED)
     else:
-        service.watch(config, stop)
+        service.watch(config, stop, new_database=new_database)
 
 
 @main.command()

@@ -39,14 +39,14 @@ from threading import Event
 from typing import Any
 
 from safetymonth.config import Config, Policy
-from safetymonth.mailbox import auth
-from safetymonth.mailbox.autoreply import no_reply_reason
 from safetymonth.mailbox.bounces import delivery_failures
+from safetymonth.mailbox.decision import decide
 from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
 from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import missing
+from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.repository import (
     FAILED,
     PROCESSED,
@@ -65,11 +65,12 @@ log = logging.getLogger("safetymonth.intake")
 Checker = Callable[[Path, Policy, str | None], list[Verdict]]
 DUPLICATE = "duplicate"
 ELSEWHERE = "elsewhere"  # claimed by another live process, which processes it
+DONE_ELSEWHERE = "done elsewhere"  # another process recorded and processed it just now
 FETCH_CHUNK = 50  # messages recorded between two rounds of server-side marking
 RECEIVE_GROUP_BYTES = 8 * 1024 * 1024  # fetched messages recorded in one transaction
 # States after which a message needs nothing more from the server. Not a failed one (a retry
 # may process it) nor a too-large one (a raised limit lets it in): they stay in the window.
-SETTLED = (PROCESSED, DUPLICATE)
+SETTLED = (PROCESSED, DUPLICATE, DONE_ELSEWHERE)
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Stats:
     failed: int = 0
     too_large: int = 0
     states: dict[str, int] = field(default_factory=dict)
+    replies_left: int = 0  # set by the service: replies still queued after delivery
 
     def count(self, state: str) -> None:
         self.states[state] = self.states.get(state, 0) + 1
@@ -191,9 +193,8 @@ class Intake:
             if message is not None and state == RECEIVED:
                 state = self.process(message)
             stats.count(state)
-            if state in (PROCESSED, DUPLICATE):
+            if state in SETTLED:  # marked on the server once durable
                 done.append(item)
-            if state in SETTLED:
                 settled.add(item.key)
         return done
 
@@ -224,6 +225,8 @@ class Intake:
                 item, raw = group.pop(0)
                 try:
                     state, message = self.receive(item.key, raw)
+                except DatabaseError:  # busy or damaged: stop the run, nothing half-done
+                    raise
                 except Exception as error:  # our own bug on hostile input, or a store fault
                     state, message = self._receive_failed(item.key, raw, error), None
                 finally:
@@ -301,7 +304,8 @@ class Intake:
             return DUPLICATE, None
         if not recorded.new:  # another process recorded it a moment ago
             known = self.store.message(recorded.message)
-            return (known.state if known else RECEIVED), recorded.message
+            state = known.state if known else RECEIVED
+            return (DONE_ELSEWHERE if state == PROCESSED else state), recorded.message
         return RECEIVED, recorded.message
 
     def _repair(self, row: MessageRecord, raw: bytes) -> None:
@@ -363,6 +367,8 @@ class Intake:
                 verdicts = [self._check(attachment) for attachment in mail.attachments]
             mail.attachments = []  # drop the parsed parts: verdicts are all we keep
             outcome = self._record(row, mail, verdicts)
+        except DatabaseError:  # busy or damaged: not this message's fault, not a try
+            raise
         except Exception as error:
             state = self.store.fail_try(message, f"{type(error).__name__}: {error}",
                                         self.max_tries)
@@ -395,31 +401,26 @@ class Intake:
 
     def _decide(self, row: MessageRecord, mail: ParsedMail, verdicts: list[dict[str, Any]],
                 state: str, too_large: int | None = None) -> tuple[str | None, str | None]:
-        """Credit and reply, inside the caller's transaction: whose submission it is (none
-        when forged or written by a machine), the message's final state, and the reply
-        queued unless it must not be sent. Returns the unit credited and why no reply."""
-        config = self.config
-        result = auth.evaluate(mail.get_all("Authentication-Results"),
-                               config.mailbox.trusted_authserv_ids)
-        claimed = match_unit(mail.sender, config.units)
-        suspicious = f"authentication failed: {result.detail}" if result.failed else None
-        # RFC 3834: a machine wrote it (auto-reply, bounce, list...): no reply, no credit.
-        machine = no_reply_reason(mail, config.mailbox.address)
-        unit = None if suspicious or machine else (claimed.name if claimed else None)
-        notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
-                 "cloud_links": [link.url for link in mail.cloud_links]}
-        bounces = self._bounces(mail) if machine else []
+        """Inside the caller's transaction: the decision (:func:`decide`) persisted with the
+        message's final state, and the reply queued when one is due. Returns the unit
+        credited and why no reply."""
+        limit = self.config.mailbox.reply_rate_limit
+        recent = self.store.replies_since(mail.sender, "reply", limit.hours) \
+            if mail.sender else 0
+        decision = decide(mail, self.config.mailbox, self.config.units, recent)
+        notes = dict(decision.notes)
+        bounces = self._bounces(mail) if decision.machine else []
         if bounces:
             notes["bounces"] = bounces
-        reason = suspicious or machine or self._rate_limited(mail.sender)
         # State first, so the reply's "still missing" counts this message too.
         self.store.record_outcome(row.id, Outcome(
-            state=state, unit=unit, auth=result.detail or result.status, suspicious=suspicious,
-            not_credited=None if suspicious else machine, no_reply=reason, notes=notes,
+            state=state, unit=decision.unit, auth=decision.auth,
+            suspicious=decision.suspicious, not_credited=decision.not_credited,
+            no_reply=decision.no_reply, notes=notes,
             last_error=row.last_error if state == TOO_LARGE else None))
-        if reason is None:
-            self._queue_reply(row, mail, unit, verdicts, too_large)
-        return unit, reason
+        if decision.no_reply is None:
+            self._queue_reply(row, mail, decision.unit, verdicts, too_large)
+        return decision.unit, decision.no_reply
 
     def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
         """The failures a DSN reports for our own replies or reminders, or for a unit's
@@ -441,12 +442,6 @@ class Intake:
                           "reply_message_id": reply_message_id, "status": failure.status,
                           "diagnostic": failure.diagnostic})
         return found
-
-    def _rate_limited(self, sender: str | None) -> str | None:
-        limit = self.config.mailbox.reply_rate_limit
-        if sender and self.store.replies_since(sender, "reply", limit.hours) >= limit.count:
-            return f"rate limit: {limit.count} replies within {limit.hours} h"
-        return None
 
     def _queue_reply(self, row: MessageRecord, mail: ParsedMail, unit: str | None,
                      verdicts: list[dict[str, Any]], too_large: int | None) -> None:

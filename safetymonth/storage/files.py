@@ -74,6 +74,11 @@ class FileStore:
     def raw_path(self, sha256: str) -> Path:
         return self.root / RAW_DIR / sha256[:2] / sha256
 
+    def holds_messages(self) -> bool:
+        """Whether any raw message is stored."""
+        with os.scandir(self.root / RAW_DIR) as entries:
+            return any(entry.is_dir(follow_symlinks=False) for entry in entries)
+
     def has(self, stored_name: str, size: int) -> bool:
         """The file is there with the size recorded for it."""
         return has_size(self.path(stored_name), size)

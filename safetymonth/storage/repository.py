@@ -225,18 +225,24 @@ KIND_COUNTS = {("document", True): "documents_ok", ("document", False): "documen
 
 
 class Repository:
-    def __init__(self, root: Path, url: str | None = None, password: str | None = None) -> None:
+    def __init__(self, root: Path, url: str | None = None, password: str | None = None,
+                 new_database: bool = False) -> None:
+        """Open the store; a database that is missing while ``storage.dir`` holds messages
+        is refused (never recreated silently) unless ``new_database`` says to start anew."""
         self.files = FileStore(root)
-        if url is None:
+        where = root / database.DB_NAME if url is None else url
+        if url is None and not (root / database.DB_NAME).exists():
+            self._refuse_a_lost_database(where, new_database)
             create_private_file(root / database.DB_NAME)  # 0600 before SQLite makes it
         self.engine = database.create(database.database_url(root, url), password)
         try:
             self.conn = self.engine.connect()
+            if url is not None and database.revision(self.conn) is None:
+                self._refuse_a_lost_database(where, new_database)
             database.upgrade(self.conn)
         except DBAPIError as error:
             self.engine.dispose()
-            raise DatabaseError(f"database {self.engine.url.render_as_string()}: "
-                                f"{error.orig}") from None
+            raise database.explain(error, where) from None
         except BaseException:
             self.engine.dispose()
             raise
@@ -245,6 +251,15 @@ class Repository:
         self._me: claims.Identity | None = None  # registered as a worker at the first claim
         self._heartbeat: claims.Heartbeat | None = None
         self._registering = False  # registered inside the current transaction
+
+    def _refuse_a_lost_database(self, where: Path | str, new_database: bool) -> None:
+        if new_database or not self.files.holds_messages():
+            return
+        raise DatabaseError(
+            f"the database {where} is missing or empty, but {self.files.root} holds stored "
+            f"messages: restore the database from a backup, or run safetymonth poll "
+            f"--new-database to start a new one (the stored files stay; earlier messages "
+            f"are fetched again only while still unmarked on the server)")
 
     def close(self) -> None:
         try:
@@ -283,6 +298,13 @@ class Repository:
         try:
             with self.conn.begin():
                 yield
+        except DBAPIError as error:
+            if self._registering:
+                self._forget_registration()
+            explained = database.explain(error, self.engine.url.render_as_string())
+            if explained is error:
+                raise
+            raise explained from error
         except BaseException:
             if self._registering:  # the worker's row was rolled back too
                 self._forget_registration()
@@ -813,9 +835,10 @@ class Repository:
         self._upsert(source_cursors, ["source"], {"source": source, "cursor": cursor})
 
 
-def open_repository(config: Config) -> Repository:
+def open_repository(config: Config, new_database: bool = False) -> Repository:
     """The store of ``config``: ``storage.dir`` and ``storage.database``."""
-    return Repository(config.storage_dir, config.database_url, config.storage.password())
+    return Repository(config.storage_dir, config.database_url, config.storage.password(),
+                      new_database)
 
 
 class _TakenMeanwhile(Exception):
