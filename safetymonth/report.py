@@ -9,7 +9,6 @@ bounce, a list), which is listed under ``not_credited``.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from safetymonth.config import Completion, Config, Unit
+from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
 from safetymonth.storage.repository import Repository, open_repository
 
@@ -98,6 +98,14 @@ def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress
 
 def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
     units = [asdict(progress) for progress in progress_of_all(repository, config)]
+    unanswered = repository.unanswered_messages()
+    decided = repository.active_decisions_by_unit()
+    queued = repository.queued_replies_by_unit()
+    for unit in units:
+        unit["decisions"] = decided.get(unit["id"], 0)
+        unit["unanswered"] = sum(1 for item in unanswered if item.claimed_unit == unit["name"])
+        unit["queued_replies"] = queued.get(unit["id"], 0) + \
+            (queued.get(unit["name"], 0) if unit["name"] != unit["id"] else 0)
     return {
         "units": units,
         "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],
@@ -113,31 +121,63 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
                    for item in repository.failed_messages()],
         "unanswered": [{"id": item.id, "sender": item.sender, "message_id": item.message_id,
                         "unit": item.claimed_unit, "reason": item.no_reply}
-                       for item in repository.unanswered_messages()],
+                       for item in unanswered],
         "queued_replies": repository.queued_reply_count(),
         "decisions": repository.active_decisions(),
+        "bounces": [{**bounce, "message_id": item.message_id}
+                    for item in repository.bounce_reports() for bounce in item.bounces],
     }
 
 
-CSV_COLUMNS = ["name", "submissions", "documents_ok", "photos_ok", "photos_failed",
-               "videos_ok", "videos_failed", "complete", "last_submission"]
+# The clerks' table (report --csv and --xlsx): Chinese headers, 是/否, local times.
+CLERK_COLUMNS = [("name", "单位"), ("id", "单位编号"), ("submissions", "提交邮件"),
+                 ("documents_ok", "总结合格"), ("documents_failed", "总结不合格"),
+                 ("photos_ok", "照片合格"), ("photos_failed", "照片不合格"),
+                 ("videos_ok", "视频合格"), ("videos_failed", "视频不合格"),
+                 ("complete", "材料齐全"), ("missing", "缺少"),
+                 ("last_submission", "最后提交时间"), ("decisions", "人工决定"),
+                 ("unanswered", "未回复邮件"), ("queued_replies", "待发回复")]
 
 
-def write_csv(report: dict[str, Any], path: Path) -> None:
-    """The unit table for a spreadsheet (UTF-8 with BOM, which Excel and WPS expect)."""
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(report["units"])
-def format_report(report: dict[str, Any]) -> str:
-    """A plain-text table for the terminal."""
-    lines = ["单位                      提交  总结  照片合格/不合格  视频合格/不合格  完成"]
+def clerk_rows(report: dict[str, Any], zone: str) -> list[list[object]]:
+    """The unit table of ``report`` as a clerk reads it."""
+    rows = []
+    for unit in report["units"]:
+        row: list[object] = []
+        for key, _ in CLERK_COLUMNS:
+            value = unit[key]
+            if isinstance(value, bool):
+                value = "是" if value else "否"
+            elif key == "missing":
+                value = "、".join(value)
+            elif key == "last_submission":
+                value = local_time(value, zone)
+            row.append(value)
+        rows.append(row)
+    return rows
+
+
+def write_clerk_csv(report: dict[str, Any], path: Path, zone: str) -> None:
+    write_csv(path, [title for _, title in CLERK_COLUMNS], clerk_rows(report, zone))
+
+
+def write_clerk_xlsx(report: dict[str, Any], path: Path, zone: str) -> None:
+    with path.open("wb") as out:
+        write_xlsx(out, "材料报送情况", [title for _, title in CLERK_COLUMNS],
+                   clerk_rows(report, zone))
+
+
+def format_report(report: dict[str, Any], zone: str) -> str:
+    """A plain-text table for the terminal (times in ``zone``)."""
+    lines = ["单位                      提交  总结  照片合格/不合格  视频合格/不合格  完成  "
+             "最后提交"]
     for unit in report["units"]:
         lines.append(
             f"{_pad(unit['name'], 26)}{unit['submissions']:>4}  {unit['documents_ok']:>4}  "
             f"{unit['photos_ok']:>7}/{unit['photos_failed']:<7}  "
             f"{unit['videos_ok']:>7}/{unit['videos_failed']:<7}  "
-            f"{'是' if unit['complete'] else '否'}")
+            f"{'是' if unit['complete'] else '否'}    "
+            f"{local_time(unit['last_submission'], zone) or '-'}")
     if report["not_sent"]:
         lines.append("未提交：" + "、".join(report["not_sent"]))
     for sender in report["unknown_senders"]:
@@ -148,8 +188,17 @@ def format_report(report: dict[str, Any]) -> str:
         # A machine's mail (auto-reply, bounce, list) or one with no usable From address.
         lines.append(f"未计入（自动回复、退信或无发件人地址）：{item['sender'] or '（无发件人）'} "
                      f"{item['message_id']} {item['reason']}")
+    for item in report["unanswered"]:
+        lines.append(f"未回复：#{item['id']} {item['sender'] or '（无发件人）'} {item['reason']}")
+    if report["queued_replies"]:
+        lines.append(f"待发回复：{report['queued_replies']} 封")
+    if report["decisions"]:
+        lines.append(f"人工决定：{report['decisions']} 项（safetymonth history）")
     for item in report["failed"]:
         lines.append(f"处理失败：{item['sender']} {item['subject']!r} {item['error']}")
+    for item in report["bounces"]:
+        lines.append(f"退信（回复或提醒未送达）：{item['unit'] or '（未登记单位）'} "
+                     f"{item['address']} {item['status']} {item['diagnostic']}")
     return "\n".join(lines)
 
 

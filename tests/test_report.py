@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from safetymonth.cli import main
 from safetymonth.config import Completion, Unit
@@ -72,8 +74,10 @@ def test_report_json_contract(tmp_path: Path, mail_media: Media) -> None:
 
     with (tmp_path / "units.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["name"] for row in rows] == list(units)
-    assert rows[0]["complete"] == "True"
+    assert [row["单位"] for row in rows] == list(units)
+    assert (rows[0]["材料齐全"], rows[0]["缺少"]) == ("是", "")
+    assert (rows[1]["照片不合格"], rows[1]["材料齐全"], rows[1]["缺少"]) == \
+        ("1", "否", "活动总结、视频、照片")
 
     text = CliRunner().invoke(main, ["--config", str(config_path), "report"]).output
     assert "未登记的发件人：stranger@qq.example.com" in text and "可疑邮件" in text
@@ -100,8 +104,8 @@ def test_missing_agrees_with_the_full_tally(tmp_path: Path, engine: str | None) 
     unit = Unit(name="U", emails=["u@x.cn"])
     with Repository(tmp_path / "storage", engine) as store:
         store.sync_registry([RegistryUnit(unit.key, unit.name, tuple(unit.emails))])
-        message = store.record_received("k1", Received("a" * 64, 1, None, "u@x.cn", None, "",
-                                                       None))
+        message = store.record_received(
+            "k1", Received("a" * 64, 1, None, "u@x.cn", None, "", None)).message
         with store.transaction():
             store.record_verdicts(message, [
                 NewAttachment(position, "n", "files/x", "b" * 64, 1, "x", [verdict(kind, ok)])
@@ -112,3 +116,23 @@ def test_missing_agrees_with_the_full_tally(tmp_path: Path, engine: str | None) 
             completion = Completion(**needed)
             assert missing(store, "U", completion) == \
                 unit_progress(store, unit, completion).missing
+
+
+def test_clerks_spreadsheet_has_chinese_headers_and_local_times(
+        tmp_path: Path, mail_media: Media) -> None:
+    config_path = write_config(tmp_path, campaign={"timezone": "Asia/Urumqi"})  # UTC+6
+    drop(tmp_path / "inbox", "1.eml",
+         samplemail.failing_photo("xzjly@dhmz.example.cn", mail_media))
+    report = _report(config_path, "--xlsx", str(tmp_path / "units.xlsx"))
+    sheet = load_workbook(tmp_path / "units.xlsx").active
+    header, *rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert header[:3] == ["单位", "单位编号", "提交邮件"] and "缺少" in header
+    assert {"总结不合格", "照片合格", "照片不合格", "视频合格", "视频不合格", "人工决定",
+            "未回复邮件", "待发回复"} <= set(header)
+    row = dict(zip(header, rows[1], strict=True))
+    assert (row["单位"], row["照片不合格"], row["材料齐全"]) == ("德化县浔中镇敬老院", 1, "否")
+    utc = datetime.fromisoformat(report["units"][1]["last_submission"])
+    assert row["最后提交时间"] == f"{utc + timedelta(hours=6):%Y-%m-%d %H:%M}"
+    text = CliRunner().invoke(main, ["--config", str(config_path), "report"]).output
+    assert f"{utc + timedelta(hours=6):%Y-%m-%d %H:%M}" in text
+

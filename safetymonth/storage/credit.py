@@ -35,6 +35,7 @@ from safetymonth.storage.schema import (
     meta,
     registry_addresses,
     registry_units,
+    replies,
 )
 
 if TYPE_CHECKING:
@@ -388,6 +389,20 @@ class CreditQueries:
     def active_decisions(self: Repository) -> int:
         row = self._one(select(func.count()).where(decisions.c.undone_at.is_(None)))
         return int(row[0]) if row else 0
+
+    def active_decisions_by_unit(self: Repository) -> dict[str, int]:
+        """How many decisions not undone concern each unit (by its key)."""
+        return {str(unit): int(count) for unit, count in self._all(
+            select(decisions.c.unit, func.count()).where(
+                decisions.c.undone_at.is_(None), decisions.c.unit.is_not(None))
+            .group_by(decisions.c.unit))}
+
+    def queued_replies_by_unit(self: Repository) -> dict[str, int]:
+        """Queued replies per unit (replies name the unit, reminders and notices its key)."""
+        return {str(unit): int(count) for unit, count in self._all(
+            select(replies.c.unit, func.count()).where(
+                replies.c.state == "queued", replies.c.unit.is_not(None))
+            .group_by(replies.c.unit))}
 
     def record_added_message(self: Repository, key: str, sha256: str, subject: str,
                              at: str) -> int:

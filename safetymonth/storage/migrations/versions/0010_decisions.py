@@ -2,7 +2,7 @@
 the decisions audit table, and each message's sender domain (credit by ``@domain``).
 
 Revision ID: 0010
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from safetymonth.storage.credit import content_id
 
 revision = "0010"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
