@@ -179,8 +179,10 @@ def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
 @main.command()
 @config_option
 @click.option("--dry-run", is_flag=True, help="Show who would be reminded; queue nothing.")
+@click.option("--overdue", is_flag=True,
+              help="After the deadline, chase incomplete units (once per interval).")
 @click.pass_context
-def remind(ctx: click.Context, dry_run: bool) -> None:
+def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
     """Queue a reminder to every incomplete unit (once per interval), then send the queue."""
     from safetymonth.mailbox.reminders import queue_reminders
     from safetymonth.mailbox.service import send_queued
@@ -189,7 +191,7 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
     config = _config(ctx)
     _log_to_stderr()
     with open_repository(config) as store, _mail_server_errors(ctx):
-        for plan in queue_reminders(config, store, dry_run=dry_run):
+        for plan in queue_reminders(config, store, dry_run=dry_run, overdue=overdue):
             action = f"skipped: {plan.skipped}" if plan.skipped else \
                 ("would remind" if dry_run else "reminded")
             click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "

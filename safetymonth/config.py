@@ -250,6 +250,8 @@ class Mailbox(_Strict):
     max_message_size: int = Field(default=200 * MiB, ge=1)
     max_tries: int = Field(default=3, ge=1)
     reply_rate_limit: RateLimit = RateLimit()
+    # A folder whose reply/reminder/decision templates override the built-in ones, by name.
+    templates_dir: Path | None = None
 
     @field_validator("source", mode="before")
     @classmethod
@@ -369,6 +371,9 @@ class Config(_Strict):
         except (ValueError, ZoneInfoNotFoundError):
             raise ValueError(f"campaign.timezone: unknown time zone "
                              f"{self.campaign.timezone!r}") from None
+        folder = self.mailbox.templates_dir
+        if folder is not None and not self.resolve(folder).is_dir():
+            raise ValueError(f"mailbox.templates_dir: no folder {self.resolve(folder)}")
         return self
 
     def resolve(self, path: Path) -> Path:

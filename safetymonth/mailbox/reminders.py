@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from safetymonth.config import Config, Unit
 from safetymonth.mailbox.replies import compose_reminder
@@ -23,23 +24,26 @@ class Planned:
     skipped: str | None = None
 
 
-def plan_reminders(config: Config, repository: Repository, today: date) -> list[Planned]:
-    """One entry per incomplete unit: who gets a reminder, or why none is due."""
+def plan_reminders(config: Config, repository: Repository, today: date,
+                   overdue: bool = False) -> list[Planned]:
+    """One entry per incomplete unit: who gets a reminder, or why none is due. After the
+    deadline only ``overdue`` chases them (still at most once per interval)."""
     plans = []
     for unit in config.units:
         progress = unit_progress(repository, unit, config.campaign.completion)
         if progress.complete:
             continue
         plan = Planned(unit, recipients(repository, unit), progress.missing)
-        plan.skipped = _why_not(config, repository, unit.key, today, plan.recipients)
+        plan.skipped = _why_not(config, repository, unit.key, today, plan.recipients,
+                                overdue)
         plans.append(plan)
     return plans
 
 
 def _why_not(config: Config, repository: Repository, unit: str, today: date,
-             recipients: list[str]) -> str | None:
-    if today > config.campaign.deadline:
-        return "deadline passed"
+             recipients: list[str], overdue: bool) -> str | None:
+    if today > config.campaign.deadline and not overdue:
+        return "deadline passed (remind --overdue chases late units)"
     if not recipients:
         return "no address known (only a domain is registered and nothing was received)"
     last = repository.last_reply_at(unit, "reminder")
@@ -59,9 +63,9 @@ def recipients(repository: Repository, unit: Unit) -> list[str]:
 
 
 def queue_reminders(config: Config, repository: Repository, today: date | None = None,
-                    dry_run: bool = False) -> list[Planned]:
-    today = today or date.today()
-    plans = plan_reminders(config, repository, today)
+                    dry_run: bool = False, overdue: bool = False) -> list[Planned]:
+    today = today or datetime.now(ZoneInfo(config.campaign.timezone)).date()
+    plans = plan_reminders(config, repository, today, overdue)
     for plan in plans:
         if plan.skipped or dry_run:
             continue

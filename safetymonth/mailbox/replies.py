@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr, localtime
+from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -37,9 +39,16 @@ MAX_CLOUD_LINKS = 20
 MAX_REFERENCES = 10
 MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 
-_environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                           autoescape=select_autoescape(enabled_extensions=("html.j2",)),
-                           keep_trailing_newline=True)
+
+
+@cache
+def _environment(templates_dir: Path | None) -> Environment:
+    """Templates from ``mailbox.templates_dir`` where it has them, file by file, else the
+    built-in ones."""
+    folders = [TEMPLATES] if templates_dir is None else [templates_dir, TEMPLATES]
+    return Environment(loader=FileSystemLoader(folders), undefined=StrictUndefined,
+                       autoescape=select_autoescape(enabled_extensions=("html.j2",)),
+                       keep_trailing_newline=True)
 
 
 @dataclass
@@ -169,7 +178,7 @@ def compose_reminder(config: Config, recipient: str, status: UnitProgress,
         "documents_ok": status.documents_ok, "videos_ok": status.videos_ok,
         "photos_ok": status.photos_ok, "deadline": _day(config.campaign.deadline),
         "address": config.mailbox.address, "requirements": requirements(config.policy),
-        **_voice(config),
+        **_voice(config, today),
     }
     subject = f"【提醒】{config.campaign.name}材料尚缺：{'、'.join(status.missing)}"
     ident = reminder_id(status.name, recipient, today)
@@ -192,9 +201,12 @@ def compose_decision_notice(config: Config, recipient: str, unit: str, what: str
                   context, "auto-generated", {})
 
 
-def _voice(config: Config) -> dict[str, Any]:
-    """The bureau's voice in every reply: its office's signature and contact."""
-    return {"signature": config.campaign.office, "contact": config.campaign.contact}
+def _voice(config: Config, today: date | None = None) -> dict[str, Any]:
+    """The bureau's voice in every reply: its office's signature and contact, and whether
+    the deadline has passed (then the wording asks for a late submission, 补报)."""
+    today = today or datetime.now(ZoneInfo(config.campaign.timezone)).date()
+    return {"signature": config.campaign.office, "contact": config.campaign.contact,
+            "overdue": today > config.campaign.deadline}
 
 
 def _build(config: Config, ident: str, recipient: str, subject: str, template: str,
@@ -213,8 +225,10 @@ def _build(config: Config, ident: str, recipient: str, subject: str, template: s
     }
     kept = ("From", "To", "Subject", "Message-ID", "In-Reply-To", "References",
             "Auto-Submitted")
-    bodies = [("plain", _render(f"{template}.txt.j2", context)),
-              ("html", _render(f"{template}.html.j2", context))]
+    folder = config.mailbox.templates_dir
+    environment = _environment(folder and config.resolve(folder))
+    bodies = [("plain", environment.get_template(f"{template}.txt.j2").render(context)),
+              ("html", environment.get_template(f"{template}.html.j2").render(context))]
     return Outgoing(ident, recipient, {k: v for k, v in headers.items() if k in kept},
                     _mime(headers, bodies, ident))
 
@@ -264,10 +278,6 @@ def _encoded_words(value: str) -> list[str]:
         chunk += data
     words.append(chunk)
     return [f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words]
-
-
-def _render(name: str, context: dict[str, Any]) -> str:
-    return _environment.get_template(name).render(context)
 
 
 def _link(link: CloudLink) -> dict[str, str]:
