@@ -15,26 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from safetymonth.config import Completion, Config
-from safetymonth.storage.repository import Repository, open_repository
+from safetymonth.storage.repository import Repository, UnitStatus, open_repository
 
 KIND_LABELS = {"document": "活动总结", "photo": "照片", "video": "视频"}
 KIND_ORDER = ("document", "video", "photo")
 
 
 @dataclass(frozen=True)
-class UnitProgress:
+class UnitProgress(UnitStatus):
     """A unit's counts (:class:`UnitStatus`) judged against the completion rule."""
 
-    name: str
-    submissions: int = 0
-    documents_ok: int = 0
-    documents_failed: int = 0
-    photos_ok: int = 0
-    photos_failed: int = 0
-    videos_ok: int = 0
-    videos_failed: int = 0
     complete: bool = False
-    last_submission: str | None = None
     missing: list[str] = field(default_factory=list)
 
 
