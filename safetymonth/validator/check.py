@@ -16,6 +16,7 @@ from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
 log = logging.getLogger("safetymonth.validator")
+SIZED = (Kind.PHOTO, Kind.VIDEO)  # the kinds a policy names formats and sizes for
 
 
 def check_file(path: Path, policy: Policy, name: str | None = None) -> list[Verdict]:
@@ -140,11 +141,21 @@ def _judge(verdict: Verdict, name: str, policy: Policy) -> Verdict:
     if suffix and sniff.extension_mismatch(suffix, verdict.format):
         verdict.warn(Code.EXTENSION_MISMATCH,
                      messages.extension_mismatch(suffix, verdict.format or ""))
+    allowed = _allowed_formats(verdict.kind, policy)
+    refused = bool(verdict.format) and verdict.kind in SIZED and verdict.format not in allowed
+    if refused:
+        # An FLV, a WMV or a 3GP: "send an MP4" is the one useful sentence, whatever state
+        # its tracks are in, so a damaged one is not told to "re-export" itself.
+        damaged = [r for r in verdict.reasons if r.code is Code.CORRUPT]
+        verdict.reasons = [r for r in verdict.reasons if r.code is not Code.CORRUPT]
+        verdict.fail(Code.FORMAT_NOT_ALLOWED,
+                     messages.format_not_allowed(verdict.kind, verdict.format or "", allowed))
+        if damaged:
+            return verdict  # its size, if any, is not to be trusted
     if any(r.code in (Code.CORRUPT, Code.TOO_LARGE, Code.UNSUPPORTED_TYPE)
            for r in verdict.reasons):
         return verdict  # the probe could not see what the policy would judge
-    allowed = _allowed_formats(verdict.kind, policy)
-    if verdict.format not in allowed:
+    if not refused and verdict.format not in allowed:
         verdict.fail(Code.FORMAT_NOT_ALLOWED,
                      messages.format_not_allowed(verdict.kind, verdict.format or "", allowed))
     rule = {Kind.PHOTO: policy.photo, Kind.VIDEO: policy.video}.get(verdict.kind)
