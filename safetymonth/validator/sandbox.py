@@ -152,9 +152,10 @@ class Pool:
         with self._lock:
             self._all.discard(worker)
 
-    def workers(self) -> int:
+    def pids(self) -> list[int]:
+        """The process ids of the workers started and not discarded."""
         with self._lock:
-            return len(self._all)
+            return sorted(worker.process.pid for worker in self._all)
 
     def close(self) -> None:
         with self._lock:
