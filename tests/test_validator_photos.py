@@ -19,19 +19,10 @@ from PIL import Image
 from safetymonth import samples
 from safetymonth.config import PhotoRule, Policy
 from safetymonth.validator import Code, Verdict, check_file
+from tests.media_corpus import ffmpeg, pillow_loads
 
 STRUCTURE_ONLY = Policy(photo=PhotoRule(formats=["JPEG", "PNG", "PSD"], min_long_side=1920,
                                         min_short_side=1080, decode="off"))
-
-
-def pillow_loads(path: Path) -> bool:
-    """A full decode by Pillow, its bomb guard aside (every file here is small)."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except Exception:
-        return False
-    return True
 
 
 def codes(verdict: Verdict) -> list[Code]:
@@ -185,12 +176,6 @@ def test_psd_whose_image_data_is_cut_is_corrupt(tmp_path: Path, policy: Policy) 
 # --- containers the campaign refuses -----------------------------------------------------
 
 
-def _ffmpeg(path: Path, *arguments: str) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *arguments, str(path)], check=True,
-                   timeout=120)
-    return path
-
-
 VIDEO = ("-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=5:duration=1")
 SOUND = ("-f", "lavfi", "-i", "sine=duration=1")
 
@@ -205,7 +190,7 @@ SOUND = ("-f", "lavfi", "-i", "sine=duration=1")
 def test_refused_containers_are_told_to_send_an_mp4_whatever_their_tracks(
         tmp_path: Path, policy: Policy, name: str, arguments: tuple[str, ...],
         fmt: str) -> None:
-    path = _ffmpeg(tmp_path / name, *arguments)
+    path = ffmpeg(tmp_path / name, *arguments)
     cut = tmp_path / f"cut-{name}"
     cut.write_bytes(path.read_bytes()[:600])  # not even a readable header left
     for candidate in (path, cut):

@@ -15,10 +15,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from safetymonth.config import Policy
 from safetymonth.validator import Code, check_file
+from tests.media_corpus import ffmpeg, pillow_loads
 
 
 def ffprobe(path: Path) -> tuple[int, list[dict[str, object]], str]:
@@ -40,12 +40,6 @@ def ffmpeg_decodes(path: Path) -> bool:
 def codes(path: Path, policy: Policy) -> list[Code]:
     [verdict] = check_file(path, policy)
     return [reason.code for reason in verdict.reasons]
-
-
-def ffmpeg(path: Path, *arguments: str) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *arguments, str(path)], check=True,
-                   timeout=120)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -187,15 +181,6 @@ def test_avi_chunks_that_do_not_fit_are_corrupt(tmp_path: Path, media: dict[str,
 
 
 # --- PNG ----------------------------------------------------------------------------------
-
-
-def pillow_loads(path: Path) -> bool:
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except Exception:
-        return False
-    return True
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
