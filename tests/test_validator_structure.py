@@ -217,3 +217,19 @@ def test_a_png_chunk_longer_than_allowed_or_than_the_file_is_corrupt(
     assert not pillow_loads(path)
     fine = _write(tmp_path, "text.png", data[:33] + text + data[33:])
     assert codes(fine, policy) == [] and pillow_loads(fine)
+
+
+def test_an_audio_only_mp4_is_corrupt_without_asking_mediainfo(tmp_path: Path,
+                                                               policy: Policy) -> None:
+    """A sound recording sent as the video: whole tracks, none of them video. It is judged
+    from its boxes; hostile files of this shape made MediaInfo take gigabytes."""
+    from safetymonth.validator import sandbox
+
+    path = ffmpeg(tmp_path / "sound.mp4", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac")
+    assert [s["codec_type"] for s in ffprobe(path)[1]] == ["audio"]
+    sandbox.shutdown()
+    [verdict] = check_file(path, policy)
+    assert (verdict.kind, verdict.format, [r.code for r in verdict.reasons]) == (
+        "video", "MP4", [Code.CORRUPT])
+    assert "没有找到视频画面" in verdict.reasons[0].message
+    assert sandbox.current_pool() is None  # no worker was needed
