@@ -227,3 +227,20 @@ def test_the_poller_records_a_hostile_attachment_and_goes_on(tmp_path: Path,
     assert [r["code"] for r in verdicts["hang.webm"]["reasons"]] == ["corrupt"]
     assert "无法读取" in verdicts["hang.webm"]["reasons"][0]["message"]
     assert verdicts["a.jpg"]["ok"] and verdicts["b.mts"]["ok"]
+
+
+def _verdict_in_pool_worker(path: str) -> tuple[bool, str | None, int | None]:
+    [verdict] = check_file(Path(path), Policy())
+    return verdict.ok, verdict.format, verdict.width
+
+
+def test_a_caller_that_is_itself_a_daemonic_pool_worker_can_use_the_sandbox(
+        media: dict[str, Path]) -> None:
+    """multiprocessing.Pool workers are daemonic and may not have multiprocessing children;
+    the sandbox's workers are plain subprocesses, so such a caller still gets its verdicts."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        results = pool.map(_verdict_in_pool_worker,
+                           [str(media["ok-1920x1080.mts"]), str(media["ok-1920x1080.jpg"])])
+    assert results == [(True, "MTS", 1920), (True, "JPEG", 1920)]
