@@ -9,6 +9,7 @@ parser spinning in a worker whose parent died is still stopped by the kernel.
 from __future__ import annotations
 
 import resource
+import signal
 import sys
 from multiprocessing.connection import Connection
 
@@ -49,6 +50,9 @@ def serve(requests: Connection, replies: Connection) -> None:
 
 def main(argv: list[str]) -> None:
     in_fd, out_fd, max_memory = (int(value) for value in argv)
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops its workers
+    # itself, and a worker must not print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _cap_memory(max_memory)
     serve(Connection(in_fd, writable=False), Connection(out_fd, readable=False))
 
