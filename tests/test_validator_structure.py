@@ -233,3 +233,26 @@ def test_an_audio_only_mp4_is_corrupt_without_asking_mediainfo(tmp_path: Path,
         "video", "MP4", [Code.CORRUPT])
     assert "没有找到视频画面" in verdict.reasons[0].message
     assert sandbox.current_pool() is None  # no worker was needed
+
+
+VIDEO_1080 = ("-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=5:duration=1")
+SINE = ("-f", "lavfi", "-i", "sine=duration=1")
+X264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+
+
+@pytest.mark.parametrize(("name", "arguments"), [
+    ("mjpeg.avi", (*VIDEO_1080, "-c:v", "mjpeg", "-q:v", "5")),
+    ("sound.avi", (*VIDEO_1080, *SINE, "-c:v", "mpeg4", "-c:a", "pcm_s16le")),
+    ("audio-first.mp4", (*SINE, *VIDEO_1080, "-map", "0:a", "-map", "1:v", *X264, "-c:a",
+                         "aac")),
+    ("fragmented.mp4", (*VIDEO_1080, *X264, "-movflags", "frag_keyframe+empty_moov")),
+    ("faststart.mp4", (*VIDEO_1080, *SINE, *X264, "-c:a", "aac", "-movflags", "+faststart")),
+    ("hevc.mp4", (*VIDEO_1080, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                  "log-level=error")),
+])
+def test_what_ffmpeg_writes_and_plays_passes_the_structure_checks(
+        tmp_path: Path, policy: Policy, name: str, arguments: tuple[str, ...]) -> None:
+    path = ffmpeg(tmp_path / name, *arguments)
+    assert ffmpeg_decodes(path)
+    [verdict] = check_file(path, policy)
+    assert (verdict.ok, verdict.width, verdict.height) == (True, 1920, 1080), verdict.reasons
