@@ -60,25 +60,6 @@ def read_tail(stream: BinaryIO, size: int, length: int = TAIL_SIZE) -> tuple[int
     return start, stream.read(length)
 
 
-def find_after(stream: BinaryIO, size: int, needle: bytes, after: int) -> bool:
-    """Whether ``needle`` occurs after offset ``after``: the tail first, then a full scan.
-
-    The scan runs only for files whose tail lacks the marker (broken files, or photos with data
-    appended after the image, such as motion photos), so a healthy file costs one read.
-    """
-    start, tail = read_tail(stream, size)
-    position = tail.rfind(needle)
-    if position >= 0 and start + position >= after:
-        return True
-    stream.seek(after)
-    carry = b""
-    while chunk := stream.read(1024 * 1024):
-        if needle in carry + chunk:
-            return True
-        carry = chunk[-len(needle) + 1:]
-    return False
-
-
 def sandboxed(verdict: Verdict, policy: Policy, task: Callable[..., T], *args: Any) -> T | Verdict:
     """``task(*args)`` in a sandbox worker (``policy.probe`` limits); when the worker
     overruns, ``verdict`` marked corrupt with the sentence that says the file cannot be read."""
