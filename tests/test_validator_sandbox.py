@@ -244,3 +244,22 @@ def test_a_caller_that_is_itself_a_daemonic_pool_worker_can_use_the_sandbox(
         results = pool.map(_verdict_in_pool_worker,
                            [str(media["ok-1920x1080.mts"]), str(media["ok-1920x1080.jpg"])])
     assert results == [(True, "MTS", 1920), (True, "JPEG", 1920)]
+
+
+def test_mediainfo_is_loaded_only_in_the_workers(media: dict[str, Path]) -> None:
+    """Its options are process-global; the process that calls check_file never loads it."""
+    def loaded(pid: int | str) -> bool:
+        return "libmediainfo" in Path(f"/proc/{pid}/maps").read_text()
+
+    script = ("import sys\nfrom pathlib import Path\nfrom safetymonth.config import Policy\n"
+              "from safetymonth.validator import check_file\n"
+              "[verdict] = check_file(Path(sys.argv[1]), Policy())\n"
+              "maps = Path('/proc/self/maps').read_text()\n"
+              "print(verdict.ok, 'libmediainfo' in maps)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(media["ok-1920x1080.mts"])],
+                            capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.split() == ["True", "False"]
+    check_file(media["ok-1920x1080.mts"], Policy())
+    pool = sandbox.current_pool()
+    assert pool is not None and any(loaded(pid) for pid in pool.pids())
+    assert not loaded("self")
