@@ -22,7 +22,7 @@ from safetymonth import samples
 from safetymonth.config import Policy, ProbeLimits, SizeRule
 from safetymonth.validator import Code, check_file, sandbox
 from safetymonth.validator.batch import validate_paths
-from safetymonth.validator.formats import media
+from safetymonth.validator.formats.media import probe_video
 from safetymonth.validator.sandbox import Source
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
@@ -43,16 +43,13 @@ def codes(verdict: object) -> list[Code]:
 def test_a_file_that_makes_mediainfo_hang_is_unreadable_and_the_next_file_is_checked(
         media: dict[str, Path]) -> None:
     with pytest.raises(sandbox.Overrun):  # the parser itself does not return in time
-        sandbox.run(media_probe, (Source(str(HANG_WEBM)),), QUICK)
+        sandbox.run(probe_video, (Source(str(HANG_WEBM)),), QUICK)
     [hung] = check_file(HANG_WEBM, TAKES_WEBM)
     assert (hung.format, codes(hung)) == ("WEBM", [Code.CORRUPT])
     assert "无法读取" in hung.reasons[0].message and "超出时间或内存限制" in hung.reasons[0].message
     # The killed worker was replaced: the next file through MediaInfo gets its verdict.
     [after] = check_file(media["ok-1920x1080.mts"], TAKES_WEBM)
     assert (after.ok, after.format, after.width, after.height) == (True, "MTS", 1920, 1080)
-
-
-media_probe = media.probe_video  # the task the sandbox runs for a stream format
 
 
 def test_a_hanging_container_the_campaign_refuses_gets_send_an_mp4(media: dict[str, Path]
@@ -66,7 +63,7 @@ def test_a_hanging_container_the_campaign_refuses_gets_send_an_mp4(media: dict[s
 def test_an_mp4_that_hangs_mediainfo_is_refused_by_its_structure_first() -> None:
     """Its box structure is broken, so it never reaches MediaInfo, which would hang on it."""
     with pytest.raises(sandbox.Overrun):
-        sandbox.run(media.probe_video, (Source(str(HANG_MP4)),), QUICK)
+        sandbox.run(probe_video, (Source(str(HANG_MP4)),), QUICK)
     [verdict] = check_file(HANG_MP4, Policy(probe=QUICK))
     assert (verdict.format, codes(verdict)) == ("MP4", [Code.CORRUPT])
     assert "超出时间或内存限制" not in verdict.reasons[0].message
