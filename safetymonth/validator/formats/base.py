@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lzma
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -19,6 +20,7 @@ TAIL_SIZE = 64 * 1024
 SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 
 ORIENTATION_TAG = 0x0112  # EXIF Orientation
+SHORT = 3  # the TIFF field type Orientation is stored as
 
 NO_VIDEO = "没有找到视频画面，文件可能损坏或缺少索引"
 
@@ -34,6 +36,24 @@ def oriented(width: int, height: int, orientation: object) -> tuple[int, int]:
     if orientation in SWAPPING_ORIENTATIONS:
         return height, width
     return width, height
+
+
+def exif_orientation(tiff: bytes) -> int | None:
+    """The Orientation tag of IFD0 in an EXIF block (TIFF layout), or None. Read directly:
+    Pillow's ``Image.Exif`` parses every tag and warns on stderr about broken ones, and
+    silencing warnings is process-global, which threads must not touch."""
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return None
+    ifd = struct.unpack(order + "I", tiff[4:8])[0]
+    if ifd + 2 > len(tiff):
+        return None
+    count = struct.unpack(order + "H", tiff[ifd:ifd + 2])[0]
+    for entry in range(ifd + 2, min(ifd + 2 + 12 * count, len(tiff) - 11), 12):
+        tag, kind, _, value = struct.unpack(order + "HHI4s", tiff[entry:entry + 12])
+        if tag == ORIENTATION_TAG and kind == SHORT:
+            return struct.unpack(order + "H", value[:2])[0]
+    return None
 
 
 def corrupt(verdict: Verdict, detail: str) -> Verdict:

@@ -18,13 +18,13 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image, JpegImagePlugin
+from PIL import JpegImagePlugin
 
 from safetymonth.config import Policy
 from safetymonth.validator.formats.base import (
-    ORIENTATION_TAG,
     check_pixels,
     corrupt,
+    exif_orientation,
     new,
     oriented,
     sandboxed,
@@ -145,16 +145,7 @@ def _read_segment(window: Window, marker: int, body: int, end: int, layout: Layo
     elif marker == 0xE1 and layout.orientation is None and end - body <= MAX_EXIF:
         data = window.read(body, end - body)
         if data.startswith(b"Exif\x00\x00"):
-            layout.orientation = _orientation(data[6:])
-
-
-def _orientation(tiff: bytes) -> int | None:
-    exif = Image.Exif()
-    try:
-        exif.load(tiff)
-        return exif.get(ORIENTATION_TAG)
-    except Exception:  # a broken EXIF block is not a broken photo
-        return None
+            layout.orientation = exif_orientation(data[6:])
 
 
 def _after_scan(window: Window, start: int, size: int) -> int | None:

@@ -20,14 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image
 from zlib_ng import zlib_ng as zlib
 
 from safetymonth.config import Policy
 from safetymonth.validator.formats.base import (
-    ORIENTATION_TAG,
     check_pixels,
     corrupt,
+    exif_orientation,
     new,
     oriented,
 )
@@ -109,12 +108,7 @@ def _orientation(stream: BinaryIO, size: int) -> int | None:
         if kind in (b"IDAT", b"IEND"):
             return None
         if kind == b"eXIf" and length <= MAX_EXIF_SIZE:
-            exif = Image.Exif()
-            try:
-                exif.load(stream.read(length))
-            except Exception:  # a broken EXIF block is not a broken photo
-                return None
-            return exif.get(ORIENTATION_TAG)
+            return exif_orientation(stream.read(length))
         position += 12 + length
     return None
 
