@@ -2,8 +2,9 @@
 limit per file, so a hostile file costs one verdict, never the batch or the poller.
 
 The hostile files in tests/data/hostile/ are real: mutants of small ffmpeg-made videos, found by
-mutating bytes and running MediaInfo on them. MediaInfo (libmediainfo 24.12, and the 23.04 CLI)
-does not return on any of them within minutes.
+mutating bytes and running MediaInfo on them. On ``mediainfo-hang.*`` MediaInfo (libmediainfo
+24.12, and the 23.04 CLI) does not return within minutes; on ``gigabytes-mediainfo-no-video.mp4``
+(from the fuzz branch) it allocates about 1.6 GB.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ HOSTILE = Path(__file__).parent / "data" / "hostile"
 HANG_WEBM = HOSTILE / "mediainfo-hang.webm"
 HANG_MKV = HOSTILE / "mediainfo-hang.mkv"
 HANG_MP4 = HOSTILE / "mediainfo-hang.mp4"
+# Found by the fuzz branch (zzuf on a 3 KB ffmpeg MP4; see its tests/data/hostile/README.md):
+# its boxes are whole, so it reaches MediaInfo, which then takes about 1.6 GB.
+GIGABYTES_MP4 = HOSTILE / "gigabytes-mediainfo-no-video.mp4"
 # Short limits keep the tests quick; the defaults (10 s, 1 GiB) behave the same way.
 QUICK = ProbeLimits(timeout=2)
 # A policy that takes WebM and MKV, so a hostile one is judged on its content, not its name.
@@ -113,6 +117,35 @@ def test_memory_cap_stops_a_parser_that_allocates_too_much(tmp_path: Path,
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
     [after] = check_file(media["ok-1920x1080.jpg"], Policy(probe=capped))
     assert after.ok
+
+
+def _worker_peak_mb() -> float:
+    pool = sandbox.current_pool()
+    assert pool is not None
+    [pid] = pool.pids()
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(row.split()[1] for row in status.splitlines()
+                    if row.startswith("VmHWM"))) / 1024
+
+
+def test_an_mp4_that_makes_mediainfo_take_gigabytes_is_held_to_the_cap(
+        media: dict[str, Path]) -> None:
+    """Under a 1 GiB cap MediaInfo still grows its worker past 256 MiB on this file; under a
+    256 MiB cap its allocations fail inside the worker, and the file gets its verdict all the
+    same, from the same worker, which stays usable."""
+    verdicts = {}
+    for cap in (1024, 256):
+        sandbox.shutdown()
+        limits = ProbeLimits(max_memory=cap * 1024**2, timeout=30)
+        [verdicts[cap]] = check_file(GIGABYTES_MP4, Policy(probe=limits))
+        peak = _worker_peak_mb()
+        assert peak < cap
+        if cap == 1024:
+            assert peak > 256
+        [after] = check_file(media["ok-1920x1080.mts"], Policy(probe=limits))
+        assert after.ok
+    for verdict in verdicts.values():
+        assert (verdict.format, codes(verdict)) == ("MP4", [Code.CORRUPT])
 
 
 def test_workers_are_reused_not_started_per_file(media: dict[str, Path]) -> None:
