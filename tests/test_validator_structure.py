@@ -256,3 +256,25 @@ def test_what_ffmpeg_writes_and_plays_passes_the_structure_checks(
     assert ffmpeg_decodes(path)
     [verdict] = check_file(path, policy)
     assert (verdict.ok, verdict.width, verdict.height) == (True, 1920, 1080), verdict.reasons
+
+
+def test_files_of_millions_of_tiny_boxes_or_chunks_are_refused_not_walked(
+        tmp_path: Path, with_sound: bytes, media: dict[str, Path], policy: Policy) -> None:
+    """No writer makes these; a hostile sender can, and walking them one by one would keep the
+    service busy for minutes on a large file. Each stays valid to the letter of its format,
+    which is why a parser that walks them all (ffprobe, Pillow) still opens them."""
+    many = 300_000
+    free_boxes = struct.pack(">I4s", 8, b"free") * many
+    ftyp_end = struct.unpack(">I", with_sound[:4])[0]
+    mp4 = _write(tmp_path, "boxes.mp4", with_sound[:ftyp_end] + free_boxes
+                 + with_sound[ftyp_end:])
+    png_data = media["ok-2560x1440.png"].read_bytes()
+    png = _write(tmp_path, "chunks.png",
+                 png_data[:33] + png_chunk(b"tEXt", b"") * many + png_data[33:])
+    jpeg_data = media["ok-1920x1080.jpg"].read_bytes()
+    jpeg = _write(tmp_path, "segments.jpg",
+                  jpeg_data[:2] + b"\xff\xfe\x00\x02" * many + jpeg_data[2:])
+    for path in (mp4, png, jpeg):
+        [verdict] = check_file(path, policy)
+        assert [r.code for r in verdict.reasons] == [Code.CORRUPT], path.name
+        assert "数量过多" in verdict.reasons[0].message

@@ -42,6 +42,9 @@ SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 BLOCK = 1024 * 1024
 MAX_EXIF = 64 * 1024  # APP1 cannot be longer
+# Segments and fill bytes walked: a progressive photo has a few dozen; a file of a million
+# tiny comment segments would keep the walk busy for seconds.
+MAX_SEGMENTS = 20_000
 
 
 @dataclass
@@ -96,7 +99,7 @@ def read_layout(stream: BinaryIO, size: int) -> Layout:
     window = Window(stream)
     layout = Layout()
     position, scanned = 2, False
-    while True:
+    for _ in range(MAX_SEGMENTS):
         head = window.read(position, 4)
         if len(head) < 2:
             layout.problem = "文件不完整，缺少结束标记"
@@ -135,6 +138,8 @@ def read_layout(stream: BinaryIO, size: int) -> Layout:
                 return layout
             end = found
         position = end
+    layout.problem = "文件结构异常（标记段数量过多）"
+    return layout
 
 
 def _read_segment(window: Window, marker: int, body: int, end: int, layout: Layout) -> None:
