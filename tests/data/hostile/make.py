@@ -85,7 +85,6 @@ SURGERY = {
     "truncated-camera.jpg": truncated_camera_jpeg,
     "png-ihdr-length-3.3e9.png": png_huge_ihdr_length,
     "mp4-trak-size-7.mp4": lambda: mp4_trak_size(7),
-    "mp4-trak-size-7fffffff.mp4": lambda: mp4_trak_size(0x7FFFFFFF),
     "mp4-mdhd-version-7f.mp4": lambda: mp4_mdhd_version(0x7F),
 }
 
