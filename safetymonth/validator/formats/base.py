@@ -5,12 +5,14 @@ from __future__ import annotations
 import lzma
 import zipfile
 import zlib
-from typing import BinaryIO
+from collections.abc import Callable
+from typing import Any, BinaryIO, TypeVar
 
 from safetymonth.config import Policy
-from safetymonth.validator import messages
+from safetymonth.validator import messages, sandbox
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
+T = TypeVar("T")
 TAIL_SIZE = 64 * 1024
 
 # EXIF orientations 5-8 turn the picture a quarter, so width and height trade places.
@@ -73,3 +75,12 @@ def find_after(stream: BinaryIO, size: int, needle: bytes, after: int) -> bool:
             return True
         carry = chunk[-len(needle) + 1:]
     return False
+
+
+def sandboxed(verdict: Verdict, policy: Policy, task: Callable[..., T], *args: Any) -> T | Verdict:
+    """``task(*args)`` in a sandbox worker (``policy.probe`` limits); when the worker
+    overruns, ``verdict`` marked corrupt with the sentence that says the file cannot be read."""
+    try:
+        return sandbox.run(task, args, policy.probe)
+    except sandbox.Overrun:
+        return verdict.fail(Code.CORRUPT, messages.unreadable(verdict.kind))

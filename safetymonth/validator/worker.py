@@ -1,0 +1,57 @@
+"""A sandboxed probe worker: ``python -m safetymonth.validator.worker IN_FD OUT_FD MAX_MEMORY``.
+
+Started and fed by :mod:`safetymonth.validator.sandbox`. It caps its own address space before
+it imports a parser, then runs one task at a time: ``(function, args, timeout)`` in, ``(status,
+value)`` out. Besides the parent's wall-clock limit it sets a CPU-time limit per task, so a
+parser spinning in a worker whose parent died is still stopped by the kernel.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from multiprocessing.connection import Connection
+
+from safetymonth.validator.sandbox import READY
+
+
+def _cap_memory(max_memory: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+
+
+def _cap_cpu(timeout: float) -> None:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = used.ru_utime + used.ru_stime
+    resource.setrlimit(resource.RLIMIT_CPU,
+                       (int(spent + 2 * timeout) + 1, resource.RLIM_INFINITY))
+
+
+def serve(requests: Connection, replies: Connection) -> None:
+    # Imported here, under the cap: these are the parsers the cap is for.
+    from safetymonth.validator.formats import jpeg, media  # noqa: F401
+
+    replies.send(READY)
+    while True:
+        try:
+            task, args, timeout = requests.recv()
+        except EOFError:  # the parent closed the pool, or died
+            return
+        _cap_cpu(timeout)
+        try:
+            reply = ("ok", task(*args))
+        except MemoryError:
+            replies.send(("overrun", "memory"))
+            return  # a parser's state after a failed allocation is not to be trusted
+        except Exception as error:  # a bug in our own code: the parent logs it
+            reply = ("error", f"{type(error).__name__}: {error}")
+        replies.send(reply)
+
+
+def main(argv: list[str]) -> None:
+    in_fd, out_fd, max_memory = (int(value) for value in argv)
+    _cap_memory(max_memory)
+    serve(Connection(in_fd, writable=False), Connection(out_fd, readable=False))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
