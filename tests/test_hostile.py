@@ -27,6 +27,7 @@ HOSTILE = Path(__file__).parent / "data" / "hostile"
 CONTRACT_KEYS = {"path", "kind", "format", "width", "height", "ok", "reasons", "warnings"}
 PHOTOS = (".jpg", ".png", ".heic")
 MiB = 1024 * 1024
+CAMPAIGN_FORMATS = {"photo": ["JPEG", "PNG", "PSD"], "video": ["MP4", "MPG2", "AVI", "MTS"]}
 PROBE_MEMORY = 1024 * MiB
 # Guards for the test itself, so today's unsandboxed code cannot take the machine down: an
 # address-space cap on the whole run and a wall clock after which it is killed (a hang fails).
@@ -59,11 +60,9 @@ def write_config(folder: Path, formats: dict[str, list[str]] | None = None) -> P
     """Short probe limits; sizes low enough that the tiny fixtures are judged on integrity."""
     policy: dict[str, object] = {
         "probe": {"timeout": 3, "max_memory": PROBE_MEMORY},
-        "photo": {"min_long_side": 16, "min_short_side": 16},
-        "video": {"min_long_side": 16, "min_short_side": 16},
     }
-    for kind, names in (formats or {}).items():
-        policy[kind]["formats"] = names  # type: ignore[index]
+    for kind, names in {**CAMPAIGN_FORMATS, **(formats or {})}.items():
+        policy[kind] = {"formats": names, "min_long_side": 16, "min_short_side": 16}
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump({"policy": policy, "storage": {"dir": "storage"}}),
                     encoding="utf-8")
@@ -101,7 +100,7 @@ def expert_rejects(path: Path) -> str | None:
         try:
             with Image.open(path) as image:
                 image.load()
-        except Exception as error:  # noqa: BLE001 (any failure to decode is the finding)
+        except Exception as error:  # any failure to decode is the finding
             return f"Pillow: {error}"
         return None
     probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v",
