@@ -24,6 +24,9 @@ ZZUF = {
     "spin-mediainfo.mp4": ("seed-av.mp4", 172, "0.004"),
     "gigabytes-mediainfo-audio-only.mp4": ("seed-audio.mp4", 184, "0.004"),
     "slow-mediainfo.heic": ("seed.heic", 134, "0.002"),
+    # These two pass the MP4 structure checks and still reach MediaInfo (no video track).
+    "slow-mediainfo-audio-only.mp4": ("seed-audio.mp4", 2233, "0.004"),
+    "gigabytes-mediainfo-no-video.mp4": ("seed-av.mp4", 3259, "0.01"),
     "garbled-scan.jpg": ("seed.jpg", 0, "0.002"),
     "garbled-scan-2.jpg": ("seed.jpg", 5, "0.002"),
     "garbled-idat.png": ("seed-noise.png", 92, "0.002"),
