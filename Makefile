@@ -3,8 +3,9 @@ VENV     := .venv
 PYTHON   := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-# Media probing and sample generation; IMAP server for tests; PDF export and CJK fonts.
-SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl \
+# Media probing and sample generation; zzuf (hostile fixtures, fuzzing); IMAP server for tests;
+# PDF export and CJK fonts.
+SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl zzuf \
 	dovecot-imapd poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
 	libreoffice-writer-nogui python3-uno
 
