@@ -23,7 +23,7 @@ from tests.mailservers import drop, write_config
 from tests.mutate import mutate_mail, mutate_media
 
 CONTRACT_KEYS = {"path", "kind", "format", "width", "height", "ok", "reasons", "warnings"}
-MUTANTS_PER_FILE = 6
+MUTANTS_PER_FILE = 8
 MAILS = 36
 PROBE = {"timeout": 3, "max_memory": "1 GiB"}
 
