@@ -10,6 +10,7 @@ the run may grow past the memory cap, although MediaInfo alone takes gigabytes o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
@@ -22,6 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 from PIL import Image
+
+from safetymonth.mailbox import samplemail
+from safetymonth.mailbox.samplemail import Media
+from safetymonth.store import PROCESSED, Store
+from tests.mailservers import drop
+from tests.mailservers import write_config as mail_config
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 CONTRACT_KEYS = {"path", "kind", "format", "width", "height", "ok", "reasons", "warnings"}
@@ -37,11 +44,9 @@ RUN_WALL_GUARD = 120
 
 def fixtures() -> list[str]:
     """The fixtures this module owns: the ones make.py builds (the folder holds others too)."""
-    sys.path.insert(0, str(HOSTILE))
-    try:
-        import make  # tests/data/hostile/make.py
-    finally:
-        sys.path.remove(str(HOSTILE))
+    spec = importlib.util.spec_from_file_location("hostile_make", HOSTILE / "make.py")
+    make = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(make)  # type: ignore[union-attr]
     return sorted([*make.ZZUF, *make.SURGERY])
 
 
@@ -70,16 +75,19 @@ def write_config(folder: Path, formats: dict[str, list[str]] | None = None) -> P
 
 
 def run_validate(config: Path, paths: list[Path]) -> Run:
-    """``safetymonth validate --json`` in a child, with its peak RSS from wait4."""
+    return run_cli(["--config", str(config), "validate", "--json", "--jobs", "2",
+                    *map(str, paths)], config.parent)
+
+
+def run_cli(args: list[str], folder: Path) -> Run:
+    """``safetymonth ARGS`` in a child, with its peak RSS from wait4."""
     def guard() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (RUN_MEMORY_GUARD, RUN_MEMORY_GUARD))
 
-    out, err = config.parent / "stdout", config.parent / "stderr"
+    out, err = folder / "stdout", folder / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "safetymonth", "--config", str(config), "validate",
-             "--json", "--jobs", "2", *map(str, paths)],
-            stdout=stdout, stderr=stderr, preexec_fn=guard)
+        child = subprocess.Popen([sys.executable, "-m", "safetymonth", *args],
+                                 stdout=stdout, stderr=stderr, preexec_fn=guard)
         killer = threading.Timer(RUN_WALL_GUARD, child.kill)
         killer.start()
         try:
@@ -182,6 +190,42 @@ def test_a_hostile_file_costs_one_verdict_in_a_batch(tmp_path: Path) -> None:
         (True, "MP4", 32, 32)
     assert (photo["ok"], photo["format"], photo["width"], photo["height"]) == \
         (True, "PNG", 64, 48)
+
+
+def test_a_hostile_attachment_does_not_stall_the_poller(tmp_path: Path,
+                                                          mail_media: Media) -> None:
+    """A unit sends a WebM that hangs MediaInfo and an MP4 that makes it take gigabytes; the
+    next unit's complete submission is still checked and answered in the same poll."""
+    hostile = ["hang-mediainfo.webm", "gigabytes-mediainfo-no-video.mp4"]
+    drop(tmp_path / "inbox", "1-hostile.eml", samplemail.message(
+        "fuli@dhmz.example.cn", "活动视频", [
+            samplemail.text_part("请查收视频。"),
+            *(samplemail.file_part((HOSTILE / name).read_bytes(), samplemail.utf8_name(name),
+                                   "video/mp4") for name in hostile)],
+        message_id="<hostile@dhmz>"))
+    drop(tmp_path / "inbox", "2-good.eml", samplemail.complete_submission(
+        "xzjly@dhmz.example.cn", mail_media, "<good@dhmz>"))
+    config = mail_config(tmp_path, policy={
+        "probe": {"timeout": 3, "max_memory": PROBE_MEMORY},
+        "video": {"formats": ["MP4", "MPG2", "AVI", "MTS", "WEBM"], "min_long_side": 1280,
+                  "min_short_side": 720}})
+
+    run = run_cli(["--config", str(config), "poll", "--once"], tmp_path)
+
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 0, run.stderr
+    assert run.peak_rss < PROBE_MEMORY + 512 * MiB, f"peak RSS {run.peak_rss // MiB} MiB"
+    with Store(tmp_path / "storage") as store:
+        rows = {row["message_id"]: row for row in store.messages()}
+        assert {rows[key]["state"] for key in rows} == {PROCESSED}
+        verdicts = {attachment["name"]: json.loads(attachment["verdict"])[0]
+                    for attachment in store.attachments(rows["<hostile@dhmz>"]["id"])}
+        good = [json.loads(attachment["verdict"])[0]["ok"]
+                for attachment in store.attachments(rows["<good@dhmz>"]["id"])]
+    assert [verdicts[name]["ok"] for name in hostile] == [False, False]
+    assert all(verdicts[name]["reasons"][0]["code"] == "corrupt" for name in hostile)
+    assert good == [True, True, True]  # made by Pillow, ffmpeg and python-docx: all valid
+    assert len(list((tmp_path / "outbox" / "new").iterdir())) == 2  # both units answered
 
 
 def test_make_py_rebuilds_the_fixtures_byte_for_byte() -> None:
