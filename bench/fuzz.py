@@ -18,14 +18,10 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 from safetymonth.config import PHOTO_FORMATS, VIDEO_FORMATS  # noqa: E402
 from safetymonth.mailbox import samplemail  # noqa: E402
 from safetymonth.store import Store  # noqa: E402
+from tests import guarded  # noqa: E402
+from tests.guarded import Run  # noqa: E402
 from tests.mailservers import drop  # noqa: E402
 from tests.mutate import mutate_mail, mutate_media  # noqa: E402
 
@@ -48,19 +46,6 @@ PEER_SUFFIXES = (".mp4", ".mov", ".avi", ".mpg", ".mts", ".ts", ".mkv", ".webm",
                  ".flv")  # what the peer is given: videos and HEIC
 GUARD_MEMORY = 8 * 1024**3  # address-space cap on each CLI run, so a regression cannot OOM
 MiB = 1024 * 1024
-
-
-@dataclass
-class Measured:
-    """One CLI run: its exit, output and memory (VmHWM sampled from /proc while it ran)."""
-
-    returncode: int | None  # None: killed by the wall-clock guard
-    stdout: str
-    stderr: str
-    seconds: float
-    parent_hwm: int = 0
-    worker_hwm: int = 0
-    maxrss: int = 0  # wait4: the largest of the process and every child it reaped
 
 
 @dataclass
@@ -78,73 +63,20 @@ class Tally:
     maxrss: int = 0
     findings: list[str] = field(default_factory=list)
 
-    def add(self, run: Measured) -> None:
+    def add(self, run: Run) -> None:
         self.runs += 1
         self.seconds += run.seconds
         self.parent_hwm = max(self.parent_hwm, run.parent_hwm)
         self.worker_hwm = max(self.worker_hwm, run.worker_hwm)
-        self.maxrss = max(self.maxrss, run.maxrss)
+        self.maxrss = max(self.maxrss, run.peak_rss)
         self.tracebacks += run.stderr.count("Traceback (most recent call last)")
         if run.returncode is None:
             self.hung_runs += 1
 
 
-def _hwm(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid``: batch workers and the sandbox's probe workers."""
-    direct = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):  # a child belongs to the thread that forked
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                direct += [int(child) for child in children.read().split()]
-    except OSError:
-        pass
-    return direct + [grandchild for child in direct for grandchild in _descendants(child)]
-
-
-def run_cli(args: list[str], wall: float) -> Measured:
-    """``safetymonth ARGS`` in a child capped at GUARD_MEMORY, killed after ``wall`` seconds."""
-    def guard() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (GUARD_MEMORY, GUARD_MEMORY))
-        os.nice(5)
-
+def run_measured(args: list[str], wall: float) -> Run:
     OUT.mkdir(parents=True, exist_ok=True)
-    out, err = OUT / "cli.stdout", OUT / "cli.stderr"
-    started = time.monotonic()
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        child = subprocess.Popen([sys.executable, "-m", "safetymonth", *args], stdout=stdout,
-                                 stderr=stderr, preexec_fn=guard)
-        hwm = {"parent": 0, "worker": 0}
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.05):
-                hwm["parent"] = max(hwm["parent"], _hwm(child.pid))
-                for worker in _descendants(child.pid):
-                    hwm["worker"] = max(hwm["worker"], _hwm(worker))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        killer = threading.Timer(wall, child.kill)
-        killer.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        killer.cancel()
-        done.set()
-        sampler.join()
-    code = os.waitstatus_to_exitcode(status)
-    return Measured(None if code == -9 else code, out.read_text("utf-8", "replace"),
-                    err.read_text("utf-8", "replace"), time.monotonic() - started,
-                    hwm["parent"], hwm["worker"], usage.ru_maxrss * 1024)
+    return guarded.run_cli(args, OUT, wall, memory=GUARD_MEMORY, sample=True)
 
 
 def config_file(folder: Path, args: argparse.Namespace, **sections: object) -> Path:
@@ -220,7 +152,7 @@ def media_campaign(args: argparse.Namespace) -> tuple[Tally, list[Path]]:
             batch.append(mutant)
         tally.inputs += len(batch)
         wall = 60 + len(batch) * args.timeout  # a limit per file: the batch must end by then
-        run = run_cli(["--config", str(config), "validate", "--json", "--jobs", "2",
+        run = run_measured(["--config", str(config), "validate", "--json", "--jobs", "2",
                        str(work)], wall)
         tally.add(run)
         if run.returncode not in (0, 1):
@@ -249,26 +181,18 @@ def media_campaign(args: argparse.Namespace) -> tuple[Tally, list[Path]]:
 def mediainfo_peer(files: list[Path], timeout: float) -> dict[str, float]:
     """The mediainfo CLI per file, as safetymonth calls the library (parse_speed 0, the same
     options), each under ``timeout`` and a 4 GiB address-space cap."""
-    overruns, worst, started = 0, 0, time.monotonic()
-    for path in files:
-        command = ["prlimit", "--as=4294967296", "mediainfo", "--ParseSpeed=0",
-                   "--MpegTs_MaximumOffset=65536", "--File_TestContinuousFileNames=0",
-                   str(path)]
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        killer = threading.Timer(timeout, child.kill)
-        killer.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        killer.cancel()
-        overruns += os.waitstatus_to_exitcode(status) == -9
-        worst = max(worst, usage.ru_maxrss * 1024)
-    seconds = time.monotonic() - started
-    return {"files": len(files), "overruns": overruns, "maxrss": worst, "seconds": seconds}
+    runs = [guarded.run(["mediainfo", "--ParseSpeed=0", "--MpegTs_MaximumOffset=65536",
+                         "--File_TestContinuousFileNames=0", str(path)], OUT, timeout,
+                        memory=4 * guarded.GiB) for path in files]
+    return {"files": len(files), "overruns": sum(run.returncode is None for run in runs),
+            "maxrss": max(run.peak_rss for run in runs),
+            "seconds": sum(run.seconds for run in runs)}
 
 
 def compare(files: list[Path], args: argparse.Namespace) -> None:
     """Ours against the mediainfo CLI on the same mutants: the videos and HEIC stills."""
     config = config_file(OUT, args)
-    ours = run_cli(["--config", str(config), "validate", "--json", "--jobs", "1",
+    ours = run_measured(["--config", str(config), "validate", "--json", "--jobs", "1",
                     *map(str, files)], 60 + len(files) * args.timeout)
     contained = sum(OVERRUN in reason["message"] for verdict in json.loads(ours.stdout or "[]")
                     for reason in verdict["reasons"])
@@ -309,7 +233,7 @@ def mail_campaign(args: argparse.Namespace) -> tuple[Tally, dict[str, int]]:
             drop(folder / "inbox", name, mutate_mail(raw, rng))
             names.append(name)
         tally.inputs = len(names)
-        run = run_cli(["--config", str(config), "poll", "--once"], 600)
+        run = run_measured(["--config", str(config), "poll", "--once"], 600)
         tally.add(run)
         if run.returncode != 0:
             tally.bad_exits[run.returncode] += 1

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import resource
 import subprocess
 import sys
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,6 +23,7 @@ from PIL import Image
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.store import PROCESSED, Store
+from tests.guarded import Run, run_cli
 from tests.mailservers import drop
 from tests.mailservers import write_config as mail_config
 
@@ -53,14 +50,6 @@ def fixtures() -> list[str]:
 FIXTURES = fixtures()
 
 
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    peak_rss: int  # bytes: the largest of the CLI process and every child it reaped
-
-
 def write_config(folder: Path, formats: dict[str, list[str]] | None = None) -> Path:
     """Short probe limits; sizes low enough that the tiny fixtures are judged on integrity."""
     policy: dict[str, object] = {
@@ -75,28 +64,12 @@ def write_config(folder: Path, formats: dict[str, list[str]] | None = None) -> P
 
 
 def run_validate(config: Path, paths: list[Path]) -> Run:
-    return run_cli(["--config", str(config), "validate", "--json", "--jobs", "2",
-                    *map(str, paths)], config.parent)
+    return run_guarded(["--config", str(config), "validate", "--json", "--jobs", "2",
+                        *map(str, paths)], config.parent)
 
 
-def run_cli(args: list[str], folder: Path) -> Run:
-    """``safetymonth ARGS`` in a child, with its peak RSS from wait4."""
-    def guard() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (RUN_MEMORY_GUARD, RUN_MEMORY_GUARD))
-
-    out, err = folder / "stdout", folder / "stderr"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        child = subprocess.Popen([sys.executable, "-m", "safetymonth", *args],
-                                 stdout=stdout, stderr=stderr, preexec_fn=guard)
-        killer = threading.Timer(RUN_WALL_GUARD, child.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            killer.cancel()
-    child.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it, not Popen
-    return Run(child.returncode, out.read_text("utf-8"), err.read_text("utf-8", "replace"),
-               usage.ru_maxrss * 1024)
+def run_guarded(args: list[str], folder: Path) -> Run:
+    return run_cli(args, folder, wall=RUN_WALL_GUARD, memory=RUN_MEMORY_GUARD)
 
 
 def expert_rejects(path: Path) -> str | None:
@@ -210,7 +183,7 @@ def test_a_hostile_attachment_does_not_stall_the_poller(tmp_path: Path,
         "video": {"formats": ["MP4", "MPG2", "AVI", "MTS", "WEBM"], "min_long_side": 1280,
                   "min_short_side": 720}})
 
-    run = run_cli(["--config", str(config), "poll", "--once"], tmp_path)
+    run = run_guarded(["--config", str(config), "poll", "--once"], tmp_path)
 
     assert "Traceback" not in run.stderr, run.stderr
     assert run.returncode == 0, run.stderr
