@@ -98,7 +98,7 @@ class PhotoRule(SizeRule):
 class ProbeLimits(_Strict):
     """What one third-party parser may take in its sandboxed worker, per file."""
 
-    max_memory: int = Field(default=1 * GiB, ge=64 * MiB)
+    max_memory: int = Field(default=1 * GiB, ge=256 * MiB)  # a worker needs ~80 MB to start
     timeout: float = Field(default=10.0, gt=0)
 
     @field_validator("max_memory", mode="before")

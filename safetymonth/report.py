@@ -99,7 +99,21 @@ def report_from_store(store: Store, config: Config) -> dict[str, Any]:
         "failed": [{"source_key": row["source_key"], "sender": row["sender"],
                     "subject": row["subject"], "state": row["state"],
                     "error": row["last_error"]} for row in failed],
+        "bounces": _bounces(store),
     }
+
+
+def _bounces(store: Store) -> list[dict[str, Any]]:
+    """Our replies and reminders that bounced, as intake read them from the DSNs (each with
+    the unit whose address bounced)."""
+    found = []
+    for row in store.messages("notes LIKE ?", ('%"bounces"%',)):
+        try:
+            bounces = json.loads(row["notes"]).get("bounces", [])
+        except (ValueError, AttributeError):
+            continue
+        found += [{**bounce, "message_id": row["message_id"]} for bounce in bounces]
+    return found
 
 
 def _claimed_unit(notes: str | None) -> str | None:
@@ -142,6 +156,9 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{item['message_id']} {item['reason']}")
     for item in report["failed"]:
         lines.append(f"处理失败：{item['sender']} {item['subject']!r} {item['error']}")
+    for item in report["bounces"]:
+        lines.append(f"退信（回复或提醒未送达）：{item['unit'] or '（未登记单位）'} "
+                     f"{item['address']} {item['status']} {item['diagnostic']}")
     return "\n".join(lines)
 
 

@@ -590,7 +590,7 @@ class Store:
 def _has_size(path: Path, size: int) -> bool:
     try:
         return path.stat().st_size == size
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder belongs too
         return False
 
 

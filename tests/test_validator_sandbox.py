@@ -196,3 +196,51 @@ def test_a_forked_child_gets_its_own_pool(media: dict[str, Path]) -> None:
     assert ok and child_pids and not set(child_pids) & set(parent_pool.pids())
     [verdict] = check_file(media["ok-1920x1080.mts"], Policy())  # the parent's still works
     assert verdict.ok
+
+
+def test_the_poller_records_a_hostile_attachment_and_goes_on(tmp_path: Path,
+                                                             media: dict[str, Path]) -> None:
+    """``poll --once`` in its own process: the attachment that hangs MediaInfo costs its own
+    verdict, the photo beside it and the next message are checked, and the command exits."""
+    from safetymonth.mailbox import samplemail
+    from safetymonth.store import PROCESSED, Store
+    from tests.mailservers import drop, write_config
+
+    config = write_config(tmp_path, policy={
+        "probe": {"timeout": 2},
+        "video": {"formats": ["MP4", "MTS", "WEBM"], "min_long_side": 1280, "min_short_side": 720}})
+    sender = "fuli@dhmz.example.cn"
+    drop(tmp_path / "inbox", "m1.eml", samplemail.message(sender, "活动视频", [
+        samplemail.file_part(HANG_WEBM.read_bytes(), b'filename="hang.webm"'),
+        samplemail.file_part(media["ok-1920x1080.jpg"].read_bytes(), b'filename="a.jpg"')]))
+    drop(tmp_path / "inbox", "m2.eml", samplemail.message(sender, "活动照片", [
+        samplemail.file_part(media["ok-1920x1080.mts"].read_bytes(), b'filename="b.mts"')]))
+    result = subprocess.run([sys.executable, "-m", "safetymonth", "--config", str(config),
+                             "poll", "--once"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    with Store(tmp_path / "storage") as store:
+        rows = store.messages()
+        assert [row["state"] for row in rows] == [PROCESSED, PROCESSED]
+        verdicts = {attachment["name"]: json.loads(attachment["verdict"])[0]
+                    for row in rows for attachment in store.attachments(row["id"])}
+    assert [r["code"] for r in verdicts["hang.webm"]["reasons"]] == ["corrupt"]
+    assert "无法读取" in verdicts["hang.webm"]["reasons"][0]["message"]
+    assert verdicts["a.jpg"]["ok"] and verdicts["b.mts"]["ok"]
+
+
+def _verdict_in_pool_worker(path: str) -> tuple[bool, str | None, int | None]:
+    [verdict] = check_file(Path(path), Policy())
+    return verdict.ok, verdict.format, verdict.width
+
+
+def test_a_caller_that_is_itself_a_daemonic_pool_worker_can_use_the_sandbox(
+        media: dict[str, Path]) -> None:
+    """multiprocessing.Pool workers are daemonic and may not have multiprocessing children;
+    the sandbox's workers are plain subprocesses, so such a caller still gets its verdicts."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        results = pool.map(_verdict_in_pool_worker,
+                           [str(media["ok-1920x1080.mts"]), str(media["ok-1920x1080.jpg"])])
+    assert results == [(True, "MTS", 1920), (True, "JPEG", 1920)]

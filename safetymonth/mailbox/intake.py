@@ -18,12 +18,17 @@ them, it is fetched and stored again.
 
 A machine message (RFC 3834: an auto-reply, a bounce, a list) is recorded and gets no reply,
 and it is credited to no unit even when its From is a unit's address: a vacation notice is not
-a submission. ``report`` lists it as not credited.
+a submission. ``report`` lists it as not credited. A delivery-status report about one of our
+own replies or reminders is also kept as a bounce, under the unit whose address bounced.
+
+A message whose recording itself fails (step 1 raises) still gets a record of its key, hash and
+size, so its tries are counted like any other failure: it never stays unrecorded for ever.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -37,8 +42,9 @@ from typing import Any
 from safetymonth.config import Config, Policy
 from safetymonth.mailbox import auth
 from safetymonth.mailbox.autoreply import no_reply_reason
+from safetymonth.mailbox.bounces import delivery_failures
 from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
-from safetymonth.mailbox.replies import compose_reply
+from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import missing
@@ -208,14 +214,33 @@ class Intake:
                 item, raw = group.pop(0)
                 try:
                     state, message = self.receive(item.key, raw)
-                except Exception as error:  # our own bug on hostile input: skip, never stop
-                    log.exception("%s: could not be recorded, skipped until the next run: %s",
-                                  item.key, error)
-                    continue
+                except Exception as error:  # our own bug on hostile input, or a store fault
+                    state, message = self._receive_failed(item.key, raw, error), None
                 finally:
                     del raw
                 received.append((item, state, message))
         return received
+
+    def _receive_failed(self, key: str, raw: bytes, error: Exception) -> str:
+        """Step 1 raised: count it as a try of a record holding what is known (the key, the
+        hash, the size), so that the message is marked failed after ``max_tries`` and listed
+        in ``report``, never skipped silently on every run. One log line per try."""
+        detail = f"{type(error).__name__}: {error}"
+        try:
+            with self.store.transaction():
+                row = self.store.message_for_key(key)
+                message = int(row["id"]) if row is not None else self.store.add_message(
+                    key, {"sha256": hashlib.sha256(raw).hexdigest(), "size": len(raw)})
+                self.store.begin_try(message)
+                state = self.store.fail_try(message, detail, self.max_tries)
+                tries = int(self.store.message(message)["tries"])
+        except Exception as second:  # the database itself refuses: nothing more to record
+            log.error("%s: could not be recorded: %s; nor its failure: %s", key, detail, second)
+            return FAILED
+        outcome = "marked failed" if state == FAILED else "will retry"
+        log.error("%s #%d: could not be recorded (try %d of %d, %s): %s", key, message, tries,
+                  self.max_tries, outcome, detail)
+        return state
 
     def _resume(self, stats: Stats) -> None:
         for row in self.store.give_up(self.max_tries):
@@ -224,6 +249,8 @@ class Intake:
         for row in self.store.unfinished(self.max_tries):
             if self.stop.is_set():
                 return
+            if not self.store.intact(int(row["id"])):
+                continue  # its raw copy is missing: the run fetches and stores it again
             stats.count(self.process(int(row["id"])))
 
     # --- one message ----------------------------------------------------------------------
@@ -234,6 +261,8 @@ class Intake:
         row = self.store.message_for_key(key)
         if row is not None:
             message = int(row["id"])
+            if row["state"] == FAILED:  # only a retry on demand takes it up again
+                return FAILED, message
             if row["state"] == TOO_LARGE:  # the limit was raised: take the whole message now
                 self._replace_raw(message, raw)
                 row = self.store.message(message)
@@ -361,6 +390,9 @@ class Intake:
         unit = None if suspicious or machine else (claimed.name if claimed else None)
         notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
                  "cloud_links": [link.url for link in mail.cloud_links]}
+        bounces = self._bounces(mail) if machine else []
+        if bounces:
+            notes["bounces"] = bounces
         reason = suspicious or machine or self._rate_limited(mail.sender)
         # State first, so the reply's "still missing" counts this message too.
         self.store.update_message(row["id"], {
@@ -372,6 +404,26 @@ class Intake:
         if reason is None:
             self._queue_reply(row, mail, unit, verdicts, too_large)
         return unit, reason
+
+    def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
+        """The failures a DSN reports for our own replies or reminders, or for a unit's
+        address: each with the unit whose address bounced (``report`` lists them)."""
+        domain = self.config.mailbox.address.rsplit("@", 1)[-1]
+        found = []
+        for failure in delivery_failures(mail):
+            ours = [(message_id, self.store.replies("id = ?", (ident,)))
+                    for message_id in failure.message_ids
+                    if (ident := reply_id_of(message_id, domain))]
+            reply_message_id, rows = next(((mid, rows) for mid, rows in ours if rows),
+                                          (None, []))
+            claimed = match_unit(failure.address, self.config.units)
+            unit = (rows[0]["unit"] if rows else None) or (claimed.name if claimed else None)
+            if not rows and unit is None:
+                continue  # someone else's message bounced
+            found.append({"unit": unit, "address": failure.address or rows[0]["recipient"],
+                          "reply_message_id": reply_message_id, "status": failure.status,
+                          "diagnostic": failure.diagnostic})
+        return found
 
     def _rate_limited(self, sender: str | None) -> str | None:
         limit = self.config.mailbox.reply_rate_limit

@@ -73,20 +73,28 @@ class _Worker:
         package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "safetymonth.validator.worker", str(to_worker_read),
-             str(from_worker_write), str(max_memory)],
-            pass_fds=(to_worker_read, from_worker_write), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, env=env)
-        os.close(to_worker_read)
-        os.close(from_worker_write)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "safetymonth.validator.worker", str(to_worker_read),
+                 str(from_worker_write), str(max_memory)],
+                pass_fds=(to_worker_read, from_worker_write), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, env=env)
+        except OSError:
+            os.close(to_worker_write)
+            os.close(from_worker_read)
+            raise
+        finally:  # the child's ends: the worker holds its own copies
+            os.close(to_worker_read)
+            os.close(from_worker_write)
         self.requests = Connection(to_worker_write, readable=False)
         self.replies = Connection(from_worker_read, writable=False)
         if not self.replies.poll(STARTUP_TIMEOUT) or self.replies.recv() != READY:
             self.kill()
             raise RuntimeError("the probe worker did not start")
 
-    def call(self, task: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+    def call(self, task: Callable[..., Any], args: tuple[Any, ...],
+             timeout: float) -> tuple[str, Any]:
+        """The worker's (status, value) for ``task(*args)``; raises :class:`Overrun`."""
         try:
             self.requests.send((task, args, timeout))
             if not self.replies.poll(timeout):
@@ -96,9 +104,7 @@ class _Worker:
             raise Overrun("died") from error
         if status == "overrun":
             raise Overrun(value)
-        if status == "error":  # a bug in our own probe code, reported like one in-process
-            raise RuntimeError(f"probe worker: {value}")
-        return value
+        return status, value
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -124,15 +130,14 @@ class Pool:
         with self._slots:
             worker = self._take()
             try:
-                result = worker.call(task, args, timeout)
-            except Overrun:
+                status, value = worker.call(task, args, timeout)
+            except BaseException:  # an overrun, or interrupted with a reply still pending
                 self._discard(worker)  # its replacement starts when next needed
                 raise
-            except BaseException:
-                self._idle.put(worker)
-                raise
             self._idle.put(worker)
-            return result
+        if status == "error":  # a bug in our own probe code, reported like one in-process
+            raise RuntimeError(f"probe worker: {value}")
+        return value  # type: ignore[no-any-return]
 
     def _take(self) -> _Worker:
         while True:

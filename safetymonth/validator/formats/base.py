@@ -20,6 +20,8 @@ SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 
 ORIENTATION_TAG = 0x0112  # EXIF Orientation
 
+NO_VIDEO = "没有找到视频画面，文件可能损坏或缺少索引"
+
 # What reading a damaged file raises, most of all through a zip member: a bad compressed
 # stream, a "version needed" we lack, a name that is not valid UTF-8, a short read, and
 # MediaInfo's own RuntimeError.

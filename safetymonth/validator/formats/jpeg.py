@@ -80,9 +80,13 @@ def read_layout(stream: BinaryIO, size: int) -> Layout:
         if len(head) < 2:
             layout.problem = "文件不完整，缺少结束标记"
             return layout
-        if head[0] != 0xFF:
-            layout.problem = "文件结构错误"
-            return layout
+        if head[0] != 0xFF:  # stray bytes: libjpeg skips to the next marker, and so do we
+            found = _after_scan(stream, position, size)
+            if found is None:
+                layout.problem = "文件不完整，缺少结束标记"
+                return layout
+            position = found
+            continue
         marker = head[1]
         if marker == 0xFF:  # fill byte before a marker
             position += 1

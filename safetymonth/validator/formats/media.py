@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from pymediainfo import MediaInfo
 
-from safetymonth.validator.formats.base import READ_ERRORS, corrupt, new
+from safetymonth.validator.formats.base import NO_VIDEO, READ_ERRORS, corrupt, new
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Kind, Verdict
 
@@ -83,7 +83,7 @@ def probe_video(source: Source) -> Verdict:
         _fill_size(verdict, video)
         return corrupt(verdict, "文件不完整，可能在传输中被截断")
     if video is None:
-        return corrupt(verdict, "没有找到视频画面，文件可能损坏或缺少索引")
+        return corrupt(verdict, NO_VIDEO)
     if not _fill_size(verdict, video):
         return corrupt(verdict, "无法读取视频分辨率")
     return verdict

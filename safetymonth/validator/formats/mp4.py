@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from safetymonth.validator.formats.base import corrupt, new
+from safetymonth.validator.formats.base import NO_VIDEO, corrupt, new
 from safetymonth.validator.verdict import Kind, Verdict
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
@@ -77,6 +77,10 @@ def probe(stream: BinaryIO, size: int) -> Verdict | None:
         return corrupt(verdict, "缺少索引（moov），文件可能未录制完成或被截断")
     if movie.problem:
         return corrupt(verdict, movie.problem)
+    if video is None and any(track.handler for track in movie.tracks):
+        # Whole tracks, none of them video (a sound recording): MediaInfo has nothing to
+        # add, and hostile files of this shape made it take gigabytes.
+        return corrupt(verdict, NO_VIDEO)
     if video is None or not _fill(verdict, video):
         return None
     problem = _video_problem(movie, video)
