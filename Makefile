@@ -4,10 +4,11 @@ PYTHON   := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 # Media probing and sample generation; zzuf (hostile fixtures, fuzzing); IMAP server for tests;
-# PDF export and CJK fonts.
+# PDF export and CJK fonts (texlive-lang-chinese is the only Debian package with the Fandol
+# faces: FangSong, Kai).
 SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl zzuf \
 	dovecot-imapd poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
-	libreoffice-writer-nogui python3-uno
+	texlive-lang-chinese libreoffice-writer-nogui python3-uno
 
 .PHONY: demo test lint bench system venv clean
 

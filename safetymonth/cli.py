@@ -169,11 +169,14 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
               help="The .docx (notice, summary) or the folder (letter: one file per unit).")
 @click.option("--pdf", "with_pdf", is_flag=True, help="Also export PDFs through LibreOffice.")
+@click.option("--combined", is_flag=True,
+              help="Letters: also one PDF of them all, in roster order, for printing "
+                   "(double-sided unless docgen.imprint_on_even_page is false).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Worker processes for letters (0: one per core).")
 @click.pass_context
 def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf: bool,
-             jobs: int) -> None:
+             combined: bool, jobs: int) -> None:
     """Write a notice, the responsibility letters or the summary in GB/T 9704-2012 layout.
 
     Exit 2 for bad data, templates or templates_dir; exit 1 when an output file or a PDF
@@ -184,11 +187,14 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     config = _config(ctx)
     templates = config.docgen.templates_dir
     try:
+        options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
+                                 config.docgen.imprint_on_even_page)
         data = docgen.load(data_path, kind)
         rows = _intake_rows(config) if getattr(data, "intake", False) else []
         with _progress(len(getattr(data, "units", ())), "letters") as advance:
             paths = docgen.generate(data, out, templates and config.resolve(templates),
-                                    intake_rows=rows, jobs=jobs, on_done=advance)
+                                    intake_rows=rows, jobs=jobs, on_done=advance,
+                                    options=options)
     except docgen.OutputError as error:
         click.echo(f"safetymonth: {error}", err=True)
         ctx.exit(EXIT_FAILED)
@@ -196,9 +202,12 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
         click.echo(f"safetymonth: {error}", err=True)
         ctx.exit(EXIT_USAGE)
     click.echo(paths[0] if len(paths) == 1 else f"{len(paths)} files in {out}")
-    if with_pdf:
+    if with_pdf or (combined and kind == "letter"):
         try:
             pdfs = docgen.to_pdf(paths)
+            if combined and kind == "letter":
+                click.echo(docgen.unite(pdfs, out / docgen.COMBINED_NAME,
+                                        config.docgen.imprint_on_even_page))
         except (docgen.PdfError, OSError) as error:
             click.echo(f"safetymonth: PDF export failed: {error}", err=True)
             ctx.exit(EXIT_FAILED)
