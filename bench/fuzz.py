@@ -36,7 +36,7 @@ from safetymonth.store import Store  # noqa: E402
 from tests import guarded  # noqa: E402
 from tests.guarded import Run  # noqa: E402
 from tests.mailservers import drop  # noqa: E402
-from tests.mutate import mutate_mail, mutate_media  # noqa: E402
+from tests.mutate import mutate_mail, mutate_media, sample_mail  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "fuzz"
 SEEDS = ROOT / "tests" / "data" / "hostile" / "seeds"
@@ -217,19 +217,12 @@ def mail_campaign(args: argparse.Namespace) -> tuple[Tally, dict[str, int]]:
                          mailbox={"source": "maildir:inbox", "outbox": "maildir:outbox",
                                   "max_tries": 1})
     media = samplemail.make_media()
-    makers = [
-        lambda mid: samplemail.complete_submission("fuli@dhmz.example.cn", media, mid),
-        lambda mid: samplemail.failing_photo("xzjly@dhmz.example.cn", media, mid),
-        lambda mid: samplemail.foxmail_gbk("王老师 <wang@etfly.example.cn>", media, mid),
-        lambda mid: samplemail.auto_reply("jiuzhu@dhmz.example.cn", mid),
-        lambda mid: samplemail.cloud_attachment("byg@dhmz.example.cn", mid),
-    ]
     rng = random.Random(args.seed)
     names = []
     for start in range(0, args.mails, args.batch):
         for index in range(start, min(start + args.batch, args.mails)):
-            raw = makers[index % len(makers)](f"<fuzz-{args.seed}-{index}@bench>")
             name = f"{index:05d}.eml"
+            raw = sample_mail(media, index, f"bench-{args.seed}")
             drop(folder / "inbox", name, mutate_mail(raw, rng))
             names.append(name)
         tally.inputs = len(names)

@@ -4,12 +4,16 @@ campaigns (bench/fuzz.py) use the same ones.
 Media mutations aim at the headers and indexes, where parsers make their decisions: most land
 in the first or last 4 KB (an MP4's ``moov`` sits at either end), the rest anywhere. Mail
 mutations aim at the header and the MIME structure. The same ``random.Random`` seed always
-gives the same bytes.
+gives the same bytes; ``sample_mail`` gives the real messages the mail mutations start from.
 """
 
 from __future__ import annotations
 
 import random
+import re
+
+from safetymonth.mailbox import samplemail
+from safetymonth.mailbox.samplemail import Media
 
 HOT = 4096  # bytes at each end of a file where the headers and indexes live
 INTERESTING = (0x00, 0x01, 0x7F, 0x80, 0xFF)  # boundary values for sizes, counts, versions
@@ -80,3 +84,21 @@ def mutate_mail(data: bytes, rng: random.Random) -> bytes:
             nested = b"Content-Type: message/rfc822\r\n\r\n" * rng.randrange(50, 1200)
             body = nested + body
     return b"\r\n".join(lines) + (sep or b"\r\n\r\n") + body
+
+
+def sample_mail(media: Media, index: int, tag: str) -> bytes:
+    """Real sample message number ``index``, with its own Message-ID so no two are one
+    delivery, and a fixed boundary and date so that the same seed always gives the same
+    mutant."""
+    makers = [
+        lambda mid: samplemail.complete_submission("fuli@dhmz.example.cn", media, mid),
+        lambda mid: samplemail.failing_photo("xzjly@dhmz.example.cn", media, mid),
+        lambda mid: samplemail.foxmail_gbk("王老师 <wang@etfly.example.cn>", media, mid),
+        lambda mid: samplemail.auto_reply("jiuzhu@dhmz.example.cn", mid),
+        lambda mid: samplemail.cloud_attachment("byg@dhmz.example.cn", mid),
+        lambda mid: samplemail.complete_submission("someone@qq.example.com", media, mid),
+    ]
+    mail = makers[index % len(makers)](f"<fuzz-{index}@{tag}>")
+    mail = re.sub(rb"_Part_[0-9a-f]{32}", b"_Part_" + b"0" * 32, mail)
+    return re.sub(rb"^Date: [^\r\n]*", b"Date: Mon, 03 Jun 2024 09:30:00 +0800", mail,
+                  flags=re.M)
