@@ -235,9 +235,15 @@ def mail_campaign(args: argparse.Namespace) -> tuple[Tally, dict[str, int]]:
             target.mkdir(parents=True, exist_ok=True)
             (target / f"stderr-{start}.txt").write_text(run.stderr)
     with Store(folder / "storage") as store:
-        states = {row["source_key"]: row["state"] for row in store.messages()}
-    for name in names:
-        tally.outcomes[states.get(f"maildir:{name}", "not recorded")] += 1
+        for name in names:
+            row = store.message_for_key(f"maildir:{name}")
+            if row is None:
+                outcome = "not recorded"
+            elif row["source_key"] != f"maildir:{name}":  # the same bytes or Message-ID
+                outcome = f"duplicate of a {row['state']} delivery"
+            else:
+                outcome = row["state"]
+            tally.outcomes[outcome] += 1
     left = sorted(path.name for path in (folder / "inbox" / "new").iterdir())
     replies = list((folder / "outbox" / "new").iterdir())
     longest_line = max((len(line) for reply in replies for line in reply.read_bytes()
