@@ -197,3 +197,16 @@ def test_refused_containers_are_told_to_send_an_mp4_whatever_their_tracks(
         [verdict] = check_file(candidate, policy)
         assert (verdict.format, codes(verdict)) == (fmt, [Code.FORMAT_NOT_ALLOWED]), candidate
         assert "请转换为MP4后重新报送" in verdict.reasons[0].message
+
+
+@pytest.mark.parametrize("byte_order", ["Big-endian", "Little-endian"])
+def test_orientation_written_by_exiftool_in_either_byte_order_turns_the_size(
+        tmp_path: Path, policy: Policy, byte_order: str) -> None:
+    path = samples.make_photo(tmp_path / "p.jpg", 2000, 1200)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-ExifByteOrder={byte_order}",
+                    "-Orientation#=6", "-Make=Test", str(path)], check=True, timeout=60)
+    read = subprocess.run(["exiftool", "-s3", "-n", "-Orientation", "-ExifByteOrder",
+                           str(path)], capture_output=True, text=True, check=True, timeout=60)
+    assert read.stdout.split()[0] == "6"
+    [verdict] = check_file(path, policy)
+    assert (verdict.width, verdict.height) == (1200, 2000)

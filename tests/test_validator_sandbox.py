@@ -2,8 +2,9 @@
 limit per file, so a hostile file costs one verdict, never the batch or the poller.
 
 The hostile files in tests/data/hostile/ are real: mutants of small ffmpeg-made videos, found by
-mutating bytes and running MediaInfo on them. MediaInfo (libmediainfo 24.12, and the 23.04 CLI)
-does not return on any of them within minutes.
+mutating bytes and running MediaInfo on them. On ``mediainfo-hang.*`` MediaInfo (libmediainfo
+24.12, and the 23.04 CLI) does not return within minutes; on ``gigabytes-mediainfo-no-video.mp4``
+(from the fuzz branch) it allocates about 1.6 GB.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from safetymonth import samples
 from safetymonth.config import Policy, ProbeLimits, SizeRule
 from safetymonth.validator import Code, check_file, sandbox
 from safetymonth.validator.batch import validate_paths
-from safetymonth.validator.formats import media
+from safetymonth.validator.formats.media import probe_video
 from safetymonth.validator.sandbox import Source
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 HANG_WEBM = HOSTILE / "mediainfo-hang.webm"
 HANG_MKV = HOSTILE / "mediainfo-hang.mkv"
 HANG_MP4 = HOSTILE / "mediainfo-hang.mp4"
+# Found by the fuzz branch (zzuf on a 3 KB ffmpeg MP4; see its tests/data/hostile/README.md):
+# its boxes are whole, so it reaches MediaInfo, which then takes about 1.6 GB.
+GIGABYTES_MP4 = HOSTILE / "gigabytes-mediainfo-no-video.mp4"
 # Short limits keep the tests quick; the defaults (10 s, 1 GiB) behave the same way.
 QUICK = ProbeLimits(timeout=2)
 # A policy that takes WebM and MKV, so a hostile one is judged on its content, not its name.
@@ -43,16 +47,13 @@ def codes(verdict: object) -> list[Code]:
 def test_a_file_that_makes_mediainfo_hang_is_unreadable_and_the_next_file_is_checked(
         media: dict[str, Path]) -> None:
     with pytest.raises(sandbox.Overrun):  # the parser itself does not return in time
-        sandbox.run(media_probe, (Source(str(HANG_WEBM)),), QUICK)
+        sandbox.run(probe_video, (Source(str(HANG_WEBM)),), QUICK)
     [hung] = check_file(HANG_WEBM, TAKES_WEBM)
     assert (hung.format, codes(hung)) == ("WEBM", [Code.CORRUPT])
     assert "无法读取" in hung.reasons[0].message and "超出时间或内存限制" in hung.reasons[0].message
     # The killed worker was replaced: the next file through MediaInfo gets its verdict.
     [after] = check_file(media["ok-1920x1080.mts"], TAKES_WEBM)
     assert (after.ok, after.format, after.width, after.height) == (True, "MTS", 1920, 1080)
-
-
-media_probe = media.probe_video  # the task the sandbox runs for a stream format
 
 
 def test_a_hanging_container_the_campaign_refuses_gets_send_an_mp4(media: dict[str, Path]
@@ -66,7 +67,7 @@ def test_a_hanging_container_the_campaign_refuses_gets_send_an_mp4(media: dict[s
 def test_an_mp4_that_hangs_mediainfo_is_refused_by_its_structure_first() -> None:
     """Its box structure is broken, so it never reaches MediaInfo, which would hang on it."""
     with pytest.raises(sandbox.Overrun):
-        sandbox.run(media.probe_video, (Source(str(HANG_MP4)),), QUICK)
+        sandbox.run(probe_video, (Source(str(HANG_MP4)),), QUICK)
     [verdict] = check_file(HANG_MP4, Policy(probe=QUICK))
     assert (verdict.format, codes(verdict)) == ("MP4", [Code.CORRUPT])
     assert "超出时间或内存限制" not in verdict.reasons[0].message
@@ -116,6 +117,35 @@ def test_memory_cap_stops_a_parser_that_allocates_too_much(tmp_path: Path,
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
     [after] = check_file(media["ok-1920x1080.jpg"], Policy(probe=capped))
     assert after.ok
+
+
+def _worker_peak_mb() -> float:
+    pool = sandbox.current_pool()
+    assert pool is not None
+    [pid] = pool.pids()
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(row.split()[1] for row in status.splitlines()
+                    if row.startswith("VmHWM"))) / 1024
+
+
+def test_an_mp4_that_makes_mediainfo_take_gigabytes_is_held_to_the_cap(
+        media: dict[str, Path]) -> None:
+    """Under a 1 GiB cap MediaInfo still grows its worker past 256 MiB on this file; under a
+    256 MiB cap its allocations fail inside the worker, and the file gets its verdict all the
+    same, from the same worker, which stays usable."""
+    verdicts = {}
+    for cap in (1024, 256):
+        sandbox.shutdown()
+        limits = ProbeLimits(max_memory=cap * 1024**2, timeout=30)
+        [verdicts[cap]] = check_file(GIGABYTES_MP4, Policy(probe=limits))
+        peak = _worker_peak_mb()
+        assert peak < cap
+        if cap == 1024:
+            assert peak > 256
+        [after] = check_file(media["ok-1920x1080.mts"], Policy(probe=limits))
+        assert after.ok
+    for verdict in verdicts.values():
+        assert (verdict.format, codes(verdict)) == ("MP4", [Code.CORRUPT])
 
 
 def test_workers_are_reused_not_started_per_file(media: dict[str, Path]) -> None:
@@ -244,3 +274,22 @@ def test_a_caller_that_is_itself_a_daemonic_pool_worker_can_use_the_sandbox(
         results = pool.map(_verdict_in_pool_worker,
                            [str(media["ok-1920x1080.mts"]), str(media["ok-1920x1080.jpg"])])
     assert results == [(True, "MTS", 1920), (True, "JPEG", 1920)]
+
+
+def test_mediainfo_is_loaded_only_in_the_workers(media: dict[str, Path]) -> None:
+    """Its options are process-global; the process that calls check_file never loads it."""
+    def loaded(pid: int | str) -> bool:
+        return "libmediainfo" in Path(f"/proc/{pid}/maps").read_text()
+
+    script = ("import sys\nfrom pathlib import Path\nfrom safetymonth.config import Policy\n"
+              "from safetymonth.validator import check_file\n"
+              "[verdict] = check_file(Path(sys.argv[1]), Policy())\n"
+              "maps = Path('/proc/self/maps').read_text()\n"
+              "print(verdict.ok, 'libmediainfo' in maps)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(media["ok-1920x1080.mts"])],
+                            capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.split() == ["True", "False"]
+    check_file(media["ok-1920x1080.mts"], Policy())
+    pool = sandbox.current_pool()
+    assert pool is not None and any(loaded(pid) for pid in pool.pids())
+    assert not loaded("self")

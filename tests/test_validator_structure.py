@@ -233,3 +233,48 @@ def test_an_audio_only_mp4_is_corrupt_without_asking_mediainfo(tmp_path: Path,
         "video", "MP4", [Code.CORRUPT])
     assert "没有找到视频画面" in verdict.reasons[0].message
     assert sandbox.current_pool() is None  # no worker was needed
+
+
+VIDEO_1080 = ("-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=5:duration=1")
+SINE = ("-f", "lavfi", "-i", "sine=duration=1")
+X264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+
+
+@pytest.mark.parametrize(("name", "arguments"), [
+    ("mjpeg.avi", (*VIDEO_1080, "-c:v", "mjpeg", "-q:v", "5")),
+    ("sound.avi", (*VIDEO_1080, *SINE, "-c:v", "mpeg4", "-c:a", "pcm_s16le")),
+    ("audio-first.mp4", (*SINE, *VIDEO_1080, "-map", "0:a", "-map", "1:v", *X264, "-c:a",
+                         "aac")),
+    ("fragmented.mp4", (*VIDEO_1080, *X264, "-movflags", "frag_keyframe+empty_moov")),
+    ("faststart.mp4", (*VIDEO_1080, *SINE, *X264, "-c:a", "aac", "-movflags", "+faststart")),
+    ("hevc.mp4", (*VIDEO_1080, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                  "log-level=error")),
+])
+def test_what_ffmpeg_writes_and_plays_passes_the_structure_checks(
+        tmp_path: Path, policy: Policy, name: str, arguments: tuple[str, ...]) -> None:
+    path = ffmpeg(tmp_path / name, *arguments)
+    assert ffmpeg_decodes(path)
+    [verdict] = check_file(path, policy)
+    assert (verdict.ok, verdict.width, verdict.height) == (True, 1920, 1080), verdict.reasons
+
+
+def test_files_of_millions_of_tiny_boxes_or_chunks_are_refused_not_walked(
+        tmp_path: Path, with_sound: bytes, media: dict[str, Path], policy: Policy) -> None:
+    """No writer makes these; a hostile sender can, and walking them one by one would keep the
+    service busy for minutes on a large file. Each stays valid to the letter of its format,
+    which is why a parser that walks them all (ffprobe, Pillow) still opens them."""
+    many = 300_000
+    free_boxes = struct.pack(">I4s", 8, b"free") * many
+    ftyp_end = struct.unpack(">I", with_sound[:4])[0]
+    mp4 = _write(tmp_path, "boxes.mp4", with_sound[:ftyp_end] + free_boxes
+                 + with_sound[ftyp_end:])
+    png_data = media["ok-2560x1440.png"].read_bytes()
+    png = _write(tmp_path, "chunks.png",
+                 png_data[:33] + png_chunk(b"tEXt", b"") * many + png_data[33:])
+    jpeg_data = media["ok-1920x1080.jpg"].read_bytes()
+    jpeg = _write(tmp_path, "segments.jpg",
+                  jpeg_data[:2] + b"\xff\xfe\x00\x02" * many + jpeg_data[2:])
+    for path in (mp4, png, jpeg):
+        [verdict] = check_file(path, policy)
+        assert [r.code for r in verdict.reasons] == [Code.CORRUPT], path.name
+        assert "数量过多" in verdict.reasons[0].message

@@ -93,7 +93,7 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
 def _check_zip(stream: BinaryIO, name: str, policy: Policy, source: Source) -> list[Verdict]:
     whole = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
     problem = archive.directory_problem(stream, policy)
-    if problem:
+    if problem:  # judged from the end record, before Python loads the whole directory
         return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
     try:
         bundle = zipfile.ZipFile(stream)

@@ -9,21 +9,32 @@ parser spinning in a worker whose parent died is still stopped by the kernel.
 from __future__ import annotations
 
 import resource
+import signal
 import sys
 from multiprocessing.connection import Connection
 
 from safetymonth.validator.sandbox import READY
 
 
+def _within_hard(limit: int, value: int) -> tuple[int, int]:
+    """(soft, hard) for ``value``, never above a hard limit the worker was started with (a
+    process may lower its hard limits, never raise them)."""
+    _, hard = resource.getrlimit(limit)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    return value, hard
+
+
 def _cap_memory(max_memory: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+    soft, _ = _within_hard(resource.RLIMIT_AS, max_memory)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, soft))  # the hard limit too: for good
 
 
 def _cap_cpu(timeout: float) -> None:
     used = resource.getrusage(resource.RUSAGE_SELF)
     spent = used.ru_utime + used.ru_stime
     resource.setrlimit(resource.RLIMIT_CPU,
-                       (int(spent + 2 * timeout) + 1, resource.RLIM_INFINITY))
+                       _within_hard(resource.RLIMIT_CPU, int(spent + 2 * timeout) + 1))
 
 
 def serve(requests: Connection, replies: Connection) -> None:
@@ -49,6 +60,9 @@ def serve(requests: Connection, replies: Connection) -> None:
 
 def main(argv: list[str]) -> None:
     in_fd, out_fd, max_memory = (int(value) for value in argv)
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops its workers
+    # itself, and a worker must not print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _cap_memory(max_memory)
     serve(Connection(in_fd, writable=False), Connection(out_fd, readable=False))
 

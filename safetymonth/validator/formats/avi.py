@@ -28,6 +28,7 @@ BITMAP_HEADER = 40  # BITMAPINFOHEADER, the shortest video strf
 INDEX_ENTRY = 16
 MAX_SIDE = 16384
 MAX_TOP_LEVEL = 64  # chunks looked at in one RIFF list: movi, idx1, JUNK, INFO, ...
+MAX_RIFF_CHUNKS = 1024  # OpenDML writes one per gigabyte; beyond this, trailing data
 
 
 class Broken(Exception):
@@ -163,7 +164,9 @@ def _movie_problem(stream: BinaryIO, size: int) -> str | None:
 
 def _riff_runs_past_end(stream: BinaryIO, size: int) -> bool:
     position = 0
-    while position + 8 <= size:
+    for _ in range(MAX_RIFF_CHUNKS):
+        if position + 8 > size:
+            break
         stream.seek(position)
         kind, length = struct.unpack("<4sI", stream.read(8))
         if kind != b"RIFF":

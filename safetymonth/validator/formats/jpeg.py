@@ -18,13 +18,13 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image, JpegImagePlugin
+from PIL import JpegImagePlugin
 
 from safetymonth.config import Policy
 from safetymonth.validator.formats.base import (
-    ORIENTATION_TAG,
     check_pixels,
     corrupt,
+    exif_orientation,
     new,
     oriented,
     sandboxed,
@@ -42,6 +42,9 @@ SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 BLOCK = 1024 * 1024
 MAX_EXIF = 64 * 1024  # APP1 cannot be longer
+# Segments and fill bytes walked: a progressive photo has a few dozen; a file of a million
+# tiny comment segments would keep the walk busy for seconds.
+MAX_SEGMENTS = 20_000
 
 
 @dataclass
@@ -70,18 +73,39 @@ def probe(stream: BinaryIO, size: int, policy: Policy, source: Source) -> Verdic
     return verdict
 
 
+class Window:
+    """Reads at offsets that only move forward, served from the last block read where they
+    fall inside it, so the stream itself never seeks backwards: a zip member (``ZipExtFile``)
+    would inflate again from its start on every step back."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._start, self._data = 0, b""
+        self._at_end = False  # the last block read reached the end of the stream
+
+    def read(self, position: int, length: int) -> bytes:
+        offset = position - self._start
+        if offset >= 0 and (offset + length <= len(self._data) or self._at_end):
+            return self._data[offset:offset + length]
+        self._stream.seek(position)
+        wanted = max(length, BLOCK + 1)
+        self._start, self._data = position, self._stream.read(wanted)
+        self._at_end = len(self._data) < wanted
+        return self._data[:length]
+
+
 def read_layout(stream: BinaryIO, size: int) -> Layout:
     """Walk the segments of the primary image from SOI to its EOI."""
+    window = Window(stream)
     layout = Layout()
     position, scanned = 2, False
-    while True:
-        stream.seek(position)
-        head = stream.read(4)
+    for _ in range(MAX_SEGMENTS):
+        head = window.read(position, 4)
         if len(head) < 2:
             layout.problem = "文件不完整，缺少结束标记"
             return layout
         if head[0] != 0xFF:  # stray bytes: libjpeg skips to the next marker, and so do we
-            found = _after_scan(stream, position, size)
+            found = _after_scan(window, position, size)
             if found is None:
                 layout.problem = "文件不完整，缺少结束标记"
                 return layout
@@ -105,45 +129,35 @@ def read_layout(stream: BinaryIO, size: int) -> Layout:
         if end > size:
             layout.problem = "文件不完整，可能在传输中被截断"
             return layout
-        _read_segment(stream, marker, position + 4, end, layout)
+        _read_segment(window, marker, position + 4, end, layout)
         if marker == SOS:
             scanned = True
-            found = _after_scan(stream, end, size)
+            found = _after_scan(window, end, size)
             if found is None:
                 layout.problem = "文件不完整，图像数据被截断"
                 return layout
             end = found
         position = end
+    layout.problem = "文件结构异常（标记段数量过多）"
+    return layout
 
 
-def _read_segment(stream: BinaryIO, marker: int, body: int, end: int, layout: Layout) -> None:
+def _read_segment(window: Window, marker: int, body: int, end: int, layout: Layout) -> None:
     if marker in SOF_MARKERS and not layout.width:
-        stream.seek(body)
-        data = stream.read(5)
+        data = window.read(body, 5)
         if len(data) == 5:
             layout.height, layout.width = struct.unpack(">HH", data[1:5])
     elif marker == 0xE1 and layout.orientation is None and end - body <= MAX_EXIF:
-        stream.seek(body)
-        data = stream.read(end - body)
+        data = window.read(body, end - body)
         if data.startswith(b"Exif\x00\x00"):
-            layout.orientation = _orientation(data[6:])
+            layout.orientation = exif_orientation(data[6:])
 
 
-def _orientation(tiff: bytes) -> int | None:
-    exif = Image.Exif()
-    try:
-        exif.load(tiff)
-        return exif.get(ORIENTATION_TAG)
-    except Exception:  # a broken EXIF block is not a broken photo
-        return None
-
-
-def _after_scan(stream: BinaryIO, start: int, size: int) -> int | None:
+def _after_scan(window: Window, start: int, size: int) -> int | None:
     """The offset of the first marker after the entropy-coded data starting at ``start``."""
     position = start
     while position < size:
-        stream.seek(position)
-        block = stream.read(BLOCK + 1)  # one byte more: a marker split across blocks
+        block = window.read(position, BLOCK + 1)  # one more: a marker split across blocks
         match = NEXT_MARKER.search(block)
         if match:
             return position + match.start()

@@ -31,6 +31,9 @@ from safetymonth.validator.verdict import Kind, Verdict
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 MAX_BOX_READ = 64 * 1024  # tkhd, hdlr and stsd are tiny; never read a big box whole
 MAX_DEPTH = 16  # containers nested deeper than this are not looked into
+# Boxes looked at in one file. A long fragmented recording has a moof and an mdat per second
+# or two; a file of millions of 8-byte boxes would keep this walker busy for minutes.
+MAX_BOXES = 200_000
 FULL_BOX_VERSIONS = {b"mvhd": {0, 1}, b"tkhd": {0, 1}, b"mdhd": {0, 1}}
 SAMPLE_TABLES = {b"stsz", b"stz2", b"stco", b"co64"}  # sample sizes and chunk offsets
 MAX_SIDE = 16384  # larger than any camera writes (8K is 7680): a corrupt header
@@ -59,6 +62,7 @@ class Movie:
     fragments: int = 0
     problem: str | None = None  # the first structural error found
     tracks: list[Track] = field(default_factory=list)
+    boxes: int = 0  # looked at so far
 
     def fail(self, problem: str) -> None:
         self.problem = self.problem or problem
@@ -73,10 +77,10 @@ def probe(stream: BinaryIO, size: int) -> Verdict | None:
         if video:
             _fill(verdict, video)
         return corrupt(verdict, "文件不完整，可能在传输中被截断")
-    if not movie.has_moov:
-        return corrupt(verdict, "缺少索引（moov），文件可能未录制完成或被截断")
     if movie.problem:
         return corrupt(verdict, movie.problem)
+    if not movie.has_moov:
+        return corrupt(verdict, "缺少索引（moov），文件可能未录制完成或被截断")
     if video is None and any(track.handler for track in movie.tracks):
         # Whole tracks, none of them video (a sound recording): MediaInfo has nothing to
         # add, and hostile files of this shape made it take gigabytes.
@@ -162,6 +166,10 @@ def _boxes(stream: BinaryIO, start: int, end: int,
         if length < header:
             movie.fail(f"{_name(kind)}盒子大小无效")
             return  # a broken box: stop rather than loop
+        movie.boxes += 1
+        if movie.boxes > MAX_BOXES:
+            movie.fail("文件结构异常（盒子数量过多）")
+            return
         yield kind, position, position + length, header
         position += length
 
