@@ -3,10 +3,10 @@ VENV     := .venv
 PYTHON   := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-# Media probing and sample generation; IMAP server and PostgreSQL 15 for tests; PDF export
-# and CJK fonts (texlive-lang-chinese is the only Debian package with the Fandol faces:
-# FangSong, Kai).
-SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl \
+# Media probing and sample generation; zzuf (hostile fixtures, fuzzing); IMAP server and
+# PostgreSQL 15 for tests; PDF export and CJK fonts (texlive-lang-chinese is the only Debian
+# package with the Fandol faces: FangSong, Kai).
+SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl zzuf \
 	dovecot-imapd postgresql poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
 	texlive-lang-chinese libreoffice-writer-nogui python3-uno
 

@@ -199,9 +199,10 @@ def storage(server: Dovecot, work: Path, count: int, media: samplemail.Media,
     try:
         for pollers in (1, 2):
             url = server_pg.url(server_pg.create_database())
-            folders = [work / f"pg{pollers}-{index}" for index in range(pollers)]
-            for folder in folders:
-                configure(folder, server, user, url)
+            # One config for all: pollers sharing a database share storage.dir too (on
+            # several hosts, one shared mount), or each would find the others' files missing.
+            folders = [work / f"pg{pollers}"] * pollers
+            configure(folders[0], server, user, url)
             unmark(server, user)
             started = time.perf_counter()
             with ThreadPoolExecutor(pollers) as pool:

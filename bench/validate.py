@@ -1,11 +1,14 @@
 """Benchmark of the validator, run by hand: ``.venv/bin/python bench/validate.py``.
 
 It prints, in one run:
-1. files per second on a mixed corpus for our validator (one process, one core) against
+1. files per second on a mixed corpus for our validator (``check_file`` called once per file,
+   one file at a time; MediaInfo and JPEG decoding in its one sandbox worker) against
    ``ffprobe`` per file, the ``mediainfo`` CLI per file and ``exiftool`` (one batch run, its
    fastest use), with the ratios;
 2. our time on a ~1 GB MP4, MTS, AVI and MPG against a ~10 MB one of each, with the ratio;
-3. the peak RSS of a process that validates all of it.
+3. the peak RSS of a process that validates all of it, and of its sandbox worker;
+4. what the photo decode check costs: a 12 MP JPEG and a 1920×1080 PNG with
+   ``policy.photo.decode`` ``scaled`` against ``off``, and a full Pillow load as the peer.
 
 The big files are made here (remuxed from the 10 MB ones, so it takes a minute, not an hour)
 under bench/out/, which git ignores.
@@ -25,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from PIL import Image  # noqa: E402
+
 from safetymonth import samples  # noqa: E402
-from safetymonth.config import Policy  # noqa: E402
+from safetymonth.config import PhotoRule, Policy  # noqa: E402
 from safetymonth.validator import check_file  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "validate"
@@ -130,8 +135,9 @@ def median_time(path: Path, policy: Policy, runs: int = 7) -> float:
     return statistics.median(times)
 
 
-def peak_rss(files: list[Path]) -> float:
-    """Peak RSS in MB of a fresh process that validates every file given.
+def peak_rss(files: list[Path]) -> tuple[float, float]:
+    """Peak RSS in MB of a fresh process that validates every file given, and of its sandbox
+    worker.
 
     VmHWM, not ru_maxrss: Linux carries the parent's peak across fork and exec into
     ru_maxrss, which would report this benchmark's own size."""
@@ -139,16 +145,57 @@ def peak_rss(files: list[Path]) -> float:
         "import sys\n"
         "from pathlib import Path\n"
         "from safetymonth.config import Policy\n"
-        "from safetymonth.validator import check_file\n"
+        "from safetymonth.validator import check_file, sandbox\n"
         "policy = Policy()\n"
         "for name in sys.argv[1:]:\n"
         "    check_file(Path(name), policy)\n"
-        "status = open('/proc/self/status').read()\n"
-        "print(next(l.split()[1] for l in status.splitlines() if l.startswith('VmHWM')))\n"
+        "def hwm(pid):\n"
+        "    status = open(f'/proc/{pid}/status').read()\n"
+        "    return next(l.split()[1] for l in status.splitlines() if l.startswith('VmHWM'))\n"
+        "workers = sandbox.current_pool().pids()\n"
+        "print(hwm('self'), max(int(hwm(pid)) for pid in workers))\n"
     )
     result = subprocess.run([sys.executable, "-c", script, *map(str, files)], check=True,
                             capture_output=True, text=True, cwd=ROOT)
-    return int(result.stdout.strip()) / 1024
+    parent, worker = result.stdout.split()
+    return int(parent) / 1024, int(worker) / 1024
+
+
+def decode_cost(folder: Path) -> dict[str, dict[str, float]]:
+    """Median ms per check of a 12 MP camera-like JPEG (baseline, as cameras and phones
+    write it, and progressive, as some editors export it) and a 1920×1080 PNG; noisy
+    content, so they compress like photos do, not like flat test images."""
+    folder.mkdir(parents=True, exist_ok=True)
+    picture = Image.effect_noise((4032, 3024), 24).convert("RGB")
+    jpeg, progressive, png = (folder / "12mp.jpg", folder / "12mp-progressive.jpg",
+                              folder / "1080p.png")
+    picture.save(jpeg, quality=92)
+    picture.save(progressive, quality=92, progressive=True)
+    picture.crop((0, 0, 1920, 1080)).save(png)
+    rules = {mode: Policy(photo=PhotoRule(formats=["JPEG", "PNG", "PSD"], min_long_side=1920,
+                                          min_short_side=1080, decode=mode))
+             for mode in ("scaled", "off")}
+    costs = {}
+    for path in (jpeg, progressive, png):
+        row = {mode: median_time(path, policy) * 1e3 for mode, policy in rules.items()}
+        row["pillow full load"] = _median(lambda path=path: _pillow_load(path)) * 1e3
+        row["MB"] = path.stat().st_size / 1e6
+        costs[path.name] = row
+    return costs
+
+
+def _pillow_load(path: Path) -> None:
+    with Image.open(path) as image:
+        image.load()
+
+
+def _median(action: object, runs: int = 7) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -186,11 +233,19 @@ def main() -> None:
               f"   ratio {results[name]:4.2f} (target ≤2: {status})")
 
     bigs = sorted(OUT.glob("big.*")) + sorted(OUT.glob("small.*"))
-    rss = peak_rss(files + bigs)
+    rss, worker_rss = peak_rss(files + bigs)
     print(f"3. Peak RSS validating all {len(files) + len(bigs)} files: {rss:.1f} MB "
-          f"(target ≤100 MB: {'met' if rss <= 100 else 'MISSED'})")
+          f"(target ≤100 MB: {'met' if rss <= 100 else 'MISSED'}); its sandbox worker "
+          f"{worker_rss:.1f} MB")
+
+    print("4. Photo decode check, median ms per file (decode: scaled / off; Pillow full load)")
+    costs = decode_cost(OUT / "decode")
+    for name, row in costs.items():
+        print(f"   {name:20s} {row['MB']:5.1f} MB   scaled {row['scaled']:6.1f}   off "
+              f"{row['off']:5.2f}   Pillow full load {row['pillow full load']:6.1f}")
     print(json.dumps({"files_per_second": rates, "big_small_ratio": results,
-                      "peak_rss_mb": rss}, ensure_ascii=False))
+                      "peak_rss_mb": rss, "worker_peak_rss_mb": worker_rss,
+                      "decode_ms": costs}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -90,6 +90,25 @@ class SizeRule(_Strict):
         return self
 
 
+class PhotoRule(SizeRule):
+    """Photos also say how their pixel data is checked: ``scaled`` decodes a JPEG at 1/8 scale
+    and inflates a PNG's image data (nothing kept), ``off`` trusts the structure alone."""
+
+    decode: Literal["scaled", "off"] = "scaled"
+
+
+class ProbeLimits(_Strict):
+    """What one third-party parser may take in its sandboxed worker, per file."""
+
+    max_memory: int = Field(default=1 * GiB, ge=256 * MiB)  # a worker needs ~80 MB to start
+    timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _parse_size(cls, value: object) -> object:
+        return parse_size(value)
+
+
 class DocumentRule(_Strict):
     formats: list[str] = ["DOC", "DOCX", "WPS", "PDF"]
 
@@ -115,8 +134,8 @@ class ArchiveLimits(_Strict):
 class Policy(_Strict):
     """The campaign's rules for photos, videos and documents (``policy:`` in config.yaml)."""
 
-    photo: SizeRule = SizeRule(formats=["JPEG", "PNG", "PSD"], min_long_side=1920,
-                               min_short_side=1080)
+    photo: PhotoRule = PhotoRule(formats=["JPEG", "PNG", "PSD"], min_long_side=1920,
+                                 min_short_side=1080)
     video: SizeRule = SizeRule(formats=["MP4", "MPG2", "AVI", "MTS"], min_long_side=1280,
                                min_short_side=720)
     document: DocumentRule = DocumentRule()
@@ -126,6 +145,7 @@ class Policy(_Strict):
     # Above this many declared pixels an image is a decompression bomb and is never decoded.
     max_image_pixels: int = Field(default=200_000_000, ge=1)
     archive: ArchiveLimits = ArchiveLimits()
+    probe: ProbeLimits = ProbeLimits()
 
     @field_validator("max_file_size", mode="before")
     @classmethod

@@ -38,6 +38,24 @@ def png_bomb(path: Path, side: int = 40_000) -> Path:
     return path
 
 
+def pillow_loads(path: Path) -> bool:
+    """Whether a full Pillow decode of the file succeeds: the independent judgement a photo
+    verdict is cross-checked against (every file it is used on is small)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception:
+        return False
+    return True
+
+
+def ffmpeg(path: Path, *arguments: str) -> Path:
+    """``ffmpeg -y ARGUMENTS PATH``: a file made for one test."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *arguments, str(path)], check=True,
+                   timeout=120)
+    return path
+
+
 def truncated(maker: Maker, keep: float) -> Maker:
     """A maker whose file is cut to ``keep`` of its length, as a failed transfer leaves it."""
     def make(path: Path) -> Path:

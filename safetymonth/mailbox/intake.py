@@ -65,12 +65,12 @@ log = logging.getLogger("safetymonth.intake")
 Checker = Callable[[Path, Policy, str | None], list[Verdict]]
 DUPLICATE = "duplicate"
 ELSEWHERE = "elsewhere"  # claimed by another live process, which processes it
-DONE_ELSEWHERE = "done elsewhere"  # another process recorded and processed it just now
+ALREADY_DONE = "already done"  # processed before: by an earlier run or another process
 FETCH_CHUNK = 50  # messages recorded between two rounds of server-side marking
 RECEIVE_GROUP_BYTES = 8 * 1024 * 1024  # fetched messages recorded in one transaction
 # States after which a message needs nothing more from the server. Not a failed one (a retry
 # may process it) nor a too-large one (a raised limit lets it in): they stay in the window.
-SETTLED = (PROCESSED, DUPLICATE, DONE_ELSEWHERE)
+SETTLED = (PROCESSED, DUPLICATE, ALREADY_DONE)
 
 
 @dataclass
@@ -246,7 +246,7 @@ class Intake:
                     key, Received(sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
                                   message_id=None, sender=None, sender_name=None, subject="",
                                   date_header=None)).message
-                if not self.store.claim(message):  # another process holds it
+                if self.store.claim(message) is None:  # another process holds it
                     return ELSEWHERE
                 state = self.store.fail_try(message, detail, self.max_tries)
                 record = self.store.message(message)
@@ -291,7 +291,7 @@ class Intake:
             state = row.state
             if state == RECEIVED and row.tries >= self.max_tries:
                 state = FAILED
-            return state, row.id
+            return (ALREADY_DONE if state == PROCESSED else state), row.id
         digest = self.store.put_raw(raw)
         head = parse_headers(raw)
         recorded = self.store.record_received(key, Received(
@@ -305,7 +305,7 @@ class Intake:
         if not recorded.new:  # another process recorded it a moment ago
             known = self.store.message(recorded.message)
             state = known.state if known else RECEIVED
-            return (DONE_ELSEWHERE if state == PROCESSED else state), recorded.message
+            return (ALREADY_DONE if state == PROCESSED else state), recorded.message
         return RECEIVED, recorded.message
 
     def _repair(self, row: MessageRecord, raw: bytes) -> None:
@@ -352,11 +352,8 @@ class Intake:
     def process(self, message: int) -> str:
         """Steps 2 to 5 for a message whose raw bytes are in the store, once claimed (a try
         is counted); :data:`ELSEWHERE` when another live process holds it."""
-        if not self.store.claim(message):
-            return ELSEWHERE
-        row = self.store.message(message)
-        assert row is not None
-        return self._work(row)
+        row = self.store.claim(message)
+        return ELSEWHERE if row is None else self._work(row)
 
     def _work(self, row: MessageRecord) -> str:
         """Steps 2 to 5 for a message this process has claimed."""

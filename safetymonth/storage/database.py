@@ -3,8 +3,8 @@ schema brought up to date (Alembic), including stores the first release wrote.
 
 SQLite (the default, a file in ``storage.dir``) runs in WAL mode, so readers never wait for a
 writer; a write transaction is ``BEGIN IMMEDIATE`` (it takes the write lock at once, never
-half-way), a read is a plain ``BEGIN``. PostgreSQL is for a shared deployment; its password
-comes only from the environment (``storage.password_env``).
+half-way), a read is one statement in autocommit mode. PostgreSQL is for a shared
+deployment; its password comes only from the environment (``storage.password_env``).
 
 The first release versioned its SQLite schema with ``PRAGMA user_version`` (1 or 2); such a
 store is stamped with the matching Alembic revision and upgraded on first open, in place. An
@@ -93,7 +93,10 @@ def _sqlite_connected(dbapi: sqlite3.Connection, _record: object) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get(WRITE) else "BEGIN")
+    """A write takes the lock at once; a read outside a write transaction is one statement,
+    which SQLite runs as its own read transaction (no BEGIN and ROLLBACK around it)."""
+    if connection.info.get(WRITE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def set_sqlite_sync(connection: Connection, mode: str) -> None:

@@ -393,13 +393,17 @@ class Repository(CreditQueries):
             claims.LEASE))
         return or_(column.is_(None), column == self.owner, column.not_in(live))
 
-    def claim(self, message: int) -> bool:
+    def claim(self, message: int) -> MessageRecord | None:
         """Claim a received message for processing, counting the try (so a message that kills
-        its process still fails in the end); False when a live worker holds it."""
+        its process still fails in the end); returns it, or None when a live worker holds
+        it."""
         free = self._free(messages.c.claimed_by)
-        return self._write(update(messages).where(
-            messages.c.id == message, messages.c.state == RECEIVED, free).values(
-            claimed_by=self.owner, tries=messages.c.tries + 1)) == 1
+        with self.transaction():
+            row = self.conn.execute(update(messages).where(
+                messages.c.id == message, messages.c.state == RECEIVED, free).values(
+                claimed_by=self.owner, tries=messages.c.tries + 1).returning(*messages.c)
+            ).first()
+        return _message(row) if row else None
 
     def claim_next(self, max_tries: int,
                    skipping: Iterable[int] = ()) -> MessageRecord | None:
@@ -651,16 +655,16 @@ class Repository(CreditQueries):
 
     def record_verdicts(self, message: int, files: list[NewAttachment]) -> None:
         """The message's attachments, their verdicts and one check row per verdict
-        (replacing what an earlier, interrupted try recorded at the same positions)."""
+        (replacing whatever an earlier, interrupted try recorded for the message)."""
         with self.transaction():
+            earlier = attachments.c.message == message
+            self.conn.execute(checks.delete().where(
+                checks.c.attachment.in_(select(attachments.c.id).where(earlier))))
+            self.conn.execute(attachments.delete().where(earlier))
             for item in files:
                 self._record_attachment(message, item)
 
     def _record_attachment(self, message: int, item: NewAttachment) -> None:
-        same = (attachments.c.message == message) & (attachments.c.position == item.position)
-        self.conn.execute(checks.delete().where(
-            checks.c.attachment.in_(select(attachments.c.id).where(same))))
-        self.conn.execute(attachments.delete().where(same))
         result = self.conn.execute(attachments.insert().values(
             message=message, position=item.position, name=item.name,
             stored_name=item.stored_name, sha256=item.sha256, size=item.size,

@@ -32,6 +32,7 @@ MAX_DIRECTORY_ENTRY = 4096
 class Member:
     info: zipfile.ZipInfo
     name: str  # the recovered name, as the sender's tool showed it
+    index: int  # its place in the directory, by which a sandbox worker opens it
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
@@ -119,7 +120,7 @@ def archive_problem(archive: zipfile.ZipFile, policy: Policy) -> str | None:
 def members(archive: zipfile.ZipFile, archive_name: str,
             policy: Policy) -> Iterator[Member | Verdict]:
     """Each file in the archive: a Member safe to read, or the Verdict that refuses it."""
-    for info in archive.infolist():
+    for index, info in enumerate(archive.infolist()):
         name = member_name(info)
         if info.is_dir():
             continue
@@ -129,7 +130,7 @@ def members(archive: zipfile.ZipFile, archive_name: str,
             path = f"{archive_name}!{name}"
             yield Verdict(path=path, kind=Kind.ARCHIVE).fail(code, message)
         else:
-            yield Member(info, name)
+            yield Member(info, name, index)
 
 
 def _member_problem(info: zipfile.ZipInfo, name: str,

@@ -1,4 +1,4 @@
-"""Checking many files for the ``validate`` command: folders, worker processes, a progress bar,
+"""Checking many files for the ``validate`` command: folders, parallel checks, a progress bar,
 and the human-readable table."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ import os
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 import click
 
 from safetymonth.config import Policy
-from safetymonth.validator import messages
+from safetymonth.validator import messages, sandbox
 from safetymonth.validator.check import check_file
 from safetymonth.validator.verdict import Verdict
 
@@ -36,10 +36,14 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 def validate_paths(paths: Iterable[Path], policy: Policy, jobs: int = 0,
                    progress: bool = False) -> list[Verdict]:
-    """Verdicts for every file under ``paths``, in input order. ``jobs`` 0 means one worker
-    process per core; workers are processes because MediaInfo is not thread-safe."""
+    """Verdicts for every file under ``paths``, in input order. ``jobs`` 0 means one per core.
+
+    The header readers are cheap and run in threads of this process; the parsers that do the
+    heavy work (MediaInfo, JPEG decoding) run in the sandbox's worker processes, ``jobs`` of
+    them at most, so the sandbox pool is the parallelism and no process pool sits on top."""
     files = expand(paths)
     workers = jobs or os.cpu_count() or 1
+    sandbox.set_size(workers)
     results = _run(files, policy, workers)
     if progress and len(files) >= PROGRESS_THRESHOLD:
         with click.progressbar(results, length=len(files), label="检查中",
@@ -53,9 +57,8 @@ def _run(files: list[Path], policy: Policy, workers: int) -> Iterator[list[Verdi
     if workers == 1 or len(files) < PARALLEL_THRESHOLD:
         yield from map(check, files)
         return
-    chunk = max(1, min(32, len(files) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(check, files, chunksize=chunk)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(check, files)
 
 
 def _check_one(path: Path, policy: Policy) -> list[Verdict]:

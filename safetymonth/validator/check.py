@@ -11,23 +11,24 @@ from typing import BinaryIO
 from safetymonth.config import Policy, SizeRule
 from safetymonth.validator import archive, messages, sniff
 from safetymonth.validator.formats import avi, document, jpeg, media, mp4, pillow, png, psd
-from safetymonth.validator.formats.base import READ_ERRORS
+from safetymonth.validator.formats.base import READ_ERRORS, new, sandboxed
+from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
 log = logging.getLogger("safetymonth.validator")
-
+SIZED = (Kind.PHOTO, Kind.VIDEO)  # the kinds a policy names formats and sizes for
 
 
 def check_file(path: Path, policy: Policy, name: str | None = None) -> list[Verdict]:
     """Verdicts for one file: one, or one per member of a zip (see the package docstring).
-    Never raises: whatever the file does to a probe ends as a verdict."""
+    Never raises: whatever the file does to a probe ends as a verdict. Thread-safe."""
     display = name if name is not None else str(path)
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
             return [Verdict(path=display).fail(Code.UNSUPPORTED_TYPE, messages.not_a_file())]
         with path.open("rb") as stream:
-            return check_stream(stream, info.st_size, display, policy, path)
+            return check_stream(stream, info.st_size, display, policy, Source(str(path)))
     except OSError as error:
         verdict = Verdict(path=display)
         return [verdict.fail(Code.CORRUPT, f"文件无法读取（{error.strerror}），请重新发送")]
@@ -37,12 +38,9 @@ def check_file(path: Path, policy: Policy, name: str | None = None) -> list[Verd
 
 
 def check_stream(stream: BinaryIO, size: int, name: str, policy: Policy,
-                 path: Path | None = None, in_archive: bool = False) -> list[Verdict]:
-    """Verdicts for an open binary stream of ``size`` bytes named ``name``.
-
-    ``path`` is given for a real file (MediaInfo reads it directly, which is faster than
-    feeding it a stream); members of a zip have none.
-    """
+                 source: Source) -> list[Verdict]:
+    """Verdicts for an open binary stream of ``size`` bytes named ``name``; ``source`` says
+    where a sandbox worker finds the same bytes (a file, or a member of a zip)."""
     if size == 0:
         return [Verdict(path=name).fail(Code.EMPTY, messages.empty())]
     stream.seek(0)
@@ -58,16 +56,16 @@ def check_stream(stream: BinaryIO, size: int, name: str, policy: Policy,
         verdict = Verdict(path=name, kind=Kind.ARCHIVE, format=found.format)
         return [verdict.fail(Code.UNSUPPORTED_TYPE, messages.other_archive(found.format or ""))]
     if found.family == "ZIP":
-        return _check_zip(stream, name, policy, in_archive)
-    verdict = _probe(found, stream, size, name, policy, path)
+        return _check_zip(stream, name, policy, source)
+    verdict = _probe(found, stream, size, name, policy, source)
     return [_judge(verdict, name, policy)]
 
 
 def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy: Policy,
-           path: Path | None) -> Verdict:
+           source: Source) -> Verdict:
     family = found.family
     if family == "JPEG":
-        return jpeg.probe(stream, size, policy)
+        return jpeg.probe(stream, size, policy, source)
     if family == "PNG":
         return png.probe(stream, size, policy)
     if family == "PSD":
@@ -78,21 +76,21 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
         return document.probe_pdf(stream, size)
     if family == "OLE2":
         return document.probe_ole(stream, name)
-    source = path if path is not None else stream
     if found.kind is Kind.PHOTO:  # HEIC, AVIF
-        return media.probe_still(source, found.format or "")
+        return sandboxed(new(Kind.PHOTO, found.format), policy, media.probe_still, source,
+                         found.format or "")
     # MP4/MOV and AVI headers are read directly (their indexes grow with length); MediaInfo
     # reads the stream formats, and any file the direct readers find no video track in.
     direct = {"ISOBMFF": mp4.probe, "AVI": avi.probe}.get(family)
     verdict = direct(stream, size) if direct else None
     if verdict is not None:
         return verdict
-    verdict = media.probe_video(source)
+    verdict = sandboxed(new(Kind.VIDEO, found.format), policy, media.probe_video, source)
     verdict.format = verdict.format or found.format
     return verdict
 
 
-def _check_zip(stream: BinaryIO, name: str, policy: Policy, in_archive: bool) -> list[Verdict]:
+def _check_zip(stream: BinaryIO, name: str, policy: Policy, source: Source) -> list[Verdict]:
     whole = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
     problem = archive.directory_problem(stream, policy)
     if problem:  # judged from the end record, before Python loads the whole directory
@@ -105,13 +103,14 @@ def _check_zip(stream: BinaryIO, name: str, policy: Policy, in_archive: bool) ->
         office = document.ooxml_format(bundle)
         if office:
             return [_judge(document.probe_ooxml(bundle, office), name, policy)]
-        if in_archive:
+        if source.member is not None:
             verdict = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
             return [verdict.fail(Code.UNSUPPORTED_TYPE, "压缩包内又套压缩包，请直接打包照片和视频")]
-        return _check_members(bundle, name, policy)
+        return _check_members(bundle, name, policy, source.path)
 
 
-def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy) -> list[Verdict]:
+def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy,
+                   archive_path: str) -> list[Verdict]:
     whole = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
     problem = archive.archive_problem(bundle, policy)
     if problem:
@@ -125,7 +124,7 @@ def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy) -> list[V
         try:
             with bundle.open(member.info) as stream:
                 verdicts += check_stream(stream, member.info.file_size, member_path, policy,
-                                         in_archive=True)
+                                         Source(archive_path, member.index))
         except READ_ERRORS:
             broken = Verdict(path=member_path, kind=Kind.ARCHIVE)
             verdicts.append(broken.fail(Code.CORRUPT,
@@ -142,11 +141,21 @@ def _judge(verdict: Verdict, name: str, policy: Policy) -> Verdict:
     if suffix and sniff.extension_mismatch(suffix, verdict.format):
         verdict.warn(Code.EXTENSION_MISMATCH,
                      messages.extension_mismatch(suffix, verdict.format or ""))
+    allowed = _allowed_formats(verdict.kind, policy)
+    refused = bool(verdict.format) and verdict.kind in SIZED and verdict.format not in allowed
+    if refused:
+        # An FLV, a WMV or a 3GP: "send an MP4" is the one useful sentence, whatever state
+        # its tracks are in, so a damaged one is not told to "re-export" itself.
+        damaged = [r for r in verdict.reasons if r.code is Code.CORRUPT]
+        verdict.reasons = [r for r in verdict.reasons if r.code is not Code.CORRUPT]
+        verdict.fail(Code.FORMAT_NOT_ALLOWED,
+                     messages.format_not_allowed(verdict.kind, verdict.format or "", allowed))
+        if damaged:
+            return verdict  # its size, if any, is not to be trusted
     if any(r.code in (Code.CORRUPT, Code.TOO_LARGE, Code.UNSUPPORTED_TYPE)
            for r in verdict.reasons):
         return verdict  # the probe could not see what the policy would judge
-    allowed = _allowed_formats(verdict.kind, policy)
-    if verdict.format not in allowed:
+    if not refused and verdict.format not in allowed:
         verdict.fail(Code.FORMAT_NOT_ALLOWED,
                      messages.format_not_allowed(verdict.kind, verdict.format or "", allowed))
     rule = {Kind.PHOTO: policy.photo, Kind.VIDEO: policy.video}.get(verdict.kind)

@@ -82,6 +82,12 @@ def corrupt(kind: str, detail: str) -> str:
     return f"{what}文件已损坏或不完整（{detail}），请重新导出或重新发送完整文件"
 
 
+def unreadable(kind: str) -> str:
+    what = KIND_LABELS.get(kind, "")
+    return (f"{what}文件无法读取（检查时超出时间或内存限制，文件可能已损坏），"
+            "请重新导出或重新发送完整文件")
+
+
 def empty() -> str:
     return "文件为空（0字节），请重新添加附件后发送"
 

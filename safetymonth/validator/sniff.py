@@ -78,8 +78,9 @@ def _other_video(head: bytes) -> Sniffed | None:
         return Sniffed("VIDEO", Kind.VIDEO)  # MPEG program stream: MPG2 or MPEG-1
     if _packets(head, 0, 188) or _packets(head, 4, 192):
         return Sniffed("VIDEO", Kind.VIDEO)  # MPEG-TS or BDAV
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return Sniffed("VIDEO", Kind.VIDEO)  # Matroska / WebM
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska or WebM: the EBML DocType says
+        doc_type = "WEBM" if b"webm" in head[:64] else "MKV" if b"matroska" in head[:64] else None
+        return Sniffed("VIDEO", Kind.VIDEO, doc_type)
     if head.startswith(b"FLV\x01"):
         return Sniffed("VIDEO", Kind.VIDEO, "FLV")
     if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):

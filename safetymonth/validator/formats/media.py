@@ -14,26 +14,25 @@ MediaInfo names containers, not the campaign's formats, so they are mapped here:
 
 MediaInfo reads up to 134 MB of a transport stream by default, so a 1 GB TS would take about
 a second; ``MpegTs_MaximumOffset`` caps that. Such options live in MediaInfo's global state,
-which is not thread-safe, so every parse in a process goes through one lock with the same
-options, and parallel checking uses processes, never threads.
+which is not thread-safe. ``probe_video`` and ``probe_still`` therefore run only inside the
+sandbox's single-threaded workers (``check`` sends them there), where a file that makes
+MediaInfo hang or balloon costs that worker, not the service.
 """
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
 from typing import BinaryIO
 
 from pymediainfo import MediaInfo
 
-from safetymonth.validator.formats.base import READ_ERRORS, corrupt, new
+from safetymonth.validator.formats.base import NO_VIDEO, READ_ERRORS, corrupt, new
+from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Kind, Verdict
 
 MEDIAINFO_OPTIONS = {
     "MpegTs_MaximumOffset": str(64 * 1024),
     "File_TestContinuousFileNames": "0",  # never go looking for img001, img002, ... siblings
 }
-_LOCK = threading.Lock()
 
 CONTAINERS = {
     "AVI": "AVI", "BDAV": "MTS", "MPEG-TS": "TS", "Matroska": "MKV", "WebM": "WEBM",
@@ -60,16 +59,18 @@ class _BinaryStream:
         return self._stream.tell()
 
 
-def parse(source: Path | BinaryIO) -> MediaInfo:
-    """One MediaInfo parse; headers only (``parse_speed=0``)."""
-    with _LOCK:
-        if not isinstance(source, Path):
-            source.seek(0)
-            source = _BinaryStream(source)  # type: ignore[assignment]
-        return MediaInfo.parse(source, parse_speed=0, mediainfo_options=MEDIAINFO_OPTIONS)
+def parse(source: Source) -> MediaInfo:
+    """One MediaInfo parse; headers only (``parse_speed=0``). A file is read by MediaInfo
+    itself, which is faster than feeding it a stream; a zip member is fed as one."""
+    if source.member is None:
+        return MediaInfo.parse(source.path, parse_speed=0, mediainfo_options=MEDIAINFO_OPTIONS)
+    with source.open() as stream:
+        return MediaInfo.parse(_BinaryStream(stream), parse_speed=0,  # type: ignore[arg-type]
+                               mediainfo_options=MEDIAINFO_OPTIONS)
 
 
-def probe_video(source: Path | BinaryIO) -> Verdict:
+def probe_video(source: Source) -> Verdict:
+    """Runs in a sandbox worker."""
     verdict = new(Kind.VIDEO, None)
     try:
         info = parse(source)
@@ -82,14 +83,15 @@ def probe_video(source: Path | BinaryIO) -> Verdict:
         _fill_size(verdict, video)
         return corrupt(verdict, "文件不完整，可能在传输中被截断")
     if video is None:
-        return corrupt(verdict, "没有找到视频画面，文件可能损坏或缺少索引")
+        return corrupt(verdict, NO_VIDEO)
     if not _fill_size(verdict, video):
         return corrupt(verdict, "无法读取视频分辨率")
     return verdict
 
 
-def probe_still(source: Path | BinaryIO, fmt: str) -> Verdict:
-    """HEIF/AVIF stills: not campaign formats, but the reply names the size all the same."""
+def probe_still(source: Source, fmt: str) -> Verdict:
+    """HEIF/AVIF stills: not campaign formats, but the reply names the size all the same.
+    Runs in a sandbox worker."""
     verdict = new(Kind.PHOTO, fmt)
     try:
         info = parse(source)

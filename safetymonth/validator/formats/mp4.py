@@ -9,6 +9,12 @@ over everything else, at the same cost for any length.
   writes) is MOV; ``3g..`` is 3GP; anything else is MP4.
 - Truncation: an ``mdat`` or ``moov`` that runs past the end of the file, or no ``moov``.
 - Rotation: the track header's display matrix; anamorphic frames: the ``pasp`` box.
+- Structure, checked before a file is ``ok`` (each is what makes players refuse it): every box
+  fits its parent; ``mvhd``, ``tkhd`` and ``mdhd`` have a known version; the video track has a
+  sample description, sample sizes and chunk offsets with at least one sample each (unless the
+  movie is fragmented: then its samples are in the ``moof`` boxes); its ``tkhd`` size and its
+  sample entry agree, and no side is over 16384. The tables are never read past their first
+  entries, so the cost stays the same for any length.
 """
 
 from __future__ import annotations
@@ -19,12 +25,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from safetymonth.validator.formats.base import corrupt, new
+from safetymonth.validator.formats.base import NO_VIDEO, corrupt, new
 from safetymonth.validator.verdict import Kind, Verdict
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 MAX_BOX_READ = 64 * 1024  # tkhd, hdlr and stsd are tiny; never read a big box whole
 MAX_DEPTH = 16  # containers nested deeper than this are not looked into
+# Boxes looked at in one file. A long fragmented recording has a moof and an mdat per second
+# or two; a file of millions of 8-byte boxes would keep this walker busy for minutes.
+MAX_BOXES = 200_000
+FULL_BOX_VERSIONS = {b"mvhd": {0, 1}, b"tkhd": {0, 1}, b"mdhd": {0, 1}}
+SAMPLE_TABLES = {b"stsz", b"stz2", b"stco", b"co64"}  # sample sizes and chunk offsets
+MAX_SIDE = 16384  # larger than any camera writes (8K is 7680): a corrupt header
+MAX_SIZE_FACTOR = 4  # tkhd against the sample entry: anamorphic, yes; a thousandfold, no
 
 
 @dataclass
@@ -35,6 +48,9 @@ class Track:
     rotation: int = 0
     coded: tuple[int, int] = (0, 0)  # the sample entry's stored size
     pixel_aspect: float | None = None
+    descriptions: int = 0  # stsd entries
+    samples: int = 0  # stsz/stz2 sample count
+    chunks: int = 0  # stco/co64 entry count
 
 
 @dataclass
@@ -42,7 +58,14 @@ class Movie:
     brand: bytes | None = None
     has_moov: bool = False
     truncated: bool = False
+    fragmented: bool = False  # an mvex in the moov: the samples are in moof boxes
+    fragments: int = 0
+    problem: str | None = None  # the first structural error found
     tracks: list[Track] = field(default_factory=list)
+    boxes: int = 0  # looked at so far
+
+    def fail(self, problem: str) -> None:
+        self.problem = self.problem or problem
 
 
 def probe(stream: BinaryIO, size: int) -> Verdict | None:
@@ -54,11 +77,49 @@ def probe(stream: BinaryIO, size: int) -> Verdict | None:
         if video:
             _fill(verdict, video)
         return corrupt(verdict, "文件不完整，可能在传输中被截断")
+    if movie.problem:
+        return corrupt(verdict, movie.problem)
     if not movie.has_moov:
         return corrupt(verdict, "缺少索引（moov），文件可能未录制完成或被截断")
+    if video is None and any(track.handler for track in movie.tracks):
+        # Whole tracks, none of them video (a sound recording): MediaInfo has nothing to
+        # add, and hostile files of this shape made it take gigabytes.
+        return corrupt(verdict, NO_VIDEO)
     if video is None or not _fill(verdict, video):
         return None
-    return verdict
+    problem = _video_problem(movie, video)
+    return corrupt(verdict, problem) if problem else verdict
+
+
+def _video_problem(movie: Movie, track: Track) -> str | None:
+    """What makes the video track unplayable, or None."""
+    if not track.descriptions:
+        return "视频轨道缺少编码描述（stsd）"
+    if not movie.fragmented and not (track.samples and track.chunks):
+        return "视频轨道没有帧（索引表为空）"
+    if movie.fragmented and not (track.samples or movie.fragments):
+        return "视频轨道没有帧"
+    sides = (track.width, track.height, *track.coded)
+    if any(side > MAX_SIDE for side in sides):
+        return "文件头中的视频尺寸不合理"
+    if not _sizes_agree(track):
+        return "文件头中的视频尺寸前后矛盾"
+    return None
+
+
+def _sizes_agree(track: Track) -> bool:
+    """The track header's size against the sample entry's (widened by ``pasp``), side by
+    side or a quarter turn apart, within a factor that anamorphic video never reaches."""
+    coded_width, coded_height = track.coded
+    if not (track.width and track.height and coded_width and coded_height):
+        return True  # one of them unset: nothing to compare
+    shown = (coded_width * (track.pixel_aspect or 1), coded_height)
+
+    def near(a: float, b: float) -> bool:
+        return 1 / MAX_SIZE_FACTOR <= a / b <= MAX_SIZE_FACTOR
+
+    header = (track.width, track.height)
+    return any(near(header[0], w) and near(header[1], h) for w, h in (shown, shown[::-1]))
 
 
 def _format(brand: bytes | None) -> str:
@@ -71,9 +132,11 @@ def _format(brand: bytes | None) -> str:
 
 def read_movie(stream: BinaryIO, size: int) -> Movie:
     movie = Movie()
-    for kind, start, end, header in _boxes(stream, 0, size):
+    for kind, start, end, header in _boxes(stream, 0, size, movie):
         if end > size:
             movie.truncated = True
+        if kind == b"moof":
+            movie.fragments += 1
         if kind == b"ftyp":
             stream.seek(start + header)
             movie.brand = stream.read(4)
@@ -83,8 +146,11 @@ def read_movie(stream: BinaryIO, size: int) -> Movie:
     return movie
 
 
-def _boxes(stream: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
-    """(type, start, end, header length) of each box between ``start`` and ``end``."""
+def _boxes(stream: BinaryIO, start: int, end: int,
+           movie: Movie) -> Iterator[tuple[bytes, int, int, int]]:
+    """(type, start, end, header length) of each box between ``start`` and ``end``.
+    A box shorter than its header ends the walk as a structural error; one that runs past
+    ``end`` is yielded (at the top level it means truncation: the caller decides)."""
     position = start
     while position + 8 <= end:
         stream.seek(position)
@@ -98,7 +164,12 @@ def _boxes(stream: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int,
         elif length == 0:
             length = end - position
         if length < header:
+            movie.fail(f"{_name(kind)}盒子大小无效")
             return  # a broken box: stop rather than loop
+        movie.boxes += 1
+        if movie.boxes > MAX_BOXES:
+            movie.fail("文件结构异常（盒子数量过多）")
+            return
         yield kind, position, position + length, header
         position += length
 
@@ -107,16 +178,56 @@ def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | N
           depth: int = 0) -> None:
     if depth > MAX_DEPTH:  # real files nest about six deep; a hostile one, thousands
         return
-    for kind, box_start, box_end, header in _boxes(stream, start, end):
+    for kind, box_start, box_end, header in _boxes(stream, start, end, movie):
         body = box_start + header
+        if box_end > end:
+            movie.fail(f"{_name(kind)}盒子超出其所属范围")
+            return
+        if kind in FULL_BOX_VERSIONS:
+            stream.seek(body)
+            version = stream.read(1)
+            if not version or version[0] not in FULL_BOX_VERSIONS[kind]:
+                movie.fail(f"{_name(kind)}盒子版本未知")
+                return
+        if kind == b"mvex":
+            movie.fragmented = True
         if kind == b"trak":
             movie.tracks.append(Track())
             _walk(stream, body, box_end, movie, movie.tracks[-1], depth + 1)
         elif kind in CONTAINERS:
             _walk(stream, body, box_end, movie, track, depth + 1)
-        elif track is not None and kind in (b"tkhd", b"hdlr", b"stsd"):
+        elif track is not None and kind in _READERS:
             stream.seek(body)
             _READERS[kind](stream.read(min(box_end - body, MAX_BOX_READ)), track)
+        elif track is not None and kind in SAMPLE_TABLES:
+            _read_table(stream, kind, body, box_end, movie, track)
+
+
+def _name(kind: bytes) -> str:
+    return kind.decode("latin-1").strip() or "?"
+
+
+def _read_table(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Movie,
+                track: Track) -> None:
+    """The entry count of a sample size or chunk offset table, checked to fit its box."""
+    stream.seek(body)
+    head = stream.read(12)
+    if len(head) < 12:
+        movie.fail(f"{_name(kind)}盒子不完整")
+        return
+    if kind in (b"stsz", b"stz2"):
+        field_or_size, count = struct.unpack(">II", head[4:12])
+        bits = field_or_size & 0xFF if kind == b"stz2" else (0 if field_or_size else 32)
+        table = (count * bits + 7) // 8
+        track.samples = count
+        fixed = 12
+    else:
+        count = struct.unpack(">I", head[4:8])[0]
+        table = count * (8 if kind == b"co64" else 4)
+        track.chunks = count
+        fixed = 8
+    if body + fixed + table > end:
+        movie.fail(f"{_name(kind)}表超出其盒子")
 
 
 def _read_tkhd(data: bytes, track: Track) -> None:
@@ -137,6 +248,8 @@ def _read_hdlr(data: bytes, track: Track) -> None:
 
 def _read_stsd(data: bytes, track: Track) -> None:
     """The first sample entry: its stored width and height, and a ``pasp`` child if any."""
+    if len(data) >= 8:
+        track.descriptions = struct.unpack(">I", data[4:8])[0]
     if len(data) < 8 + 86:
         return
     entry_size = struct.unpack(">I", data[8:12])[0]

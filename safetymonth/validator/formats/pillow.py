@@ -3,7 +3,6 @@ WebP), which are recognised so the reply can name them, but are not campaign for
 
 from __future__ import annotations
 
-import warnings
 from typing import BinaryIO
 
 from PIL import Image
@@ -19,19 +18,23 @@ from safetymonth.validator.formats.base import (
 from safetymonth.validator.verdict import Kind, Verdict
 
 
-def open_header(stream: BinaryIO, formats: list[str]) -> Image.Image | None:
-    """``Image.open`` reads only the header. Pillow's own bomb guard would refuse to even report
-    the size of a bomb; we never decode pixels, and judge bombs from the size ourselves."""
+def open_header(stream: BinaryIO, fmt: str) -> Image.Image | None:
+    """The image's header, read by its Pillow plugin. The plugin is called directly, not
+    through ``Image.open``: that would apply Pillow's bomb guard, which refuses to even report
+    the size of a bomb and is switched by a process-global (``Image.MAX_IMAGE_PIXELS``) that
+    no thread may touch. We never decode pixels here, and judge bombs from the size ourselves.
+    """
+    Image.init()
+    factory, accept = Image.OPEN[fmt]
     stream.seek(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-        try:
-            return Image.open(stream, formats=formats)
-        except (OSError, SyntaxError, ValueError, EOFError):
+    head = stream.read(16)
+    stream.seek(0)
+    try:
+        if accept and not accept(head):
             return None
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
+        return factory(stream, "")
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError):
+        return None
 
 
 def orientation(image: Image.Image) -> int | None:
@@ -45,7 +48,7 @@ def orientation(image: Image.Image) -> int | None:
 def probe(stream: BinaryIO, size: int, policy: Policy, fmt: str) -> Verdict:
     del size  # these formats are reported, not accepted: the header is enough
     verdict = new(Kind.PHOTO, fmt)
-    image = open_header(stream, [fmt])
+    image = open_header(stream, fmt)
     if image is None:
         return corrupt(verdict, "文件头无法读取")
     verdict.width, verdict.height = oriented(*image.size, orientation(image))

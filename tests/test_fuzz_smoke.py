@@ -1,0 +1,93 @@
+"""A bounded fuzz run in every ``make test``: fixed-seed mutants of the validator's corpus
+through ``safetymonth validate --json``, and of real sample mail through ``poll --once``.
+
+It is bounded by counts and by the sandbox's per-file limits (``policy.probe``), not by a clock:
+a few hundred media files in one batch, a few dozen messages in one poll. Longer campaigns are
+in bench/fuzz.py.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from safetymonth.mailbox.samplemail import Media
+from safetymonth.storage.repository import FAILED, PROCESSED, TOO_LARGE, Repository
+from tests.mailservers import drop, write_config
+from tests.mutate import mutate_mail, mutate_media, sample_mail
+
+CONTRACT_KEYS = {"path", "kind", "format", "width", "height", "ok", "reasons", "warnings"}
+MUTANTS_PER_FILE = 8
+MAILS = 36
+PROBE = {"timeout": 3, "max_memory": "1 GiB"}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "safetymonth", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_mutated_media_each_get_a_verdict(tmp_path: Path, media: dict[str, Path]) -> None:
+    folder = tmp_path / "mutants"
+    folder.mkdir()
+    mutants = []
+    for number, name in enumerate(sorted(media)):
+        data = media[name].read_bytes()
+        for copy in range(MUTANTS_PER_FILE):
+            rng = random.Random(number * 1000 + copy)
+            mutant = folder / f"{copy}-{name}"
+            mutant.write_bytes(mutate_media(data, rng))
+            mutants.append(mutant)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"policy": {"probe": PROBE}}), encoding="utf-8")
+
+    result = cli("--config", str(config), "validate", "--json", "--jobs", "2", str(folder))
+
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    verdicts = json.loads(result.stdout)
+    assert all(set(verdict) == CONTRACT_KEYS for verdict in verdicts)
+    for verdict in verdicts:
+        assert isinstance(verdict["ok"], bool)
+        assert verdict["ok"] == (not verdict["reasons"]), verdict
+        assert all(reason["code"] and reason["message"] for reason in verdict["reasons"])
+    # Every mutant has its verdict (a zip has one per member, named ARCHIVE!MEMBER).
+    judged = {verdict["path"].split("!", 1)[0] for verdict in verdicts}
+    assert judged == {str(mutant) for mutant in mutants}
+
+
+def test_mutated_mail_is_each_recorded_or_failed(tmp_path: Path, mail_media: Media) -> None:
+    inbox = tmp_path / "inbox"
+    names = []
+    for index in range(MAILS):
+        name = f"{index:03d}.eml"
+        raw = sample_mail(mail_media, index, "smoke")
+        drop(inbox, name, mutate_mail(raw, random.Random(index)))
+        names.append(name)
+    # One try per message, so that one poll settles each of them.
+    config = write_config(tmp_path, mailbox={"max_tries": 1}, policy={"probe": PROBE})
+
+    poll = cli("--config", str(config), "poll", "--once")
+    report = cli("--config", str(config), "report", "--json")
+
+    assert "Traceback" not in poll.stderr, poll.stderr[-3000:]
+    assert poll.returncode == 0, poll.stderr[-3000:]
+    assert "Traceback" not in report.stderr and report.returncode == 0, report.stderr[-3000:]
+    keys = [f"maildir:{name}" for name in names]
+    with Repository(tmp_path / "storage") as store:
+        # A duplicate delivery (the same bytes, or the same Message-ID from the same sender:
+        # a mutation may delete the Message-ID) is recorded as an alias of the first one.
+        rows = {key: store.message_for_key(key) for key in keys}
+    assert [key for key, row in rows.items() if row is None] == []
+    states = {key: row.state for key, row in rows.items() if row is not None}
+    assert set(states.values()) <= {PROCESSED, FAILED, TOO_LARGE}
+    # What is left in new/ is exactly what report lists as failed; the rest moved to cur/.
+    left = {f"maildir:{path.name}" for path in (inbox / "new").iterdir()}
+    failed = {row["source_key"] for row in json.loads(report.stdout)["failed"]}
+    assert left == {key for key in keys if states[key] != PROCESSED}
+    assert {record.source_key for key in left if (record := rows[key])} <= failed
