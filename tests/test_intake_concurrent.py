@@ -74,8 +74,8 @@ def test_three_pollers_one_killed_give_each_message_one_record_and_one_reply(
     victim.stderr.close()
     for process in pollers[1:]:
         assert process.stderr is not None
-        process.stderr.read()  # drain, so a chatty poller never blocks on a full pipe
-        assert process.wait(timeout=300) == 0
+        log = process.stderr.read()  # drain, so a chatty poller never blocks on a full pipe
+        assert process.wait(timeout=300) == 0, log.decode(errors="replace")[-3000:]
         process.stderr.close()
     assert poller(config).wait(timeout=300) == 0  # the final poll takes what the victim held
 
