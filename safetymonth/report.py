@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from safetymonth.config import Completion, Config
-from safetymonth.storage.repository import Repository, open_repository
+from safetymonth.config import Completion, Config, Unit
+from safetymonth.storage.overview import Overview
+from safetymonth.storage.repository import Repository, UnitStatus, open_repository
 
 KIND_LABELS = {"document": "活动总结", "photo": "照片", "video": "视频"}
 KIND_ORDER = ("document", "video", "photo")
@@ -40,12 +41,21 @@ class UnitProgress:
 
 def unit_progress(repository: Repository, name: str, completion: Completion) -> UnitProgress:
     """What ``name`` has sent, counted across all its credited messages, and what it lacks."""
-    status = repository.unit_status(name)
+    return judge(repository.unit_status(name), completion)
+
+
+def judge(status: UnitStatus, completion: Completion) -> UnitProgress:
+    """A unit's counts against the completion rule: complete or not, and what it lacks."""
     needed = _needed(completion)
     have = {"document": status.documents_ok, "photo": status.photos_ok,
             "video": status.videos_ok}
     lacking = [KIND_LABELS[kind] for kind in KIND_ORDER if have[kind] < needed[kind]]
     return UnitProgress(**asdict(status), complete=not lacking, missing=lacking)
+
+
+def unit_id(unit: Unit) -> str:
+    """A unit's stable id in URLs and JSON: ``units[].id`` where set, else its name."""
+    return str(getattr(unit, "id", None) or unit.name)
 
 
 def missing(repository: Repository, name: str, completion: Completion) -> list[str]:
@@ -73,9 +83,11 @@ def intake_rows(config: Config) -> list[dict[str, Any]]:
 
 
 def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
+    statuses = Overview(repository).unit_statuses(unit.name for unit in config.units)
     units = []
     for unit in config.units:
-        status = asdict(unit_progress(repository, unit.name, config.campaign.completion))
+        status = {"id": unit_id(unit),
+                  **asdict(judge(statuses[unit.name], config.campaign.completion))}
         del status["missing"]
         units.append(status)
     return {
@@ -101,9 +113,15 @@ CSV_COLUMNS = ["name", "submissions", "documents_ok", "photos_ok", "photos_faile
 def write_csv(report: dict[str, Any], path: Path) -> None:
     """The unit table for a spreadsheet (UTF-8 with BOM, which Excel and WPS expect)."""
     with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(report["units"])
+        write_csv_to(report, out)
+
+
+def write_csv_to(report: dict[str, Any], out: TextIO) -> None:
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(report["units"])
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table for the terminal."""
     lines = ["单位                      提交  总结  照片合格/不合格  视频合格/不合格  完成"]
