@@ -7,11 +7,15 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from safetymonth.config import Config, ConfigError, load_config
 from safetymonth.storage.errors import StorageError, StorageFolderError
+
+if TYPE_CHECKING:
+    from safetymonth.storage.repository import Repository
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -164,7 +168,7 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
         for plan in queue_reminders(config, store, dry_run=dry_run):
             action = f"skipped: {plan.skipped}" if plan.skipped else \
                 ("would remind" if dry_run else "reminded")
-            click.echo(f"{plan.unit}: {action} {', '.join(plan.recipients)} "
+            click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
                        f"(missing {'、'.join(plan.missing)})")
         if not dry_run:
             send_queued(config, store)
@@ -222,6 +226,194 @@ def _progress(length: int, label: str) -> Iterator[Callable[[object], None]]:
         return
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
         yield lambda _done: bar.update(1)
+
+
+# --- coordinators' decisions --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _decisions(ctx: click.Context) -> Iterator[tuple[Config, Repository]]:
+    """The config and the store for a decision command; a decision that cannot be made is
+    one line and exit code 2."""
+    from safetymonth.decisions import DecisionError
+    from safetymonth.storage.repository import open_repository
+
+    config = _config(ctx)
+    try:
+        with open_repository(config) as store:
+            yield config, store
+    except DecisionError as error:
+        click.echo(f"safetymonth: {error}", err=True)
+        ctx.exit(EXIT_USAGE)
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[tuple[str, str]],
+                zone: str) -> None:
+    from safetymonth.decisions import table
+
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif rows:
+        click.echo(table(rows, columns, zone))
+
+
+unit_option = click.option("--unit", "unit", default=None, metavar="UNIT",
+                           help="Only this unit (its id or name).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+reason_option = click.option("--reason", required=True, help="Why (kept in the history).")
+by_option = click.option("--by", "by", default=None, metavar="NAME",
+                         help="Who decides (default: the OS user).")
+notify_option = click.option("--notify", is_flag=True,
+                             help="Queue and send a short reply to the unit saying so.")
+
+
+@main.command()
+@config_option
+@unit_option
+@json_option
+@click.pass_context
+def messages(ctx: click.Context, unit: str | None, as_json: bool) -> None:
+    """Every message received, with the unit it is credited to now."""
+    from safetymonth.decisions import message_rows
+
+    with _decisions(ctx) as (config, store):
+        _print_rows(message_rows(config, store, unit), as_json, [
+            ("id", "编号"), ("received", "收到时间"), ("sender", "发件人"), ("unit", "单位"),
+            ("credited_by", "计入依据"), ("files", "文件"), ("subject", "主题")],
+            config.campaign.timezone)
+
+
+@main.command()
+@config_option
+@unit_option
+@click.option("--failed", is_flag=True, help="Only files not accepted now.")
+@json_option
+@click.pass_context
+def files(ctx: click.Context, unit: str | None, failed: bool, as_json: bool) -> None:
+    """Every checked file (zip members each on their own): verdict and decision."""
+    from safetymonth.decisions import file_rows
+
+    with _decisions(ctx) as (config, store):
+        _print_rows(file_rows(config, store, unit, failed), as_json, [
+            ("id", "编号"), ("message", "邮件"), ("unit", "单位"), ("name", "文件名"),
+            ("kind", "类型"), ("verdict_ok", "检测合格"), ("ok", "认定合格"),
+            ("decision", "决定"), ("reason", "理由")], config.campaign.timezone)
+
+
+@main.command()
+@config_option
+@click.argument("message", metavar="MESSAGE")
+@click.option("--unit", "unit", required=True, metavar="UNIT", help="The unit's id or name.")
+@reason_option
+@by_option
+@notify_option
+@click.pass_context
+def credit(ctx: click.Context, message: str, unit: str, reason: str, by: str | None,
+           notify: bool) -> None:
+    """Credit MESSAGE (its id or Message-ID) to a unit."""
+    from safetymonth import decisions
+
+    with _decisions(ctx) as (config, store):
+        record = decisions.credit(config, store, message, unit, reason,
+                                  decisions.decided_by(by), notify)
+        _after_decision(ctx, config, store, record, notify)
+
+
+@main.command()
+@config_option
+@click.argument("file", metavar="FILE")
+@reason_option
+@by_option
+@notify_option
+@click.pass_context
+def accept(ctx: click.Context, file: str, reason: str, by: str | None, notify: bool) -> None:
+    """Count FILE (its id from `files`) as accepted, whatever the validator said."""
+    from safetymonth import decisions
+
+    with _decisions(ctx) as (config, store):
+        record = decisions.accept(config, store, file, reason, decisions.decided_by(by),
+                                  notify)
+        _after_decision(ctx, config, store, record, notify)
+
+
+@main.command()
+@config_option
+@click.argument("file", metavar="FILE")
+@reason_option
+@by_option
+@notify_option
+@click.pass_context
+def reject(ctx: click.Context, file: str, reason: str, by: str | None, notify: bool) -> None:
+    """Count FILE (its id from `files`) as failed, whatever the validator said."""
+    from safetymonth import decisions
+
+    with _decisions(ctx) as (config, store):
+        record = decisions.reject(config, store, file, reason, decisions.decided_by(by),
+                                  notify)
+        _after_decision(ctx, config, store, record, notify)
+
+
+@main.command()
+@config_option
+@click.option("--unit", "unit", required=True, metavar="UNIT", help="The unit's id or name.")
+@reason_option
+@by_option
+@notify_option
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def add(ctx: click.Context, unit: str, reason: str, by: str | None, notify: bool,
+        paths: tuple[Path, ...]) -> None:
+    """Add files received outside mail: stored, checked and credited to the unit."""
+    from safetymonth import decisions
+
+    with _decisions(ctx) as (config, store):
+        record, added = decisions.add(config, store, unit, reason, decisions.decided_by(by),
+                                      list(paths), notify)
+        for view in added:
+            click.echo(f"file {view.id}: {view.name} {'合格' if view.ok else '不合格'}")
+        _after_decision(ctx, config, store, record, notify)
+
+
+@main.command()
+@config_option
+@json_option
+@click.pass_context
+def history(ctx: click.Context, as_json: bool) -> None:
+    """Every decision: who, when, why; undone ones too."""
+    from safetymonth.decisions import history_rows
+
+    with _decisions(ctx) as (config, store):
+        _print_rows(history_rows(config, store), as_json, [
+            ("id", "编号"), ("at", "时间"), ("action", "决定"), ("target", "对象"),
+            ("unit", "单位"), ("by", "决定人"), ("reason", "理由"), ("undone_at", "撤销时间")],
+            config.campaign.timezone)
+
+
+@main.command()
+@config_option
+@click.argument("decision", type=int)
+@by_option
+@click.pass_context
+def undo(ctx: click.Context, decision: int, by: str | None) -> None:
+    """Undo DECISION (its id from `history`): everything is as before it."""
+    from safetymonth import decisions
+
+    with _decisions(ctx) as (config, store):
+        record = decisions.undo(store, decision, decisions.decided_by(by))
+        click.echo(decisions.describe(record, decisions.unit_names(config)))
+
+
+def _after_decision(ctx: click.Context, config: Config, store: Repository, record: Any,
+                    notify: bool) -> None:
+    from safetymonth.decisions import describe, unit_names
+    from safetymonth.mailbox.service import send_queued
+
+    click.echo(describe(record, unit_names(config)))
+    if notify:
+        _log_to_stderr()
+        with _mail_server_errors(ctx):
+            send_queued(config, store)
 
 
 # --- the console: serve, user ---------------------------------------------------------------

@@ -14,6 +14,7 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -271,6 +272,8 @@ class Mailbox(_Strict):
 
 class Unit(_Strict):
     name: str = Field(min_length=1)
+    # A short stable code: renaming a unit keeps its history (decisions) while the id stays.
+    id: str | None = Field(default=None, min_length=1)
     # An exact address (unit@example.cn) or a whole domain (@example.cn).
     emails: list[str] = Field(min_length=1)
 
@@ -278,6 +281,11 @@ class Unit(_Strict):
     @classmethod
     def _lower(cls, value: list[str]) -> list[str]:
         return [address.strip().lower() for address in value]
+
+    @property
+    def key(self) -> str:
+        """How the store knows the unit: its id, else its name."""
+        return self.id or self.name
 
 
 class Completion(_Strict):
@@ -290,6 +298,11 @@ class Completion(_Strict):
 
 class Campaign(_Strict):
     name: str = "民政服务机构“安全管理月”活动"
+    # The signature and From display name of every reply, and a phone number in it.
+    office: str = "安全管理月活动办公室"
+    contact: str | None = None
+    # Local times in reports, exports and replies.
+    timezone: str = "Asia/Shanghai"
     deadline: date = date(2024, 6, 24)
     completion: Completion = Completion()
     reminder_interval_days: float = Field(default=3.0, gt=0)
@@ -339,6 +352,20 @@ class Config(_Strict):
     docgen: Docgen = Docgen()
     # Where relative paths point: the config file's folder. Not a key of the file.
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
+
+    @model_validator(mode="after")
+    def _units_distinct(self) -> Config:
+        for label, values in (("id", [unit.key for unit in self.units]),
+                              ("name", [unit.name for unit in self.units])):
+            repeated = sorted({value for value in values if values.count(value) > 1})
+            if repeated:
+                raise ValueError(f"units: the same {label} twice: {', '.join(repeated)}")
+        try:
+            ZoneInfo(self.campaign.timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"campaign.timezone: unknown time zone "
+                             f"{self.campaign.timezone!r}") from None
+        return self
 
     def resolve(self, path: Path) -> Path:
         """An absolute path for a path from the file, relative to the config's folder."""

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import csv
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from safetymonth.config import Completion, Config, Unit
-from safetymonth.storage.overview import Overview
-from safetymonth.storage.repository import Repository, UnitStatus, open_repository
+from safetymonth.storage.credit import Tally
+from safetymonth.storage.repository import Repository, open_repository
+
+
+def local_time(value: str | None, zone: str) -> str:
+    """A stored UTC time (ISO 8601) as ``YYYY-MM-DD HH:MM`` in the time zone ``zone``."""
+    if not value:
+        return ""
+    return f"{datetime.fromisoformat(value).astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+
 
 KIND_LABELS = {"document": "活动总结", "photo": "照片", "video": "视频"}
 KIND_ORDER = ("document", "video", "photo")
@@ -24,9 +34,10 @@ KIND_ORDER = ("document", "video", "photo")
 
 @dataclass(frozen=True)
 class UnitProgress:
-    """A unit's counts (:class:`UnitStatus`) judged against the completion rule."""
+    """A unit's counts (:class:`Tally`) judged against the completion rule."""
 
     name: str
+    id: str = ""
     submissions: int = 0
     documents_ok: int = 0
     documents_failed: int = 0
@@ -39,31 +50,27 @@ class UnitProgress:
     missing: list[str] = field(default_factory=list)
 
 
-def unit_progress(repository: Repository, name: str, completion: Completion) -> UnitProgress:
-    """What ``name`` has sent, counted across all its credited messages, and what it lacks."""
-    return judge(repository.unit_status(name), completion)
-
-
-def judge(status: UnitStatus, completion: Completion) -> UnitProgress:
-    """A unit's counts against the completion rule: complete or not, and what it lacks."""
+def judge(unit: Unit, tally: Tally, completion: Completion) -> UnitProgress:
+    """``unit``'s tally against the completion rule: complete or what it lacks."""
     needed = _needed(completion)
-    have = {"document": status.documents_ok, "photo": status.photos_ok,
-            "video": status.videos_ok}
+    have = {"document": tally.documents_ok, "photo": tally.photos_ok,
+            "video": tally.videos_ok}
     lacking = [KIND_LABELS[kind] for kind in KIND_ORDER if have[kind] < needed[kind]]
-    return UnitProgress(**asdict(status), complete=not lacking, missing=lacking)
+    return UnitProgress(name=unit.name, id=unit.key, **asdict(tally), complete=not lacking,
+                        missing=lacking)
 
 
-def unit_id(unit: Unit) -> str:
-    """A unit's stable id in URLs and JSON: ``units[].id`` where set, else its name."""
-    return str(getattr(unit, "id", None) or unit.name)
+def unit_progress(repository: Repository, unit: Unit, completion: Completion) -> UnitProgress:
+    """What ``unit`` has sent, counted across all its credited messages, and what it lacks."""
+    return judge(unit, repository.unit_tally(unit.key), completion)
 
 
-def missing(repository: Repository, name: str, completion: Completion) -> list[str]:
-    """What ``name`` still lacks to be complete (``unit_progress(...).missing``), without
+def missing(repository: Repository, unit: str, completion: Completion) -> list[str]:
+    """What the unit keyed ``unit`` still lacks (``unit_progress(...).missing``), without
     counting everything it has sent: each query stops once the needed number is found."""
     needed = _needed(completion)
     return [KIND_LABELS[kind] for kind in KIND_ORDER
-            if not repository.has_accepted(name, kind, needed[kind])]
+            if not repository.has_accepted(unit, kind, needed[kind])]
 
 
 def _needed(completion: Completion) -> dict[str, int]:
@@ -82,14 +89,15 @@ def intake_rows(config: Config) -> list[dict[str, Any]]:
     return list(build_report(config)["units"])
 
 
+def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress]:
+    """Every configured unit's progress, in the config's order (one grouped query)."""
+    tallies = repository.unit_tallies()
+    return [judge(unit, tallies.get(unit.key, Tally()), config.campaign.completion)
+            for unit in config.units]
+
+
 def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
-    statuses = Overview(repository).unit_statuses(unit.name for unit in config.units)
-    units = []
-    for unit in config.units:
-        status = {"id": unit_id(unit),
-                  **asdict(judge(statuses[unit.name], config.campaign.completion))}
-        del status["missing"]
-        units.append(status)
+    units = [asdict(progress) for progress in progress_of_all(repository, config)]
     return {
         "units": units,
         "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],
@@ -103,6 +111,11 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         "failed": [{"source_key": item.source_key, "sender": item.sender,
                     "subject": item.subject, "state": item.state, "error": item.last_error}
                    for item in repository.failed_messages()],
+        "unanswered": [{"id": item.id, "sender": item.sender, "message_id": item.message_id,
+                        "unit": item.claimed_unit, "reason": item.no_reply}
+                       for item in repository.unanswered_messages()],
+        "queued_replies": repository.queued_reply_count(),
+        "decisions": repository.active_decisions(),
     }
 
 
@@ -113,15 +126,9 @@ CSV_COLUMNS = ["name", "submissions", "documents_ok", "photos_ok", "photos_faile
 def write_csv(report: dict[str, Any], path: Path) -> None:
     """The unit table for a spreadsheet (UTF-8 with BOM, which Excel and WPS expect)."""
     with path.open("w", encoding="utf-8-sig", newline="") as out:
-        write_csv_to(report, out)
-
-
-def write_csv_to(report: dict[str, Any], out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(report["units"])
-
-
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(report["units"])
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table for the terminal."""
     lines = ["单位                      提交  总结  照片合格/不合格  视频合格/不合格  完成"]

@@ -11,9 +11,12 @@ import pytest
 
 from tests.console import HOSTILE_NAME, PASSWORDS, Console, cli, csrf_of, log_in
 
-PAGES = ["/", "/units/德化县社会福利中心", "/uncredited", "/remind", "/report.csv", "/files/1",
-         "/api/report", "/api/messages", "/api/files", "/api/openapi.json"]
-POSTS = ["/logout", "/remind"]
+PAGES = ["/", "/units/德化县社会福利中心", "/uncredited", "/history", "/remind", "/report.csv",
+         "/files/1", "/api/report", "/api/messages", "/api/files", "/api/history",
+         "/api/openapi.json"]
+POSTS = ["/logout", "/remind", "/files/1/accept", "/files/1/reject", "/messages/4/credit",
+         "/decisions/1/undo", "/units/德化县殡仪馆/add"]
+DECISIONS = ["/files/1/accept", "/files/1/reject", "/messages/4/credit", "/units/德化县殡仪馆/add"]
 
 
 def test_healthz_needs_no_session(console: Console) -> None:
@@ -37,8 +40,9 @@ def test_every_post_refuses_without_csrf(console: Console, path: str) -> None:
     client = console.logged_in("admin")
     assert client.post(path, data={}).status_code == 403
     assert client.post(path, data={"csrf": "forged"}).status_code == 403
-    # The session still works: nothing was done (logout would have ended it).
+    # Nothing was done: the session still works (logout would have ended it), no decision.
     assert client.get("/").status_code == 200
+    assert client.get("/api/history").json() == []
 
 
 def test_login_needs_its_csrf_token(console: Console) -> None:
@@ -89,8 +93,13 @@ def test_viewer_cannot_decide(console: Console) -> None:
     viewer = console.logged_in("viewer")
     page = viewer.get("/remind").text
     assert "确认发送催报" not in page
-    response = viewer.post("/remind", data={"csrf": csrf_of(viewer.get("/").text)})
-    assert response.status_code == 403
+    assert "认定合格" not in viewer.get("/units/德化县社会福利中心").text
+    token = csrf_of(viewer.get("/").text)
+    assert viewer.post("/remind", data={"csrf": token}).status_code == 403
+    for path in DECISIONS:
+        response = viewer.post(path, data={"csrf": token, "reason": "x", "unit": "德化县殡仪馆"})
+        assert response.status_code == 403, path
+    assert viewer.get("/api/history").json() == []
     assert not list((console.folder / "outbox" / "new").glob("reminder*"))
 
 

@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from safetymonth.cli import main
-from safetymonth.config import Completion
+from safetymonth.config import Completion, Unit
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.report import missing, unit_progress
+from safetymonth.storage.credit import RegistryUnit
 from safetymonth.storage.repository import NewAttachment, Outcome, Received, Repository
 from tests.mailservers import drop, write_config
 
@@ -96,8 +97,11 @@ def test_missing_agrees_with_the_full_tally(tmp_path: Path, engine: str | None) 
     def verdict(kind: str, ok: bool) -> dict[str, object]:
         return {"path": f"{kind}.x", "kind": kind, "ok": ok}
 
+    unit = Unit(name="U", emails=["u@x.cn"])
     with Repository(tmp_path / "storage", engine) as store:
-        message = store.record_received("k1", Received("a" * 64, 1, None, None, None, "", None))
+        store.sync_registry([RegistryUnit(unit.key, unit.name, tuple(unit.emails))])
+        message = store.record_received("k1", Received("a" * 64, 1, None, "u@x.cn", None, "",
+                                                       None))
         with store.transaction():
             store.record_verdicts(message, [
                 NewAttachment(position, "n", "files/x", "b" * 64, 1, "x", [verdict(kind, ok)])
@@ -107,4 +111,4 @@ def test_missing_agrees_with_the_full_tally(tmp_path: Path, engine: str | None) 
         for needed in ({}, {"photos": 2}, {"photos": 3, "videos": 0}, {"documents": 2}):
             completion = Completion(**needed)
             assert missing(store, "U", completion) == \
-                unit_progress(store, "U", completion).missing
+                unit_progress(store, unit, completion).missing

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from safetymonth.config import load_config
 from safetymonth.report import build_report
 from safetymonth.storage import database
+from safetymonth.storage.credit import RegistryUnit
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.files import RAW_DIR
 from safetymonth.storage.repository import (
@@ -164,7 +165,9 @@ def test_records_round_trip_as_frozen_dataclasses(open_store: Opener) -> None:
             record.state = "failed"  # type: ignore[misc]
         [stored] = store.attachments(message)
         assert stored.verdicts == (verdict,) and stored.name == "照片.jpg"
-        status = store.unit_status("德化县社会福利中心")
+        store.sync_registry([RegistryUnit("德化县社会福利中心", "德化县社会福利中心",
+                                          ("fuli@dhmz.example.cn",))])
+        status = store.unit_tally("德化县社会福利中心")
         assert (status.submissions, status.photos_ok, status.videos_ok) == (1, 1, 0)
         assert store.has_accepted("德化县社会福利中心", "photo", 1)
         assert not store.has_accepted("德化县社会福利中心", "photo", 2)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from safetymonth.storage import database
+from safetymonth.storage.credit import RegistryUnit
 from safetymonth.storage.repository import Repository
 
 # The first release's MIGRATIONS, verbatim (safetymonth/store.py before the storage package).
@@ -171,14 +172,16 @@ def test_a_first_release_store_is_upgraded_with_nothing_lost(tmp_path: Path,
         assert [record.id for record in messages] == [1, 2]
         for record, written in zip(messages, MESSAGES, strict=True):
             expected = {**written, "not_credited": "auto-submitted"
-                        if version == 2 and written["id"] == 2 else None}
+                        if version == 2 and written["id"] == 2 else None,
+                        "sender_domain": written["sender"] and "@dhmz.example.cn"}
             assert vars(record) == expected
         for key in ("imap:u@h/INBOX:7:1", "imap:u@h/Archive:3:9"):
             assert store.message_for_key(key) == messages[0]
         [attachment] = store.attachments(1)
         assert (attachment.name, attachment.size, attachment.verdicts) == \
             ("a.zip", 77, tuple(VERDICTS))
-        status = store.unit_status(UNIT)
+        store.sync_registry([RegistryUnit(UNIT, UNIT, ("fuli@dhmz.example.cn",))])
+        status = store.unit_tally(UNIT)
         assert (status.submissions, status.photos_ok, status.videos_failed) == (1, 1, 1)
         sent, queued = store.replies()
         assert (sent.id, sent.body, sent.headers, sent.sent_at) == \
@@ -193,7 +196,7 @@ def test_a_first_release_store_is_upgraded_with_nothing_lost(tmp_path: Path,
         assert [{key: row[key] for key in old} for row, old in
                 zip(after[name], rows, strict=True)] == rows, name
     if version == 2:
-        assert table(root, "meta") == [{"key": "barrier", "value": "2024-06-24T03:00:00+00:00"}]
+        assert {"key": "barrier", "value": "2024-06-24T03:00:00+00:00"} in table(root, "meta")
     with Repository(root) as store:  # the second open only reads the revision
         assert len(store.messages()) == 2
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
-from safetymonth.config import Config, Policy
+from safetymonth.config import Config, Policy, Unit
 from safetymonth.mailbox import auth
 from safetymonth.mailbox.autoreply import no_reply_reason
 from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
@@ -356,7 +356,8 @@ class Intake:
         suspicious = f"authentication failed: {result.detail}" if result.failed else None
         # RFC 3834: a machine wrote it (auto-reply, bounce, list...): no reply, no credit.
         machine = no_reply_reason(mail, config.mailbox.address)
-        unit = None if suspicious or machine else (claimed.name if claimed else None)
+        credited = None if suspicious or machine else claimed
+        unit = credited.name if credited else None
         notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
                  "cloud_links": [link.url for link in mail.cloud_links]}
         reason = suspicious or machine or self._rate_limited(mail.sender)
@@ -366,7 +367,7 @@ class Intake:
             not_credited=None if suspicious else machine, no_reply=reason, notes=notes,
             last_error=row.last_error if state == TOO_LARGE else None))
         if reason is None:
-            self._queue_reply(row, mail, unit, verdicts, too_large)
+            self._queue_reply(row, mail, credited, verdicts, too_large)
         return unit, reason
 
     def _rate_limited(self, sender: str | None) -> str | None:
@@ -375,9 +376,11 @@ class Intake:
             return f"rate limit: {limit.count} replies within {limit.hours} h"
         return None
 
-    def _queue_reply(self, row: MessageRecord, mail: ParsedMail, unit: str | None,
+    def _queue_reply(self, row: MessageRecord, mail: ParsedMail, credited: Unit | None,
                      verdicts: list[dict[str, Any]], too_large: int | None) -> None:
-        lacking = missing(self.store, unit, self.config.campaign.completion) if unit else []
+        completion = self.config.campaign.completion
+        lacking = missing(self.store, credited.key, completion) if credited else []
+        unit = credited.name if credited else None
         received = datetime.fromisoformat(row.received_at)
         outgoing = compose_reply(self.config, mail, row.sha256, unit, verdicts, lacking,
                                  received, too_large)

@@ -17,7 +17,7 @@ log = logging.getLogger("safetymonth.remind")
 
 @dataclass
 class Planned:
-    unit: str
+    unit: Unit
     recipients: list[str]
     missing: list[str]
     skipped: str | None = None
@@ -27,11 +27,11 @@ def plan_reminders(config: Config, repository: Repository, today: date) -> list[
     """One entry per incomplete unit: who gets a reminder, or why none is due."""
     plans = []
     for unit in config.units:
-        progress = unit_progress(repository, unit.name, config.campaign.completion)
+        progress = unit_progress(repository, unit, config.campaign.completion)
         if progress.complete:
             continue
-        plan = Planned(unit.name, _recipients(repository, unit), progress.missing)
-        plan.skipped = _why_not(config, repository, unit.name, today, plan.recipients)
+        plan = Planned(unit, recipients(repository, unit), progress.missing)
+        plan.skipped = _why_not(config, repository, unit.key, today, plan.recipients)
         plans.append(plan)
     return plans
 
@@ -49,12 +49,12 @@ def _why_not(config: Config, repository: Repository, unit: str, today: date,
     return None
 
 
-def _recipients(repository: Repository, unit: Unit) -> list[str]:
+def recipients(repository: Repository, unit: Unit) -> list[str]:
     """The unit's registered addresses; for a domain-only unit, its latest real sender."""
     exact = [address for address in unit.emails if not address.startswith("@")]
     if exact:
         return exact
-    latest = repository.latest_sender(unit.name)
+    latest = repository.latest_unit_sender(unit.key)
     return [latest] if latest else []
 
 
@@ -69,7 +69,7 @@ def queue_reminders(config: Config, repository: Repository, today: date | None =
         with repository.transaction():
             for recipient in plan.recipients:
                 outgoing = compose_reminder(config, recipient, progress, today)
-                repository.queue_reply(outgoing.id, None, "reminder", plan.unit,
+                repository.queue_reply(outgoing.id, None, "reminder", plan.unit.key,
                                        recipient, outgoing.headers, outgoing.data)
-        log.info("reminder queued for %s to %s", plan.unit, ", ".join(plan.recipients))
+        log.info("reminder queued for %s to %s", plan.unit.name, ", ".join(plan.recipients))
     return plans

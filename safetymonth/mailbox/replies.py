@@ -22,7 +22,6 @@ from safetymonth.report import UnitProgress
 from safetymonth.validator.messages import KIND_NAMES, human_size
 
 TEMPLATES = Path(__file__).parent / "templates"
-SIGNATURE = "安全管理月活动办公室"
 MAX_LINE = 78
 
 _environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
@@ -102,8 +101,8 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
         "missing": missing,
         "deadline": _day(config.campaign.deadline),
         "requirements": requirements(config.policy),
-        "signature": SIGNATURE,
         "address": config.mailbox.address,
+        **_voice(config),
     }
     subject = mail.subject.strip()
     subject = subject if subject.lower().startswith("re:") else f"Re: {subject or '安全管理月材料'}"
@@ -121,18 +120,39 @@ def compose_reminder(config: Config, recipient: str, status: UnitProgress,
         "documents_ok": status.documents_ok, "videos_ok": status.videos_ok,
         "photos_ok": status.photos_ok, "deadline": _day(config.campaign.deadline),
         "address": config.mailbox.address, "requirements": requirements(config.policy),
-        "signature": SIGNATURE,
+        **_voice(config),
     }
     subject = f"【提醒】{config.campaign.name}材料尚缺：{'、'.join(status.missing)}"
     ident = reminder_id(status.name, recipient, today)
     return _build(config, ident, recipient, subject, "reminder", context, "auto-generated", {})
 
 
+def decision_id(decision: int, recipient: str) -> str:
+    digest = hashlib.sha256(recipient.encode()).hexdigest()[:16]
+    return f"decision-{decision}-{digest}"
+
+
+def compose_decision_notice(config: Config, recipient: str, unit: str, what: str,
+                            decision: Any) -> Outgoing:
+    """The short reply of ``--notify``: what a coordinator decided, and why."""
+    context = {"unit": unit, "campaign": config.campaign.name, "what": what,
+               "reason": decision.reason, "address": config.mailbox.address,
+               **_voice(config)}
+    subject = f"【通知】{config.campaign.name}：{what}"[:200]
+    return _build(config, decision_id(decision.id, recipient), recipient, subject, "decision",
+                  context, "auto-generated", {})
+
+
+def _voice(config: Config) -> dict[str, Any]:
+    """The bureau's voice in every reply: its office's signature and contact."""
+    return {"signature": config.campaign.office, "contact": config.campaign.contact}
+
+
 def _build(config: Config, ident: str, recipient: str, subject: str, template: str,
            context: dict[str, Any], auto: str, extra: dict[str, str]) -> Outgoing:
     domain = config.mailbox.address.rsplit("@", 1)[-1]
     headers = {
-        "From": formataddr((SIGNATURE, config.mailbox.address), charset="utf-8"),
+        "From": formataddr((config.campaign.office, config.mailbox.address), charset="utf-8"),
         "To": recipient,
         "Subject": subject,
         "Date": format_datetime(localtime()),

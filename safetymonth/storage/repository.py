@@ -1,7 +1,7 @@
 """The repository: every read and write of the store's state, named for its purpose.
 
 Callers get frozen dataclasses (:class:`MessageRecord`, :class:`FileRecord`,
-:class:`ReplyRecord`, :class:`UnitStatus`, ...), never rows, SQL or a connection. One
+:class:`ReplyRecord`, :class:`Tally`, ...), never rows, SQL or a connection. One
 repository holds one database connection and the :class:`FileStore` of ``storage.dir``; it is
 not thread-safe (one per thread or process).
 
@@ -27,12 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, literal, select, update
+from sqlalchemy import Row, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from safetymonth.config import Config
 from safetymonth.storage import database
+from safetymonth.storage.credit import CreditQueries, RegistryUnit
 from safetymonth.storage.database import WRITE
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.files import FILES_DIR, RAW_DIR, FileStore, create_private_file
@@ -80,6 +81,7 @@ class MessageRecord:
     no_reply: str | None
     notes: str | None
     not_credited: str | None
+    sender_domain: str | None = None
 
     @property
     def claimed_unit(self) -> str | None:
@@ -119,21 +121,6 @@ class ReplyRecord:
     last_error: str | None
     created_at: str
     sent_at: str | None
-
-
-@dataclass(frozen=True)
-class UnitStatus:
-    """What one unit has sent, counted across its credited messages."""
-
-    name: str
-    submissions: int = 0
-    last_submission: str | None = None
-    documents_ok: int = 0
-    documents_failed: int = 0
-    photos_ok: int = 0
-    photos_failed: int = 0
-    videos_ok: int = 0
-    videos_failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,15 +171,10 @@ class Outcome:
     last_error: str | None = None
 
 
-KIND_COUNTS = {("document", True): "documents_ok", ("document", False): "documents_failed",
-               ("photo", True): "photos_ok", ("photo", False): "photos_failed",
-               ("video", True): "videos_ok", ("video", False): "videos_failed"}
-
-
 # --- the repository -------------------------------------------------------------------------
 
 
-class Repository:
+class Repository(CreditQueries):
     def __init__(self, root: Path, url: str | None = None, password: str | None = None) -> None:
         self.files = FileStore(root)
         if url is None:
@@ -380,7 +362,8 @@ class Repository:
             result = self.conn.execute(messages.insert().values(
                 source_key=key, received_at=now(), message_id=received.message_id,
                 sha256=received.sha256, size=received.size, sender=received.sender,
-                sender_name=received.sender_name, subject=received.subject,
+                sender_name=received.sender_name, sender_domain=_domain(received.sender),
+                subject=received.subject,
                 date_header=received.date_header, state=received.state,
                 last_error=received.last_error))
             message = int(result.inserted_primary_key[0])
@@ -484,41 +467,10 @@ class Repository:
         """Every message, oldest first."""
         return [_message(row) for row in self._all(select(messages).order_by(messages.c.id))]
 
-    def unit_status(self, unit: str) -> UnitStatus:
-        """What ``unit`` has sent: its credited messages and their verdicts per kind."""
-        credited = _credited(unit)
-        submissions, last = self._one(
-            select(func.count(), func.max(messages.c.received_at)).where(credited)) or (0, None)
-        counts: dict[str, int] = {}
-        for kind, ok, count in self._all(
-                select(checks.c.kind, checks.c.ok, func.count()).select_from(_verdicts())
-                .where(credited).group_by(checks.c.kind, checks.c.ok)):
-            attribute = KIND_COUNTS.get((str(kind), bool(ok)))
-            if attribute:
-                counts[attribute] = counts.get(attribute, 0) + int(count)
-        return UnitStatus(name=unit, submissions=int(submissions), last_submission=last,
-                          **counts)
-
-    def has_accepted(self, unit: str, kind: str, count: int) -> bool:
-        """Whether ``unit`` has at least ``count`` accepted files of ``kind``; stops at the
-        count, so it costs the same however much the unit has sent."""
-        if count <= 0:
-            return True
-        found = select(literal(1)).select_from(_verdicts()).where(
-            _credited(unit), checks.c.kind == kind, checks.c.ok == 1).limit(count).subquery()
-        row = self._one(select(func.count()).select_from(found))
-        return row is not None and int(row[0]) >= count
-
     def unknown_senders(self) -> list[SenderCount]:
-        """Senders of processed mail that matched no unit (and were neither forged nor a
+        """Senders of processed mail credited to no unit now (and neither forged nor a
         machine), with how many messages each sent."""
-        rows = self._all(
-            select(messages.c.sender, func.count()).where(
-                messages.c.unit.is_(None), messages.c.suspicious.is_(None),
-                messages.c.not_credited.is_(None), messages.c.sender.is_not(None),
-                messages.c.state == PROCESSED)
-            .group_by(messages.c.sender).order_by(messages.c.sender))
-        return [SenderCount(str(sender), int(count)) for sender, count in rows]
+        return [SenderCount(sender, count) for sender, count in self.unknown_senders_now()]
 
     def suspicious_messages(self) -> list[MessageRecord]:
         return self._where(messages.c.suspicious.is_not(None))
@@ -527,16 +479,13 @@ class Repository:
         """Messages a machine wrote (RFC 3834), credited to no unit."""
         return self._where(messages.c.not_credited.is_not(None))
 
+    def unanswered_messages(self) -> list[MessageRecord]:
+        """Messages that got no reply, each with why (``no_reply``)."""
+        return self._where(messages.c.no_reply.is_not(None))
+
     def failed_messages(self) -> list[MessageRecord]:
         """Failed for good, or too large to take in."""
         return self._where(messages.c.state.in_((FAILED, TOO_LARGE)))
-
-    def latest_sender(self, unit: str) -> str | None:
-        """The address ``unit``'s latest processed message came from."""
-        row = self._one(select(messages.c.sender).where(
-            messages.c.unit == unit, messages.c.state == PROCESSED,
-            messages.c.sender.is_not(None)).order_by(messages.c.id.desc()).limit(1))
-        return str(row[0]) if row else None
 
     def _where(self, condition: Any) -> list[MessageRecord]:
         return [_message(row) for row in self._all(
@@ -556,6 +505,10 @@ class Repository:
         return [_reply(row) for row in self._all(
             select(replies).where(replies.c.state == QUEUED)
             .order_by(replies.c.created_at, replies.c.id))]
+
+    def queued_reply_count(self) -> int:
+        row = self._one(select(func.count()).where(replies.c.state == QUEUED))
+        return int(row[0]) if row else 0
 
     def replies(self) -> list[ReplyRecord]:
         """Every reply and reminder, oldest first."""
@@ -603,21 +556,23 @@ class Repository:
 
 
 def open_repository(config: Config) -> Repository:
-    """The store of ``config``: ``storage.dir`` and ``storage.database``."""
-    return Repository(config.storage_dir, config.database_url, config.storage.password())
+    """The store of ``config``: ``storage.dir`` and ``storage.database``, its unit registry
+    synced from ``units[]`` (credit follows the current registry)."""
+    repository = Repository(config.storage_dir, config.database_url, config.storage.password())
+    try:
+        repository.sync_registry([RegistryUnit(unit.key, unit.name, tuple(unit.emails))
+                                  for unit in config.units])
+    except BaseException:
+        repository.close()
+        raise
+    return repository
 
 
 # --- rows to records ------------------------------------------------------------------------
 
 
-def _credited(unit: str) -> Any:
-    return (messages.c.unit == unit) & (messages.c.state == PROCESSED) & \
-        messages.c.suspicious.is_(None)
-
-
-def _verdicts() -> Any:
-    return messages.join(attachments, attachments.c.message == messages.c.id) \
-        .join(checks, checks.c.attachment == attachments.c.id)
+def _domain(sender: str | None) -> str | None:
+    return "@" + sender.rsplit("@", 1)[1] if sender and "@" in sender else None
 
 
 def _message(row: Row[Any]) -> MessageRecord:

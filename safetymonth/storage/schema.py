@@ -42,9 +42,11 @@ messages = Table(
     Column("no_reply", Text),  # why no reply was queued
     Column("notes", Text),  # JSON: defects, claimed unit, cloud links
     Column("not_credited", Text),  # a machine's mail (RFC 3834): why it counts for no unit
+    Column("sender_domain", Text),  # "@" + the sender's domain, for crediting by domain
     Index("messages_message_id", "message_id"),
     Index("messages_sha256", "sha256"),
     Index("messages_unit", "unit"),
+    Index("messages_sender_domain", "sender_domain"),
 )
 
 # Every key a source has shown a message under (folder, re-delivery, new UIDVALIDITY).
@@ -105,6 +107,41 @@ source_cursors = Table(
     "source_cursors", metadata,
     Column("source", Text, primary_key=True),
     Column("cursor", Text, nullable=False),
+)
+
+# The unit registry of the current config (units[]), synced on open: credit is worked out
+# from it at read time, so an address added to a unit credits that address's earlier mail.
+registry_units = Table(
+    "registry_units", metadata,
+    Column("key", Text, primary_key=True),  # units[].id, else its name
+    Column("name", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+)
+
+# An exact address or an "@domain", and the unit it belongs to (the first unit listing it).
+registry_addresses = Table(
+    "registry_addresses", metadata,
+    Column("address", Text, primary_key=True),
+    Column("unit", Text, nullable=False),
+)
+
+# Coordinators' decisions: the audit trail (who, when, why). An undone decision is kept,
+# marked undone. ``message`` is the target of credit and add; ``file`` (a check row: one
+# file or zip member) the target of accept and reject.
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("action", Text, nullable=False),
+    Column("message", Integer, ForeignKey("messages.id")),
+    Column("file", Integer, ForeignKey("checks.id")),
+    Column("unit", Text),
+    Column("reason", Text, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Column("undone_at", Text),
+    Column("undone_by", Text),
+    Index("decisions_message", "message"),
+    Index("decisions_file", "file"),
 )
 
 meta = Table(

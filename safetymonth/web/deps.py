@@ -20,6 +20,9 @@ templates = Environment(loader=PackageLoader("safetymonth.web", "templates"),
                         autoescape=select_autoescape(default=True, default_for_string=True))
 
 
+CSRF_FAILED = "CSRF 校验失败：请刷新页面后重试。"
+
+
 def pool(request: Request) -> RepositoryPool:
     return request.app.state.pool  # type: ignore[no-any-return]
 
@@ -41,7 +44,7 @@ async def checked_form(request: Request, who: Annotated[Visitor, Depends(visitor
     form = await request.form(max_files=0, max_fields=200)
     given = request.headers.get("x-csrf-token") or form.get("csrf")
     if not auth.csrf_matches(who.csrf, given if isinstance(given, str) else None):
-        raise Forbidden("CSRF 校验失败：请刷新页面后重试。")
+        raise Forbidden(CSRF_FAILED)
     return form
 
 

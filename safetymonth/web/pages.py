@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
-from safetymonth.config import Config
-from safetymonth.storage.overview import Overview
+from safetymonth import decisions
+from safetymonth.config import Config, Unit
+from safetymonth.storage.credit import FileView
 from safetymonth.storage.repository import Repository
-from safetymonth.web import auth, views
-from safetymonth.web.deps import CheckedForm, Decider, Who, config, pool, render
+from safetymonth.web import auth, downloads, uploads, views
+from safetymonth.web.auth import Forbidden, Visitor
+from safetymonth.web.deps import CSRF_FAILED, CheckedForm, Decider, Who, config, pool, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,29 +96,36 @@ async def board(request: Request, who: Who, status: str = "") -> Response:
 
 @router.get("/units/{ident}")
 async def unit(request: Request, ident: str, who: Who) -> Response:
+    page = await pool(request).run(views.unit_page, config(request), _unit(request, ident))
+    return render(request, "unit.html", who, page=page, views=views,
+                  reply_text=views.reply_text)
+
+
+def _unit(request: Request, ident: str) -> Unit:
     found = views.find_unit(config(request), ident)
     if found is None:
         raise NotFound()
-    page = await pool(request).run(views.unit_page, config(request), found)
-    return render(request, "unit.html", who, page=page, labels=views.STATUS_LABELS,
-                  reply_text=views.reply_text)
+    return found
 
 
 @router.get("/uncredited")
 async def uncredited(request: Request, who: Who) -> Response:
-    def load(repository: Repository, settings: Config) -> list[views.MessageView]:
-        return views.message_views(repository, settings, Overview(repository).uncredited())
+    found = await pool(request).run(views.uncredited, config(request))
+    return render(request, "uncredited.html", who, messages=found, views=views)
 
-    messages = await pool(request).run(load, config(request))
-    return render(request, "uncredited.html", who, messages=messages,
-                  reply_text=views.reply_text)
+
+@router.get("/history")
+async def history(request: Request, who: Who, action: str = "", unit: str = "") -> Response:
+    records = await pool(request).run(views.history, action, unit)
+    return render(request, "history.html", who, records=records, action=action, unit=unit,
+                  views=views, names=decisions.unit_names(config(request)))
 
 
 # --- files ----------------------------------------------------------------------------------
 
 
-def file_id(ident: str) -> int:
-    """A file id from the URL; anything but digits (``..``, ``%2F``, ``-1``) is 404."""
+def number(ident: str) -> int:
+    """An id from the URL; anything but plain digits (``..``, ``%2F``, ``-1``) is 404."""
     if not ident.isascii() or not ident.isdigit() or len(ident) > 18:
         raise NotFound()
     return int(ident)
@@ -120,22 +133,85 @@ def file_id(ident: str) -> int:
 
 @router.get("/files/{ident}")
 async def download(request: Request, ident: str, _who: Who) -> Response:
-    def locate(repository: Repository, number: int) -> tuple[views.FileView, str] | None:
-        record = Overview(repository).file(number)
-        return (views.file_view(record), str(repository.path(record.stored_name))) \
-            if record else None
+    def locate(repository: Repository, file: int) -> tuple[FileView, Path] | None:
+        found = repository.file_views(file=file)
+        return (found[0], repository.path(found[0].stored_name)) if found else None
 
-    found = await pool(request).run(locate, file_id(ident))
+    found = await pool(request).run(locate, number(ident))
     if found is None:
         raise NotFound()
     view, path = found
-    # Photos the validator read as JPEG or PNG open in the browser; everything else is a
-    # download, never rendered (nosniff comes with every response).
-    inline = view.is_photo
-    return FileResponse(path, filename=view.name,
-                        media_type=views.PHOTO_FORMATS.get(view.format or "")
-                        if inline else "application/octet-stream",
-                        content_disposition_type="inline" if inline else "attachment")
+    return downloads.response(view, path, config(request).policy.max_file_size)
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+
+async def _decide(request: Request, who: Visitor, form: FormData, back: str,
+                  decide: Callable[..., object], *args: object) -> Response:
+    """Run a decision (``decisions.credit`` …) with the form's reason and the visitor as
+    who decided; a decision that cannot be made is a page saying why (400)."""
+    reason = str(form.get("reason", ""))[:1000]
+    try:
+        await pool(request).run(
+            lambda repository: decide(config(request), repository, *args, reason, who.user))
+    except decisions.DecisionError as error:
+        return render(request, "error.html", who, 400, message=str(error))
+    return RedirectResponse(back, status_code=303)
+
+
+def _back(form: FormData, default: str) -> str:
+    return _safe_next(str(form.get("back", default)))
+
+
+@router.post("/files/{ident}/{action}")
+async def judge_file(request: Request, ident: str, action: str, who: Decider,
+                     form: CheckedForm) -> Response:
+    decide = {"accept": decisions.accept, "reject": decisions.reject}.get(action)
+    if decide is None:
+        raise NotFound()
+    return await _decide(request, who, form, _back(form, "/"), decide, str(number(ident)))
+
+
+@router.post("/messages/{ident}/credit")
+async def credit(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
+    unit = _unit(request, str(form.get("unit", "")))
+    return await _decide(request, who, form, _back(form, "/uncredited"),
+                         lambda settings, repository, reason, by: decisions.credit(
+                             settings, repository, str(number(ident)), unit.key, reason, by))
+
+
+@router.post("/decisions/{ident}/undo")
+async def undo(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
+    return await _decide(request, who, form, _back(form, "/history"),
+                         lambda _settings, repository, _reason, by: decisions.undo(
+                             repository, number(ident), by))
+
+
+@router.post("/units/{ident}/add")
+async def add_files(request: Request, ident: str, who: Decider) -> Response:
+    """Files received outside mail: streamed to disk, then stored, checked and credited.
+    The CSRF token is a field of the multipart form, so it is checked once that is read;
+    a body that is no such form has no token (403)."""
+    target = _unit(request, ident)
+    settings = config(request)
+    try:
+        async with uploads.receive(request, settings.storage_dir,
+                                   settings.policy.max_file_size) as upload:
+            if not auth.csrf_matches(who.csrf, upload.fields.get("csrf")):
+                raise Forbidden(CSRF_FAILED)
+            if not upload.paths:
+                return render(request, "error.html", who, 400, message="没有选择文件。")
+            reason = upload.fields.get("reason", "")
+            await pool(request).run(lambda repository: decisions.add(
+                settings, repository, target.key, reason, who.user, upload.paths))
+    except uploads.UploadTooLarge as error:
+        return render(request, "error.html", who, 413, message=str(error))
+    except uploads.BadUpload:
+        raise Forbidden(CSRF_FAILED) from None
+    except decisions.DecisionError as error:
+        return render(request, "error.html", who, 400, message=str(error))
+    return RedirectResponse(f"/units/{quote(target.key)}", status_code=303)
 
 
 # --- reminders ------------------------------------------------------------------------------

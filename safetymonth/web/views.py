@@ -1,45 +1,48 @@
 """What the pages show, built from the repository: plain dataclasses the templates read.
-No HTML here and no SQL: rows come from :class:`~safetymonth.storage.overview.Overview`."""
+No HTML here and no SQL: credit, tallies and files come from the decisions' read-time credit
+(:mod:`~safetymonth.storage.credit`), the rest from :class:`~safetymonth.storage.overview.
+Overview`."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from email.message import EmailMessage
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from safetymonth import decisions
 from safetymonth.config import Config, Unit
-from safetymonth.report import UnitProgress, judge, unit_id
+from safetymonth.report import UnitProgress, judge, local_time, progress_of_all
+from safetymonth.storage.credit import DecisionRecord, FileView, MessageView
 from safetymonth.storage.overview import Overview
-from safetymonth.storage.repository import (
-    SENT,
-    FileRecord,
-    MessageRecord,
-    ReplyRecord,
-    Repository,
-)
+from safetymonth.storage.repository import SENT, FileRecord, ReplyRecord, Repository
 
 STATUS_LABELS = {"complete": "已齐全", "incomplete": "未齐全", "nothing": "未提交"}
-PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
+               "other": "其他"}
+ACTION_LABELS = {"credit": "计入单位", "accept": "认定合格", "reject": "认定不合格",
+                 "add": "补充文件"}
 
 
-def local_time(stamp: str | None, config: Config) -> str:
-    """A stored UTC time as the bureau reads it (``campaign.timezone``, else Beijing time)."""
-    if not stamp:
-        return ""
-    zone = ZoneInfo(str(getattr(config.campaign, "timezone", None) or "Asia/Shanghai"))
-    moment = datetime.fromisoformat(stamp)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+def zone(config: Config) -> str:
+    return config.campaign.timezone
 
 
 def find_unit(config: Config, ident: str) -> Unit | None:
-    """The unit whose id (or, without one, name) is ``ident``."""
-    return next((unit for unit in config.units if unit_id(unit) == ident), None)
+    """The unit whose id or name is ``ident``."""
+    try:
+        return decisions.find_unit(config, ident)
+    except decisions.DecisionError:
+        return None
+
+
+def is_photo(view: FileView) -> bool:
+    """A photo the validator read as JPEG or PNG: the only files a browser may show."""
+    return view.kind == "photo" and view.verdict.get("format") in PHOTO_TYPES
 
 
 # --- the board ------------------------------------------------------------------------------
@@ -76,64 +79,29 @@ def status_of(progress: UnitProgress) -> str:
     return "complete" if progress.complete else "incomplete"
 
 
-def board(repository: Repository, config: Config, today: date | None = None) -> Board:
-    overview = Overview(repository)
-    statuses = overview.unit_statuses(unit.name for unit in config.units)
-    unanswered = overview.unanswered()
-    rows = []
-    for unit in config.units:
-        progress = judge(statuses[unit.name], config.campaign.completion)
-        rows.append(BoardRow(
-            id=unit_id(unit), name=unit.name, status=status_of(progress),
-            missing=progress.missing,
-            passed=progress.documents_ok + progress.photos_ok + progress.videos_ok,
-            failed=progress.documents_failed + progress.photos_failed + progress.videos_failed,
-            last_submission=local_time(progress.last_submission, config),
-            unanswered=unanswered.get(unit.name, 0)))
+def board(repository: Repository, config: Config) -> Board:
+    unanswered = Overview(repository).unanswered()
+    rows = [BoardRow(
+        id=progress.id, name=progress.name, status=status_of(progress),
+        missing=progress.missing,
+        passed=progress.documents_ok + progress.photos_ok + progress.videos_ok,
+        failed=progress.documents_failed + progress.photos_failed + progress.videos_failed,
+        last_submission=local_time(progress.last_submission, zone(config)),
+        unanswered=unanswered.get(progress.id, 0))
+        for progress in progress_of_all(repository, config)]
     counts = {status: sum(row.status == status for row in rows) for status in STATUS_LABELS}
-    today = today or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = datetime.now(ZoneInfo(zone(config))).date()
+    strangers = sum(count for _sender, count in repository.unknown_senders_now())
     return Board(rows, config.campaign.deadline, (config.campaign.deadline - today).days,
-                 len(overview.uncredited()), counts)
+                 strangers, counts)
 
 
 # --- a unit's page --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class FileView:
-    id: int
-    name: str
-    size: int
-    kind: str
-    format: str | None
-    width: int | None
-    height: int | None
-    ok: bool
-    reasons: list[str]
-    members: int  # verdicts: more than one for a zip
-
-    @property
-    def is_photo(self) -> bool:
-        return self.kind == "photo" and self.format in PHOTO_FORMATS
-
-
-def file_view(record: FileRecord) -> FileView:
-    verdicts: tuple[dict[str, Any], ...] = record.verdicts or ({},)
-    first = verdicts[0]
-    reasons = [f"{verdict.get('path', '')}: {reason['message']}" if len(verdicts) > 1
-               else reason["message"]
-               for verdict in verdicts for reason in verdict.get("reasons", [])]
-    return FileView(
-        id=record.id, name=record.name, size=record.size,
-        kind="archive" if len(verdicts) > 1 else str(first.get("kind", "other")),
-        format=first.get("format"), width=first.get("width"), height=first.get("height"),
-        ok=bool(record.verdicts) and all(bool(verdict.get("ok")) for verdict in verdicts),
-        reasons=reasons, members=len(record.verdicts))
-
-
-@dataclass(frozen=True)
-class MessageView:
-    record: MessageRecord
+class MessageItem:
+    record: MessageView
     received: str
     files: list[FileView]
     replies: list[ReplyRecord]
@@ -145,30 +113,50 @@ class MessageView:
 
 @dataclass(frozen=True)
 class UnitPage:
-    id: str
     unit: Unit
     status: str
     progress: UnitProgress
-    messages: list[MessageView]
-
-
-def message_views(repository: Repository, config: Config,
-                  records: list[MessageRecord]) -> list[MessageView]:
-    overview = Overview(repository)
-    ids = [record.id for record in records]
-    files, replies = overview.files_of(ids), overview.replies_of(ids)
-    return [MessageView(record, local_time(record.received_at, config),
-                        [file_view(item) for item in files.get(record.id, [])],
-                        replies.get(record.id, [])) for record in records]
+    messages: list[MessageItem]
+    history: list[DecisionRecord]
 
 
 def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
-    overview = Overview(repository)
-    progress = judge(overview.unit_statuses([unit.name])[unit.name],
-                     config.campaign.completion)
-    records = overview.unit_messages(unit.name)
-    return UnitPage(unit_id(unit), unit, status_of(progress), progress,
-                    message_views(repository, config, records))
+    progress = judge(unit, repository.unit_tally(unit.key), config.campaign.completion)
+    files: dict[int, list[FileView]] = defaultdict(list)
+    for view in repository.file_views(unit.key):
+        files[view.message].append(view)
+    records = list(reversed(repository.message_views(unit.key)))
+    replies = Overview(repository).replies_of([record.id for record in records])
+    items = [MessageItem(record, local_time(record.received, zone(config)),
+                         files.get(record.id, []), replies.get(record.id, []))
+             for record in records]
+    history = [record for record in repository.decisions() if record.unit == unit.key]
+    return UnitPage(unit, status_of(progress), progress, items, list(reversed(history)))
+
+
+# --- mail credited to no unit ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stranger:
+    record: MessageView
+    received: str
+    attachments: list[FileRecord]
+
+
+def uncredited(repository: Repository, config: Config) -> list[Stranger]:
+    return [Stranger(record, local_time(record.received, zone(config)),
+                     repository.attachments(record.id))
+            for record in Overview(repository).uncredited(limit=200)]
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+def history(repository: Repository, action: str = "", unit: str = "") -> list[DecisionRecord]:
+    """Every decision, newest first; ``action`` and ``unit`` (a key) filter."""
+    return [record for record in reversed(repository.decisions())
+            if (not action or record.action == action) and (not unit or record.unit == unit)]
 
 
 def reply_text(reply: ReplyRecord) -> str:

@@ -1,0 +1,284 @@
+"""Coordinators' decisions: credit a message to a unit, accept or reject a file, add files
+received outside mail, and undo any of them. Each is recorded with who, when and why
+(:mod:`safetymonth.storage.credit` works out what follows from them at read time), and the
+listings that scripts and the console read (``messages``, ``files``, ``history``).
+
+The dictionaries returned here are the CLI's JSON contract (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from safetymonth.config import Config, Unit
+from safetymonth.mailbox.reminders import recipients
+from safetymonth.mailbox.replies import compose_decision_notice
+from safetymonth.report import local_time
+from safetymonth.storage.credit import (
+    ACCEPT,
+    ADD,
+    CREDIT,
+    REJECT,
+    DecisionRecord,
+    FileView,
+    MessageView,
+)
+from safetymonth.storage.repository import NewAttachment, Repository, now
+from safetymonth.validator import check_file
+
+ADD_READ_CHUNK = 1024 * 1024
+
+
+class DecisionError(Exception):
+    """A decision that cannot be made as asked (unknown unit, message, file or decision)."""
+
+
+def decided_by(name: str | None) -> str:
+    """``--by NAME``, else the OS user."""
+    return name or getpass.getuser()
+
+
+def find_unit(config: Config, ident: str) -> Unit:
+    """The unit whose id or name is ``ident``."""
+    for unit in config.units:
+        if ident in (unit.id, unit.name):
+            return unit
+    raise DecisionError(f"no unit with the id or name {ident!r} in units[]")
+
+
+def find_message(store: Repository, ident: str) -> int:
+    """A message by its id (``#N`` in the poll log) or its Message-ID."""
+    number = ident.lstrip("#")
+    if number.isdigit() and store.message(int(number)) is not None:
+        return int(number)
+    message_id = ident if ident.startswith("<") else f"<{ident}>"
+    found = store.message_by_message_id(message_id)
+    if found is None:
+        raise DecisionError(f"no message with the id or Message-ID {ident!r} "
+                            f"(see safetymonth messages)")
+    return found
+
+
+def find_file(store: Repository, ident: str) -> FileView:
+    if ident.isdigit():
+        found = store.file_views(file=int(ident))
+        if found:
+            return found[0]
+    raise DecisionError(f"no file with the id {ident!r} (see safetymonth files)")
+
+
+# --- the decisions --------------------------------------------------------------------------
+
+
+def credit(config: Config, store: Repository, message: str, unit: str, reason: str,
+           by: str, notify: bool = False) -> DecisionRecord:
+    """Credit a message to a unit, whatever its sender or authentication said."""
+    target, owner = find_message(store, message), find_unit(config, unit)
+    with store.transaction():
+        decision = store.record_decision(CREDIT, _reason(reason), by, now(), message=target,
+                                         unit=owner.key)
+        record = _notified(config, store, decision, owner, notify,
+                           f"邮件（编号 {target}）已计入贵单位的报送材料")
+    return record
+
+
+def accept(config: Config, store: Repository, file: str, reason: str, by: str,
+           notify: bool = False) -> DecisionRecord:
+    """Count a file as accepted whatever the validator said (every copy of its content)."""
+    return _judge(config, store, ACCEPT, file, reason, by, notify)
+
+
+def reject(config: Config, store: Repository, file: str, reason: str, by: str,
+           notify: bool = False) -> DecisionRecord:
+    """Count a file as failed whatever the validator said (every copy of its content)."""
+    return _judge(config, store, REJECT, file, reason, by, notify)
+
+
+def _judge(config: Config, store: Repository, action: str, file: str, reason: str, by: str,
+           notify: bool) -> DecisionRecord:
+    target = find_file(store, file)
+    owner = next((unit for unit in config.units if unit.key == target.unit), None)
+    if notify and owner is None:
+        raise DecisionError(f"file {target.id} is credited to no unit: nobody to notify")
+    verb = "已认定为合格" if action == ACCEPT else "经审核认定为不合格"
+    with store.transaction():
+        decision = store.record_decision(action, _reason(reason), by, now(), file=target.id,
+                                         unit=target.unit)
+        return _notified(config, store, decision, owner, notify, f"文件“{target.name}”{verb}")
+
+
+def add(config: Config, store: Repository, unit: str, reason: str, by: str,
+        paths: list[Path], notify: bool = False) -> tuple[DecisionRecord, list[FileView]]:
+    """Files received outside mail (a cloud link, a USB stick): stored in the store, checked
+    by the validator and credited to ``unit``, as one added submission."""
+    owner = find_unit(config, unit)
+    files = _files_of(paths)
+    if not files:
+        raise DecisionError("no files to add in " + ", ".join(map(str, paths)))
+    checked = [_store_and_check(config, store, position, path)
+               for position, path in enumerate(files)]
+    at = now()
+    digest = hashlib.sha256("\n".join([uuid.uuid4().hex] + [item.sha256 for item in checked])
+                            .encode()).hexdigest()
+    with store.transaction():
+        message = store.record_added_message(uuid.uuid4().hex, digest, _reason(reason), at)
+        store.record_verdicts(message, checked)
+        decision = store.record_decision(ADD, _reason(reason), by, at, message=message,
+                                         unit=owner.key)
+        names = "、".join(f"“{item.name}”" for item in checked)
+        record = _notified(config, store, decision, owner, notify,
+                           f"以其他方式收到的文件 {names} 已计入贵单位的报送材料")
+    return record, [view for view in store.file_views(owner.key) if view.message == message]
+
+
+def undo(store: Repository, decision: int, by: str) -> DecisionRecord:
+    """Undo a decision: everything is as it was before it (the record stays, marked)."""
+    record = store.decision(decision)
+    if record is None:
+        raise DecisionError(f"no decision {decision} (see safetymonth history)")
+    if record.undone_at is not None:
+        raise DecisionError(f"decision {decision} was undone already at {record.undone_at} "
+                            f"by {record.undone_by}")
+    store.undo_decision(decision, by, now())
+    undone = store.decision(decision)
+    assert undone is not None
+    return undone
+
+
+def _reason(reason: str) -> str:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DecisionError("--reason must say why (it is kept in the history)")
+    return reason
+
+
+def _files_of(paths: list[Path]) -> list[Path]:
+    """Regular files named, and those inside folders named, in order; never a symlink."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_symlink():
+            raise DecisionError(f"{path}: a symbolic link; name the file itself")
+        if path.is_dir():
+            found += sorted(item for item in path.rglob("*")
+                            if item.is_file() and not item.is_symlink())
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DecisionError(f"{path}: not a file or folder")
+    return found
+
+
+def _store_and_check(config: Config, store: Repository, position: int,
+                     path: Path) -> NewAttachment:
+    with path.open("rb") as stream:
+        digest, stored, size = store.put_stream(iter(lambda: stream.read(ADD_READ_CHUNK), b""))
+    verdicts = check_file(store.path(stored), config.policy, path.name)
+    return NewAttachment(position, path.name, stored, digest, size,
+                         "application/octet-stream", [v.to_dict() for v in verdicts])
+
+
+def _notified(config: Config, store: Repository, decision: int, unit: Unit | None,
+              notify: bool, what: str) -> DecisionRecord:
+    """Queue the short reply of ``--notify`` (to the unit's own addresses, never to a
+    message's sender: a forged or a machine's From must not get it)."""
+    record = store.decision(decision)
+    assert record is not None
+    if notify and unit is not None:
+        addresses = recipients(store, unit)
+        if not addresses:
+            raise DecisionError(f"{unit.name}: no address known to notify")
+        for address in addresses:
+            outgoing = compose_decision_notice(config, address, unit.name, what, record)
+            store.queue_reply(outgoing.id, record.message, "decision", unit.key, address,
+                              outgoing.headers, outgoing.data)
+    return record
+
+
+# --- what the CLI prints --------------------------------------------------------------------
+
+
+def unit_names(config: Config) -> dict[str, str]:
+    return {unit.key: unit.name for unit in config.units}
+
+
+def message_rows(config: Config, store: Repository, unit: str | None = None
+                 ) -> list[dict[str, Any]]:
+    """``messages --json``."""
+    key = find_unit(config, unit).key if unit else None
+    names = unit_names(config)
+    return [_message_row(view, names) for view in store.message_views(key)]
+
+
+def _message_row(view: MessageView, names: dict[str, str]) -> dict[str, Any]:
+    return {"id": view.id, "message_id": view.message_id, "sender": view.sender,
+            "sender_name": view.sender_name, "unit": names.get(view.unit or ""),
+            "unit_id": view.unit if view.unit in names else None,
+            "credited_by": view.credited_by if view.unit in names else None,
+            "subject": view.subject, "received": view.received, "state": view.state,
+            "files": view.files, "added": view.added, "suspicious": view.suspicious,
+            "not_credited": view.not_credited, "no_reply": view.no_reply}
+
+
+def file_rows(config: Config, store: Repository, unit: str | None = None,
+              failed: bool = False) -> list[dict[str, Any]]:
+    """``files --json``: ``ok`` is the judgement after decisions, ``verdict_ok`` the
+    validator's."""
+    key = find_unit(config, unit).key if unit else None
+    names = unit_names(config)
+    return [file_row(view, names) for view in store.file_views(key, failed=failed)]
+
+
+def file_row(view: FileView, names: dict[str, str]) -> dict[str, Any]:
+    verdict = view.verdict
+    return {"id": view.id, "message": view.message, "unit": names.get(view.unit or ""),
+            "unit_id": view.unit if view.unit in names else None, "sender": view.sender,
+            "received": view.received, "name": view.name, "kind": view.kind,
+            "format": verdict.get("format"), "width": verdict.get("width"),
+            "height": verdict.get("height"), "ok": view.ok, "verdict_ok": view.verdict_ok,
+            "decision": view.decision, "decision_id": view.decision_id,
+            "reason": view.reason, "reasons": verdict.get("reasons", []),
+            "sha256": view.sha256, "size": view.size}
+
+
+def history_rows(config: Config, store: Repository) -> list[dict[str, Any]]:
+    """``history --json``: every decision, undone ones too."""
+    names = unit_names(config)
+    return [decision_row(record, names) for record in store.decisions()]
+
+
+def decision_row(record: DecisionRecord, names: dict[str, str]) -> dict[str, Any]:
+    return {"id": record.id, "action": record.action, "target": record.target,
+            "unit": names.get(record.unit or "", record.unit), "unit_id": record.unit,
+            "reason": record.reason, "by": record.by, "at": record.at,
+            "undone_at": record.undone_at, "undone_by": record.undone_by}
+
+
+def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], zone: str) -> str:
+    """A plain text table of ``rows`` (times in ``zone``) for the terminal."""
+    lines = ["\t".join(title for _, title in columns)]
+    for row in rows:
+        lines.append("\t".join(_cell(row[key], key, zone) for key, _ in columns))
+    return "\n".join(lines)
+
+
+def _cell(value: Any, key: str, zone: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if key in ("received", "at", "undone_at"):
+        return local_time(value, zone)
+    return re.sub(r"\s+", " ", str(value))
+
+
+def describe(record: DecisionRecord, names: dict[str, str]) -> str:
+    """One line for the terminal about a decision just made or undone."""
+    row = decision_row(record, names)
+    state = f" (undone by {record.undone_by})" if record.undone_at else ""
+    return (f"decision {row['id']}: {row['action']} {row['target']} "
+            f"{row['unit'] or ''} by {row['by']}{state}").replace("  ", " ")

@@ -1,0 +1,418 @@
+"""Read-time credit and coordinators' decisions, as SQL (mixed into the repository).
+
+Whose submission a message is, and whether a file counts as accepted, is worked out when it
+is read, never copied into the message rows:
+
+- **credit**: the latest credit (or add) decision on the message that is not undone; else,
+  for processed mail that passed authentication and was not written by a machine, the unit
+  of the registry (``registry_addresses``, synced from ``units[]`` on open) listing the
+  sender's exact address, else its ``@domain``. Adding an address to a unit therefore
+  credits that address's earlier mail at once, without a re-poll.
+- **judgement**: the latest accept or reject decision on the same content (sha256, and the
+  member's name in a zip) that is not undone; else the validator's verdict. A decision holds
+  for every copy of the content, so a re-sent file never disagrees with itself.
+- **tally**: per unit, kind and judgement, identical content counts once.
+
+Every query here runs in the database; the board of 2,000 units and 100,000 files is one
+grouped query, not one per unit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Row, case, func, literal, or_, select, update
+
+from safetymonth.storage.schema import (
+    attachments,
+    checks,
+    decisions,
+    messages,
+    meta,
+    registry_addresses,
+    registry_units,
+)
+
+if TYPE_CHECKING:
+    from safetymonth.storage.repository import Repository
+
+PROCESSED = "processed"
+CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
+MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
+ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
+
+
+@dataclass(frozen=True)
+class RegistryUnit:
+    """One unit of the config's registry: its key (id, else name), name and addresses."""
+
+    key: str
+    name: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one unit has sent, counted from the current registry and decisions."""
+
+    submissions: int = 0
+    last_submission: str | None = None
+    documents_ok: int = 0
+    documents_failed: int = 0
+    photos_ok: int = 0
+    photos_failed: int = 0
+    videos_ok: int = 0
+    videos_failed: int = 0
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message as ``messages`` lists it: with the unit credited now and why."""
+
+    id: int
+    message_id: str | None
+    sender: str | None
+    sender_name: str | None
+    unit: str | None  # the unit's key
+    credited_by: str | None  # "registry", "decision" or None
+    subject: str | None
+    received: str
+    state: str
+    suspicious: str | None
+    not_credited: str | None
+    no_reply: str | None
+    files: int
+    added: bool
+
+
+@dataclass(frozen=True)
+class FileView:
+    """One checked file (a zip member is a file of its own) with both judgements."""
+
+    id: int
+    message: int
+    attachment: int
+    unit: str | None
+    sender: str | None
+    received: str
+    name: str
+    attachment_name: str
+    stored_name: str
+    sha256: str
+    size: int
+    kind: str
+    verdict_ok: bool
+    ok: bool
+    decision: str | None  # accept or reject, when a decision overrides the verdict
+    decision_id: int | None
+    reason: str | None
+    verdict: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    id: int
+    action: str
+    message: int | None
+    file: int | None
+    unit: str | None
+    reason: str
+    by: str
+    at: str
+    undone_at: str | None
+    undone_by: str | None
+
+    @property
+    def target(self) -> int | None:
+        return self.file if self.action in FILE_ACTIONS else self.message
+
+
+TALLY_FIELDS = {("document", True): "documents_ok", ("document", False): "documents_failed",
+                ("photo", True): "photos_ok", ("photo", False): "photos_failed",
+                ("video", True): "videos_ok", ("video", False): "videos_failed"}
+
+
+# --- the SQL --------------------------------------------------------------------------------
+
+
+def _latest_credit() -> Any:
+    """Per message, the id of its latest credit (or add) decision that is not undone."""
+    return select(decisions.c.message, func.max(decisions.c.id).label("decision")) \
+        .where(decisions.c.action.in_(MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .group_by(decisions.c.message).subquery()
+
+
+def _content_key() -> Any:
+    """A file's content: its attachment's hash, plus the member's name inside a zip."""
+    member = case((checks.c.path == attachments.c.name, literal("")),
+                  else_=func.substr(checks.c.path, func.length(attachments.c.name) + 2))
+    return attachments.c.sha256 + literal("!") + member
+
+
+def _credit(unit: str | None = None) -> Any:
+    """(message, unit, credited_by) for every message; with ``unit``, only the messages that
+    could be that unit's (index lookups, not a scan of every message)."""
+    decided = _latest_credit()
+    credit = decisions.alias("credit_decision")
+    exact = registry_addresses.alias("exact")
+    domain = registry_addresses.alias("domain")
+    eligible = (messages.c.state == PROCESSED) & messages.c.suspicious.is_(None) & \
+        messages.c.not_credited.is_(None)
+    by_registry = case((eligible, func.coalesce(exact.c.unit, domain.c.unit)))
+    statement = select(
+        messages.c.id.label("message"),
+        func.coalesce(credit.c.unit, by_registry).label("unit"),
+        case((credit.c.id.is_not(None), literal("decision")),
+             (by_registry.is_not(None), literal("registry"))).label("credited_by"),
+    ).select_from(
+        messages.outerjoin(decided, decided.c.message == messages.c.id)
+        .outerjoin(credit, credit.c.id == decided.c.decision)
+        .outerjoin(exact, exact.c.address == messages.c.sender)
+        .outerjoin(domain, domain.c.address == messages.c.sender_domain))
+    if unit is not None:
+        addresses = select(registry_addresses.c.address).where(registry_addresses.c.unit == unit)
+        statement = statement.where(or_(
+            messages.c.sender.in_(addresses), messages.c.sender_domain.in_(addresses),
+            messages.c.id.in_(select(decisions.c.message).where(decisions.c.unit == unit))))
+    return statement.subquery("credit")
+
+
+def _judged() -> tuple[Any, Any, Any]:
+    """The checks joined with their judgement: (the join, the effective ok expression, the
+    judging decision's table)."""
+    content = _content_key()
+    latest = select(content.label("content"), func.max(decisions.c.id).label("decision")) \
+        .select_from(decisions.join(checks, checks.c.id == decisions.c.file)
+                     .join(attachments, attachments.c.id == checks.c.attachment)) \
+        .where(decisions.c.action.in_(FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .group_by(content).subquery("judged")
+    judgement = decisions.alias("judgement")
+    joined = attachments.join(checks, checks.c.attachment == attachments.c.id) \
+        .outerjoin(latest, latest.c.content == content) \
+        .outerjoin(judgement, judgement.c.id == latest.c.decision)
+    ok = case((judgement.c.action == ACCEPT, 1), (judgement.c.action == REJECT, 0),
+              else_=checks.c.ok)
+    return joined, ok, judgement
+
+
+# --- the mixin ------------------------------------------------------------------------------
+
+
+class CreditQueries:
+    """Registry, credit, tallies and decisions; mixed into :class:`Repository`."""
+
+    def sync_registry(self: Repository, units: Sequence[RegistryUnit]) -> None:
+        """Make the registry tables the config's ``units[]`` (a no-op when unchanged). The
+        first unit listing an address (or a domain) gets it, as intake's matching does."""
+        fingerprint = hashlib.sha256(json.dumps(
+            [[unit.key, unit.name, list(unit.addresses)] for unit in units],
+            ensure_ascii=False).encode()).hexdigest()
+        row = self._one(select(meta.c.value).where(meta.c.key == "registry"))
+        if row is not None and row[0] == fingerprint:
+            return
+        owners: dict[str, str] = {}
+        for unit in units:
+            for address in unit.addresses:
+                owners.setdefault(address, unit.key)
+        with self.transaction():
+            self.conn.execute(registry_addresses.delete())
+            self.conn.execute(registry_units.delete())
+            if units:
+                self.conn.execute(registry_units.insert(), [
+                    {"key": unit.key, "name": unit.name, "position": position}
+                    for position, unit in enumerate(units)])
+            if owners:
+                self.conn.execute(registry_addresses.insert(), [
+                    {"address": address, "unit": key} for address, key in owners.items()])
+            self._upsert(meta, ["key"], {"key": "registry", "value": fingerprint})
+
+    # --- tallies ----------------------------------------------------------------------
+
+    def unit_tallies(self: Repository, unit: str | None = None) -> dict[str, Tally]:
+        """What each unit (or only ``unit``) has sent, by its key: two grouped queries."""
+        credit = _credit(unit)
+        credited = credit.c.unit.is_not(None) if unit is None else credit.c.unit == unit
+        counts: dict[str, dict[str, Any]] = {}
+        for key, submissions, last in self._all(
+                select(credit.c.unit, func.count(), func.max(messages.c.received_at))
+                .select_from(credit.join(messages, messages.c.id == credit.c.message))
+                .where(credited).group_by(credit.c.unit)):
+            counts[str(key)] = {"submissions": int(submissions), "last_submission": last}
+        joined, ok, _ = _judged()
+        files = select(credit.c.unit.label("unit"), checks.c.kind.label("kind"),
+                       ok.label("ok"), _content_key().label("content")) \
+            .select_from(credit.join(joined, attachments.c.message == credit.c.message)) \
+            .where(credited).subquery("files")
+        for key, kind, is_ok, count in self._all(
+                select(files.c.unit, files.c.kind, files.c.ok,
+                       func.count(func.distinct(files.c.content)))
+                .group_by(files.c.unit, files.c.kind, files.c.ok)):
+            name = TALLY_FIELDS.get((str(kind), bool(is_ok)))
+            if name:
+                counts.setdefault(str(key), {})[name] = int(count)
+        return {key: Tally(**values) for key, values in counts.items()}
+
+    def unit_tally(self: Repository, unit: str) -> Tally:
+        return self.unit_tallies(unit).get(unit, Tally())
+
+    def has_accepted(self: Repository, unit: str, kind: str, count: int) -> bool:
+        """Whether ``unit`` has at least ``count`` distinct accepted files of ``kind``."""
+        if count <= 0:
+            return True
+        credit = _credit(unit)
+        joined, ok, _ = _judged()
+        found = select(_content_key().label("content")).distinct() \
+            .select_from(credit.join(joined, attachments.c.message == credit.c.message)) \
+            .where(credit.c.unit == unit, checks.c.kind == kind, ok == 1) \
+            .limit(count).subquery()
+        row = self._one(select(func.count()).select_from(found))
+        return row is not None and int(row[0]) >= count
+
+    def unknown_senders_now(self: Repository) -> list[tuple[str, int]]:
+        """Senders of processed mail credited to no unit (neither forged nor a machine),
+        with how many messages each sent."""
+        credit = _credit()
+        rows = self._all(
+            select(messages.c.sender, func.count())
+            .select_from(credit.join(messages, messages.c.id == credit.c.message))
+            .where(credit.c.unit.is_(None), messages.c.suspicious.is_(None),
+                   messages.c.not_credited.is_(None), messages.c.sender.is_not(None),
+                   messages.c.state == PROCESSED)
+            .group_by(messages.c.sender).order_by(messages.c.sender))
+        return [(str(sender), int(count)) for sender, count in rows]
+
+    def credited_unit(self: Repository, message: int) -> str | None:
+        credit = _credit()
+        row = self._one(select(credit.c.unit).where(credit.c.message == message))
+        return row[0] if row else None
+
+    def latest_unit_sender(self: Repository, unit: str) -> str | None:
+        """The address ``unit``'s latest credited mail came from (for a domain-only unit)."""
+        credit = _credit(unit)
+        row = self._one(
+            select(messages.c.sender)
+            .select_from(credit.join(messages, messages.c.id == credit.c.message))
+            .where(credit.c.unit == unit, messages.c.sender.is_not(None),
+                   messages.c.suspicious.is_(None), messages.c.not_credited.is_(None))
+            .order_by(messages.c.id.desc()).limit(1))
+        return str(row[0]) if row else None
+
+    # --- listings ---------------------------------------------------------------------
+
+    def message_views(self: Repository, unit: str | None = None) -> list[MessageView]:
+        """Every message (or ``unit``'s), oldest first, with its credit now; files added by
+        hand whose add was undone are left out."""
+        credit = _credit(unit)
+        files = select(attachments.c.message, func.count().label("files")) \
+            .select_from(attachments.join(checks, checks.c.attachment == attachments.c.id)) \
+            .group_by(attachments.c.message).subquery()
+        undone_add = select(decisions.c.message).where(
+            decisions.c.action == ADD, decisions.c.undone_at.is_not(None))
+        statement = select(messages, credit.c.unit.label("credit_unit"), credit.c.credited_by,
+                           func.coalesce(files.c.files, 0).label("file_count")) \
+            .select_from(credit.join(messages, messages.c.id == credit.c.message)
+                         .outerjoin(files, files.c.message == messages.c.id)) \
+            .where(messages.c.id.not_in(undone_add)).order_by(messages.c.id)
+        if unit is not None:
+            statement = statement.where(credit.c.unit == unit)
+        return [_message_view(row) for row in self._all(statement)]
+
+    def message_by_message_id(self: Repository, message_id: str) -> int | None:
+        row = self._one(select(messages.c.id).where(messages.c.message_id == message_id)
+                        .order_by(messages.c.id).limit(1))
+        return int(row[0]) if row else None
+
+    def file_views(self: Repository, unit: str | None = None, failed: bool = False,
+                   file: int | None = None) -> list[FileView]:
+        """Checked files (zip members each on their own), oldest first, with the verdict
+        and the judgement after decisions; ``failed``: only those not accepted now."""
+        credit = _credit(unit)
+        joined, ok, judgement = _judged()
+        statement = select(
+            checks.c.id, checks.c.path, checks.c.kind, checks.c.ok.label("verdict_ok"),
+            ok.label("ok"), attachments.c.id.label("attachment"),
+            attachments.c.message, attachments.c.name.label("attachment_name"),
+            attachments.c.stored_name, attachments.c.sha256, attachments.c.size,
+            attachments.c.verdict, credit.c.unit, messages.c.sender,
+            messages.c.received_at, judgement.c.action.label("decision"),
+            judgement.c.id.label("decision_id"), judgement.c.reason,
+        ).select_from(credit.join(messages, messages.c.id == credit.c.message)
+                      .join(joined, attachments.c.message == messages.c.id)) \
+            .order_by(checks.c.id)
+        if unit is not None:
+            statement = statement.where(credit.c.unit == unit)
+        if failed:
+            statement = statement.where(ok == 0)
+        if file is not None:
+            statement = statement.where(checks.c.id == file)
+        return [_file_view(row) for row in self._all(statement)]
+
+    # --- decisions --------------------------------------------------------------------
+
+    def record_decision(self: Repository, action: str, reason: str, by: str, at: str,
+                        message: int | None = None, file: int | None = None,
+                        unit: str | None = None) -> int:
+        """Store one decision (inside the caller's transaction, if any); returns its id."""
+        with self.transaction():
+            result = self.conn.execute(decisions.insert().values(
+                action=action, message=message, file=file, unit=unit, reason=reason, by=by,
+                at=at))
+            return int(result.inserted_primary_key[0])
+
+    def decision(self: Repository, decision: int) -> DecisionRecord | None:
+        row = self._one(select(decisions).where(decisions.c.id == decision))
+        return DecisionRecord(**row._mapping) if row else None
+
+    def decisions(self: Repository) -> list[DecisionRecord]:
+        """Every decision, undone ones too, oldest first."""
+        return [DecisionRecord(**row._mapping)
+                for row in self._all(select(decisions).order_by(decisions.c.id))]
+
+    def undo_decision(self: Repository, decision: int, by: str, at: str) -> bool:
+        """Mark a decision undone; False when it was undone already (or does not exist)."""
+        return self._write(update(decisions).where(
+            decisions.c.id == decision, decisions.c.undone_at.is_(None))
+            .values(undone_at=at, undone_by=by)) == 1
+
+    def active_decisions(self: Repository) -> int:
+        row = self._one(select(func.count()).where(decisions.c.undone_at.is_(None)))
+        return int(row[0]) if row else 0
+
+    def record_added_message(self: Repository, key: str, sha256: str, subject: str,
+                             at: str) -> int:
+        """The record that holds files a coordinator added by hand (no raw message)."""
+        with self.transaction():
+            result = self.conn.execute(messages.insert().values(
+                source_key=ADDED_PREFIX + key, sha256=sha256, size=0, subject=subject,
+                received_at=at, state=PROCESSED))
+            return int(result.inserted_primary_key[0])
+
+
+def _message_view(row: Row[Any]) -> MessageView:
+    values = row._mapping
+    return MessageView(
+        id=values["id"], message_id=values["message_id"], sender=values["sender"],
+        sender_name=values["sender_name"], unit=values["credit_unit"],
+        credited_by=values["credited_by"], subject=values["subject"],
+        received=values["received_at"], state=values["state"],
+        suspicious=values["suspicious"], not_credited=values["not_credited"],
+        no_reply=values["no_reply"], files=int(values["file_count"]),
+        added=str(values["source_key"]).startswith(ADDED_PREFIX))
+
+
+def _file_view(row: Row[Any]) -> FileView:
+    values = row._mapping
+    verdict = next((item for item in json.loads(values["verdict"])
+                    if item.get("path") == values["path"]), {})
+    return FileView(
+        id=values["id"], message=values["message"], attachment=values["attachment"],
+        unit=values["unit"], sender=values["sender"], received=values["received_at"],
+        name=values["path"], attachment_name=values["attachment_name"],
+        stored_name=values["stored_name"], sha256=values["sha256"], size=values["size"],
+        kind=values["kind"], verdict_ok=bool(values["verdict_ok"]), ok=bool(values["ok"]),
+        decision=values["decision"], decision_id=values["decision_id"],
+        reason=values["reason"], verdict=verdict)
