@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -432,6 +433,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     from safetymonth.web.app import create_app
 
     config = _config(ctx)
+    os.umask(0o077)  # documents, PDFs and previews it writes under storage.dir: owner-only
     # Proxy headers from a local nginx only: X-Forwarded-Proto marks TLS (Secure cookies),
     # X-Forwarded-For gives the address that login throttling counts.
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,

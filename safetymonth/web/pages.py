@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import subprocess
+import uuid
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from safetymonth import decisions
+from safetymonth import decisions, docgen
 from safetymonth.config import Config, Unit
+from safetymonth.report import report_from_repository, write_csv
 from safetymonth.storage.credit import FileView
+from safetymonth.storage.files import TMP_DIR
 from safetymonth.storage.repository import Repository
-from safetymonth.web import auth, downloads, uploads, views
+from safetymonth.web import auth, documents, downloads, uploads, views
 from safetymonth.web.auth import Forbidden, Visitor
 from safetymonth.web.deps import CSRF_FAILED, CheckedForm, Decider, Who, config, pool, render
 
 router = APIRouter(include_in_schema=False)
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 class NotFound(Exception):
@@ -244,12 +250,99 @@ async def remind(request: Request, who: Decider,
 
 @router.get("/report.csv")
 async def report_csv(request: Request, _who: Who) -> Response:
-    import io
+    """The unit table as ``report --csv`` writes it (written under storage.dir/tmp, read
+    back, removed)."""
+    settings = config(request)
+    result = await pool(request).run(report_from_repository, settings)
 
-    from safetymonth.report import report_from_repository, write_csv_to
+    def written() -> bytes:
+        path = settings.storage_dir / TMP_DIR / f"report-{uuid.uuid4().hex}.csv"
+        try:
+            write_csv(result, path)
+            return path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
 
-    result = await pool(request).run(report_from_repository, config(request))
-    out = io.StringIO()
-    write_csv_to(result, out)
-    return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''report.csv"})
+    return Response(await run_in_threadpool(written), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": downloads.disposition(False, "统计表.csv")})
+
+
+# --- documents ------------------------------------------------------------------------------
+
+
+def _kind(kind: str) -> str:
+    if kind not in documents.KINDS:
+        raise NotFound()
+    return kind
+
+
+@router.get("/documents")
+async def documents_index(request: Request, who: Who) -> Response:
+    return render(request, "documents.html", who, kinds=documents.KINDS)
+
+
+@router.get("/documents/{kind}")
+async def document_form(request: Request, kind: str, who: Who, error: str = "") -> Response:
+    settings = config(request)
+    data = await run_in_threadpool(documents.current_data, settings, _kind(kind))
+    intake = []
+    if kind == "summary":
+        intake = (await pool(request).run(report_from_repository, settings))["units"]
+    return render(request, "document.html", who, kind=kind, title=documents.KINDS[kind][0],
+                  fields=documents.form_fields(data), intake=intake, error=error,
+                  files=await run_in_threadpool(documents.docx_files, settings, kind),
+                  saved=documents.data_path(settings, kind))
+
+
+@router.post("/documents/{kind}")
+async def document_save(request: Request, kind: str, who: Decider,
+                        form: CheckedForm) -> Response:
+    """Save the form as the YAML data file, then write the .docx as ``generate`` does."""
+    settings, kind = config(request), _kind(kind)
+    fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    rows = (await pool(request).run(report_from_repository, settings))["units"]
+
+    def save_and_generate() -> None:
+        documents.save(settings, kind, documents.data_from_form(kind, fields))
+        documents.generate(settings, kind, rows)
+
+    try:
+        await run_in_threadpool(save_and_generate)
+    except docgen.DocgenError as error:
+        return render(request, "error.html", who, 400, message=f"数据有误：{error}")
+    return RedirectResponse(f"/documents/{kind}", status_code=303)
+
+
+@router.get("/documents/{kind}/docx/{index}")
+async def document_docx(request: Request, kind: str, index: str, _who: Who) -> Response:
+    files = await run_in_threadpool(documents.docx_files, config(request), _kind(kind))
+    position = number(index)
+    if position >= len(files):
+        raise NotFound()
+    return FileResponse(files[position], media_type=DOCX_TYPE, headers={
+        "content-disposition": downloads.disposition(False, files[position].name)})
+
+
+@router.get("/documents/{kind}/pdf")
+async def document_pdf(request: Request, kind: str, who: Who) -> Response:
+    return await _converted(request, who, _kind(kind), documents.pdf, "application/pdf")
+
+
+@router.get("/documents/{kind}/preview.png")
+async def document_preview(request: Request, kind: str, who: Who) -> Response:
+    return await _converted(request, who, _kind(kind), documents.preview, "image/png")
+
+
+async def _converted(request: Request, who: Visitor, kind: str,
+                     convert: Callable[[Config, str], Path], media_type: str) -> Response:
+    """A PDF or page-1 PNG made by LibreOffice from the generated .docx."""
+    settings = config(request)
+    if not await run_in_threadpool(documents.docx_files, settings, kind):
+        raise NotFound()
+    try:
+        path = await run_in_threadpool(convert, settings, kind)
+    except (docgen.PdfError, OSError, subprocess.SubprocessError) as error:
+        return render(request, "error.html", who, 500, message=f"PDF 导出失败：{error}")
+    inline = media_type == "image/png"
+    return FileResponse(path, media_type=media_type,
+                        headers={"content-disposition": downloads.disposition(inline, path.name)})
