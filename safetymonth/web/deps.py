@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
 from safetymonth.config import Config
-from safetymonth.web import auth
+from safetymonth.web import auth, thumbnails
 from safetymonth.web.auth import Forbidden, LoginRequired, Visitor
 from safetymonth.web.pool import RepositoryPool
 
@@ -63,5 +63,6 @@ CheckedForm = Annotated[FormData, Depends(checked_form)]  # a POST whose CSRF to
 def render(request: Request, name: str, who: Visitor | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
     page = templates.get_template(name).render(
-        request=request, visitor=who, config=config(request), **context)
+        request=request, visitor=who, config=config(request), thumbnails=thumbnails,
+        **context)
     return HTMLResponse(page, status_code=status_code)

@@ -20,7 +20,7 @@ from safetymonth.report import report_from_repository, write_csv
 from safetymonth.storage.credit import FileView
 from safetymonth.storage.files import TMP_DIR
 from safetymonth.storage.repository import Repository
-from safetymonth.web import auth, documents, downloads, uploads, views
+from safetymonth.web import auth, documents, downloads, thumbnails, uploads, views
 from safetymonth.web.auth import Forbidden, Visitor
 from safetymonth.web.deps import CSRF_FAILED, CheckedForm, Decider, Who, config, pool, render
 
@@ -137,17 +137,33 @@ def number(ident: str) -> int:
     return int(ident)
 
 
+def _locate(repository: Repository, file: int) -> tuple[FileView, Path] | None:
+    """A file by its id, and where its bytes are stored."""
+    found = repository.file_views(file=file)
+    return (found[0], repository.path(found[0].stored_name)) if found else None
+
+
 @router.get("/files/{ident}")
 async def download(request: Request, ident: str, _who: Who) -> Response:
-    def locate(repository: Repository, file: int) -> tuple[FileView, Path] | None:
-        found = repository.file_views(file=file)
-        return (found[0], repository.path(found[0].stored_name)) if found else None
-
-    found = await pool(request).run(locate, number(ident))
+    found = await pool(request).run(_locate, number(ident))
     if found is None:
         raise NotFound()
     view, path = found
     return downloads.response(view, path, config(request).policy.max_file_size)
+
+
+@router.get("/files/{ident}/thumb")
+async def thumb(request: Request, ident: str, _who: Who) -> Response:
+    """A photo's or video's thumbnail (JPEG), made on first view in a limited process."""
+    found = await pool(request).run(_locate, number(ident))
+    if found is None or not thumbnails.wanted(found[0]):
+        raise NotFound()
+    path = await run_in_threadpool(thumbnails.thumbnail, config(request), *found)
+    if path is None:
+        raise NotFound()
+    return FileResponse(path, media_type="image/jpeg", headers={
+        "content-disposition": downloads.disposition(True, f"{ident}.jpg"),
+        "cache-control": "private, max-age=86400"})
 
 
 # --- decisions ------------------------------------------------------------------------------
