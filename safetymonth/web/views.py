@@ -9,7 +9,7 @@ import email
 import email.policy
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
@@ -67,10 +67,25 @@ class BoardRow:
 @dataclass(frozen=True)
 class Board:
     rows: list[BoardRow]
-    deadline: date
-    days_left: int
     uncredited: int
     counts: dict[str, int] = field(default_factory=dict)
+
+
+class BoardCache:
+    """The last board computed, reused while the store's :meth:`Overview.version` is the
+    same (every request checks it, so the board is never stale); one per process."""
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[object, ...], Board] | None = None
+
+    def board(self, repository: Repository, config: Config) -> Board:
+        version = Overview(repository).version()
+        last = self._last
+        if last is not None and last[0] == version:
+            return last[1]
+        fresh = board(repository, config)
+        self._last = (version, fresh)
+        return fresh
 
 
 def status_of(progress: UnitProgress) -> str:
@@ -90,10 +105,13 @@ def board(repository: Repository, config: Config) -> Board:
         unanswered=unanswered.get(progress.id, 0))
         for progress in progress_of_all(repository, config)]
     counts = {status: sum(row.status == status for row in rows) for status in STATUS_LABELS}
-    today = datetime.now(ZoneInfo(zone(config))).date()
     strangers = sum(count for _sender, count in repository.unknown_senders_now())
-    return Board(rows, config.campaign.deadline, (config.campaign.deadline - today).days,
-                 strangers, counts)
+    return Board(rows, strangers, counts)
+
+
+def days_left(config: Config) -> int:
+    """Days from today (in the campaign's time zone) to the deadline; negative after it."""
+    return (config.campaign.deadline - datetime.now(ZoneInfo(zone(config))).date()).days
 
 
 # --- a unit's page --------------------------------------------------------------------------
