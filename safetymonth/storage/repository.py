@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from safetymonth.config import Config
 from safetymonth.storage import database
-from safetymonth.storage.credit import CreditQueries, RegistryUnit
+from safetymonth.storage.credit import CreditQueries, RegistryUnit, content_id
 from safetymonth.storage.database import WRITE
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.files import FILES_DIR, RAW_DIR, FileStore, create_private_file
@@ -446,7 +446,9 @@ class Repository(CreditQueries):
         if item.verdicts:
             self.conn.execute(checks.insert(), [
                 {"attachment": attachment, "path": verdict["path"], "kind": verdict["kind"],
-                 "ok": int(bool(verdict["ok"]))} for verdict in item.verdicts])
+                 "ok": int(bool(verdict["ok"])), "message": message,
+                 "content": content_id(item.sha256, item.name, verdict["path"])}
+                for verdict in item.verdicts])
 
     def record_outcome(self, message: int, outcome: Outcome) -> None:
         """Whose submission it is, why no reply, and the message's final state."""

@@ -8,6 +8,7 @@ ISO 8601 text in UTC, as stores written by the first release hold them.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ForeignKey,
     Index,
@@ -79,7 +80,13 @@ checks = Table(
     Column("path", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("ok", Integer, nullable=False),
+    # The attachment's message, and the identity of the content (its hash and, in a zip, the
+    # member's name; see storage.credit.content_id): the tally reads only this index.
+    Column("message", Integer),
+    Column("content", BigInteger),
     Index("checks_attachment", "attachment"),
+    Index("checks_tally", "message", "kind", "ok", "content"),
+    Index("checks_content", "content"),
 )
 
 # The outbox: replies and reminders, queued in the transaction that decided them.
