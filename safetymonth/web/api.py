@@ -11,7 +11,6 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict
 
 from safetymonth import decisions
-from safetymonth.report import report_from_repository
 from safetymonth.web import views
 from safetymonth.web.deps import Who, config, pool
 
@@ -89,7 +88,7 @@ def _unit(request: Request, unit: str | None) -> str | None:
 
 @router.get("/report", response_model=Report)
 async def report(request: Request, _who: Who) -> dict[str, Any]:
-    return await pool(request).run(report_from_repository, config(request))
+    return await pool(request).run(request.app.state.cache.report, config(request))
 
 
 @router.get("/messages", response_model=list[MessageRow])

@@ -21,7 +21,7 @@ from safetymonth.web import api, pages
 from safetymonth.web.auth import Forbidden, LoginRequired
 from safetymonth.web.deps import render
 from safetymonth.web.pool import RepositoryPool
-from safetymonth.web.views import BoardCache
+from safetymonth.web.views import StoreCache
 
 STATIC = Path(__file__).parent / "static"
 
@@ -66,7 +66,7 @@ def create_app(config: Config) -> FastAPI:
                   openapi_url=None, lifespan=lifespan)
     app.state.config = config
     app.state.pool = RepositoryPool(config)
-    app.state.board = BoardCache()
+    app.state.cache = StoreCache()
     app.include_router(pages.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

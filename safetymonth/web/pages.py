@@ -94,7 +94,7 @@ async def logout(request: Request, who: Who,
 
 @router.get("/")
 async def board(request: Request, who: Who, status: str = "") -> Response:
-    found = await pool(request).run(request.app.state.board.board, config(request))
+    found = await pool(request).run(request.app.state.cache.board, config(request))
     rows = [row for row in found.rows if not status or row.status == status]
     return render(request, "board.html", who, board=found, rows=rows, status=status,
                   labels=views.STATUS_LABELS, deadline=config(request).campaign.deadline,

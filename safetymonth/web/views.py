@@ -8,18 +8,27 @@ from __future__ import annotations
 import email
 import email.policy
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from safetymonth import decisions
 from safetymonth.config import Config, Unit
-from safetymonth.report import UnitProgress, judge, local_time, progress_of_all
+from safetymonth.report import (
+    UnitProgress,
+    judge,
+    local_time,
+    progress_of_all,
+    report_from_repository,
+)
 from safetymonth.storage.credit import DecisionRecord, FileView, MessageView
 from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import SENT, FileRecord, ReplyRecord, Repository
 
+T = TypeVar("T")
 STATUS_LABELS = {"complete": "已齐全", "incomplete": "未齐全", "nothing": "未提交"}
 PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
@@ -71,21 +80,29 @@ class Board:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-class BoardCache:
-    """The last board computed, reused while the store's :meth:`Overview.version` is the
-    same (every request checks it, so the board is never stale); one per process."""
+class StoreCache:
+    """Results computed from the whole store (the board, the report), each reused while the
+    store's :meth:`Overview.version` is the same. Every request reads the version, so nothing
+    shown is ever stale; one cache per process, so replicas need no coordination."""
 
     def __init__(self) -> None:
-        self._last: tuple[tuple[object, ...], Board] | None = None
+        self._entries: dict[str, tuple[tuple[object, ...], Any]] = {}
+
+    def get(self, repository: Repository, name: str, compute: Callable[[], T]) -> T:
+        version = Overview(repository).version()
+        entry = self._entries.get(name)
+        if entry is not None and entry[0] == version:
+            return entry[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._entries[name] = (version, value)
+        return value
 
     def board(self, repository: Repository, config: Config) -> Board:
-        version = Overview(repository).version()
-        last = self._last
-        if last is not None and last[0] == version:
-            return last[1]
-        fresh = board(repository, config)
-        self._last = (version, fresh)
-        return fresh
+        return self.get(repository, "board", lambda: board(repository, config))
+
+    def report(self, repository: Repository, config: Config) -> dict[str, Any]:
+        return self.get(repository, "report",
+                        lambda: report_from_repository(repository, config))
 
 
 def status_of(progress: UnitProgress) -> str:
