@@ -4,10 +4,11 @@ PYTHON   := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 # Media probing and sample generation; IMAP server and PostgreSQL 15 for tests; PDF export
-# and CJK fonts; Chromium (and its driver) for the console's browser tests.
+# and CJK fonts (texlive-lang-chinese is the only Debian package with the Fandol faces:
+# FangSong, Kai); Chromium (and its driver) for the console's browser tests.
 SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl \
 	dovecot-imapd postgresql poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
-	libreoffice-writer-nogui python3-uno chromium chromium-driver
+	texlive-lang-chinese libreoffice-writer-nogui python3-uno chromium chromium-driver
 
 .PHONY: demo test lint bench system venv clean
 

@@ -39,7 +39,7 @@ def fill(store: Repository, units: int, files: int) -> None:
             sender = f"x{index}@domain.example.cn" if unit == 0 else f"u{unit}@example.cn"
             with store.transaction():
                 message = store.record_received(f"k{index}", Received(
-                    f"{index:064x}", 1, f"<{index}@x>", sender, None, "s", None))
+                    f"{index:064x}", 1, f"<{index}@x>", sender, None, "s", None)).message
                 store.record_verdicts(message, [
                     NewAttachment(position, f"f{position}.jpg", "files/x",
                                   f"{rng.randrange(files // 2):064x}", 1, "image/jpeg",

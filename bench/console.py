@@ -80,7 +80,7 @@ def _message(store: object, number: int, unit: int, stored: str) -> None:
     sha = f"{number:064x}"
     message = store.record_received(f"bench:{number}", Received(  # type: ignore[attr-defined]
         sha256=sha, size=1000, message_id=f"<{number}@bench>", sender=sender,
-        sender_name=None, subject=f"材料 {number}", date_header=None))
+        sender_name=None, subject=f"材料 {number}", date_header=None)).message
     attachments = []
     for position, kind in enumerate(KINDS):
         ok = (number + position) % 7 != 0

@@ -1,11 +1,15 @@
 """Benchmark: ``safetymonth poll --once`` against a bare imap-tools fetch loop, on a local Dovecot.
 
-    .venv/bin/python bench/intake.py [--messages 500]
+    .venv/bin/python bench/intake.py [--messages 500] [--only throughput|memory|storage]
 
 1. Throughput: N messages with 3 attachments each (photo, video, summary). The peer is the
    loop every imap-tools user writes, ``for msg in mailbox.fetch(mark_seen=False, bulk=...)``,
    which only downloads (and parses) the same messages. Target: poll ≤ 1.5× the bare fetch.
 2. Memory: one 50 MB message; peak RSS of the ``poll --once`` process. Target ≤ 3× its size.
+3. Storage: the same N messages with the store on SQLite against the release before the
+   storage package (``--release``, a git revision checked out in a temp worktree: the peer),
+   target within 10%; then on PostgreSQL 15 with one poller, and with two pollers sharing the
+   mailbox and the database.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,14 +80,16 @@ CHILD = (
 )
 
 
-def poll(folder: Path) -> tuple[float, int, str]:
-    """``safetymonth poll --once`` as a user runs it; returns (seconds, peak RSS KiB, stderr)."""
-    env = {**os.environ, PASSWORD_ENV: PASSWORD}
+def poll(folder: Path, code: Path = REPO) -> tuple[float, int, str]:
+    """``safetymonth poll --once`` as a user runs it (from the source tree ``code``); returns
+    (seconds, peak RSS KiB, stderr)."""
+    env = {**os.environ, PASSWORD_ENV: PASSWORD, "PYTHONPATH": str(code)}
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
         child = subprocess.run([sys.executable, "-c", CHILD, "--config",
                                 str(folder / "config.yaml"), "poll", "--once"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=errors, check=False)
+                               cwd=code, stdout=subprocess.DEVNULL, stderr=errors,
+                               check=False)
         elapsed = time.perf_counter() - started
         errors.seek(0)
         log = errors.read().decode("utf-8", "replace")
@@ -92,9 +99,9 @@ def poll(folder: Path) -> tuple[float, int, str]:
     return elapsed, peak, log
 
 
-def configure(folder: Path, server: Dovecot, user: str) -> None:
+def configure(folder: Path, server: Dovecot, user: str, database: str | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    write_config(folder, mailbox={
+    write_config(folder, database, mailbox={
         "source": {"imap": {"host": "127.0.0.1", "port": server.port, "security": "none",
                             "user": user, "password_env": PASSWORD_ENV}},
         "reply_rate_limit": {"count": 100000, "hours": 1}})
@@ -153,10 +160,69 @@ def memory(server: Dovecot, work: Path, media: samplemail.Media) -> None:
               f"{growth / size:.2f}x (target <= 3x)")
 
 
+def unmark(server: Dovecot, user: str) -> None:
+    """Make every message new again, so the next poll takes them all."""
+    with server.client(user) as box:
+        box.flag(box.uids(), "\\Seen", False)
+
+
+def storage(server: Dovecot, work: Path, count: int, media: samplemail.Media,
+            release: str) -> None:
+    from tests.postgres import Postgres
+
+    user = server.add_user()
+    size = fill(server, user, count, media)
+    print(f"{count} messages, {size / 1e6:.1f} MB; store on SQLite, then PostgreSQL 15")
+    old = work / "release"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(old), release],
+                   check=True, capture_output=True)
+    try:
+        timings: dict[str, list[float]] = {"release": [], "now": []}
+        for attempt in range(3):
+            for name, code in (("release", old), ("now", REPO)):
+                folder = work / f"{name}-{attempt}"
+                configure(folder, server, user)
+                unmark(server, user)
+                elapsed, _, log = poll(folder, code)
+                assert f"processed {count}," in log, log[-500:]
+                timings[name].append(elapsed)
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)],
+                       check=False, capture_output=True)
+    then, now = min(timings["release"]), min(timings["now"])
+    verdict = "met" if now <= then * 1.10 else "MISSED"
+    print(f"SQLite, release {release}: {then:6.2f} s  ({count / then:5.0f} msg/s)")
+    print(f"SQLite, this tree      : {now:6.2f} s  ({count / now:5.0f} msg/s)  "
+          f"ratio {now / then:.2f}x (target <= 1.10x: {verdict})")
+    server_pg = Postgres(Path(tempfile.mkdtemp(prefix="safetymonth-bench-pg-")))
+    server_pg.start()
+    try:
+        for pollers in (1, 2):
+            url = server_pg.url(server_pg.create_database())
+            folders = [work / f"pg{pollers}-{index}" for index in range(pollers)]
+            for folder in folders:
+                configure(folder, server, user, url)
+            unmark(server, user)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(pollers) as pool:
+                logs = [log for _, _, log in pool.map(poll, folders)]
+            elapsed = time.perf_counter() - started
+            processed = sum(int(log.rsplit("processed ", 1)[1].split(",")[0]) for log in logs)
+            assert processed == count, [log[-300:] for log in logs]
+            print(f"PostgreSQL, {pollers} poller{'s' if pollers > 1 else ' '}    : "
+                  f"{elapsed:6.2f} s  ({count / elapsed:5.0f} msg/s)  "
+                  f"{elapsed / now:.2f}x SQLite")
+    finally:
+        server_pg.stop()
+        shutil.rmtree(server_pg.root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument("--only", choices=("throughput", "memory"))
+    parser.add_argument("--only", choices=("throughput", "memory", "storage"))
+    parser.add_argument("--release", default="ef824d8",
+                        help="the git revision whose poll --once is the storage peer")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="safetymonth-bench-"))
     work.chmod(0o755)
@@ -164,10 +230,12 @@ def main() -> None:
     server.start()
     try:
         media = samplemail.make_media()
-        if args.only != "memory":
+        if args.only in (None, "throughput"):
             throughput(server, work, args.messages, media)
-        if args.only != "throughput":
+        if args.only in (None, "memory"):
             memory(server, work, media)
+        if args.only in (None, "storage"):
+            storage(server, work, args.messages, media, args.release)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -18,7 +18,7 @@ from safetymonth.storage.errors import StorageError, StorageFolderError
 if TYPE_CHECKING:
     from safetymonth.storage.repository import Repository
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUEUED = 0, 1, 2, 3
 
 
 class _Group(click.Group):
@@ -117,9 +117,16 @@ def _log_to_stderr() -> None:
 @config_option
 @click.option("--once", is_flag=True, help="Process what is new, send replies, then exit.")
 @click.option("--retry-failed", is_flag=True, help="Put messages marked failed back in the queue.")
+@click.option("--new-database", is_flag=True,
+              help="Start a new database although storage.dir holds messages (the old one is "
+                   "lost and no backup is at hand).")
 @click.pass_context
-def poll(ctx: click.Context, once: bool, retry_failed: bool) -> None:
-    """Read new mail from mailbox.source, check it, and reply through mailbox.outbox."""
+def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool) -> None:
+    """Read new mail from mailbox.source, check it, and reply through mailbox.outbox.
+
+    With --once, exit 0 when done, 1 when the source failed, 2 for a usage or config error,
+    3 when replies stay queued because the outbox failed (the next run sends them).
+    """
     from safetymonth.mailbox import service
 
     config = _config(ctx)
@@ -127,11 +134,17 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool) -> None:
     stop = service.stop_on_signals()
     if once:
         with _mail_server_errors(ctx):
-            stats = service.poll_once(config, stop, retry_failed=retry_failed)
+            stats = service.poll_once(config, stop, retry_failed=retry_failed,
+                                      new_database=new_database)
         click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
                    f"failed {stats.failed}, too large {stats.too_large}", err=True)
+        if stats.replies_left:
+            click.echo(f"safetymonth: {stats.replies_left} replies stay queued because the "
+                       f"outbox failed (see the lines above); the next poll sends them",
+                       err=True)
+            ctx.exit(EXIT_QUEUED)
     else:
-        service.watch(config, stop)
+        service.watch(config, stop, new_database=new_database)
 
 
 @main.command()
@@ -182,11 +195,14 @@ def remind(ctx: click.Context, dry_run: bool) -> None:
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
               help="The .docx (notice, summary) or the folder (letter: one file per unit).")
 @click.option("--pdf", "with_pdf", is_flag=True, help="Also export PDFs through LibreOffice.")
+@click.option("--combined", is_flag=True,
+              help="Letters: also one PDF of them all, in roster order, for printing "
+                   "(double-sided unless docgen.imprint_on_even_page is false).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Worker processes for letters (0: one per core).")
 @click.pass_context
 def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf: bool,
-             jobs: int) -> None:
+             combined: bool, jobs: int) -> None:
     """Write a notice, the responsibility letters or the summary in GB/T 9704-2012 layout.
 
     Exit 2 for bad data, templates or templates_dir; exit 1 when an output file or a PDF
@@ -198,11 +214,14 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     config = _config(ctx)
     templates = config.docgen.templates_dir
     try:
+        options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
+                                 config.docgen.imprint_on_even_page)
         data = docgen.load(data_path, kind)
         rows = intake_rows(config) if getattr(data, "intake", False) else []
         with _progress(len(getattr(data, "units", ())), "letters") as advance:
             paths = docgen.generate(data, out, templates and config.resolve(templates),
-                                    intake_rows=rows, jobs=jobs, on_done=advance)
+                                    intake_rows=rows, jobs=jobs, on_done=advance,
+                                    options=options)
     except docgen.OutputError as error:
         click.echo(f"safetymonth: {error}", err=True)
         ctx.exit(EXIT_FAILED)
@@ -210,9 +229,12 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
         click.echo(f"safetymonth: {error}", err=True)
         ctx.exit(EXIT_USAGE)
     click.echo(paths[0] if len(paths) == 1 else f"{len(paths)} files in {out}")
-    if with_pdf:
+    if with_pdf or (combined and kind == "letter"):
         try:
             pdfs = docgen.to_pdf(paths)
+            if combined and kind == "letter":
+                click.echo(docgen.unite(pdfs, out / docgen.COMBINED_NAME,
+                                        config.docgen.imprint_on_even_page))
         except (docgen.PdfError, OSError) as error:
             click.echo(f"safetymonth: PDF export failed: {error}", err=True)
             ctx.exit(EXIT_FAILED)

@@ -332,6 +332,10 @@ class Storage(_Strict):
 class Docgen(_Strict):
     # A folder whose templates override the built-in ones, file by file.
     templates_dir: Path | None = None
+    # Face names to write instead of the standard ones, e.g. {仿宋_GB2312: 仿宋}.
+    fonts: dict[str, str] = {}
+    # 版记 on the last side of a double-sided print (an even page); false for single-sided.
+    imprint_on_even_page: bool = True
 
 
 DEFAULT_UNITS = [

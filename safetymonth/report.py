@@ -116,6 +116,8 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
                        for item in repository.unanswered_messages()],
         "queued_replies": repository.queued_reply_count(),
         "decisions": repository.active_decisions(),
+        "bounces": [{**bounce, "message_id": item.message_id}
+                    for item in repository.bounce_reports() for bounce in item.bounces],
     }
 
 
@@ -150,6 +152,9 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{item['message_id']} {item['reason']}")
     for item in report["failed"]:
         lines.append(f"处理失败：{item['sender']} {item['subject']!r} {item['error']}")
+    for item in report["bounces"]:
+        lines.append(f"退信（回复或提醒未送达）：{item['unit'] or '（未登记单位）'} "
+                     f"{item['address']} {item['status']} {item['diagnostic']}")
     return "\n".join(lines)
 
 

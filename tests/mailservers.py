@@ -267,7 +267,8 @@ def write_config(folder: Path, database: str | None = None, **sections: object) 
     """A config.yaml in ``folder``: Maildir in/out under it, the store in ``storage`` on
     ``database`` (default :data:`DATABASE`), plus the given sections merged."""
     data: dict[str, object] = {
-        "storage": {"dir": "storage", "database": database or DATABASE},
+        "storage": {"dir": "storage", **({"database": database or DATABASE}
+                                          if database or DATABASE else {})},
         "mailbox": {"source": "maildir:inbox", "outbox": "maildir:outbox"},
     }
     for name, value in sections.items():

@@ -4,6 +4,7 @@ LibreOffice (cold for one file, unoserver for a batch), templates_dir from confi
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -47,10 +48,13 @@ def test_letters_one_per_unit_with_pdfs(tmp_path: Path) -> None:
     assert code == 0, stderr
     names = ["德化县社会福利中心", "德化县浔中镇敬老院", "德化县儿童福利院", "德化县救助管理站",
              "德化县殡仪馆"]
-    assert sorted(p.name for p in out.glob("*.docx")) == sorted(f"{n}.docx" for n in names)
-    assert sorted(p.name for p in out.glob("*.pdf")) == sorted(f"{n}.pdf" for n in names)
+    # In roster order, as the data file lists the units.
+    assert sorted(p.name for p in out.glob("*.docx")) == [
+        f"{number:02d}-{name}.docx" for number, name in enumerate(names, start=1)]
+    assert sorted(p.name for p in out.glob("*.pdf")) == [
+        f"{number:02d}-{name}.pdf" for number, name in enumerate(names, start=1)]
     assert "5 files in" in stdout and "5 PDF files" in stdout
-    with pdfplumber.open(out / "德化县殡仪馆.pdf") as pdf:
+    with pdfplumber.open(out / "05-德化县殡仪馆.pdf") as pdf:
         assert "乙方：德化县殡仪馆" in pdf.pages[0].extract_text()
     # The persistent converter and its LibreOffice are gone afterwards (ours: a benchmark
     # running beside the tests has its own).
@@ -150,11 +154,11 @@ def test_colliding_unit_names_still_give_one_file_each(tmp_path: Path) -> None:
     assert code == 0, stderr
     written = sorted(path.name for path in out.iterdir())
     assert len(written) == 8 and "8 files in" in stdout
-    assert written == sorted(["a_b.docx", "a_b (2).docx", "单位3.docx", "单位4.docx",
-                              "单位5.docx", "_CON.docx", "A_B (3).docx", "甲单位.docx"])
+    assert written == ["01-a_b.docx", "02-a_b.docx", "03-单位.docx", "04-单位.docx",
+                       "05-单位.docx", "06-_CON.docx", "07-A_B.docx", "08-甲单位.docx"]
     texts = {name: "\n".join(p.text for p in docx.Document(str(out / name)).paragraphs)
              for name in written}
-    assert "乙方：a:b" in texts["a_b (2).docx"] and "乙方：..." in texts["单位4.docx"]
+    assert "乙方：a:b" in texts["02-a_b.docx"] and "乙方：..." in texts["04-单位.docx"]
 
 
 def _no_traceback(code: int, stderr: str, expected_code: int, message: str) -> None:
@@ -169,7 +173,7 @@ def test_an_impossible_date_is_a_message_and_exit_2(tmp_path: Path) -> None:
     bad.write_text(text.replace("date: 2024-05-31", "date: 2024-13-01"), encoding="utf-8")
     code, _, stderr = _run("--config", _config(tmp_path), "generate", "notice", bad, "-o",
                            tmp_path / "x.docx")
-    _no_traceback(code, stderr, 2, "date: Input should be a valid date")
+    _no_traceback(code, stderr, 2, "date: “2024-13-01”：没有13月，月份为1至12 (no month 13)")
 
 
 def test_an_unwritable_output_is_a_message_and_exit_1(tmp_path: Path) -> None:
@@ -226,3 +230,37 @@ def test_a_libreoffice_that_hangs_is_a_message_and_exit_1(
                                 DATA / "notice-dehua-2024.yaml", "-o", out, "--pdf")
     _no_traceback(code, stderr, 1, "LibreOffice did not finish converting 1 file(s) within 1 s")
     assert out.exists() and str(out) in stdout  # the .docx was written before
+
+
+@pytest.mark.parametrize("double_sided", [True, False])
+def test_combined_pdf_holds_every_letter_in_roster_order(tmp_path: Path,
+                                                         double_sided: bool) -> None:
+    """The roster is not in character order; each letter starts on the front of a sheet
+    when printed double-sided (a blank page after an odd one), back to back otherwise."""
+    raw = yaml.safe_load((DATA / "letters-2024.yaml").read_text(encoding="utf-8"))
+    raw["units"] = raw["units"][::-1]
+    roster = [unit["name"] for unit in raw["units"]]
+    data = tmp_path / "letters.yaml"
+    data.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config = _config(tmp_path, f"docgen:\n  imprint_on_even_page: {str(double_sided).lower()}\n")
+    out = tmp_path / "letters"
+    code, stdout, stderr = _run("--config", config, "generate", "letter", data, "-o", out,
+                                "--combined")
+    assert code == 0, stderr
+    combined = out / "00-全部责任书.pdf"
+    assert str(combined) in stdout
+    with pdfplumber.open(combined) as document:
+        texts = [page.extract_text() or "" for page in document.pages]
+    starts = [index for index, text in enumerate(texts) if "乙方：" in text]
+    names = [re.search(r"乙方：(\S+?)（", texts[index]).group(1) for index in starts]
+    assert names == roster
+    singles = []
+    for number, name in enumerate(roster, start=1):
+        with pdfplumber.open(out / f"{number:02d}-{name}.pdf") as document:
+            singles.append(len(document.pages))
+    if double_sided:
+        assert all(start % 2 == 0 for start in starts)  # page 1, 3, 5… (0-based even)
+        assert len(texts) == sum(pages + pages % 2 for pages in singles)
+        assert any(pages % 2 for pages in singles)  # a blank page was needed somewhere
+    else:
+        assert len(texts) == sum(singles)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _raw(file: str) -> dict:
 
 @pytest.mark.parametrize(("change", "expected"), [
     ({"title": None}, "title: Input should be a valid string"),
-    ({"date": "2016-13-40"}, "date: Input should be a valid date"),
+    ({"date": "2016-13-40"}, "date: “2016-13-40”：没有13月，月份为1至12 (no month 13)"),
     ({"enclosed": {"title": "方案"}}, "enclosed.body: Field required"),
     ({"attachments": "一个附件"}, "attachments: Input should be a valid list"),
     ({"colour": "red"}, "colour: unknown key"),
@@ -78,7 +79,9 @@ def test_summary_sections_are_all_required() -> None:
 
 def test_notice_text_in_order(tmp_path: Path) -> None:
     data = models.load(DATA / "notice-dehua-2024.yaml", "notice")
-    text = _text(documents.build_notice(data).to_bytes())
+    title_lines = "德化县民政局关于开展2024年全县\n民政服务机构"
+    text = _text(documents.build_notice(data).to_bytes()).replace(
+        title_lines, title_lines.replace("\n", ""))
     # The seed's mistyped "3、" comes out as 三、; the note is in parentheses.
     assert "三、推进重大事故隐患判定标准宣贯落实" in text
     assert "（联系人及联系方式：肖元春23522006）" in text
@@ -200,9 +203,9 @@ def test_batch_in_two_processes_writes_one_file_per_unit(tmp_path: Path) -> None
     done: list[Path] = []
     paths = docgen.generate(many, tmp_path / "letters", jobs=2, on_done=done.append)
     assert len(paths) == len(units) == len(done)
-    assert sorted(p.name for p in (tmp_path / "letters").iterdir()) == sorted(
-        f"测试单位{i:02d}_分部.docx" for i in range(len(units)))
-    assert "乙方：测试单位07/分部" in _text(tmp_path / "letters" / "测试单位07_分部.docx")
+    assert sorted(p.name for p in (tmp_path / "letters").iterdir()) == [
+        f"{i + 1:02d}-测试单位{i:02d}_分部.docx" for i in range(len(units))]
+    assert "乙方：测试单位07/分部" in _text(tmp_path / "letters" / "08-测试单位07_分部.docx")
 
 
 def test_markup_blocks_reach_the_document() -> None:
@@ -255,7 +258,7 @@ def test_an_impossible_date_names_its_key(tmp_path: Path) -> None:
     path = tmp_path / "notice.yaml"
     text = (DATA / "notice-dehua-2024.yaml").read_text(encoding="utf-8")
     path.write_text(text.replace("date: 2024-05-31", "date: 2024-13-01"), encoding="utf-8")
-    with pytest.raises(models.DataError, match=r"notice\.yaml: date: .*month value is outside"):
+    with pytest.raises(models.DataError, match=r"notice\.yaml: date: “2024-13-01”：没有13月"):
         models.load(path, "notice")
 
 
@@ -263,9 +266,9 @@ def test_letter_file_names_are_unique_and_usable() -> None:
     names = ["a/b", "a:b", "..", "...", " ", "CON", "A_B", "con.txt", "lpt1 ", "德化县殡仪馆"]
     units = [models.LetterUnit(name=name) for name in names]
     files = batch.letter_filenames(units)
-    assert files == ["a_b.docx", "a_b (2).docx", "单位3.docx", "单位4.docx", "单位5.docx",
-                     "_CON.docx", "A_B (3).docx", "_con.txt.docx", "_lpt1.docx",
-                     "德化县殡仪馆.docx"]
+    assert files == ["01-a_b.docx", "02-a_b.docx", "03-单位.docx", "04-单位.docx",
+                     "05-单位.docx", "06-_CON.docx", "07-A_B.docx", "08-_con.txt.docx",
+                     "09-_lpt1.docx", "10-德化县殡仪馆.docx"]
     assert len({name.casefold() for name in files}) == len(files)
 
 
@@ -273,9 +276,9 @@ def test_a_long_unit_name_is_cut_to_whole_characters() -> None:
     long = "德化县" * 100  # 900 bytes of UTF-8
     (first, second) = batch.letter_filenames([models.LetterUnit(name=long),
                                               models.LetterUnit(name=long + "甲")])
-    assert len(second.encode()) <= 255 and first.startswith("德化县德化县")
-    assert first.removesuffix(".docx").encode().decode() == "德化县" * 22  # 198 bytes
-    assert second == "德化县" * 22 + " (2).docx"
+    assert len(second.encode()) <= 255 and first.startswith("01-德化县德化县")
+    assert first.removesuffix(".docx") == "01-" + "德化县" * 22  # 198 bytes of name
+    assert second == "02-" + "德化县" * 22 + ".docx"
 
 
 def test_a_body_ending_in_a_table_is_kept_with_the_signature() -> None:
@@ -293,3 +296,52 @@ def test_a_body_ending_in_a_table_is_kept_with_the_signature() -> None:
     assert blank.text == "" and date.text == "2024年5月31日"
     assert [p.paragraph_format.keep_with_next for p in (blank, paragraphs[name], date)] == [
         True, True, None]
+
+
+@pytest.mark.parametrize("typed", ["2025年5月28日", "2025年05月28日", "2025/5/28", "2025.5.28",
+                                   "2025-5-28", "2025-05-28", " 2025 年 5 月 28 日 "])
+def test_dates_as_clerks_type_them(typed: str) -> None:
+    raw = _raw("notice-dehua-2024.yaml") | {"date": typed, "printed_on": typed}
+    notice = models.parse(raw, "notice")
+    assert notice.date == notice.printed_on == date(2025, 5, 28)
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("2025年2月29日", "“2025年2月29日”：2025年2月只有28天 (2025-2 has 28 days)"),
+    ("2024/4/31", "“2024/4/31”：2024年4月只有30天 (2024-4 has 30 days)"),
+    ("2025.13.1", "“2025.13.1”：没有13月，月份为1至12 (no month 13)"),
+    ("5月28日", "“5月28日”不是日期，请写作 2025年5月28日 或 2025-05-28"),
+])
+def test_an_impossible_date_says_what_is_wrong_in_one_line(typed: str, said: str) -> None:
+    raw = _raw("letters-2024.yaml") | {"signed_on": typed}
+    with pytest.raises(models.DataError) as caught:
+        models.parse(raw, "letter", "letters.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"letters.yaml: signed_on: {said}")
+    assert "\n" not in message
+
+
+def _broken(tmp_path: Path, line: int, change: Callable[[str], str]) -> Path:
+    """The summary example with its line ``line`` (1-based) changed."""
+    lines = (DATA / "summary-2024.yaml").read_text(encoding="utf-8").split("\n")
+    lines[line - 1] = change(lines[line - 1])
+    path = tmp_path / "summary.yaml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("line", "change", "hint"), [
+    (14, lambda text: " " + text, "缩进多了"),  # a key one space too far in
+    (12, lambda text: "  " + text.lstrip(), "缺少“键: 值”的冒号"),  # a block line too far out
+    (13, lambda text: "   " + text.lstrip(), "缩进与同一级的键不一致"),  # a key off its level
+])
+def test_a_yaml_mistake_is_reported_at_its_line_and_quoted(
+        tmp_path: Path, line: int, change: Callable[[str], str], hint: str) -> None:
+    path = _broken(tmp_path, line, change)
+    quoted = path.read_text(encoding="utf-8").split("\n")[line - 1].strip()
+    with pytest.raises(models.DataError) as caught:
+        models.load(path, "summary")
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: not a valid YAML file")
+    assert hint in message and message.endswith(f"「{quoted}」")
+    assert "\n" not in message

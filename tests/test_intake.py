@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import hashlib
 import json
+import logging
 import os
 import socket
 from email import policy
@@ -255,3 +256,42 @@ def test_an_unreachable_mail_server_is_one_line_and_exit_code_1(tmp_path: Path) 
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith("safetymonth: mail server: ")
     assert "Connection refused" in result.output and "Traceback" not in result.output
+
+
+def test_a_message_that_cannot_be_recorded_is_failed_after_max_tries_and_reported(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A real store fault: a plain file where the raw message's two-letter folder belongs,
+    # so writing the raw copy fails (as root too, unlike a permission).
+    config_path = write_config(tmp_path, mailbox={"max_tries": 2})
+    raw = samplemail.message("fuli@dhmz.example.cn", "总结", [samplemail.text_part("见附件")],
+                             message_id="<unrecordable@dhmz>")
+    digest = hashlib.sha256(raw).hexdigest()
+    drop(tmp_path / "inbox", "m.eml", raw)
+    blocker = tmp_path / "storage" / "raw" / digest[:2]
+    blocker.parent.mkdir(parents=True)
+    blocker.write_bytes(b"not a folder")
+    config = load_config(config_path)
+    with caplog.at_level(logging.INFO, logger="safetymonth"):
+        for _ in range(4):
+            poll_once(config)
+    with open_repository(config) as store:
+        [row] = store.messages()
+        assert (row.state, row.tries, row.sha256) == (FAILED, 2, digest)
+        assert "FileExistsError" in row.last_error
+        assert store.replies() == []
+    # One line per try, no traceback; nothing logged once it is failed.
+    lines = [r.getMessage() for r in caplog.records if "maildir:m.eml" in r.getMessage()]
+    assert len(lines) == 2 and "marked failed" in lines[1]
+    assert all(record.exc_info is None for record in caplog.records)
+    assert os.listdir(tmp_path / "inbox" / "new") == ["m.eml"]
+    report = CliRunner().invoke(main, ["--config", str(config_path), "report", "--json"])
+    [failed] = json.loads(report.output)["failed"]
+    assert failed["source_key"] == "maildir:m.eml" and "FileExistsError" in failed["error"]
+    # Once the fault is repaired, a retry on demand records and answers it.
+    blocker.unlink()
+    poll_once(config, retry_failed=True)
+    with open_repository(config) as store:
+        [row] = store.messages()
+        assert row.state == PROCESSED and row.unit == "德化县社会福利中心"
+        assert store.raw_path(digest).read_bytes() == raw
+        assert len(store.replies()) == 1

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from email import policy
@@ -22,38 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.storage.repository import PROCESSED
 from tests.mailservers import PASSWORD, Dovecot, drop, open_store, write_config
+from tests.pollers import MESSAGES, build_messages, poller
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
 
-MESSAGES = 200
 KILLS = 20
-SENDERS = ["fuli@dhmz.example.cn", "xzjly@dhmz.example.cn", "a@etfly.example.cn",
-           "stranger@qq.example.com"]
-
-
-def build_messages(media: Media) -> tuple[list[bytes], dict[str, set[str]]]:
-    """200 messages, each with its own attachments, and Message-ID -> their hashes."""
-    messages: list[bytes] = []
-    expected: dict[str, set[str]] = {}
-    for index in range(MESSAGES):
-        # Bytes after a JPEG's end marker are ignored by viewers: unique but valid photos.
-        photo = media.photo + index.to_bytes(4, "big")
-        document = media.pdf + f"% {index}\n".encode()
-        message_id = f"<crash-{index}@example.cn>"
-        parts = [samplemail.text_part(f"第{index}封"),
-                 samplemail.file_part(photo, samplemail.utf8_name(f"照片{index}.jpg")),
-                 samplemail.file_part(document, samplemail.rfc2047_name(f"总结{index}.pdf"))]
-        messages.append(samplemail.message(SENDERS[index % len(SENDERS)], f"材料{index}", parts,
-                                           message_id=message_id))
-        expected[message_id] = {hashlib.sha256(photo).hexdigest(),
-                                hashlib.sha256(document).hexdigest()}
-    return messages, expected
 
 
 def unmarked(source: str, tmp_path: Path, server: Dovecot | None, user: str) -> int:
@@ -63,12 +40,6 @@ def unmarked(source: str, tmp_path: Path, server: Dovecot | None, user: str) -> 
     with server.client(user) as box:
         return sum("\\Seen" not in m.flags
                    for m in box.fetch(mark_seen=False, headers_only=True))
-
-
-def poller(config: Path, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    code = "from safetymonth.cli import main; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "--config", str(config), "poll",
-                             "--once"], stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 @pytest.mark.parametrize("source", ["maildir", "imap"])

@@ -320,3 +320,29 @@ def test_the_watcher_retries_a_refused_login_until_it_succeeds(
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
         assert _wait_for(lambda: processed(config) == 1, timeout=20)
     assert "wrong-password" not in caplog.text
+
+
+def test_hostile_messages_over_imap_are_recorded_marked_and_answered_as_due(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media) -> None:
+    from tests.test_mailbox_hostile import HOSTILE, MACHINE
+
+    messages = {name: build(mail_media.photo) for name, build in HOSTILE.items()}
+    messages.update(MACHINE)
+    messages["big-bug"] = samplemail.message("Big Bug bb@bug.com", "x",
+                                             [samplemail.text_part("hi")])
+    for raw in messages.values():
+        dovecot_server.append(imap_user, raw)
+    config = imap_config(tmp_path, dovecot_server, imap_user)
+    poll_once(config)
+    with open_repository(config) as store:
+        rows = store.messages()
+        replied = {reply.message for reply in store.replies()}
+        stored = {store.raw_path(row.sha256).read_bytes() for row in rows}
+    assert len(rows) == len(messages) and {row.state for row in rows} == {PROCESSED}
+    # Byte-identical to what the server holds: Dovecot stores a NUL as 0x80 (IMAP allows no
+    # NUL in a literal), so over IMAP the NUL cases arrive as 8-bit bytes in a charset name.
+    assert stored == {raw.replace(b"\x00", b"\x80") for raw in messages.values()}
+    # A reply for each unit submission, none for the machines or the unusable From.
+    assert len(replied) == len(HOSTILE)
+    marked = flags(dovecot_server, imap_user)
+    assert len(marked) == len(messages) and all("\\Seen" in marks for marks in marked.values())

@@ -100,8 +100,8 @@ def test_missing_agrees_with_the_full_tally(tmp_path: Path, engine: str | None) 
     unit = Unit(name="U", emails=["u@x.cn"])
     with Repository(tmp_path / "storage", engine) as store:
         store.sync_registry([RegistryUnit(unit.key, unit.name, tuple(unit.emails))])
-        message = store.record_received("k1", Received("a" * 64, 1, None, "u@x.cn", None, "",
-                                                       None))
+        message = store.record_received(
+            "k1", Received("a" * 64, 1, None, "u@x.cn", None, "", None)).message
         with store.transaction():
             store.record_verdicts(message, [
                 NewAttachment(position, "n", "files/x", "b" * 64, 1, "x", [verdict(kind, ok)])

@@ -147,7 +147,7 @@ def test_a_nested_transaction_commits_or_rolls_back_with_the_outer_one(
 def test_records_round_trip_as_frozen_dataclasses(open_store: Opener) -> None:
     with open_store() as store:
         message = store.record_received("maildir:1", received(
-            "c" * 64, 1234, "<m1@dhmz>", "fuli@dhmz.example.cn"))
+            "c" * 64, 1234, "<m1@dhmz>", "fuli@dhmz.example.cn")).message
         store.add_source_key("imap:2", message)
         store.add_source_key("imap:2", message)  # a key seen twice is one key
         verdict = {"path": "照片.jpg", "kind": "photo", "ok": True, "reasons": []}
@@ -298,7 +298,7 @@ def test_a_failed_fsync_never_removes_a_file_found_in_place(
 def test_intact_and_a_truncated_file_is_rewritten(open_store: Opener) -> None:
     with open_store() as store:
         digest = store.put_raw(b"raw message")
-        message = store.record_received("k", received(digest, 11))
+        message = store.record_received("k", received(digest, 11)).message
 
         def intact() -> bool:
             record = store.message(message)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from safetymonth.docgen.documents import check_templates_dir, environment, write_letter
+from safetymonth.docgen.fonts import DEFAULT_FACES, Faces
 from safetymonth.docgen.layout import OfficialDocument
 from safetymonth.docgen.models import Letter, LetterUnit, OutputError
 
@@ -51,31 +52,25 @@ def letter_stem(name: str, fallback: str = "单位") -> str:
 
 
 def letter_filenames(units: Sequence[LetterUnit]) -> list[str]:
-    """One file name per unit, all different even where case does not count (Windows, macOS).
+    """One file name per unit: its roster number and its name, ``01-德化县社会福利中心.docx``.
 
-    Names that clean up to the same stem (``a/b`` and ``a:b``) are told apart by `` (2)``,
-    `` (3)``… in roster order; a name with nothing usable left is ``单位N`` (its position).
+    The number keeps the files in roster order in any file manager, and makes every name
+    different even where case does not count (Windows, macOS); a name with nothing usable
+    left is ``单位``.
     """
-    taken: set[str] = set()
-    names = []
-    for position, unit in enumerate(units, start=1):
-        stem = candidate = letter_stem(unit.name, f"单位{position}")
-        number = 1
-        while candidate.casefold() in taken:
-            number += 1
-            candidate = f"{stem} ({number})"
-        taken.add(candidate.casefold())
-        names.append(candidate + ".docx")
-    return names
+    digits = max(2, len(str(len(units))))
+    return [f"{position:0{digits}d}-{letter_stem(unit.name)}.docx"
+            for position, unit in enumerate(units, start=1)]
 
 
 class LetterFactory:
     """Renders letters of one data file; the fixed parts are serialised once."""
 
-    def __init__(self, data: Letter, templates_dir: Path | None = None) -> None:
+    def __init__(self, data: Letter, templates_dir: Path | None = None,
+                 faces: Faces = DEFAULT_FACES) -> None:
         self.data = data
         self.env = environment(templates_dir)
-        self.document = OfficialDocument()
+        self.document = OfficialDocument(faces)
         with zipfile.ZipFile(io.BytesIO(self.document.to_bytes())) as package:
             self.fixed = [(info, package.read(info)) for info in package.infolist()]
 
@@ -100,9 +95,9 @@ class LetterFactory:
 _factory: LetterFactory | None = None
 
 
-def _init_worker(data: Letter, templates_dir: Path | None) -> None:
+def _init_worker(data: Letter, templates_dir: Path | None, faces: Faces) -> None:
     global _factory
-    _factory = LetterFactory(data, templates_dir)
+    _factory = LetterFactory(data, templates_dir, faces)
 
 
 def _write_in_worker(job: tuple[LetterUnit, Path]) -> Path:
@@ -111,7 +106,8 @@ def _write_in_worker(job: tuple[LetterUnit, Path]) -> Path:
 
 
 def write_letters(data: Letter, outdir: Path, templates_dir: Path | None = None,
-                  jobs: int = 0, on_done: Callable[[Path], None] | None = None) -> list[Path]:
+                  jobs: int = 0, on_done: Callable[[Path], None] | None = None,
+                  faces: Faces = DEFAULT_FACES) -> list[Path]:
     """Write one letter per unit into ``outdir``; ``jobs`` 0 means one process per core.
 
     Every unit gets its own file (letter_filenames), so as many files are written as there
@@ -126,9 +122,9 @@ def write_letters(data: Letter, outdir: Path, templates_dir: Path | None = None,
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         if jobs == 1 or len(data.units) < PARALLEL_FROM:
-            paths = _serial(data, targets, templates_dir)
+            paths = _serial(data, targets, templates_dir, faces)
         else:
-            paths = _parallel(data, targets, templates_dir, min(jobs, len(data.units)))
+            paths = _parallel(data, targets, templates_dir, faces, min(jobs, len(data.units)))
         for path in paths:
             written.append(path)
             if on_done:
@@ -138,17 +134,19 @@ def write_letters(data: Letter, outdir: Path, templates_dir: Path | None = None,
     return written
 
 
-def _serial(data: Letter, targets: Sequence[Path], templates_dir: Path | None) -> Iterator[Path]:
-    factory = LetterFactory(data, templates_dir)
+def _serial(data: Letter, targets: Sequence[Path], templates_dir: Path | None,
+            faces: Faces) -> Iterator[Path]:
+    factory = LetterFactory(data, templates_dir, faces)
     for unit, path in zip(data.units, targets, strict=True):
         yield factory.write(unit, path)
 
 
 def _parallel(data: Letter, targets: Sequence[Path], templates_dir: Path | None,
-              jobs: int) -> Iterator[Path]:
+              faces: Faces, jobs: int) -> Iterator[Path]:
     jobs_list = list(zip(data.units, targets, strict=True))
     # fork: workers start in milliseconds and inherit the imported modules.
     context = multiprocessing.get_context("fork")
     chunk = max(1, len(jobs_list) // (jobs * 8))
-    with context.Pool(jobs, initializer=_init_worker, initargs=(data, templates_dir)) as pool:
+    with context.Pool(jobs, initializer=_init_worker,
+                      initargs=(data, templates_dir, faces)) as pool:
         yield from pool.imap(_write_in_worker, jobs_list, chunksize=chunk)

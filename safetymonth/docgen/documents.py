@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from safetymonth.docgen import markup
-from safetymonth.docgen.layout import OfficialDocument
+from safetymonth.docgen.fonts import DEFAULT_FACES, Faces
+from safetymonth.docgen.layout import OfficialDocument, Placement
 from safetymonth.docgen.models import DocgenError, Letter, LetterUnit, Notice, Summary, cn_date
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAMES = {"notice": "notice.md.j2", "letter": "letter.md.j2", "summary": "summary.md.j2"}
 FULL_STOPS = "。！？；：.!?;:"
+
+
+@dataclass(frozen=True)
+class Options:
+    """The ``docgen`` settings that shape a document (config.yaml's ``docgen:``)."""
+
+    faces: Faces = DEFAULT_FACES
+    imprint_on_even_page: bool = True
 
 
 class TemplateError(DocgenError):
@@ -73,10 +83,13 @@ def _located(where: str, line: int | None, error: Exception) -> str:
     return f"{where}{f':{line}' if line else ''}: {text}"
 
 
-def build_notice(data: Notice, env: jinja2.Environment | None = None) -> OfficialDocument:
+def build_notice(data: Notice, env: jinja2.Environment | None = None,
+                 faces: Faces = DEFAULT_FACES,
+                 placement: Placement | None = Placement.SAME_PAGE) -> OfficialDocument:
+    """The notice; ``placement`` None leaves the 版记 out (to measure where the body ends)."""
     env = env or environment()
-    document = OfficialDocument()
-    document.issuer_head(data.issuer_mark, data.number)
+    document = OfficialDocument(faces)
+    document.issuer_head(data.issuer_mark, data.number, data.signer)
     document.title(data.title)
     document.blank()
     if data.recipients:
@@ -91,24 +104,27 @@ def build_notice(data: Notice, env: jinja2.Environment | None = None) -> Officia
     numbered = len(data.attachments) > 1
     for index, part in enumerate(data.appendix, start=1):
         document.appendix(index if numbered else None, part.title, markup.parse(part.body))
-    document.imprint(data.cc, data.printed_by or data.issuer,
-                     cn_date(data.printed_on or data.date))
+    if placement is not None:
+        document.imprint(data.cc, data.printed_by or data.issuer,
+                         cn_date(data.printed_on or data.date), placement)
     return document
 
 
 def build_summary(data: Summary, intake_rows: Sequence[Mapping[str, Any]] = (),
-                  env: jinja2.Environment | None = None) -> OfficialDocument:
+                  env: jinja2.Environment | None = None, faces: Faces = DEFAULT_FACES,
+                  placement: Placement | None = Placement.SAME_PAGE) -> OfficialDocument:
     """The summary; ``intake_rows`` are the ``units`` of ``report --json`` (plain data)."""
     env = env or environment()
-    document = OfficialDocument()
-    document.issuer_head(data.issuer_mark, data.number)
+    document = OfficialDocument(faces)
+    document.issuer_head(data.issuer_mark, data.number, data.signer)
     document.title(data.title)
     document.blank()
     document.recipients(data.recipients)
     context = data.model_dump() | {"sections": data.sections, "intake_rows": list(intake_rows)}
     document.blocks(markup.parse(render_body(env, "summary", context)))
     _closing(document, data.signature or data.issuer, cn_date(data.date), None)
-    document.imprint([], data.issuer, cn_date(data.date))
+    if placement is not None:
+        document.imprint([], data.issuer, cn_date(data.date), placement)
     return document
 
 
@@ -121,7 +137,7 @@ def _closing(document: OfficialDocument, signature: str, date_text: str,
 
 def letter_context(data: Letter, unit: LetterUnit) -> dict[str, Any]:
     return data.model_dump(exclude={"units"}) | {
-        "unit": unit, "duties": data.duties, "term": data.term}
+        "unit": unit, "duties": data.duties, "term": data.term, "campaign": data.campaign_name}
 
 
 def write_letter(document: OfficialDocument, data: Letter, unit: LetterUnit,
@@ -132,8 +148,8 @@ def write_letter(document: OfficialDocument, data: Letter, unit: LetterUnit,
     document.blocks(markup.parse(render_body(env, "letter", letter_context(data, unit))))
 
 
-def build_letter(data: Letter, unit: LetterUnit,
-                 env: jinja2.Environment | None = None) -> OfficialDocument:
-    document = OfficialDocument()
+def build_letter(data: Letter, unit: LetterUnit, env: jinja2.Environment | None = None,
+                 faces: Faces = DEFAULT_FACES) -> OfficialDocument:
+    document = OfficialDocument(faces)
     write_letter(document, data, unit, env or environment())
     return document

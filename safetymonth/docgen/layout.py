@@ -7,21 +7,32 @@ footers) and appends the elements of an official document in order. Raw XML is l
 
 from __future__ import annotations
 
+import enum
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import docx
 from docx.document import Document
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_BREAK, WD_LINE_SPACING, WD_PARAGRAPH_ALIGNMENT, WD_TAB_ALIGNMENT
 from docx.shared import Mm, Pt, RGBColor, Twips
 from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph
 from lxml.etree import _Element
 
-from safetymonth.docgen import markup, oxml
+from safetymonth.docgen import markup, oxml, titles
+from safetymonth.docgen.fonts import (
+    DEFAULT_FACES,
+    FANGSONG,
+    HEITI,
+    KAITI,
+    SONGTI,
+    XIAOBIAOSONG,
+    Faces,
+)
 
 # --- GB/T 9704-2012 in numbers ------------------------------------------------------------
 PAGE_W, PAGE_H = 210, 297  # A4, mm
@@ -40,8 +51,6 @@ RED = RGBColor(0xFF, 0x00, 0x00)
 # other height LibreOffice centres the 22 grid lines in the area and the text moves.)
 HALF_LEADING_MM = (LINE_PITCH / 20 - BODY_PT) / 2 * 25.4 / 72
 
-FANGSONG, XIAOBIAOSONG, HEITI, KAITI, SONGTI = (
-    "仿宋_GB2312", "方正小标宋简体", "黑体", "楷体_GB2312", "宋体")
 HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG, 4: FANGSONG}
 
 # Calibrated in LibreOffice against the PDF (tests/test_docgen_conformance.py measures it):
@@ -64,9 +73,20 @@ AUTOSPACE_PT = 3.4
 # LibreOffice PDF). The mean keeps a signature within about 0.6 mm of centre over a date
 # with eight digits in either.
 NARROW_EM = 0.53
+# Data tables (4号): cell margins, and room for the estimate of a cell's width to err.
+CELL_MARGIN_MM, CELL_SLACK_MM = 1.0, 1.5
 # 版记 (4号, off the grid): exact 20 pt lines, 3 pt before and after each, rules of 1 pt
 # (outer) and 0.75 pt (between).
 IMPRINT_LINE_PT, IMPRINT_PAD_PT, IMPRINT_OUTER_PT, IMPRINT_INNER_PT = 20, 3, 1, 0.75
+
+
+class Placement(enum.Enum):
+    """Where the 版记 goes (GB/T 9704 7.4: on the last side, an even page when printed
+    double-sided; 7.5: a blank page before it, and it, carry no page number)."""
+
+    SAME_PAGE = "same"  # at the foot of the page the body ends on
+    NEXT_PAGE = "next"  # alone at the foot of the next page
+    AFTER_BLANK = "blank"  # a blank page, then the 版记's page, neither numbered
 
 
 @dataclass(frozen=True)
@@ -88,14 +108,22 @@ class Styles:
 class OfficialDocument:
     """One official document, built top to bottom."""
 
-    def __init__(self) -> None:
+    def __init__(self, faces: Faces = DEFAULT_FACES) -> None:
         self.doc: Document = docx.Document()
+        self.faces = faces
         oxml.drop_template_extras(self.doc)
         self._page_setup()
-        self.styles = _define_styles(self.doc)
+        self.styles = _define_styles(self.doc, faces)
         self._built: dict[markup.Block, list[_Element]] = {}
         self._footers()
         oxml.prune_styles(self.doc, keep=_KEEP_STYLES | {s.style_id for s in self._all_styles()})
+        self._name_fonts()
+
+    def _name_fonts(self) -> None:
+        """Font table, theme and compatibility settings that let Word and WPS find the faces."""
+        oxml.write_font_table(self.doc, self.faces.entries())
+        oxml.set_theme_east_asian_fonts(self.doc, self.faces[FANGSONG], self.faces[HEITI])
+        oxml.set_word_2013_mode(self.doc)
 
     # --- set-up, once per document (or once per batch) ----------------------------------
 
@@ -107,7 +135,7 @@ class OfficialDocument:
         section.left_margin, section.right_margin = Mm(LEFT), Mm(RIGHT)
         section.header_distance, section.footer_distance = Mm(15), Mm(FOOTER_MM)
         oxml.set_doc_grid(self.doc, LINE_PITCH)
-        oxml.set_doc_defaults(self.doc, FANGSONG, BODY_PT)
+        oxml.set_doc_defaults(self.doc, self.faces[FANGSONG], BODY_PT)
 
     def _footers(self) -> None:
         """``— N —`` in 4号宋体, odd pages right and even pages left, one character in."""
@@ -139,7 +167,7 @@ class OfficialDocument:
     # --- elements, top to bottom -------------------------------------------------------
 
     def paragraph(self, text: str = "", style: BaseStyle | None = None) -> Paragraph:
-        paragraph = self.doc.add_paragraph(text)
+        paragraph = self.doc.add_paragraph(breakable(text))
         oxml.apply_style(paragraph, style or self.styles.body)
         return paragraph
 
@@ -147,23 +175,45 @@ class OfficialDocument:
         for _ in range(lines):
             self.paragraph(style=self.styles.plain)
 
-    def issuer_head(self, mark: str, number: str | None) -> None:
-        """Red issuer mark 35 mm below the text block's top, 发文字号 and the red rule."""
+    def issuer_head(self, mark: str, number: str | None, signers: Sequence[str] = ()) -> None:
+        """Red issuer mark 35 mm below the text block's top, 发文字号 and the red rule.
+
+        With signers (a 上行文, GB/T 9704 7.2.5/7.2.6) the 发文字号 sits one character in
+        from the left and ``签发人：`` with the names (楷体) one character in from the right
+        of the same line; names go two to a line, the 发文字号 on the last.
+        """
         size = min(MARK_PT, int(BLOCK_W / 25.4 * 72 / max(len(mark), 1)))
         paragraph = self.paragraph(style=self.styles.mark)
         paragraph.add_run(mark).font.size = Pt(size)
         self.blank(2)
-        rule = self.paragraph(number or "", self.styles.center)
+        if not signers:
+            rule = self.paragraph(number or "", self.styles.center)
+        else:
+            rows = [signers[index:index + 2] for index in range(0, len(signers), 2)]
+            for row in rows[:-1]:
+                self._signer_line(None, row, first=row is rows[0])
+            rule = self._signer_line(number, rows[-1], first=len(rows) == 1)
         oxml.set_bottom_border(rule, "FF0000", 12, RULE_SPACE_PT)
         self.blank(2)
 
+    def _signer_line(self, number: str | None, names: Sequence[str], first: bool) -> Paragraph:
+        paragraph = self.paragraph(style=self.styles.plain)
+        fmt = paragraph.paragraph_format
+        fmt.left_indent = fmt.right_indent = Pt(CHAR)
+        # Tab stops count from the margin, not the indent, in Word and LibreOffice alike.
+        fmt.tab_stops.add_tab_stop(Mm(BLOCK_W) - Pt(CHAR), WD_TAB_ALIGNMENT.RIGHT)
+        paragraph.add_run(f"{number or ''}\t" + ("签发人：" if first else "　" * 4))
+        oxml.apply_style(paragraph.add_run("　".join(names))._r, self.styles.heading_chars[2])
+        return paragraph
+
     def title(self, text: str, page_break: bool = False) -> None:
-        """2号小标宋, centred; ``\\n`` in the text forces a line break."""
+        """2号小标宋, centred; broken at the author's ``\\n`` or at whole words (titles.py)."""
         paragraph = self.paragraph(style=self.styles.title)
         paragraph.paragraph_format.page_break_before = page_break
         if page_break:
             paragraph.paragraph_format.space_before = Twips(PAGE_TITLE_DROP)
-        for index, line in enumerate(text.split("\n")):
+        for index, line in enumerate(titles.split_title(text, BLOCK_W / 25.4 * 72,
+                                                        _title_width_pt)):
             run = paragraph.add_run()
             if index:
                 run.add_break(WD_BREAK.LINE)
@@ -201,29 +251,36 @@ class OfficialDocument:
             self.paragraph(heading.number + heading.text, self.styles.headings[heading.level])
             return
         paragraph = self.paragraph()
-        run = paragraph.add_run(heading.number + heading.text)
+        run = paragraph.add_run(breakable(heading.number + heading.text))
         oxml.apply_style(run._r, self.styles.heading_chars[heading.level])
-        paragraph.add_run(heading.rest)
+        paragraph.add_run(breakable(heading.rest))
 
     def table(self, block: markup.Table) -> None:
         """A ruled data table (4号, header in 黑体) or an unruled layout table (3号)."""
         columns = len(block.rows[0])
         table = self.doc.add_table(rows=len(block.rows), cols=columns)
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        oxml.set_table_width(table, BLOCK_W, _column_widths(block.rows))
         ruled = block.header
-        oxml.set_table_borders(table, 8 if ruled else 0, 4 if ruled else 0, vertical=ruled)
         if ruled:
+            oxml.set_cell_margins(table, CELL_MARGIN_MM, CELL_MARGIN_MM)
+            oxml.set_table_width(table, BLOCK_W, _fitted_widths(block.rows))
             oxml.repeat_header_row(table)
+        else:  # a layout table (the letter's two parties): columns alike
+            oxml.set_table_width(table, BLOCK_W, [BLOCK_W / columns] * columns)
+        oxml.set_table_borders(table, 8 if ruled else 0, 4 if ruled else 0, vertical=ruled)
+        last = len(block.rows) - 1
         for row_index, (row, cells) in enumerate(zip(block.rows, table.rows, strict=True)):
             for text, cell in zip(row, cells.cells, strict=True):
                 paragraph = cell.paragraphs[0]
                 oxml.apply_style(paragraph, self.styles.small if ruled else self.styles.plain)
-                run = paragraph.add_run(text)
+                run = paragraph.add_run(breakable(text))
                 if ruled:
                     paragraph.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
+                    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
                     if row_index == 0:
-                        oxml.set_fonts(run._r, HEITI)
+                        oxml.set_fonts(run._r, self.faces[HEITI])
+                elif row_index < last:  # a signature block stays on one page
+                    oxml.keep_with_next(paragraph._p)
 
     def attachments_note(self, titles: list[str]) -> None:
         """附件说明: a blank line under the body, two characters in, numbered when several."""
@@ -286,8 +343,12 @@ class OfficialDocument:
         oxml.set_snap_to_grid(spacer, False)
         self.blocks(blocks)
 
-    def imprint(self, cc: list[str], printed_by: str, printed_on: str) -> None:
+    def imprint(self, cc: list[str], printed_by: str, printed_on: str,
+                placement: Placement = Placement.SAME_PAGE) -> None:
         """版记: 抄送 and 印发机关/印发日期 between full-width rules, floating at the page foot.
+
+        ``placement`` says on which page (the body's last, the next, or after a blank page);
+        pages in a section of their own carry no page number.
 
         The table floats at a fixed offset from the top margin, computed from its row heights
         so that its bottom rule lies on the text block's foot (262 mm). (Aligned to the bottom
@@ -295,6 +356,12 @@ class OfficialDocument:
         Each row is at least as high as the lines its text is estimated to need, erring
         towards one line more, so the table's height is the computed one.
         """
+        if placement is Placement.AFTER_BLANK:
+            self._unnumbered_section()
+            self.paragraph(style=self.styles.plain)  # the blank page
+        if placement is not Placement.SAME_PAGE:
+            top = self.paragraph(style=self.styles.plain)
+            top.paragraph_format.page_break_before = True
         cc_text = "抄送：" + "，".join(cc).rstrip("。") + "。" if cc else ""
         printed = f"{printed_by}\t{printed_on}印发"
         line_capacity = BLOCK_W / 25.4 * 72 - 2 * SMALL_PT  # 左右各空一字
@@ -326,6 +393,16 @@ class OfficialDocument:
         anchor.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
         oxml.set_snap_to_grid(anchor, False)
 
+    def _unnumbered_section(self) -> None:
+        """End the section at the body's last paragraph; the next one, from a new page, has
+        empty footers (no extra paragraph, which could add a page of its own)."""
+        oxml.end_section_at_last_paragraph(self.doc)
+        section = self.doc.sections[-1]
+        for footer in (section.footer, section.even_page_footer):
+            footer.is_linked_to_previous = False
+            for paragraph in footer.paragraphs:
+                oxml.apply_style(paragraph, self.styles.footer)
+
     def _imprint_line(self, paragraph: Paragraph, text: str) -> Paragraph:
         oxml.apply_style(paragraph, self.styles.small)
         paragraph.add_run(text)
@@ -345,14 +422,44 @@ class OfficialDocument:
         return buffer.getvalue()
 
 
+# An e-mail address or a URL of 10 characters or more would move to the next line whole and
+# stretch the line it leaves: it may break anywhere. (Other Latin runs, numbers with units or
+# names, keep their place and are short.)
+LONG_LATIN = re.compile(r"(?=[!-~]*(?:@|://|www\.))[!-~]{10,}")
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def breakable(text: str) -> str:
+    """Text with a break opportunity (U+200B, invisible) after every character of each long
+    Latin run, so that no line is stretched by an e-mail address that does not fit.
+
+    Word and LibreOffice both break at U+200B. (LibreOffice ignores Word's own switch,
+    ``w:wordWrap``, which would also let Word break every Latin word anywhere.)
+    """
+    return LONG_LATIN.sub(lambda run: ZERO_WIDTH_SPACE.join(run.group()), text)
+
+
 _KEEP_STYLES = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList", "Header", "Footer"}
 
 
-def _column_widths(rows: tuple[tuple[str, ...], ...]) -> list[float]:
-    """Share the block width by each column's longest text (at least three characters)."""
-    weights = [max(3 * CHAR, *(_width_pt(row[index]) for row in rows))
-               for index in range(len(rows[0]))]
-    return [BLOCK_W * weight / sum(weights) for weight in weights]
+def _fitted_widths(rows: tuple[tuple[str, ...], ...]) -> list[float]:
+    """Column widths (mm) of a data table: each as wide as its longest cell on one line.
+
+    Space left over is shared equally; where the block is too narrow, the widest columns
+    give way (they wrap) and the narrow ones keep their width.
+    """
+    natural = [max(_width_pt(row[index], SMALL_PT, 0) for row in rows) * 25.4 / 72
+               + 2 * CELL_MARGIN_MM + CELL_SLACK_MM for index in range(len(rows[0]))]
+    spare = BLOCK_W - sum(natural)
+    if spare >= 0:
+        return [width + spare / len(natural) for width in natural]
+    cap = max(natural)
+    while sum(min(width, cap) for width in natural) > BLOCK_W:
+        cap -= 0.5
+    widths = [min(width, cap) for width in natural]
+    capped = [index for index, width in enumerate(natural) if width > cap]
+    share = (BLOCK_W - sum(widths)) / len(capped)
+    return [width + share if index in capped else width for index, width in enumerate(widths)]
 
 
 def _is_wide(char: str) -> bool:
@@ -383,6 +490,14 @@ def _width_pt(text: str, size: float = BODY_PT, spacing: float = CHAR_SPACING) -
     return width
 
 
+def _title_width_pt(text: str) -> float:
+    """A title line's width: Chinese quotes are full-width there, as in the PDF."""
+    return _width_pt(text.translate(_FULL_WIDTH_QUOTES), TITLE_PT, 0)
+
+
+_FULL_WIDTH_QUOTES = str.maketrans("“”‘’", "国国国国")
+
+
 def _imprint_row_pt(text: str, first_pt: float, later_pt: float) -> float:
     """A 版记 row's height: its lines, counted leaving 1.5 characters of room on each."""
     room = 1.5 * SMALL_PT
@@ -394,10 +509,10 @@ def _imprint_row_pt(text: str, first_pt: float, later_pt: float) -> float:
     return 2 * IMPRINT_PAD_PT + lines * IMPRINT_LINE_PT
 
 
-def _define_styles(document: Document) -> Styles:
+def _define_styles(document: Document, faces: Faces) -> Styles:
     styles = document.styles
     normal = styles["Normal"]
-    oxml.set_fonts(normal, FANGSONG)
+    oxml.set_fonts(normal, faces[FANGSONG])
     normal.font.size = Pt(BODY_PT)
     oxml.set_char_spacing(normal, CHAR_SPACING)
 
@@ -407,7 +522,7 @@ def _define_styles(document: Document) -> Styles:
         style.base_style = base
         style.quick_style = True
         if font:
-            oxml.set_fonts(style, font)
+            oxml.set_fonts(style, faces[font])
         if size:
             style.font.size = Pt(size)
         return style
@@ -424,7 +539,7 @@ def _define_styles(document: Document) -> Styles:
     heading_chars = {}
     for level, font in HEADING_FONTS.items():
         char_style = styles.add_style(f"GW Heading {level} Char", WD_STYLE_TYPE.CHARACTER)
-        oxml.set_fonts(char_style, font)
+        oxml.set_fonts(char_style, faces[font])
         heading_chars[level] = char_style
     title = _off_grid(paragraph_style("GW Title", XIAOBIAOSONG, TITLE_PT), LINE_PITCH)
     title.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER

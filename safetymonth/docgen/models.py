@@ -6,13 +6,23 @@ one line per problem, naming the key and what is expected.
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from safetymonth.config import describe_validation_error
 
@@ -20,6 +30,43 @@ Text = Annotated[str, Field(min_length=1)]
 # 发文字号 as often typed: the year in [ ], ( ), （ ）, 【 】 or ［ ］, the number with zeros.
 DOC_NUMBER = re.compile(
     r"^(?P<prefix>.*?)\s*[\[(（【［〔]\s*(?P<year>\d{4})\s*[\])）】］〕]\s*0*(?P<seq>[1-9]\d*)\s*号$")
+
+
+# Dates as clerks type them: 2025-05-28, 2025年5月28日, 2025/5/28, 2025.5.28.
+DATE_TEXT = re.compile(r"^\s*(?P<y>\d{4})\s*(?:年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?"
+                       r"|(?P<sep>[-/.])\s*(?P<m2>\d{1,2})\s*(?P=sep)\s*(?P<d2>\d{1,2}))\s*$")
+
+
+def parse_date(value: object) -> object:
+    """A date from YAML: a date already, or text in one of DATE_TEXT's spellings.
+
+    An impossible date (2025年2月30日) is refused with what is wrong, in Chinese and English.
+    """
+    if isinstance(value, datetime):
+        return value.date()
+    if not isinstance(value, str):
+        return value
+    match = DATE_TEXT.match(value)
+    if not match:
+        raise PydanticCustomError(
+            "date_text", "“{text}”不是日期，请写作 2025年5月28日 或 2025-05-28 "
+            "(not a date; write 2025年5月28日 or 2025-05-28)", {"text": value})
+    year, month = int(match["y"]), int(match["m"] or match["m2"])
+    day = int(match["d"] or match["d2"])
+    if not 1 <= month <= 12:
+        raise PydanticCustomError(
+            "date_month", "“{text}”：没有{month}月，月份为1至12 (no month {month})",
+            {"text": value, "month": month})
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        raise PydanticCustomError(
+            "date_day", "“{text}”：{year}年{month}月只有{days}天 "
+            "({year}-{month} has {days} days)",
+            {"text": value, "year": year, "month": month, "days": days})
+    return date(year, month, day)
+
+
+Date = Annotated[date, BeforeValidator(parse_date)]
 
 
 class DocgenError(Exception):
@@ -65,6 +112,12 @@ class _Issued(_Strict):
     issuer: Text
     mark: Text | None = None  # issuer mark; default issuer + 文件
     number: Text | None = None  # 发文字号, e.g. 威民发〔2016〕64号
+    signer: list[Text] = []  # 签发人 (a 上行文): a name or a list of names
+
+    @field_validator("signer", mode="before")
+    @classmethod
+    def _signer_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("number")
     @classmethod
@@ -90,11 +143,11 @@ class Notice(_Issued):
     body: Text
     attachments: list[Text] = []
     signature: Text | None = None  # default: the issuer
-    date: date
+    date: Date
     note: Text | None = None
     cc: list[Text] = []
     printed_by: Text | None = None  # default: the issuer
-    printed_on: date | None = None  # default: the date
+    printed_on: Date | None = None  # default: the date
     enclosed: Part | None = None
     appendix: list[Part] = []
 
@@ -112,8 +165,8 @@ class Notice(_Issued):
 
 
 class Term(_Strict):
-    start: date
-    end: date
+    start: Date
+    end: Date
 
     @model_validator(mode="after")
     def _ordered(self) -> Term:
@@ -142,7 +195,13 @@ class Letter(_Strict):
     targets: list[Text] | None = None  # None: the template's defaults
     duties: Duties = Duties()
     units: list[LetterUnit] = Field(min_length=1)
-    signed_on: date | None = None
+    signed_on: Date | None = None
+    # The month's name in the body (安全管理, 安全生产); default: the one the title names.
+    campaign: Text | None = None
+
+    @property
+    def campaign_name(self) -> str:
+        return self.campaign or ("安全生产" if "安全生产" in self.title else "安全管理")
 
     @field_validator("units")
     @classmethod
@@ -172,7 +231,7 @@ class Summary(_Issued):
     sections: Sections
     intake: bool = False
     signature: Text | None = None
-    date: date
+    date: Date
 
 
 Data = Notice | Letter | Summary
@@ -203,9 +262,40 @@ def load(path: Path, kind: str) -> Data:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
     except OSError as error:
         raise DataError(f"{path}: cannot read: {error.strerror or error}") from error
+    except yaml.MarkedYAMLError as error:
+        raise DataError(describe_yaml_error(error, path)) from error
     except (yaml.YAMLError, UnicodeDecodeError, ValueError) as error:
         raise DataError(f"{path}: not a valid YAML file: {error}") from error
     return parse(raw, kind, str(path))
+
+
+# PyYAML's problems, said for a clerk (the key: value layout is what goes wrong).
+_YAML_HINTS = {
+    "could not find expected ':'": "缺少“键: 值”的冒号，或缩进与上一行不一致",
+    "mapping values are not allowed here": "缩进多了，或值里有未加引号的“: ”",
+    "expected <block end>": "缩进与同一级的键不一致",
+    "found character '\\t'": "用了制表符，缩进请用空格",
+}
+
+
+def describe_yaml_error(error: yaml.MarkedYAMLError, path: Path) -> str:
+    """One line: the file, the line at fault, what is wrong and that line quoted.
+
+    Where the scanner was reading a key and the problem only shows on the next line, the
+    key's line (the context) is the one at fault; otherwise the problem's own line is.
+    """
+    mark = error.problem_mark
+    if error.context == "while scanning a simple key" and error.context_mark is not None:
+        mark = error.context_mark
+    problem = (error.problem or "").strip()
+    hint = next((text for key, text in _YAML_HINTS.items() if problem.startswith(key)), None)
+    if mark is None:
+        return f"{path}: not a valid YAML file: {problem}"
+    lines = (mark.buffer or "").split("\n") if mark.buffer else []
+    quoted = lines[mark.line].strip().rstrip("\x00") if mark.line < len(lines) else ""
+    said = f"{hint} ({problem})" if hint else problem
+    return (f"{path}:{mark.line + 1}: not a valid YAML file (YAML 格式错误): {said}"
+            + (f": 「{quoted}」" if quoted else ""))
 
 
 def parse(raw: object, kind: str, source: str = "data") -> Data:

@@ -8,16 +8,20 @@ and edits its XML; the rest of docgen never touches ``w:`` tags directly.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from docx.document import Document
+from docx.opc.part import Part
 from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml.ns import nsmap, qn
 from docx.shared import Mm
 from docx.styles.style import BaseStyle
 from docx.table import Table, _Row
 from docx.text.paragraph import Paragraph
+from lxml import etree
 from lxml.etree import _Element
+
+from safetymonth.docgen.fonts import FontEntry
 
 TWIPS_PER_MM = 1440 / 25.4
 
@@ -242,7 +246,8 @@ def repeat_header_row(table: Table) -> None:
 
 
 def prune_styles(document: Document, keep: set[str]) -> None:
-    """Drop the latent styles and every style not in ``keep`` (by style id).
+    """Drop the latent styles and every style not in ``keep`` (by style id), and every
+    link, base or next-style reference to a dropped style.
 
     python-docx's template carries 160 styles and latent-style tables, 350 kB of XML that
     every saved letter would otherwise repeat.
@@ -252,6 +257,54 @@ def prune_styles(document: Document, keep: set[str]) -> None:
         unused = element.tag == qn("w:style") and element.get(qn("w:styleId")) not in keep
         if element.tag == qn("w:latentStyles") or unused:
             styles.remove(element)
+    for reference in styles.xpath("w:style/w:link | w:style/w:basedOn | w:style/w:next"):
+        if reference.get(qn("w:val")) not in keep:
+            reference.getparent().remove(reference)
+
+
+def _part(document: Document, reltype_word: str) -> Part:
+    return next(rel.target_part for rel in document.part.rels.values()
+                if rel.reltype.endswith("/" + reltype_word))
+
+
+def write_font_table(document: Document, entries: Mapping[str, FontEntry]) -> None:
+    """fontTable.xml with exactly the faces the document uses (the template's go)."""
+    fonts = etree.Element(qn("w:fonts"), nsmap={"w": nsmap["w"]})
+    for name, entry in entries.items():
+        font = etree.SubElement(fonts, qn("w:font"))
+        font.set(qn("w:name"), name)
+        _set(etree.SubElement(font, qn("w:altName")), val=entry.alt_name)
+        if entry.panose:
+            _set(etree.SubElement(font, qn("w:panose1")), val=entry.panose)
+        _set(etree.SubElement(font, qn("w:charset")), val=entry.charset)
+        _set(etree.SubElement(font, qn("w:family")), val=entry.family)
+        _set(etree.SubElement(font, qn("w:pitch")), val=entry.pitch)
+    _part(document, "fontTable")._blob = etree.tostring(
+        fonts, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def set_word_2013_mode(document: Document) -> None:
+    """compatibilityMode 15 (no 兼容模式 in Word's title bar) and Chinese theme fonts' language."""
+    settings = document.settings.element
+    for setting in settings.iter(qn("w:compatSetting")):
+        if setting.get(qn("w:name")) == "compatibilityMode":
+            setting.set(qn("w:val"), "15")
+    language = settings.find(qn("w:themeFontLang"))
+    if language is not None:
+        _set(language, val="en-US", eastAsia="zh-CN")
+
+
+def set_theme_east_asian_fonts(document: Document, minor: str, major: str) -> None:
+    """The theme's East Asian fonts (body: ``minor``, headings: ``major``), so that text
+    falling back to the theme (Word's new paragraphs, WPS) is still in the document's faces."""
+    part = _part(document, "theme")
+    theme = etree.fromstring(part.blob)
+    drawing = {"a": nsmap["a"]}
+    for scheme, face in (("minorFont", minor), ("majorFont", major)):
+        path = f".//a:{scheme}/a:ea | .//a:{scheme}/a:font[@script='Hans']"
+        for element in theme.xpath(path, namespaces=drawing):
+            element.set("typeface", face)
+    part._blob = etree.tostring(theme, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
 def drop_template_extras(document: Document) -> None:
@@ -308,7 +361,35 @@ def keep_last_with_next(document: Document) -> None:
     else:
         paragraphs = [last] if last.tag == qn("w:p") else []
     for paragraph in paragraphs:
-        paragraph.get_or_add_pPr().keepNext_val = True
+        keep_with_next(paragraph)
+
+
+def keep_with_next(paragraph: _Element) -> None:
+    """keepNext on a ``w:p``; written directly, as python-docx's setter costs a search of
+    every possible sibling (it matters for a roster of letters)."""
+    ppr = paragraph.get_or_add_pPr()
+    if ppr.find(qn("w:keepNext")) is None:
+        style = ppr.find(qn("w:pStyle"))
+        ppr.insert(0 if style is None else 1, OxmlElement("w:keepNext"))
+
+
+def end_section_at_last_paragraph(document: Document) -> None:
+    """Make the body's last paragraph end a section; what follows starts a new one on a new
+    page with the same page set-up, footers unlinked by the caller."""
+    body = document.element.body
+    last = body[_blocks_end(body) - 1]
+    if last.tag != qn("w:p"):  # a table cannot carry a section break
+        last = OxmlElement("w:p")
+        body.insert(_blocks_end(body), last)
+    ended = copy.deepcopy(document.sections[-1]._sectPr)
+    ppr = last.get_or_add_pPr()
+    ppr.append(ended)
+    final = document.sections[-1]._sectPr
+    for reference in final.findall(qn("w:footerReference")) + final.findall(
+            qn("w:headerReference")):
+        final.remove(reference)
+    start = _child(final, "w:type", before=("w:pgSz",))
+    _set(start, val="nextPage")
 
 
 def remove_body_content(document: Document) -> None:

@@ -10,8 +10,10 @@ client runs here. Without a usable server the batch falls back to one cold ``sof
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +26,9 @@ from pathlib import Path
 from safetymonth.docgen.models import DocgenError
 
 FONTS_CONF = Path(__file__).with_name("fonts.conf")
+# The faces fonts.conf maps 仿宋 and 楷体 to, and the Debian package that holds them.
+REQUIRED_FACES = ("FandolFang", "FandolKai")
+FACES_PACKAGE = "texlive-lang-chinese"
 UNO_PYTHONS = (sys.executable, "/usr/bin/python3")
 START_TIMEOUT = 60.0
 CONVERT_TIMEOUT = 180  # seconds for a cold conversion, plus PER_FILE_TIMEOUT per file
@@ -46,9 +51,28 @@ def soffice() -> str:
                    "libreoffice-writer-nogui)")
 
 
-def font_environment() -> dict[str, str]:
+def font_environment(conf: Path = FONTS_CONF) -> dict[str, str]:
     """The environment LibreOffice runs in: our fontconfig map in front of the system's."""
-    return os.environ | {"FONTCONFIG_FILE": str(FONTS_CONF)}
+    return os.environ | {"FONTCONFIG_FILE": str(conf)}
+
+
+@functools.cache
+def missing_faces(conf: Path = FONTS_CONF) -> tuple[str, ...]:
+    """The REQUIRED_FACES fontconfig cannot find with ``conf`` (none when fc-list is absent:
+    then nothing can be checked, and LibreOffice's own fallback applies)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return ()
+    return tuple(face for face in REQUIRED_FACES if subprocess.run(
+        [fc_list, "-q", face], env=font_environment(conf), check=False).returncode)
+
+
+def require_faces(conf: Path = FONTS_CONF) -> None:
+    """Refuse to export when 仿宋/楷体 would silently fall back to another face."""
+    missing = missing_faces(conf)
+    if missing:
+        raise PdfError(f"the fonts {', '.join(missing)} for 仿宋/楷体 are not installed "
+                       f"(Debian: apt-get install --no-install-recommends {FACES_PACKAGE})")
 
 
 def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
@@ -57,6 +81,7 @@ def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
     A private profile keeps this run from handing its files to another LibreOffice the user
     (or a test) already has open, which would ignore our fonts and our output folder.
     """
+    require_faces()
     outdir.mkdir(parents=True, exist_ok=True)
     timeout = CONVERT_TIMEOUT + PER_FILE_TIMEOUT * len(paths)
     with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile:
@@ -201,6 +226,7 @@ def to_pdf(paths: Sequence[Path], outdir: Path | None = None) -> list[Path]:
     """PDFs of ``paths`` (beside each, or in ``outdir``): warm server for a batch, else cold."""
     if not paths:
         return []
+    require_faces()
     if len(paths) == 1:
         return convert_cold(paths, outdir or paths[0].parent)
     with converter() as server:
@@ -217,3 +243,54 @@ def _cold_by_folder(paths: Sequence[Path], outdir: Path | None) -> list[Path]:
     for folder, group in folders.items():
         made.update(zip(group, convert_cold(group, folder), strict=True))
     return [made[path] for path in paths]
+
+
+def unite(pdfs: Sequence[Path], target: Path, double_sided: bool = True) -> Path:
+    """One PDF of ``pdfs`` in their order (poppler's pdfunite), for printing a batch.
+
+    Double-sided, a blank page follows each document with an odd number of pages, so that
+    every document starts on the front of a sheet.
+    """
+    tool = shutil.which("pdfunite")
+    if tool is None:
+        raise PdfError("pdfunite is not installed (Debian: apt-get install poppler-utils)")
+    with tempfile.TemporaryDirectory(prefix="safetymonth-unite-") as folder:
+        blank = Path(folder) / "blank.pdf"
+        blank.write_bytes(blank_a4())
+        parts: list[Path] = []
+        for path in pdfs:
+            parts.append(path)
+            if double_sided and page_count(path) % 2:
+                parts.append(blank)
+        result = subprocess.run([tool, *map(str, parts), str(target)], capture_output=True,
+                                text=True, timeout=CONVERT_TIMEOUT, check=False)
+    if result.returncode:
+        raise PdfError(f"could not combine the PDFs into {target}: {result.stderr.strip()}")
+    return target
+
+
+# A page object of a PDF (not the /Pages tree nodes); LibreOffice writes them uncompressed.
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+def page_count(path: Path) -> int:
+    """Pages of a PDF that LibreOffice wrote."""
+    return len(_PAGE_OBJECT.findall(path.read_bytes()))
+
+
+def blank_a4() -> bytes:
+    """A one-page PDF with an empty A4 page (595 × 842 pt)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595.28 841.89] /Resources << >> >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)

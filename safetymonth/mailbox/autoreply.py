@@ -12,6 +12,12 @@ MACHINE_LOCAL_PARTS = re.compile(
 BULK_PRECEDENCE = {"bulk", "list", "junk"}
 # Vendor markers of auto-replies (Exchange, many Chinese webmail vacation replies).
 VENDOR_AUTOREPLY = ("x-autoreply", "x-autorespond")
+# Machine reports, by report-type (RFC 6522) and by the subtype of their status part.
+REPORTS = {"delivery-status": "delivery status notification",
+           "global-delivery-status": "delivery status notification",
+           "disposition-notification": "read receipt",
+           "global-disposition-notification": "read receipt",
+           "feedback-report": "feedback report"}
 
 
 def no_reply_reason(mail: ParsedMail, own_address: str) -> str | None:
@@ -22,6 +28,11 @@ def no_reply_reason(mail: ParsedMail, own_address: str) -> str | None:
     return_path = mail.get("Return-Path")
     if return_path is not None and return_path.strip() in ("<>", ""):
         return "empty Return-Path"
+    report = machine_report(mail)
+    if report:
+        return f"machine report: {report}"
+    if mail.sender_problem:
+        return f"no usable From address ({mail.sender_problem})"
     if not mail.sender:
         return "no usable From address"
     if MACHINE_LOCAL_PARTS.match(mail.sender.split("@")[0]):
@@ -38,3 +49,11 @@ def no_reply_reason(mail: ParsedMail, own_address: str) -> str | None:
         if lowered in VENDOR_AUTOREPLY:
             return f"auto-reply ({name})"
     return None
+
+
+def machine_report(mail: ParsedMail) -> str | None:
+    """What kind of machine report (DSN, MDN, feedback report) the message is, if any: by
+    its multipart/report's report-type or by a status part, whatever its other headers say
+    (a bounce need not come with an empty Return-Path)."""
+    kinds = [mail.report_type] + [part.content_type.split("/", 1)[1] for part in mail.reports]
+    return next((REPORTS[kind] for kind in kinds if kind in REPORTS), None)

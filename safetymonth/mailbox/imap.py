@@ -40,6 +40,7 @@ class ImapMailbox:
         self.config = config
         self.ca_file = ca_file
         self.name = f"imap:{config.user}@{config.host}/{config.folder}"
+        self.label = f"imap://{config.user}@{config.host}/{config.folder}"
         self.box: BaseMailBox | None = None
         self.uidvalidity = 0
         self.warned_no_expunge = False

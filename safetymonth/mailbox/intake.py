@@ -18,12 +18,17 @@ loss that ate them, it is fetched and stored again.
 
 A machine message (RFC 3834: an auto-reply, a bounce, a list) is recorded and gets no reply,
 and it is credited to no unit even when its From is a unit's address: a vacation notice is not
-a submission. ``report`` lists it as not credited.
+a submission. ``report`` lists it as not credited. A delivery-status report about one of our
+own replies or reminders is also kept as a bounce, under the unit whose address bounced.
+
+A message whose recording itself fails (step 1 raises) still gets a record of its key, hash and
+size, so its tries are counted like any other failure: it never stays unrecorded for ever.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -34,13 +39,14 @@ from threading import Event
 from typing import Any
 
 from safetymonth.config import Config, Policy, Unit
-from safetymonth.mailbox import auth
-from safetymonth.mailbox.autoreply import no_reply_reason
+from safetymonth.mailbox.bounces import delivery_failures
+from safetymonth.mailbox.decision import decide
 from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
-from safetymonth.mailbox.replies import compose_reply
+from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import missing
+from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.repository import (
     FAILED,
     PROCESSED,
@@ -58,11 +64,13 @@ log = logging.getLogger("safetymonth.intake")
 
 Checker = Callable[[Path, Policy, str | None], list[Verdict]]
 DUPLICATE = "duplicate"
+ELSEWHERE = "elsewhere"  # claimed by another live process, which processes it
+DONE_ELSEWHERE = "done elsewhere"  # another process recorded and processed it just now
 FETCH_CHUNK = 50  # messages recorded between two rounds of server-side marking
 RECEIVE_GROUP_BYTES = 8 * 1024 * 1024  # fetched messages recorded in one transaction
 # States after which a message needs nothing more from the server. Not a failed one (a retry
 # may process it) nor a too-large one (a raised limit lets it in): they stay in the window.
-SETTLED = (PROCESSED, DUPLICATE)
+SETTLED = (PROCESSED, DUPLICATE, DONE_ELSEWHERE)
 
 
 @dataclass
@@ -72,6 +80,7 @@ class Stats:
     failed: int = 0
     too_large: int = 0
     states: dict[str, int] = field(default_factory=dict)
+    replies_left: int = 0  # set by the service: replies still queued after delivery
 
     def count(self, state: str) -> None:
         self.states[state] = self.states.get(state, 0) + 1
@@ -98,6 +107,7 @@ class Intake:
 
     def run(self, source: Source) -> Stats:
         """Everything new on ``source``, plus what an earlier run left half done."""
+        self.store.register()  # a worker, for its claims
         with self.store.batch():
             return self._run(source)
 
@@ -183,9 +193,8 @@ class Intake:
             if message is not None and state == RECEIVED:
                 state = self.process(message)
             stats.count(state)
-            if state in (PROCESSED, DUPLICATE):
+            if state in SETTLED:  # marked on the server once durable
                 done.append(item)
-            if state in SETTLED:
                 settled.add(item.key)
         return done
 
@@ -216,23 +225,54 @@ class Intake:
                 item, raw = group.pop(0)
                 try:
                     state, message = self.receive(item.key, raw)
-                except Exception as error:  # our own bug on hostile input: skip, never stop
-                    log.exception("%s: could not be recorded, skipped until the next run: %s",
-                                  item.key, error)
-                    continue
+                except DatabaseError:  # busy or damaged: stop the run, nothing half-done
+                    raise
+                except Exception as error:  # our own bug on hostile input, or a store fault
+                    state, message = self._receive_failed(item.key, raw, error), None
                 finally:
                     del raw
                 received.append((item, state, message))
         return received
 
+    def _receive_failed(self, key: str, raw: bytes, error: Exception) -> str:
+        """Step 1 raised: count it as a try of a record holding what is known (the key, the
+        hash, the size), so that the message is marked failed after ``max_tries`` and listed
+        in ``report``, never skipped silently on every run. One log line per try."""
+        detail = f"{type(error).__name__}: {error}"
+        try:
+            with self.store.transaction():
+                row = self.store.message_for_key(key)
+                message = row.id if row is not None else self.store.record_received(
+                    key, Received(sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
+                                  message_id=None, sender=None, sender_name=None, subject="",
+                                  date_header=None)).message
+                if not self.store.claim(message):  # another process holds it
+                    return ELSEWHERE
+                state = self.store.fail_try(message, detail, self.max_tries)
+                record = self.store.message(message)
+                tries = record.tries if record else 0
+        except Exception as second:  # the database itself refuses: nothing more to record
+            log.error("%s: could not be recorded: %s; nor its failure: %s", key, detail, second)
+            return FAILED
+        outcome = "marked failed" if state == FAILED else "will retry"
+        log.error("%s #%d: could not be recorded (try %d of %d, %s): %s", key, message, tries,
+                  self.max_tries, outcome, detail)
+        return state
+
     def _resume(self, stats: Stats) -> None:
         for row in self.store.give_up(self.max_tries):
             log.error("%s #%d from %s: failed after %d tries: %s", row.source_key, row.id,
                       row.sender, row.tries, row.last_error or "crash")
-        for row in self.store.unfinished(self.max_tries):
-            if self.stop.is_set():
+        skipped: set[int] = set()
+        while not self.stop.is_set():
+            row = self.store.claim_next(self.max_tries, skipping=skipped)
+            if row is None:
                 return
-            stats.count(self.process(row.id))
+            if not self.store.intact(row):  # its raw copy is missing: the run fetches and
+                self.store.release(row.id)  # stores it again
+                skipped.add(row.id)
+                continue
+            stats.count(self._work(row))
 
     # --- one message ----------------------------------------------------------------------
 
@@ -241,6 +281,8 @@ class Intake:
         (None for a duplicate of a message recorded under another key)."""
         row = self.store.message_for_key(key)
         if row is not None:
+            if row.state == FAILED:  # only a retry on demand takes it up again
+                return FAILED, row.id
             if row.state == TOO_LARGE:  # the limit was raised: take the whole message now
                 self._replace_raw(row.id, raw)
             elif not self.store.intact(row):
@@ -252,17 +294,19 @@ class Intake:
             return state, row.id
         digest = self.store.put_raw(raw)
         head = parse_headers(raw)
-        duplicate = self.store.find_duplicate(head.message_id, head.sender, digest)
-        if duplicate is not None:
-            self.store.add_source_key(key, duplicate)
-            log.info("%s: duplicate of message #%d (%s), not processed again", key, duplicate,
-                     head.message_id or digest[:12])
-            return DUPLICATE, None
-        message = self.store.record_received(key, Received(
+        recorded = self.store.record_received(key, Received(
             sha256=digest, size=len(raw), message_id=head.message_id, sender=head.sender,
             sender_name=head.sender_name, subject=head.subject[:1000],
             date_header=head.date))
-        return RECEIVED, message
+        if recorded.duplicate:
+            log.info("%s: duplicate of message #%d (%s), not processed again", key,
+                     recorded.message, head.message_id or digest[:12])
+            return DUPLICATE, None
+        if not recorded.new:  # another process recorded it a moment ago
+            known = self.store.message(recorded.message)
+            state = known.state if known else RECEIVED
+            return (DONE_ELSEWHERE if state == PROCESSED else state), recorded.message
+        return RECEIVED, recorded.message
 
     def _repair(self, row: MessageRecord, raw: bytes) -> None:
         """Files of a recorded message went missing (a power loss before the barrier): store
@@ -291,12 +335,14 @@ class Intake:
         head = parse_headers(header)
         error = f"message of {item.size} bytes exceeds mailbox.max_message_size"
         with self.store.transaction():
-            message = self.store.record_received(item.key, Received(
+            recorded = self.store.record_received(item.key, Received(
                 sha256=digest, size=item.size or 0, message_id=head.message_id,
                 sender=head.sender, sender_name=head.sender_name,
                 subject=head.subject[:1000], date_header=head.date, state=TOO_LARGE,
                 last_error=error))
-            record = self.store.message(message)
+            if not recorded.new:  # recorded already (another process, or a duplicate)
+                return TOO_LARGE
+            record = self.store.message(recorded.message)
             assert record is not None
             unit, reason = self._decide(record, head, [], TOO_LARGE, too_large=item.size)
         log.warning("%s from %s: too large (%s bytes), left on the server: %s", item.key,
@@ -304,16 +350,25 @@ class Intake:
         return TOO_LARGE
 
     def process(self, message: int) -> str:
-        """Steps 2 to 5 for a message whose raw bytes are in the store."""
+        """Steps 2 to 5 for a message whose raw bytes are in the store, once claimed (a try
+        is counted); :data:`ELSEWHERE` when another live process holds it."""
+        if not self.store.claim(message):
+            return ELSEWHERE
         row = self.store.message(message)
         assert row is not None
-        self.store.begin_try(message)
+        return self._work(row)
+
+    def _work(self, row: MessageRecord) -> str:
+        """Steps 2 to 5 for a message this process has claimed."""
+        message = row.id
         try:
             with self.store.raw_path(row.sha256).open("rb") as stream:
                 mail = parse(stream)  # attachments are decoded from the stream
                 verdicts = [self._check(attachment) for attachment in mail.attachments]
             mail.attachments = []  # drop the parsed parts: verdicts are all we keep
             outcome = self._record(row, mail, verdicts)
+        except DatabaseError:  # busy or damaged: not this message's fault, not a try
+            raise
         except Exception as error:
             state = self.store.fail_try(message, f"{type(error).__name__}: {error}",
                                         self.max_tries)
@@ -346,35 +401,49 @@ class Intake:
 
     def _decide(self, row: MessageRecord, mail: ParsedMail, verdicts: list[dict[str, Any]],
                 state: str, too_large: int | None = None) -> tuple[str | None, str | None]:
-        """Credit and reply, inside the caller's transaction: whose submission it is (none
-        when forged or written by a machine), the message's final state, and the reply
-        queued unless it must not be sent. Returns the unit credited and why no reply."""
-        config = self.config
-        result = auth.evaluate(mail.get_all("Authentication-Results"),
-                               config.mailbox.trusted_authserv_ids)
-        claimed = match_unit(mail.sender, config.units)
-        suspicious = f"authentication failed: {result.detail}" if result.failed else None
-        # RFC 3834: a machine wrote it (auto-reply, bounce, list...): no reply, no credit.
-        machine = no_reply_reason(mail, config.mailbox.address)
-        credited = None if suspicious or machine else claimed
-        unit = credited.name if credited else None
-        notes = {"defects": sorted(set(mail.defects)), "claimed_unit": claimed and claimed.name,
-                 "cloud_links": [link.url for link in mail.cloud_links]}
-        reason = suspicious or machine or self._rate_limited(mail.sender)
+        """Inside the caller's transaction: the decision (:func:`decide`) persisted with the
+        message's final state, and the reply queued when one is due. Returns the unit
+        credited and why no reply."""
+        limit = self.config.mailbox.reply_rate_limit
+        recent = self.store.replies_since(mail.sender, "reply", limit.hours) \
+            if mail.sender else 0
+        decision = decide(mail, self.config.mailbox, self.config.units, recent)
+        notes = dict(decision.notes)
+        bounces = self._bounces(mail) if decision.machine else []
+        if bounces:
+            notes["bounces"] = bounces
         # State first, so the reply's "still missing" counts this message too.
         self.store.record_outcome(row.id, Outcome(
-            state=state, unit=unit, auth=result.detail or result.status, suspicious=suspicious,
-            not_credited=None if suspicious else machine, no_reply=reason, notes=notes,
+            state=state, unit=decision.unit, auth=decision.auth,
+            suspicious=decision.suspicious, not_credited=decision.not_credited,
+            no_reply=decision.no_reply, notes=notes,
             last_error=row.last_error if state == TOO_LARGE else None))
-        if reason is None:
+        if decision.no_reply is None:
+            credited = next((unit for unit in self.config.units
+                             if unit.name == decision.unit), None)
             self._queue_reply(row, mail, credited, verdicts, too_large)
-        return unit, reason
+        return decision.unit, decision.no_reply
 
-    def _rate_limited(self, sender: str | None) -> str | None:
-        limit = self.config.mailbox.reply_rate_limit
-        if sender and self.store.replies_since(sender, "reply", limit.hours) >= limit.count:
-            return f"rate limit: {limit.count} replies within {limit.hours} h"
-        return None
+    def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
+        """The failures a DSN reports for our own replies or reminders, or for a unit's
+        address: each with the unit whose address bounced (``report`` lists them)."""
+        domain = self.config.mailbox.address.rsplit("@", 1)[-1]
+        found = []
+        for failure in delivery_failures(mail):
+            ours = [(message_id, self.store.reply(ident))
+                    for message_id in failure.message_ids
+                    if (ident := reply_id_of(message_id, domain))]
+            reply_message_id, reply = next(((mid, reply) for mid, reply in ours if reply),
+                                           (None, None))
+            claimed = match_unit(failure.address, self.config.units)
+            unit = (reply.unit if reply else None) or (claimed.name if claimed else None)
+            if reply is None and unit is None:
+                continue  # someone else's message bounced
+            found.append({"unit": unit,
+                          "address": failure.address or (reply.recipient if reply else None),
+                          "reply_message_id": reply_message_id, "status": failure.status,
+                          "diagnostic": failure.diagnostic})
+        return found
 
     def _queue_reply(self, row: MessageRecord, mail: ParsedMail, credited: Unit | None,
                      verdicts: list[dict[str, Any]], too_large: int | None) -> None:

@@ -2,7 +2,10 @@
 
 Chinese mail is the normal case: gb2312 labels are decoded as gb18030 (its superset, which
 clients really write), undeclared 8-bit GBK names are recovered, RFC 2047 and RFC 2231 are both
-read, and nothing here raises on broken input: problems become ``defects``.
+read, and nothing here raises on broken input: problems become ``defects``. Hostile structure
+is bounded: the sender is parsed from the raw From header before its display name is decoded
+(:func:`sender_of`), parts are read at most ``MAX_DEPTH`` deep, and an attached message sent
+base64 or quoted-printable is decoded, not parsed as text (:class:`_Part`).
 
 Memory and time stay flat for a large message: :func:`parse` reads the stream in chunks and
 hands the ``email`` parser a *skeleton* of it, in which every long run of base64 lines (the
@@ -25,7 +28,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import policy
+from email import errors, policy
 from email.header import decode_header
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -55,7 +58,7 @@ def decode_text(data: bytes, charset: str | None) -> str:
     for candidate in _charset_candidates(charset):
         try:
             return clean(data.decode(candidate))
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # ValueError: a NUL in the label; a bad byte
             continue
     return data.decode("gb18030", errors="replace")
 
@@ -80,6 +83,8 @@ def one_line(value: str) -> str:
 
 def _charset_candidates(charset: str | None) -> list[str]:
     label = (charset or "").strip().strip('"').lower()
+    if CONTROL.search(label) or not label.isascii():  # no codec has such a name
+        label = ""
     mapped = CHARSET_ALIASES.get(label, label)
     candidates = [mapped] if mapped else []
     try:
@@ -88,6 +93,11 @@ def _charset_candidates(charset: str | None) -> list[str]:
     except LookupError:
         pass
     return [*candidates, "utf-8", "gb18030"]
+
+
+def charset_alias(label: str) -> str:
+    """The codec to decode text labelled ``label`` with (gb2312 -> gb18030...)."""
+    return CHARSET_ALIASES.get(label.strip().lower(), label)
 
 
 def recover_8bit(value: str) -> str:
@@ -359,11 +369,22 @@ class CloudLink:
 
 
 @dataclass
+class ReportPart:
+    """A machine report's status part (message/delivery-status, .../disposition-notification,
+    .../feedback-report): its blocks of fields, names lowercased (a DSN has one block for the
+    message and one per recipient)."""
+
+    content_type: str
+    blocks: list[dict[str, str]]
+
+
+@dataclass
 class ParsedMail:
     headers: list[tuple[str, str]]
     message_id: str | None = None
     sender: str | None = None
     sender_name: str = ""
+    sender_problem: str | None = None  # why a From header gave no address
     subject: str = ""
     date: str | None = None
     references: str = ""
@@ -371,6 +392,9 @@ class ParsedMail:
     attachments: list[Attachment] = field(default_factory=list)
     cloud_links: list[CloudLink] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    report_type: str = ""  # the report-type of a multipart/report message
+    reports: list[ReportPart] = field(default_factory=list)
+    embedded_ids: list[str] = field(default_factory=list)  # of attached messages / headers
 
     def get(self, name: str) -> str | None:
         """The first (topmost) value of a header, decoded."""
@@ -424,7 +448,47 @@ class _CachedHeaders(HeaderRegistry):
         return super().__call__(name, value)
 
 
-POLICY = policy.default.clone(header_factory=_CachedHeaders())
+# Parts inside parts read at most this deep; what lies deeper is one unread leaf. The email
+# package's parser recurses once per level and hits Python's recursion limit near 1,000.
+MAX_DEPTH = 64
+# Transfer encodings RFC 2046 forbids on message/*, which common mailers use anyway.
+ENCODED = frozenset({"base64", "quoted-printable"})
+
+
+class _Part(EmailMessage):
+    """A part as the parser builds it, with two guards the email package lacks:
+
+    - a ``multipart/*`` or ``message/*`` part nested ``MAX_DEPTH`` deep is read as a leaf
+      (its text is kept, not parsed), so a message nested a thousand times cannot exhaust the
+      parser's recursion;
+    - a ``message/*`` part with a base64 or quoted-printable transfer encoding is a leaf
+      too, so that its body is decoded (to the attached message itself) rather than parsed
+      as a message whose text is base64.
+
+    The parser asks :meth:`get_content_maintype` whether to descend, and :meth:`attach` is
+    how it links a new part to its parent, before reading the part's headers."""
+
+    depth = 0
+
+    def attach(self, payload: Any) -> None:
+        payload.depth = self.depth + 1
+        super().attach(payload)
+
+    def get_content_maintype(self) -> str:
+        maintype = super().get_content_maintype()
+        encoded = maintype == "message" and _cte(self) in ENCODED
+        if maintype in ("multipart", "message") and (self.depth >= MAX_DEPTH or encoded):
+            return "application"  # a leaf: read as text, decoded as any attachment
+        return maintype
+
+    @property
+    def too_deep(self) -> bool:
+        """A structure at the depth limit, left unread."""
+        return self.depth >= MAX_DEPTH and \
+            super().get_content_maintype() in ("multipart", "message")
+
+
+POLICY = policy.default.clone(header_factory=_CachedHeaders(), message_factory=_Part)
 
 
 def parse_headers(raw: bytes) -> ParsedMail:
@@ -462,32 +526,82 @@ def header_end(raw: bytes) -> int:
 
 
 def _header_fields(message: EmailMessage) -> ParsedMail:
-    headers = [(key, one_line(decode_words(value))) for key, value in message.raw_items()]
+    raw = list(message.raw_items())
+    headers = [(key, one_line(decode_words(value))) for key, value in raw]
     mail = ParsedMail(headers=headers)
-    mail.message_id = _message_id(mail.get("Message-ID"))
+    mail.message_id = message_id_of(mail.get("Message-ID"))
     mail.subject = mail.get("Subject") or ""
     mail.date = mail.get("Date")
     mail.references = " ".join(filter(None, [mail.get("References")]))
-    name, address = _address(mail.get("From"))
-    mail.sender_name, mail.sender = name, address
+    raw_from = next((value for key, value in raw if key.lower() == "from"), None)
+    mail.sender_name, mail.sender, mail.sender_problem = sender_of(raw_from)
+    content_type = next((value for key, value in raw if key.lower() == "content-type"), "")
+    if content_type.strip().lower().startswith("multipart/report"):
+        mail.report_type = (param(content_type, "report-type") or "").strip().lower()
     return mail
 
 
-def _message_id(value: str | None) -> str | None:
+MAX_MESSAGE_ID = 250
+
+
+def message_id_of(value: str | None) -> str | None:
+    """The ``<id>`` of a Message-ID-like header; None for one longer than a header line
+    allows to quote (it could not be put in a reply's In-Reply-To)."""
     if not value:
         return None
     found = re.search(r"<[^<>\s]+>", value)
-    return found.group(0) if found else value.strip()[:250] or None
+    text = found.group(0) if found else value.strip()
+    return text if 0 < len(text) <= MAX_MESSAGE_ID else None
 
 
-def _address(value: str | None) -> tuple[str, str | None]:
-    if not value:
-        return "", None
-    name, address = email.utils.parseaddr(value)
-    address = address.strip().lower()
-    if "@" not in address:
-        return name, None
-    return name, address
+# One address a reply can go to: a dot-atom local part (no quoting, no spaces) at a host
+# name, in ASCII, at most 254 characters (RFC 5321).
+ADDR_SPEC = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*")
+MAX_ADDRESS = 254
+MAX_DISPLAY_NAME = 200
+ANGLE_ADDR = re.compile(r"<([^<>]*)>")
+ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*]*)([*?])")
+
+
+def sender_of(raw: str | None) -> tuple[str, str | None, str | None]:
+    """(display name, address, why there is no address) of a raw From header.
+
+    The address is parsed from the raw header first (``email.headerregistry``), and only
+    then is the display name decoded: an RFC 2047 name that decodes to a comma or quotes
+    ("张三, 办公室") can then neither split the address list nor hide the address. A From
+    without exactly one valid address gets none, and the reason says why."""
+    if raw is None or not raw.strip():
+        return "", None, None
+    text = ENCODED_WORD_CHARSET.sub(
+        lambda found: f"=?{charset_alias(found.group(1))}{found.group(2)}", recover_8bit(raw))
+    shown = one_line(text)[:80]
+    try:
+        header = _FULL_HEADERS("From", text)
+        addresses = header.addresses
+    except Exception:  # e.g. IndexError on "a@", RecursionError on deeply nested comments
+        return "", None, f"unreadable From: {shown!r}"
+    if len(addresses) != 1:
+        return "", None, f"{len(addresses)} addresses in From: {shown!r}"
+    address = addresses[0].addr_spec.strip().lower()
+    invalid = any(isinstance(defect, errors.InvalidHeaderDefect) for defect in header.defects)
+    if len(address) > MAX_ADDRESS or not ADDR_SPEC.fullmatch(address) or \
+            (invalid and not _only_address(text, address)):
+        return "", None, f"no single valid address in From: {shown!r}"
+    name = one_line(recover_8bit(str(addresses[0].display_name)))[:MAX_DISPLAY_NAME]
+    return name, address, None
+
+
+def _only_address(text: str, address: str) -> bool:
+    """A From the parser found fault with still names one address beyond doubt: one
+    ``<address>``, and no other address beside it (``a@b.cn <a@b.cn>`` is one address)."""
+    angles = ANGLE_ADDR.findall(text)
+    if len(angles) != 1 or angles[0].strip().lower() != address:
+        return False
+    rest = ANGLE_ADDR.sub(" ", text)
+    return all(word.strip("\"'").lower() == address for word in re.findall(r"\S*@\S*", rest))
 
 
 def _leaves(part: EmailMessage) -> Iterator[EmailMessage]:
@@ -501,11 +615,19 @@ def _leaves(part: EmailMessage) -> Iterator[EmailMessage]:
 
 
 def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str], runs: Runs) -> None:
+    if isinstance(part, _Part) and part.too_deep and part.get_content_maintype() != "message":
+        mail.defects.append(TOO_DEEP)  # a multipart nested too deep: its parts stay unread
+        return
+    content_type = clean(recover_8bit(part.get_content_type()))
+    if content_type in REPORT_PARTS:
+        mail.reports.append(ReportPart(content_type, _report_blocks(part)))
+        return
+    if content_type in EMBEDDED_HEADERS and mail.report_type:
+        _take_embedded_id(mail, part, runs)
     raw = {key.lower(): value for key, value in reversed(list(part.raw_items()))}
     disposition = raw.get("content-disposition", "")
     filename = (param(disposition, "filename") if disposition else None) or \
         (param(raw["content-type"], "name") if "content-type" in raw else None)
-    content_type = part.get_content_type()
     inline_text = content_type in ("text/plain", "text/html") and not filename and \
         not disposition.strip().lower().startswith("attachment")
     if inline_text:
@@ -516,11 +638,45 @@ def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str], runs: Runs
         else:
             mail.text += text
         return
-    if content_type == "message/rfc822" and not filename:
+    if content_type in ("message/rfc822", "message/global") and not filename:
         filename = "邮件.eml"
     position = len(mail.attachments)
     mail.attachments.append(
         Attachment(position, safe_name(filename, position), content_type, part, runs))
+
+
+TOO_DEEP = "NestingTooDeep"
+# The status parts of machine reports: DSNs (RFC 3464, 6533), MDNs (RFC 8098), ARF (RFC 5965).
+REPORT_PARTS = frozenset({"message/delivery-status", "message/global-delivery-status",
+                          "message/disposition-notification",
+                          "message/global-disposition-notification", "message/feedback-report"})
+# Parts that carry the headers of a message a report is about.
+EMBEDDED_HEADERS = frozenset({"message/rfc822", "message/global", "text/rfc822-headers",
+                              "message/global-headers"})
+MAX_FIELD = 500
+
+
+def _report_blocks(part: EmailMessage) -> list[dict[str, str]]:
+    """The field blocks of a report part, as the parser reads them (each a headers-only
+    part; a delivery-status part holds one per blank-line-separated block)."""
+    payload = part.get_payload()
+    blocks = payload if isinstance(payload, list) else []
+    return [{key.lower(): one_line(decode_words(value))[:MAX_FIELD]
+             for key, value in block.raw_items()} for block in blocks]
+
+
+def _take_embedded_id(mail: ParsedMail, part: EmailMessage, runs: Runs) -> None:
+    """The Message-ID of an attached message or header block (a bounce quotes ours)."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        value = next((value for message in payload[:1] for key, value in message.raw_items()
+                      if key.lower() == "message-id"), None)
+        found = message_id_of(one_line(decode_words(value))) if value else None
+    else:
+        _restore_part(part, runs)
+        found = parse_headers(decode_payload(part)).message_id
+    if found:
+        mail.embedded_ids.append(found)
 
 
 def _text_of(part: EmailMessage, mail: ParsedMail) -> str:

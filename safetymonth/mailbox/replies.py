@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr, localtime
@@ -17,12 +18,24 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from safetymonth.config import Config, Policy, SizeRule
-from safetymonth.mailbox.parse import CloudLink, ParsedMail, one_line
+from safetymonth.mailbox.parse import MAX_DEPTH, TOO_DEEP, CloudLink, ParsedMail, one_line
 from safetymonth.report import UnitProgress
 from safetymonth.validator.messages import KIND_NAMES, human_size
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_LINE = 78
+# Whatever a message holds, its reply stays small: quoted text is cut, and files beyond what
+# fits are counted rather than listed.
+MAX_REPLY_BYTES = 100_000
+MAX_SUBJECT = 200
+MAX_GREETING = 60
+MAX_FILE_NAME = 160
+MAX_FIX = 300
+MAX_FIXES = 5
+MAX_LISTED_FILES = 100
+MAX_CLOUD_LINKS = 20
+MAX_REFERENCES = 10
+MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 
 _environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                            autoescape=select_autoescape(enabled_extensions=("html.j2",)),
@@ -45,9 +58,16 @@ def file_line(verdict: dict[str, Any]) -> FileLine:
     size = f"，{verdict['width']}×{verdict['height']}" if verdict.get("width") else ""
     fmt = f"{verdict['format']} " if verdict.get("format") else ""
     summary = f"{fmt}{kind}{size}，{'合格' if verdict['ok'] else '不合格'}"
-    return FileLine(name=verdict["path"], ok=bool(verdict["ok"]), summary=summary,
-                    fixes=[r["message"] for r in verdict.get("reasons", [])],
-                    notes=[w["message"] for w in verdict.get("warnings", [])])
+    fixes = [cut(r["message"], MAX_FIX) for r in verdict.get("reasons", [])[:MAX_FIXES]]
+    notes = [cut(w["message"], MAX_FIX) for w in verdict.get("warnings", [])[:MAX_FIXES]]
+    return FileLine(name=cut(verdict["path"], MAX_FILE_NAME), ok=bool(verdict["ok"]),
+                    summary=summary, fixes=fixes, notes=notes)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` as one line of at most ``limit`` characters ("…" marks a cut)."""
+    text = one_line(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def requirements(policy: Policy) -> str:
@@ -64,6 +84,13 @@ def requirements(policy: Policy) -> str:
 
 def reply_id(message_sha256: str) -> str:
     return f"reply-{message_sha256[:32]}"
+
+
+def reply_id_of(message_id: str, domain: str) -> str | None:
+    """The id of our own reply or reminder whose Message-ID this is (see :func:`_build`),
+    or None for a message we did not write."""
+    ident, _, rest = message_id.strip().strip("<>").partition("@")
+    return ident if rest.lower() == domain.lower() and ident else None
 
 
 def reminder_id(unit: str, recipient: str, day: date) -> str:
@@ -84,32 +111,54 @@ class Outgoing:
 def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | None,
                   verdicts: list[dict[str, Any]], missing: list[str],
                   received: datetime, too_large: int | None = None) -> Outgoing:
-    """The answer to one message, addressed to its From address only. ``too_large`` is the
-    size of a message that was not downloaded (over ``mailbox.max_message_size``)."""
+    """The answer to one message, addressed to its From address only, and never over
+    ``MAX_REPLY_BYTES``: the files that do not fit are counted, not listed. ``too_large`` is
+    the size of a message that was not downloaded (over ``mailbox.max_message_size``)."""
     assert mail.sender is not None
     limit = config.mailbox.max_message_size
+    subject = cut(mail.subject, MAX_SUBJECT)
+    files = [file_line(verdict) for verdict in verdicts]
     context = {
         "too_large": too_large and {"size": human_size(too_large), "limit": human_size(limit)},
-        "greeting": unit or mail.sender_name or mail.sender,
+        "greeting": unit or cut(mail.sender_name, MAX_GREETING) or mail.sender,
         "campaign": config.campaign.name,
         "unit": unit,
         "sender": mail.sender,
-        "subject": mail.subject or "（无主题）",
+        "subject": subject or "（无主题）",
         "received": f"{localtime(received):%Y-%m-%d %H:%M}",
-        "files": [file_line(verdict) for verdict in verdicts],
-        "cloud_links": [_link(link) for link in mail.cloud_links],
+        "total": len(files),
+        "unread": TOO_DEEP in mail.defects and MAX_DEPTH,
+        "cloud_links": [_link(link) for link in mail.cloud_links[:MAX_CLOUD_LINKS]],
         "missing": missing,
         "deadline": _day(config.campaign.deadline),
         "requirements": requirements(config.policy),
         "address": config.mailbox.address,
         **_voice(config),
     }
-    subject = mail.subject.strip()
     subject = subject if subject.lower().startswith("re:") else f"Re: {subject or '安全管理月材料'}"
-    references = " ".join(filter(None, [mail.references, mail.message_id]))
-    extra = {"In-Reply-To": mail.message_id or "", "References": references}
-    return _build(config, reply_id(sha256), mail.sender, subject, "reply", context,
-                  "auto-replied", extra)
+    extra = {"In-Reply-To": mail.message_id or "",
+             "References": _references(mail.references, mail.message_id)}
+    shown = files[:MAX_LISTED_FILES]
+    while True:
+        unlisted = files[len(shown):]
+        context["files"] = shown
+        context["unlisted"] = unlisted and {"count": len(unlisted),
+                                            "ok": sum(1 for line in unlisted if line.ok)}
+        outgoing = _build(config, reply_id(sha256), mail.sender, subject, "reply", context,
+                          "auto-replied", extra)
+        if len(outgoing.data) <= MAX_REPLY_BYTES or not shown:
+            return outgoing
+        shown = shown[:len(shown) // 2]
+
+
+def _references(references: str, message_id: str | None) -> str:
+    """The reply's References: the message's own, then its Message-ID; of a long chain the
+    first and the latest ids only (RFC 5322 3.6.4 allows trimming), so the header stays
+    short whatever the message carried."""
+    ids = MESSAGE_ID.findall(references) + ([message_id] if message_id else [])
+    if len(ids) > MAX_REFERENCES:
+        ids = ids[:1] + ids[-(MAX_REFERENCES - 1):]
+    return " ".join(ids)
 
 
 def compose_reminder(config: Config, recipient: str, status: UnitProgress,
@@ -222,7 +271,7 @@ def _render(name: str, context: dict[str, Any]) -> str:
 
 
 def _link(link: CloudLink) -> dict[str, str]:
-    return {"name": link.name, "url": link.url}
+    return {"name": cut(link.name, MAX_FILE_NAME), "url": cut(link.url, MAX_FIX)}
 
 
 def _day(value: date) -> str:

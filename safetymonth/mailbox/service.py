@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import os
 import signal
 import smtplib
 from threading import Event
@@ -26,9 +27,11 @@ NETWORK_ERRORS = (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort, smtplib.SMT
 MAX_BACKOFF = 300.0
 
 
-def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False) -> Stats:
-    """Process everything new, then deliver every queued reply."""
-    with open_repository(config) as store:
+def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False,
+              new_database: bool = False) -> Stats:
+    """Process everything new, then deliver every queued reply (``replies_left`` in the
+    result: how many stayed queued)."""
+    with open_repository(config, new_database) as store:
         if retry_failed:
             log.info("retrying %d failed messages", store.retry_failed())
         source = open_source(config)
@@ -36,7 +39,7 @@ def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = Fa
             stats = Intake(config, store, stop=stop).run(source)
         finally:
             source.close()
-        send_queued(config, store)
+        _, stats.replies_left = send_queued(config, store)
     return stats
 
 
@@ -52,13 +55,15 @@ def send_queued(config: Config, store: Repository) -> tuple[int, int]:
     return sent, left
 
 
-def watch(config: Config, stop: Event) -> None:
+def watch(config: Config, stop: Event, new_database: bool = False) -> None:
     """Poll, then wait (IMAP IDLE or the poll interval) until ``stop``; reconnect with
     exponential backoff when the server or the network fails."""
     backoff = 1.0
-    with open_repository(config) as store:
+    with open_repository(config, new_database) as store:
         source: Source = open_source(config)
         try:
+            store.hold_source(source.name, source.label)  # or SourceHeldError: one watcher
+            log.info("watching %s (pid %d)", source.label, os.getpid())
             while not stop.is_set():
                 try:
                     Intake(config, store, stop=stop).run(source)

@@ -25,6 +25,7 @@ class Source(Protocol):
     UIDLs, a Graph source a delta token), passes it in and saves what comes back."""
 
     name: str  # names the mailbox, e.g. imap:user@host/INBOX; the cursor is kept under it
+    label: str  # the mailbox for people, e.g. imap://user@host/INBOX
 
     def pending(self, cursor: str | None) -> list[Item]:
         """Messages not yet marked processed and past ``cursor``, oldest first."""

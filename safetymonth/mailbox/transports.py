@@ -272,7 +272,8 @@ def open_transport(config: Config) -> Transport:
 
 
 def deliver(store: Repository, transport: Transport, sender: str) -> tuple[int, int]:
-    """Send every queued reply; returns (sent, still queued). A reply refused for good is
+    """Send every queued reply; returns (sent, still queued). Each reply is claimed first, so
+    that two processes never hand the same reply to the transport. A reply refused for good is
     marked refused, one deferred stays queued, and the others go on. Stops at the first
     connection failure or refusal of our account: the rest stay queued for the next run.
     Sent replies are settled in batches of ``transport.batch``: made durable by the
@@ -286,8 +287,11 @@ def deliver(store: Repository, transport: Transport, sender: str) -> tuple[int, 
             store.mark_sent(*accepted)
             accepted.clear()
 
+    store.register()  # a worker, for its claims
     queued = store.queued_replies()
     for index, reply in enumerate(queued):
+        if not store.claim_reply(reply.id):  # sent meanwhile, or another process sends it
+            continue
         try:
             transport.send(reply.id, sender, reply.recipient, reply.body)
         except PermanentError as error:

@@ -14,6 +14,7 @@ refuses as "newer than this program" instead of misreading it.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from functools import cache
 from pathlib import Path
@@ -25,16 +26,20 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from safetymonth.storage.errors import DatabaseError
 
 DB_NAME = "safetymonth.db"
 ALEMBIC_MANAGED = 100
 LEGACY_REVISIONS = {1: "0001", 2: "0002"}  # the first release's user_version -> revision
+BUSY_TIMEOUT = 30.0  # seconds SQLite waits for another process's write lock
 WRITE = "safetymonth_write"  # connection.info flag: the next BEGIN takes the write lock
 MIGRATION_LOCK = 0x5AFE7  # PostgreSQL advisory lock held while the schema is upgraded
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger("safetymonth.storage")
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines mean nothing to a clerk
 
 
 def database_url(root: Path, url: str | None) -> str:
@@ -52,7 +57,7 @@ def create(url: str, password: str | None = None) -> Engine:
     if password is not None and parsed.password is None:
         parsed = parsed.set(password=password)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT})
         event.listen(engine, "connect", _sqlite_connected)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -60,6 +65,22 @@ def create(url: str, password: str | None = None) -> Engine:
         raise DatabaseError(f"storage.database: {parsed.get_backend_name()} is not supported; "
                             f"use a SQLite file or postgresql+psycopg://USER@HOST:PORT/DB")
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def explain(error: DBAPIError, where: object) -> Exception:
+    """A database failure as one sentence a clerk can act on, or the error itself when it is
+    not one of the faults a service meets (then it is a bug, with its traceback)."""
+    text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if "database is locked" in text or "database is busy" in text:
+        return DatabaseError(f"the database {where} is busy: another process held its write "
+                             f"lock for more than {BUSY_TIMEOUT:.0f} s; nothing was changed, "
+                             f"try again")
+    if "not a database" in text or "malformed" in text:
+        return DatabaseError(f"the database {where} is damaged ({text}): restore it from a "
+                             f"backup")
+    if isinstance(error, OperationalError):
+        return DatabaseError(f"database {where}: {text}")
+    return error
 
 
 def _sqlite_connected(dbapi: sqlite3.Connection, _record: object) -> None:
@@ -140,6 +161,7 @@ def upgrade(connection: Connection) -> None:
                 return
             config = _alembic(connection)
             legacy = MigrationContext.configure(connection).get_current_revision() is None
+            log.info("database schema: upgrading from %s to %s", current or "nothing", head())
             if current is not None and legacy:
                 command.stamp(config, current)
             command.upgrade(config, "head")

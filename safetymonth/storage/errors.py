@@ -14,3 +14,11 @@ class StorageFolderError(StorageError):
 
 class DatabaseError(StorageError):
     """The database cannot be used; the message names it and says what to do."""
+
+
+class SourceHeldError(StorageError):
+    """Another live poll watches the source."""
+
+    def __init__(self, host: str, pid: int, source: str) -> None:
+        super().__init__(f"another poll (pid {pid} on {host}) is watching {source}")
+        self.host, self.pid = host, pid

@@ -26,6 +26,7 @@ store with a sentence that says the command that fixes it; :func:`make_private_d
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -72,6 +73,11 @@ class FileStore:
 
     def raw_path(self, sha256: str) -> Path:
         return self.root / RAW_DIR / sha256[:2] / sha256
+
+    def holds_messages(self) -> bool:
+        """Whether any raw message is stored."""
+        with os.scandir(self.root / RAW_DIR) as entries:
+            return any(entry.is_dir(follow_symlinks=False) for entry in entries)
 
     def has(self, stored_name: str, size: int) -> bool:
         """The file is there with the size recorded for it."""
@@ -218,7 +224,7 @@ class FileStore:
 def has_size(path: Path, size: int) -> bool:
     try:
         return path.stat().st_size == size
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder belongs too
         return False
 
 
@@ -282,6 +288,8 @@ def make_private_dir(path: Path) -> None:
     while not path.exists() and not path.is_symlink():
         missing.append(path)
         path = path.parent
+    if not path.is_dir():  # a file where a folder belongs: as mkdir would say
+        raise FileExistsError(errno.EEXIST, "a file where a folder belongs", str(path))
     for folder in reversed(missing):
         try:
             folder.mkdir(mode=DIR_MODE)

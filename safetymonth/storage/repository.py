@@ -5,6 +5,14 @@ Callers get frozen dataclasses (:class:`MessageRecord`, :class:`FileRecord`,
 repository holds one database connection and the :class:`FileStore` of ``storage.dir``; it is
 not thread-safe (one per thread or process).
 
+Several processes, exactly once. Recording is a constraint, not a check followed by an insert:
+a message's source key, its content hash and its Message-ID per sender are each a unique key,
+so two processes recording one message collide and one of them finds the other's record. A
+message is processed, and a reply handed to a transport, only by the worker that claimed it
+(:meth:`claim`, :meth:`claim_next`, :meth:`claim_reply`); a dead worker's claims are free
+again (see :mod:`safetymonth.storage.claims`). A watching poll holds its source
+(:meth:`hold_source`).
+
 Transactions. A write method commits on its own, or joins the caller's
 :meth:`Repository.transaction`, which commits or rolls back the whole. A read outside a
 transaction is a short read transaction of its own.
@@ -27,24 +35,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, select, update
+from sqlalchemy import Row, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from safetymonth.config import Config
-from safetymonth.storage import database
+from safetymonth.storage import claims, database
 from safetymonth.storage.credit import CreditQueries, RegistryUnit, content_id
 from safetymonth.storage.database import WRITE
-from safetymonth.storage.errors import DatabaseError
+from safetymonth.storage.errors import DatabaseError, SourceHeldError
 from safetymonth.storage.files import FILES_DIR, RAW_DIR, FileStore, create_private_file
 from safetymonth.storage.schema import (
     attachments,
     checks,
+    message_digests,
+    message_ids,
     messages,
     meta,
     replies,
     source_cursors,
     source_keys,
+    source_locks,
+    workers,
 )
 
 # Message states. RECEIVED: raw stored, not yet (fully) processed.
@@ -81,13 +93,22 @@ class MessageRecord:
     no_reply: str | None
     notes: str | None
     not_credited: str | None
+    claimed_by: str | None = None
     sender_domain: str | None = None
 
     @property
     def claimed_unit(self) -> str | None:
         """The unit the From address matched, credited or not (kept in the notes)."""
+        return self._note("claimed_unit")
+
+    @property
+    def bounces(self) -> list[dict[str, Any]]:
+        """What a delivery-status report says bounced of our replies (kept in the notes)."""
+        return list(self._note("bounces") or [])
+
+    def _note(self, key: str) -> Any:
         try:
-            return json.loads(self.notes or "{}").get("claimed_unit")
+            return json.loads(self.notes or "{}").get(key)
         except (ValueError, AttributeError):
             return None
 
@@ -121,6 +142,7 @@ class ReplyRecord:
     last_error: str | None
     created_at: str
     sent_at: str | None
+    claimed_by: str | None
 
 
 @dataclass(frozen=True)
@@ -142,6 +164,16 @@ class Received:
     date_header: str | None
     state: str = RECEIVED
     last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What :meth:`Repository.record_received` found: the record and whether it is new, or a
+    duplicate (the same message under another key)."""
+
+    message: int
+    new: bool
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,28 +207,49 @@ class Outcome:
 
 
 class Repository(CreditQueries):
-    def __init__(self, root: Path, url: str | None = None, password: str | None = None) -> None:
+    def __init__(self, root: Path, url: str | None = None, password: str | None = None,
+                 new_database: bool = False) -> None:
+        """Open the store; a database that is missing while ``storage.dir`` holds messages
+        is refused (never recreated silently) unless ``new_database`` says to start anew."""
         self.files = FileStore(root)
-        if url is None:
+        where = root / database.DB_NAME if url is None else url
+        if url is None and not (root / database.DB_NAME).exists():
+            self._refuse_a_lost_database(where, new_database)
             create_private_file(root / database.DB_NAME)  # 0600 before SQLite makes it
         self.engine = database.create(database.database_url(root, url), password)
         try:
             self.conn = self.engine.connect()
+            if url is not None and database.revision(self.conn) is None:
+                self._refuse_a_lost_database(where, new_database)
             database.upgrade(self.conn)
         except DBAPIError as error:
             self.engine.dispose()
-            raise DatabaseError(f"database {self.engine.url.render_as_string()}: "
-                                f"{error.orig}") from None
+            raise database.explain(error, where) from None
         except BaseException:
             self.engine.dispose()
             raise
         self._depth = 0  # transaction() nesting
         self._batch = False
+        self._me: claims.Identity | None = None  # registered as a worker at the first claim
+        self._heartbeat: claims.Heartbeat | None = None
+        self._registering = False  # registered inside the current transaction
+
+    def _refuse_a_lost_database(self, where: Path | str, new_database: bool) -> None:
+        if new_database or not self.files.holds_messages():
+            return
+        raise DatabaseError(
+            f"the database {where} is missing or empty, but {self.files.root} holds stored "
+            f"messages: restore the database from a backup, or run safetymonth poll "
+            f"--new-database to start a new one (the stored files stay; earlier messages "
+            f"are fetched again only while still unmarked on the server)")
 
     def close(self) -> None:
-        self.files.close()
-        self.conn.close()
-        self.engine.dispose()
+        try:
+            self._retire()
+        finally:
+            self.files.close()
+            self.conn.close()
+            self.engine.dispose()
 
     def __enter__(self) -> Repository:
         return self
@@ -227,8 +280,20 @@ class Repository(CreditQueries):
         try:
             with self.conn.begin():
                 yield
+        except DBAPIError as error:
+            if self._registering:
+                self._forget_registration()
+            explained = database.explain(error, self.engine.url.render_as_string())
+            if explained is error:
+                raise
+            raise explained from error
+        except BaseException:
+            if self._registering:  # the worker's row was rolled back too
+                self._forget_registration()
+            raise
         finally:
             self._depth = 0
+            self._registering = False
             self.conn.info[WRITE] = False
 
     def _end_read(self) -> None:
@@ -265,6 +330,132 @@ class Repository(CreditQueries):
             index_elements=key,
             set_={name: statement.excluded[name] for name in values if name not in key})
         self._write(statement)
+
+    # --- workers and claims -----------------------------------------------------------
+
+    @property
+    def owner(self) -> str:
+        """This process as a worker, registered (and its heartbeat started) on first use.
+        Registered inside a caller's transaction, it is undone with that transaction."""
+        if self._me is None:
+            me = claims.this_process()
+            self._registering = self._depth > 0
+            with self.transaction():
+                self._reap(me.host)
+                self.conn.execute(workers.insert().values(
+                    owner=me.owner, host=me.host, pid=me.pid, started=me.started,
+                    heartbeat_at=claims.timestamp()))
+            self._me = me
+            self._heartbeat = claims.Heartbeat(self.engine, me.owner)
+        return self._me.owner
+
+    def register(self) -> str:
+        """Register this process as a worker now (outside any transaction), for its claims."""
+        return self.owner
+
+    def _forget_registration(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        self._me = self._heartbeat = None
+
+    @property
+    def _host(self) -> str:
+        self.owner  # noqa: B018 (registers)
+        assert self._me is not None
+        return self._me.host
+
+    def _reap(self, host: str) -> None:
+        """Forget this host's workers whose process is gone (killed, crashed)."""
+        dead = [row.owner for row in self.conn.execute(
+            select(workers).where(workers.c.host == host))
+            if not claims.alive_here(row.pid, row.started)]
+        if dead:
+            self.conn.execute(workers.delete().where(workers.c.owner.in_(dead)))
+
+    def _retire(self) -> None:
+        """Release this worker's claims and leave (a clean exit frees them at once)."""
+        if self._me is None:
+            return
+        owner = self._me.owner
+        self._forget_registration()
+        self._end_read()
+        with self.transaction():
+            for table in (messages, replies):
+                self.conn.execute(update(table).where(table.c.claimed_by == owner)
+                                  .values(claimed_by=None))
+            self.conn.execute(source_locks.delete().where(source_locks.c.owner == owner))
+            self.conn.execute(workers.delete().where(workers.c.owner == owner))
+        self._me = None
+
+    def _free(self, column: Any) -> Any:
+        """The claim in ``column`` is ours, nobody's, or a dead worker's."""
+        live = select(workers.c.owner).where(workers.c.heartbeat_at >= claims.timestamp(
+            claims.LEASE))
+        return or_(column.is_(None), column == self.owner, column.not_in(live))
+
+    def claim(self, message: int) -> bool:
+        """Claim a received message for processing, counting the try (so a message that kills
+        its process still fails in the end); False when a live worker holds it."""
+        free = self._free(messages.c.claimed_by)
+        return self._write(update(messages).where(
+            messages.c.id == message, messages.c.state == RECEIVED, free).values(
+            claimed_by=self.owner, tries=messages.c.tries + 1)) == 1
+
+    def claim_next(self, max_tries: int,
+                   skipping: Iterable[int] = ()) -> MessageRecord | None:
+        """Claim the oldest received message that has tries left and no live claim (one left
+        half done by a crash, or queued for a retry), or None. PostgreSQL skips rows another
+        transaction is claiming; SQLite's write lock lets one process at a time choose."""
+        owner = self.owner
+        with self.transaction():
+            self._reap(self._host)
+            candidate = select(messages.c.id).where(
+                messages.c.state == RECEIVED, messages.c.tries < max_tries,
+                self._free(messages.c.claimed_by), messages.c.id.not_in(list(skipping))
+            ).order_by(messages.c.id).limit(1)
+            if self.dialect == "postgresql":
+                candidate = candidate.with_for_update(skip_locked=True)
+            row = self.conn.execute(candidate).first()
+            if row is None:
+                return None
+            self.conn.execute(update(messages).where(messages.c.id == row.id).values(
+                claimed_by=owner, tries=messages.c.tries + 1))
+            return self.message(row.id)
+
+    def release(self, message: int) -> None:
+        """Give back a message claimed but not worked on (its try not counted)."""
+        self._write(update(messages).where(
+            messages.c.id == message, messages.c.claimed_by == self.owner).values(
+            claimed_by=None, tries=messages.c.tries - 1))
+
+    def claim_reply(self, reply_id: str) -> bool:
+        """Claim a queued reply before handing it to the transport; False when it was sent
+        meanwhile or a live worker is sending it."""
+        return self._write(update(replies).where(
+            replies.c.id == reply_id, replies.c.state == QUEUED,
+            self._free(replies.c.claimed_by)).values(claimed_by=self.owner)) == 1
+
+    def hold_source(self, source: str, label: str) -> None:
+        """Become the one watcher of ``source``; raises :class:`SourceHeldError` naming the
+        live worker that watches it (and the source, as ``label``)."""
+        owner = self.owner
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        live = select(workers.c.owner).where(
+            workers.c.heartbeat_at >= claims.timestamp(claims.LEASE))
+        statement = dialect.insert(source_locks).values(source=source, owner=owner)
+        statement = statement.on_conflict_do_update(
+            index_elements=["source"], set_={"owner": statement.excluded.owner},
+            where=or_(source_locks.c.owner == owner, source_locks.c.owner.not_in(live))
+        ).returning(source_locks.c.owner)
+        with self.transaction():
+            self._reap(self._host)
+            if self.conn.execute(statement).first() is not None:
+                return
+            holder = self.conn.execute(select(workers.c.host, workers.c.pid).join(
+                source_locks, source_locks.c.owner == workers.c.owner)
+                .where(source_locks.c.source == source)).first()
+        host, pid = holder if holder else ("?", 0)
+        raise SourceHeldError(str(host), int(pid), label)
 
     # --- durability -------------------------------------------------------------------
 
@@ -349,25 +540,65 @@ class Repository(CreditQueries):
     def find_duplicate(self, message_id: str | None, sender: str | None,
                        sha256: str) -> int | None:
         """A message already recorded: same bytes, or same Message-ID from the same sender."""
-        row = self._one(select(messages.c.id).where(messages.c.sha256 == sha256).limit(1))
+        row = self._one(select(message_digests.c.message)
+                        .where(message_digests.c.sha256 == sha256))
         if row is None and message_id:
-            row = self._one(select(messages.c.id).where(
-                messages.c.message_id == message_id,
-                messages.c.sender.is_not_distinct_from(sender)).limit(1))
+            row = self._one(select(message_ids.c.message).where(
+                message_ids.c.message_id == message_id, message_ids.c.sender == (sender or "")))
         return int(row[0]) if row else None
 
-    def record_received(self, key: str, received: Received) -> int:
-        """Record a newly stored raw message under its source key; returns its id."""
+    def record_received(self, key: str, received: Received) -> Recorded:
+        """Record a newly stored raw message under its source key, claimed by this worker.
+        A message already recorded (the same key, bytes, or Message-ID from the same sender,
+        perhaps by another process a moment ago) is not recorded again: its record is
+        returned, and ``key`` becomes another of its keys."""
         with self.transaction():
-            result = self.conn.execute(messages.insert().values(
-                source_key=key, received_at=now(), message_id=received.message_id,
-                sha256=received.sha256, size=received.size, sender=received.sender,
-                sender_name=received.sender_name, sender_domain=_domain(received.sender),
-                subject=received.subject,
-                date_header=received.date_header, state=received.state,
-                last_error=received.last_error))
-            message = int(result.inserted_primary_key[0])
-            self.add_source_key(key, message)
+            known = self._known(key, received)
+            if known is not None:
+                return known
+            try:
+                with self.conn.begin_nested():  # undone whole if another process won a key
+                    message = self._insert_message(key, received)
+            except _TakenMeanwhile:
+                known = self._known(key, received)
+                assert known is not None
+                return known
+        return Recorded(message, new=True)
+
+    def _known(self, key: str, received: Received) -> Recorded | None:
+        row = self.conn.execute(select(source_keys.c.message)
+                                .where(source_keys.c.key == key)).first()
+        if row is not None:
+            return Recorded(int(row[0]), new=False)
+        duplicate = self.find_duplicate(received.message_id, received.sender, received.sha256)
+        if duplicate is None:
+            return None
+        self.add_source_key(key, duplicate)
+        return Recorded(duplicate, new=False, duplicate=True)
+
+    def _insert_message(self, key: str, received: Received) -> int:
+        """INSERT the message and each of its unique keys, or raise :class:`_TakenMeanwhile`
+        when another transaction committed one of them first."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        row = self.conn.execute(dialect.insert(messages).values(
+            source_key=key, received_at=now(), message_id=received.message_id,
+            sha256=received.sha256, size=received.size, sender=received.sender,
+            sender_name=received.sender_name, sender_domain=_domain(received.sender),
+            subject=received.subject,
+            date_header=received.date_header, state=received.state,
+            last_error=received.last_error, claimed_by=self.owner,
+        ).on_conflict_do_nothing(index_elements=["source_key"]).returning(messages.c.id)).first()
+        if row is None:
+            raise _TakenMeanwhile
+        message = int(row[0])
+        keys = [(message_digests, ["sha256"], {"sha256": received.sha256})]
+        if received.message_id:
+            keys.append((message_ids, ["message_id", "sender"],
+                         {"message_id": received.message_id, "sender": received.sender or ""}))
+        keys.append((source_keys, ["key"], {"key": key, "seen_at": now()}))
+        for table, columns, values in keys:
+            if not self._insert_ignoring(table, columns, {**values, "message": message}):
+                raise _TakenMeanwhile
         return message
 
     def add_source_key(self, key: str, message: int) -> None:
@@ -381,28 +612,19 @@ class Repository(CreditQueries):
             select(source_keys.c.key).where(source_keys.c.message == message)
             .order_by(source_keys.c.key))]
 
-    def unfinished(self, max_tries: int) -> list[MessageRecord]:
-        return [_message(row) for row in self._all(
-            select(messages).where(messages.c.state == RECEIVED, messages.c.tries < max_tries)
-            .order_by(messages.c.id))]
-
-    def begin_try(self, message: int) -> None:
-        """Count a try before it starts, so a message that kills the process still fails."""
-        self._write(update(messages).where(messages.c.id == message)
-                    .values(tries=messages.c.tries + 1))
-
     def fail_try(self, message: int, error: str, max_tries: int) -> str:
         """Record the error; past ``max_tries`` the message is marked failed. Returns state."""
         self._write(update(messages).where(messages.c.id == message).values(
-            last_error=error[:2000],
+            last_error=error[:2000], claimed_by=None,
             state=case((messages.c.tries >= max_tries, FAILED), else_=messages.c.state)))
         record = self.message(message)
         assert record is not None
         return record.state
 
     def give_up(self, max_tries: int) -> list[MessageRecord]:
-        """Messages whose tries ran out while the process was dying: mark them failed."""
-        stale = (messages.c.state == RECEIVED) & (messages.c.tries >= max_tries)
+        """Messages whose tries ran out while their process was dying: mark them failed."""
+        stale = (messages.c.state == RECEIVED) & (messages.c.tries >= max_tries) & \
+            self._free(messages.c.claimed_by)
         with self.transaction():
             rows = self.conn.execute(select(messages).where(stale)).all()
             self.conn.execute(update(messages).where(stale).values(
@@ -422,8 +644,11 @@ class Repository(CreditQueries):
 
     def replace_raw(self, message: int, sha256: str, size: int) -> None:
         """A message recorded from its header only is now stored whole: process it."""
-        self._write(update(messages).where(messages.c.id == message).values(
-            sha256=sha256, size=size, state=RECEIVED, tries=0, last_error=None))
+        with self.transaction():
+            self.conn.execute(update(messages).where(messages.c.id == message).values(
+                sha256=sha256, size=size, state=RECEIVED, tries=0, last_error=None))
+            self._insert_ignoring(message_digests, ["sha256"],
+                                  {"sha256": sha256, "message": message})
 
     def record_verdicts(self, message: int, files: list[NewAttachment]) -> None:
         """The message's attachments, their verdicts and one check row per verdict
@@ -453,7 +678,7 @@ class Repository(CreditQueries):
     def record_outcome(self, message: int, outcome: Outcome) -> None:
         """Whose submission it is, why no reply, and the message's final state."""
         self._write(update(messages).where(messages.c.id == message).values(
-            state=outcome.state, unit=outcome.unit, auth=outcome.auth,
+            state=outcome.state, unit=outcome.unit, auth=outcome.auth, claimed_by=None,
             suspicious=outcome.suspicious, not_credited=outcome.not_credited,
             no_reply=outcome.no_reply, last_error=outcome.last_error,
             notes=json.dumps(outcome.notes, ensure_ascii=False)))
@@ -489,6 +714,10 @@ class Repository(CreditQueries):
         """Failed for good, or too large to take in."""
         return self._where(messages.c.state.in_((FAILED, TOO_LARGE)))
 
+    def bounce_reports(self) -> list[MessageRecord]:
+        """Delivery-status reports in which intake found bounces of our own mail."""
+        return self._where(messages.c.notes.like('%"bounces"%'))
+
     def _where(self, condition: Any) -> list[MessageRecord]:
         return [_message(row) for row in self._all(
             select(messages).where(condition).order_by(messages.c.id))]
@@ -502,6 +731,10 @@ class Repository(CreditQueries):
             "id": reply_id, "message": message, "kind": kind, "unit": unit,
             "recipient": recipient.lower(), "headers": json.dumps(headers, ensure_ascii=False),
             "body": body, "state": QUEUED, "created_at": now()})
+
+    def reply(self, reply_id: str) -> ReplyRecord | None:
+        row = self._one(select(replies).where(replies.c.id == reply_id))
+        return _reply(row) if row else None
 
     def queued_replies(self) -> list[ReplyRecord]:
         return [_reply(row) for row in self._all(
@@ -525,12 +758,12 @@ class Repository(CreditQueries):
             self.conn.execute(
                 update(replies).where(replies.c.id == bindparam("reply_id")).values(
                     state=SENT, sent_at=sent_at, attempts=replies.c.attempts + 1,
-                    last_error=None),
+                    last_error=None, claimed_by=None),
                 [{"reply_id": reply_id} for reply_id in reply_ids])
 
     def mark_attempt_failed(self, reply_id: str, error: str, permanent: bool = False) -> None:
         self._write(update(replies).where(replies.c.id == reply_id).values(
-            attempts=replies.c.attempts + 1, last_error=error[:2000],
+            attempts=replies.c.attempts + 1, last_error=error[:2000], claimed_by=None,
             state=REFUSED if permanent else QUEUED))
 
     def replies_since(self, recipient: str, kind: str, hours: float) -> int:
@@ -557,10 +790,11 @@ class Repository(CreditQueries):
         self._upsert(source_cursors, ["source"], {"source": source, "cursor": cursor})
 
 
-def open_repository(config: Config) -> Repository:
+def open_repository(config: Config, new_database: bool = False) -> Repository:
     """The store of ``config``: ``storage.dir`` and ``storage.database``, its unit registry
     synced from ``units[]`` (credit follows the current registry)."""
-    repository = Repository(config.storage_dir, config.database_url, config.storage.password())
+    repository = Repository(config.storage_dir, config.database_url, config.storage.password(),
+                            new_database)
     try:
         repository.sync_registry([RegistryUnit(unit.key, unit.name, tuple(unit.emails))
                                   for unit in config.units])
@@ -568,6 +802,10 @@ def open_repository(config: Config) -> Repository:
         repository.close()
         raise
     return repository
+
+
+class _TakenMeanwhile(Exception):
+    """Another transaction committed one of a new message's unique keys first."""
 
 
 # --- rows to records ------------------------------------------------------------------------

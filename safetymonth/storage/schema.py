@@ -44,6 +44,7 @@ messages = Table(
     Column("notes", Text),  # JSON: defects, claimed unit, cloud links
     Column("not_credited", Text),  # a machine's mail (RFC 3834): why it counts for no unit
     Column("sender_domain", Text),  # "@" + the sender's domain, for crediting by domain
+    Column("claimed_by", Text),  # the worker processing it (see workers)
     Index("messages_message_id", "message_id"),
     Index("messages_sha256", "sha256"),
     Index("messages_unit", "unit"),
@@ -104,6 +105,7 @@ replies = Table(
     Column("last_error", Text),
     Column("created_at", Text, nullable=False),
     Column("sent_at", Text),
+    Column("claimed_by", Text),  # the worker handing it to the transport
     Index("replies_recipient", "recipient", "created_at"),
     Index("replies_state", "state"),
 )
@@ -155,6 +157,39 @@ meta = Table(
     "meta", metadata,
     Column("key", Text, primary_key=True),
     Column("value", Text),
+)
+
+# What makes a message a duplicate, one row each, so that two processes recording the same
+# message at once collide on a key instead of both inserting.
+message_digests = Table(
+    "message_digests", metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False),
+)
+message_ids = Table(
+    "message_ids", metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("sender", Text, primary_key=True),  # '' when the message has none
+    Column("message", Integer, ForeignKey("messages.id"), nullable=False),
+)
+
+# Processes working on the store. A claim (messages.claimed_by, replies.claimed_by,
+# source_locks.owner) counts only while its worker is alive: its heartbeat is recent, and on
+# the same host its process still runs.
+workers = Table(
+    "workers", metadata,
+    Column("owner", Text, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started", Text, nullable=False),  # the process's start time, against pid reuse
+    Column("heartbeat_at", Text, nullable=False),
+)
+
+# One watching poll per source.
+source_locks = Table(
+    "source_locks", metadata,
+    Column("source", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
 )
 
 # --- the console (web): its users, their sessions, failed logins ---------------------------

@@ -1,7 +1,7 @@
 """The console's users (argon2 hashes), server-side sessions and failed logins.
 
 Revision ID: 0020
-Revises: 0010
+Revises: 0004, 0010
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0010"
+down_revision = ("0004", "0010")  # joins storage's and the decisions' branches
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,56 @@
+"""Who is credited, whether a machine wrote the message, and whether a reply is due: one pure
+function of the parsed message, the configuration and how many replies the sender got lately.
+
+Intake persists the :class:`Decision` and queues the reply when one is due; nothing here reads
+the store or the network, so every rule can be tested from a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from safetymonth.config import Mailbox, Unit
+from safetymonth.mailbox import auth
+from safetymonth.mailbox.autoreply import no_reply_reason
+from safetymonth.mailbox.parse import ParsedMail
+from safetymonth.mailbox.units import match_unit
+
+
+@dataclass(frozen=True)
+class Decision:
+    unit: str | None  # credited with the submission (None: nobody)
+    claimed_unit: str | None  # the unit its From matches, credited or not
+    auth: str  # what Authentication-Results said
+    suspicious: str | None  # authentication failed: kept, listed, credited to no unit
+    machine: str | None  # RFC 3834: a machine wrote it (auto-reply, bounce, list, ...)
+    no_reply: str | None  # why no reply goes out; None: a reply is due
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def not_credited(self) -> str | None:
+        """Why a message that is not suspicious counts for no unit (a machine wrote it)."""
+        return None if self.suspicious else self.machine
+
+
+def decide(mail: ParsedMail, mailbox: Mailbox, units: list[Unit],
+           recent_replies: int) -> Decision:
+    """The decision for ``mail``; ``recent_replies`` is how many replies its sender got within
+    ``mailbox.reply_rate_limit.hours``."""
+    result = auth.evaluate(mail.get_all("Authentication-Results"), mailbox.trusted_authserv_ids)
+    claimed = match_unit(mail.sender, units)
+    suspicious = f"authentication failed: {result.detail}" if result.failed else None
+    machine = no_reply_reason(mail, mailbox.address)
+    limit = mailbox.reply_rate_limit
+    rate_limited = f"rate limit: {limit.count} replies within {limit.hours} h" \
+        if mail.sender and recent_replies >= limit.count else None
+    return Decision(
+        unit=None if suspicious or machine else (claimed.name if claimed else None),
+        claimed_unit=claimed.name if claimed else None,
+        auth=result.detail or result.status,
+        suspicious=suspicious,
+        machine=machine,
+        no_reply=suspicious or machine or rate_limited,
+        notes={"defects": sorted(set(mail.defects)),
+               "claimed_unit": claimed.name if claimed else None,
+               "cloud_links": [link.url for link in mail.cloud_links]})
