@@ -67,6 +67,7 @@ def create_app(config: Config) -> FastAPI:
     app.state.config = config
     app.state.pool = RepositoryPool(config)
     app.state.cache = StoreCache()
+    app.state.board_tables = {}  # status filter -> (board, its rendered table)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
