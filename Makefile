@@ -50,6 +50,7 @@ lint: venv
 bench: system venv
 	$(PYTHON) bench/validate.py
 	$(PYTHON) bench/docgen.py
+	$(PYTHON) bench/console.py
 
 clean:
 	rm -rf var/ .pytest_cache
