@@ -5,10 +5,11 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 # Media probing and sample generation; zzuf (hostile fixtures, fuzzing); IMAP server and
 # PostgreSQL 15 for tests; PDF export and CJK fonts (texlive-lang-chinese is the only Debian
-# package with the Fandol faces: FangSong, Kai).
+# package with the Fandol faces: FangSong, Kai); Chromium (and its driver) for the console's
+# browser tests.
 SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl zzuf \
 	dovecot-imapd postgresql poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
-	texlive-lang-chinese libreoffice-writer-nogui python3-uno
+	texlive-lang-chinese libreoffice-writer-nogui python3-uno chromium chromium-driver
 
 .PHONY: demo test lint bench system venv clean
 
@@ -50,6 +51,7 @@ lint: venv
 bench: system venv
 	$(PYTHON) bench/validate.py
 	$(PYTHON) bench/docgen.py
+	$(PYTHON) bench/console.py
 
 clean:
 	rm -rf var/ .pytest_cache

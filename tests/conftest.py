@@ -8,6 +8,7 @@ import pytest
 
 from safetymonth.config import Policy
 from tests import mailservers, media_corpus
+from tests.console import console, filled_store  # noqa: F401 (a running console)
 from tests.mailservers import (  # noqa: F401 (mail fixtures)
     dovecot_server,
     imap_user,

@@ -93,7 +93,7 @@ class MessageRecord:
     no_reply: str | None
     notes: str | None
     not_credited: str | None
-    claimed_by: str | None
+    claimed_by: str | None = None
     sender_domain: str | None = None
 
     @property

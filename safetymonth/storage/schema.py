@@ -192,3 +192,36 @@ source_locks = Table(
     Column("source", Text, primary_key=True),
     Column("owner", Text, nullable=False),
 )
+
+# --- the console (web): its users, their sessions, failed logins ---------------------------
+
+users = Table(
+    "users", metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),  # admin | coordinator | viewer
+    Column("password_hash", Text, nullable=False),  # argon2id, never the password
+    Column("created_at", Text, nullable=False),
+)
+
+# A session is kept server-side, so logging out or removing a user ends it at once and every
+# replica sees it; the cookie holds a random token, the table only its SHA-256.
+sessions = Table(
+    "sessions", metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("user", Text, ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column("csrf", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    Index("sessions_user", "user"),
+)
+
+# Failed logins, in the database so that replicas throttle together.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Index("login_failures_user", "user", "at"),
+    Index("login_failures_address", "address", "at"),
+)

@@ -1,0 +1,71 @@
+"""Reads for the console that the CLI has no use for, each a query or two whatever the
+number of units: unanswered mail per unit (the board), mail credited to no unit, the replies
+of a page's messages. Credit is the read-time credit of :mod:`~safetymonth.storage.credit`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import case, exists, func, literal, select
+
+from safetymonth.storage.credit import MessageView, _credit, _message_view
+from safetymonth.storage.repository import PROCESSED, SENT, ReplyRecord, Repository, _reply
+from safetymonth.storage.schema import checks, decisions, messages, meta, replies
+
+CHUNK = 500  # ids per IN (...), under SQLite's variable limit
+
+
+class Overview:
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+
+    def version(self) -> tuple[object, ...]:
+        """A fingerprint of everything the board is computed from: it changes whenever a
+        message is recorded or processed, a verdict, decision or undo is written, a reply is
+        queued or sent, or the registry changes. A few aggregates, each cheap."""
+        processed = func.sum(case((messages.c.state == PROCESSED, 1), else_=0))
+        sent = func.sum(case((replies.c.state == SENT, 1), else_=0))
+        parts: list[object] = []
+        for statement in (
+                select(func.max(messages.c.id), processed),
+                select(func.max(checks.c.id), func.count()).select_from(checks),
+                select(func.max(decisions.c.id), func.count(decisions.c.undone_at)),
+                select(func.count(), sent).select_from(replies),
+                select(meta.c.value).where(meta.c.key == "registry")):
+            row = self.repository._one(statement)
+            parts.extend(row or ())
+        return tuple(parts)
+
+    def unanswered(self) -> dict[str, int]:
+        """Per unit key, its credited messages that no sent reply answers (queued, refused,
+        or held back by the rate limit)."""
+        credit = _credit()
+        answered = exists().where(replies.c.message == messages.c.id, replies.c.state == SENT)
+        return {str(unit): int(count) for unit, count in self.repository._all(
+            select(credit.c.unit, func.count())
+            .select_from(credit.join(messages, messages.c.id == credit.c.message))
+            .where(credit.c.unit.is_not(None), ~answered).group_by(credit.c.unit))}
+
+    def uncredited(self, limit: int = 500) -> list[MessageView]:
+        """Processed mail credited to no unit now (unknown senders, failed authentication,
+        machine mail), newest first; ``files`` is not counted (0)."""
+        credit = _credit()
+        return [_message_view(row) for row in self.repository._all(
+            select(messages, credit.c.unit.label("credit_unit"), credit.c.credited_by,
+                   literal(0).label("file_count"))
+            .select_from(credit.join(messages, messages.c.id == credit.c.message))
+            .where(credit.c.unit.is_(None), messages.c.state == PROCESSED)
+            .order_by(messages.c.id.desc()).limit(limit))]
+
+    def replies_of(self, message_ids: list[int]) -> dict[int, list[ReplyRecord]]:
+        """The replies queued for each message, oldest first."""
+        found: dict[int, list[ReplyRecord]] = defaultdict(list)
+        for start in range(0, len(message_ids), CHUNK):
+            for row in self.repository._all(
+                    select(replies).where(replies.c.message.in_(message_ids[start:start + CHUNK]))
+                    .order_by(replies.c.created_at, replies.c.id)):
+                record = _reply(row)
+                if record.message is not None:
+                    found[record.message].append(record)
+        return found

@@ -1,0 +1,59 @@
+"""A stored file as a download, found by its id only (never by a path from the request).
+
+Photos the validator read as JPEG or PNG are shown inline; everything else is an
+attachment of type application/octet-stream, never rendered (``nosniff`` comes with every
+response). A zip member, a file of its own, is read out of its archive as it streams."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi.responses import FileResponse, Response, StreamingResponse
+
+from safetymonth.storage.credit import FileView
+from safetymonth.web import views
+
+CHUNK = 256 * 1024
+
+
+def response(view: FileView, path: Path, max_size: int) -> Response:
+    inline = views.is_photo(view)
+    media_type = views.PHOTO_TYPES[view.verdict["format"]] if inline \
+        else "application/octet-stream"
+    if view.name == view.attachment_name:
+        return FileResponse(path, media_type=media_type,
+                            headers={"content-disposition": disposition(inline, view.name)})
+    member = view.name[len(view.attachment_name) + 1:]
+    return StreamingResponse(_member(path, member, max_size), media_type=media_type, headers={
+        "content-disposition": disposition(inline, member.rsplit("/", 1)[-1])})
+
+
+def disposition(inline: bool, name: str) -> str:
+    """``Content-Disposition`` with the name only as RFC 5987 percent-encoding (no quote,
+    CR or LF from a mail can reach the header) and a plain ASCII fallback."""
+    fallback = "".join(char if (char.isascii() and char.isalnum()) or char in "._-" else "_"
+                       for char in name)[-100:] or "file"
+    return (f'{"inline" if inline else "attachment"}; filename="{fallback}"; '
+            f"filename*=UTF-8''{quote(name, safe='')}")
+
+
+def _member(path: Path, member: str, max_size: int) -> Iterator[bytes]:
+    """The bytes of one zip member, stopping at ``max_size`` (a member that claims less and
+    inflates to more is cut there: it was never checked beyond it)."""
+    with zipfile.ZipFile(path) as archive:
+        info = next(item for item in archive.infolist()
+                    if item.filename == member or _decoded(item) == member)
+        sent = 0
+        with archive.open(info) as stream:
+            while sent < max_size and (chunk := stream.read(min(CHUNK, max_size - sent))):
+                sent += len(chunk)
+                yield chunk
+
+
+def _decoded(info: zipfile.ZipInfo) -> str:
+    from safetymonth.validator.archive import member_name
+
+    return member_name(info)

@@ -1,0 +1,79 @@
+"""The console's users: add, list, remove, change a password (``safetymonth user …``), and
+checking a password at login. Passwords are hashed with argon2id; only the hash is stored.
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from safetymonth.config import Config
+from safetymonth.storage.accounts import Accounts, UserRecord
+from safetymonth.storage.repository import Repository, open_repository
+
+ROLES = ("admin", "coordinator", "viewer")
+DECIDING_ROLES = frozenset({"admin", "coordinator"})  # a viewer can look, not decide
+MAX_PASSWORD = 1024  # argon2 takes any length; a bound keeps a login cheap
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so a wrong name costs what a wrong password
+# does and the timing does not tell which names exist.
+_DUMMY_HASH = _hasher.hash("not a password")
+
+
+class UserError(Exception):
+    """A user command that cannot be done, with a message for the clerk."""
+
+
+def can_decide(role: str) -> bool:
+    return role in DECIDING_ROLES
+
+
+def password_from_lines(text: str) -> str:
+    """The password from stdin: its first line; a second line, when present, must repeat it."""
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise UserError("no password: give it as the first line of standard input")
+    if len(lines) > 1 and lines[1] and lines[1] != lines[0]:
+        raise UserError("the two passwords differ")
+    if len(lines[0]) > MAX_PASSWORD:
+        raise UserError(f"the password is longer than {MAX_PASSWORD} characters")
+    return lines[0]
+
+
+def add_user(config: Config, name: str, role: str, password: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+    if not name.strip() or len(name) > 100:
+        raise UserError("a user name is 1 to 100 characters")
+    with open_repository(config) as repository:
+        if not Accounts(repository).add_user(name, role, _hasher.hash(password)):
+            raise UserError(f"user {name!r} exists already (use `user passwd` to change "
+                            f"the password)")
+
+
+def list_users(config: Config) -> list[UserRecord]:
+    with open_repository(config) as repository:
+        return Accounts(repository).users()
+
+
+def remove_user(config: Config, name: str) -> None:
+    with open_repository(config) as repository:
+        if not Accounts(repository).remove_user(name):
+            raise UserError(f"no user {name!r}")
+
+
+def change_password(config: Config, name: str, password: str) -> None:
+    with open_repository(config) as repository:
+        if not Accounts(repository).set_password(name, _hasher.hash(password)):
+            raise UserError(f"no user {name!r}")
+
+
+def check_password(repository: Repository, name: str, password: str) -> UserRecord | None:
+    """The user when ``password`` is theirs, else None (same cost for an unknown name)."""
+    user = Accounts(repository).user(name)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password[:MAX_PASSWORD])
+    except (VerificationError, InvalidHashError):
+        return None
+    return user

@@ -1,0 +1,202 @@
+"""What the pages show, built from the repository: plain dataclasses the templates read.
+No HTML here and no SQL: credit, tallies and files come from the decisions' read-time credit
+(:mod:`~safetymonth.storage.credit`), the rest from :class:`~safetymonth.storage.overview.
+Overview`."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from safetymonth import decisions
+from safetymonth.config import Config, Unit
+from safetymonth.report import (
+    UnitProgress,
+    judge,
+    local_time,
+    progress_of_all,
+    report_from_repository,
+)
+from safetymonth.storage.credit import DecisionRecord, FileView, MessageView
+from safetymonth.storage.overview import Overview
+from safetymonth.storage.repository import SENT, FileRecord, ReplyRecord, Repository
+
+T = TypeVar("T")
+STATUS_LABELS = {"complete": "已齐全", "incomplete": "未齐全", "nothing": "未提交"}
+PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
+               "other": "其他"}
+ACTION_LABELS = {"credit": "计入单位", "accept": "认定合格", "reject": "认定不合格",
+                 "add": "补充文件"}
+
+
+def zone(config: Config) -> str:
+    return config.campaign.timezone
+
+
+def find_unit(config: Config, ident: str) -> Unit | None:
+    """The unit whose id or name is ``ident``."""
+    try:
+        return decisions.find_unit(config, ident)
+    except decisions.DecisionError:
+        return None
+
+
+def is_photo(view: FileView) -> bool:
+    """A photo the validator read as JPEG or PNG: the only files a browser may show."""
+    return view.kind == "photo" and view.verdict.get("format") in PHOTO_TYPES
+
+
+# --- the board ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    id: str
+    name: str
+    status: str
+    missing: list[str]
+    passed: int
+    failed: int
+    last_submission: str
+    unanswered: int
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class Board:
+    rows: list[BoardRow]
+    uncredited: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class StoreCache:
+    """Results computed from the whole store (the board, the report), each reused while the
+    store's :meth:`Overview.version` is the same. Every request reads the version, so nothing
+    shown is ever stale; one cache per process, so replicas need no coordination."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple[object, ...], Any]] = {}
+
+    def get(self, repository: Repository, name: str, compute: Callable[[], T]) -> T:
+        version = Overview(repository).version()
+        entry = self._entries.get(name)
+        if entry is not None and entry[0] == version:
+            return entry[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._entries[name] = (version, value)
+        return value
+
+    def board(self, repository: Repository, config: Config) -> Board:
+        return self.get(repository, "board", lambda: board(repository, config))
+
+    def report(self, repository: Repository, config: Config) -> dict[str, Any]:
+        return self.get(repository, "report",
+                        lambda: report_from_repository(repository, config))
+
+
+def status_of(progress: UnitProgress) -> str:
+    if progress.submissions == 0:
+        return "nothing"
+    return "complete" if progress.complete else "incomplete"
+
+
+def board(repository: Repository, config: Config) -> Board:
+    unanswered = Overview(repository).unanswered()
+    rows = [BoardRow(
+        id=progress.id, name=progress.name, status=status_of(progress),
+        missing=progress.missing,
+        passed=progress.documents_ok + progress.photos_ok + progress.videos_ok,
+        failed=progress.documents_failed + progress.photos_failed + progress.videos_failed,
+        last_submission=local_time(progress.last_submission, zone(config)),
+        unanswered=unanswered.get(progress.id, 0))
+        for progress in progress_of_all(repository, config)]
+    counts = {status: sum(row.status == status for row in rows) for status in STATUS_LABELS}
+    strangers = sum(count for _sender, count in repository.unknown_senders_now())
+    return Board(rows, strangers, counts)
+
+
+def days_left(config: Config) -> int:
+    """Days from today (in the campaign's time zone) to the deadline; negative after it."""
+    return (config.campaign.deadline - datetime.now(ZoneInfo(zone(config))).date()).days
+
+
+# --- a unit's page --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    record: MessageView
+    received: str
+    files: list[FileView]
+    replies: list[ReplyRecord]
+
+    @property
+    def answered(self) -> bool:
+        return any(reply.state == SENT for reply in self.replies)
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    unit: Unit
+    status: str
+    progress: UnitProgress
+    messages: list[MessageItem]
+    history: list[DecisionRecord]
+
+
+def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
+    progress = judge(unit, repository.unit_tally(unit.key), config.campaign.completion)
+    files: dict[int, list[FileView]] = defaultdict(list)
+    for view in repository.file_views(unit.key):
+        files[view.message].append(view)
+    records = list(reversed(repository.message_views(unit.key)))
+    replies = Overview(repository).replies_of([record.id for record in records])
+    items = [MessageItem(record, local_time(record.received, zone(config)),
+                         files.get(record.id, []), replies.get(record.id, []))
+             for record in records]
+    history = [record for record in repository.decisions() if record.unit == unit.key]
+    return UnitPage(unit, status_of(progress), progress, items, list(reversed(history)))
+
+
+# --- mail credited to no unit ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stranger:
+    record: MessageView
+    received: str
+    attachments: list[FileRecord]
+
+
+def uncredited(repository: Repository, config: Config) -> list[Stranger]:
+    return [Stranger(record, local_time(record.received, zone(config)),
+                     repository.attachments(record.id))
+            for record in Overview(repository).uncredited(limit=200)]
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+def history(repository: Repository, action: str = "", unit: str = "") -> list[DecisionRecord]:
+    """Every decision, newest first; ``action`` and ``unit`` (a key) filter."""
+    return [record for record in reversed(repository.decisions())
+            if (not action or record.action == action) and (not unit or record.unit == unit)]
+
+
+def reply_text(reply: ReplyRecord) -> str:
+    """The plain-text part of a queued or sent reply (it is stored as the whole MIME
+    message), for showing under its message."""
+    message = email.message_from_bytes(reply.body, policy=email.policy.default)
+    part = message.get_body(("plain",)) if isinstance(message, EmailMessage) else None
+    return str(part.get_content()) if part is not None else ""
