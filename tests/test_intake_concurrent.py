@@ -83,7 +83,8 @@ def test_three_pollers_one_killed_give_each_message_one_record_and_one_reply(
         records = store.messages()
         assert len(records) == MESSAGES  # one record per message, never two
         assert {record.message_id for record in records} == set(expected)
-        assert {record.state for record in records} == {PROCESSED}
+        assert {record.state for record in records} == {PROCESSED}, \
+            [(record.state, record.last_error) for record in records if record.state != PROCESSED]
         tries = Counter(record.tries for record in records)
         # Processed once each; only the message the victim was working on when it died
         # was taken up again, by the final poll.

@@ -38,7 +38,7 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
-from safetymonth.config import Config, Policy, Unit
+from safetymonth.config import Config, Policy
 from safetymonth.mailbox.bounces import delivery_failures
 from safetymonth.mailbox.decision import decide
 from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
@@ -416,9 +416,7 @@ class Intake:
             no_reply=decision.no_reply, notes=notes,
             last_error=row.last_error if state == TOO_LARGE else None))
         if decision.no_reply is None:
-            credited = next((unit for unit in self.config.units
-                             if unit.name == decision.unit), None)
-            self._queue_reply(row, mail, credited, verdicts, too_large)
+            self._queue_reply(row, mail, decision.unit, verdicts, too_large)
         return decision.unit, decision.no_reply
 
     def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, case, func, literal, or_, select, update
+from sqlalchemy import Row, case, func, literal, or_, select, text, update
 
 from safetymonth.storage.schema import (
     attachments,
@@ -45,6 +45,7 @@ PROCESSED = "processed"
 CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
 MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
 ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
+REGISTRY_LOCK = 0x5AFE8  # PostgreSQL advisory lock held while the unit registry is rewritten
 
 
 @dataclass(frozen=True)
@@ -215,14 +216,21 @@ class CreditQueries:
         fingerprint = hashlib.sha256(json.dumps(
             [[unit.key, unit.name, list(unit.addresses)] for unit in units],
             ensure_ascii=False).encode()).hexdigest()
-        row = self._one(select(meta.c.value).where(meta.c.key == "registry"))
-        if row is not None and row[0] == fingerprint:
+        if self._registry_fingerprint() == fingerprint:
             return
         owners: dict[str, str] = {}
         for unit in units:
             for address in unit.addresses:
                 owners.setdefault(address, unit.key)
         with self.transaction():
+            # Several processes open the store at once (pollers, the console): one rewrites
+            # the registry, the others find it done. SQLite's write lock already serialises
+            # this; PostgreSQL needs the lock, or two inserts of the same keys collide.
+            if self.dialect == "postgresql":
+                self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                  {"key": REGISTRY_LOCK})
+            if self._registry_fingerprint() == fingerprint:
+                return
             self.conn.execute(registry_addresses.delete())
             self.conn.execute(registry_units.delete())
             if units:
@@ -233,6 +241,10 @@ class CreditQueries:
                 self.conn.execute(registry_addresses.insert(), [
                     {"address": address, "unit": key} for address, key in owners.items()])
             self._upsert(meta, ["key"], {"key": "registry", "value": fingerprint})
+
+    def _registry_fingerprint(self: Repository) -> str | None:
+        row = self._one(select(meta.c.value).where(meta.c.key == "registry"))
+        return None if row is None else str(row[0])
 
     # --- tallies ----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = ("0004", "0010")  # joins storage's and the decisions' branches
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
