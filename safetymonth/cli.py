@@ -244,3 +244,29 @@ def _progress(length: int, label: str) -> Iterator[Callable[[object], None]]:
         return
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
         yield lambda _done: bar.update(1)
+
+
+# --- operations: check, backup, verify ----------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.option("--repair", is_flag=True,
+              help="Derive missing or wrong attachment files again from their raw mail.")
+@click.pass_context
+def verify(ctx: click.Context, repair: bool) -> None:
+    """Check that every record's raw mail and files are present with the right SHA-256.
+
+    Exit 0 when all are (or, with --repair, all were repaired), 1 otherwise.
+    """
+    from safetymonth.operations import verify as verify_store
+    from safetymonth.storage.repository import open_repository
+
+    with open_repository(_config(ctx)) as store:
+        problems = verify_store(store, repair=repair)
+    for problem in problems:
+        click.echo(problem.describe())
+    left = [problem for problem in problems if not problem.repaired]
+    click.echo(f"{len(problems)} problems, {len(problems) - len(left)} repaired"
+               if problems else "all stored files present and intact", err=True)
+    ctx.exit(EXIT_FAILED if left else EXIT_OK)
