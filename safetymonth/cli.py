@@ -251,6 +251,26 @@ def _progress(length: int, label: str) -> Iterator[Callable[[object], None]]:
 
 @main.command()
 @config_option
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Copy the store to DEST (a new folder) while poll may run: the database, then the files.
+
+    DEST is a storage.dir of its own. Exit 1 when the PostgreSQL database still has to be
+    dumped by hand (pg_dump not found: the line says the command).
+    """
+    from safetymonth.storage.backup import back_up
+
+    config = _config(ctx)
+    result = back_up(config.storage_dir, config.database_url, config.storage.password(), dest,
+                     progress=lambda total: _progress(total, "files"))
+    click.echo(result.database)
+    click.echo(f"{result.files} files copied to {dest}")
+    ctx.exit(EXIT_OK if result.complete else EXIT_FAILED)
+
+
+@main.command()
+@config_option
 @click.option("--repair", is_flag=True,
               help="Derive missing or wrong attachment files again from their raw mail.")
 @click.pass_context
