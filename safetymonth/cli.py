@@ -251,6 +251,29 @@ def _progress(length: int, label: str) -> Iterator[Callable[[object], None]]:
 
 @main.command()
 @config_option
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check the setup: config, storage.dir, database, source, outbox, LibreOffice.
+
+    One line per check; exit 0 when all pass, 1 otherwise.
+    """
+    from safetymonth.checkup import Check, run_checks
+
+    try:
+        config = _config(ctx)
+    except ConfigError as error:
+        click.echo(Check("config", False, " ".join(str(error).split())).line())
+        ctx.exit(EXIT_FAILED)
+    click.echo(Check("config", True, "loaded").line())
+    failed = 0
+    for result in run_checks(config):
+        click.echo(result.line())
+        failed += not result.ok
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@config_option
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_context
 def backup(ctx: click.Context, dest: Path) -> None:
