@@ -566,3 +566,72 @@ def user_passwd(ctx: click.Context, name: str) -> None:
     with _user_errors(ctx):
         users.change_password(_config(ctx), name, users.password_from_lines(sys.stdin.read()))
     click.echo(f"password of {name} changed")
+
+
+# --- operations: check, backup, verify ----------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check the setup: config, storage.dir, database, source, outbox, LibreOffice.
+
+    One line per check; exit 0 when all pass, 1 otherwise.
+    """
+    from safetymonth.checkup import Check, run_checks
+
+    try:
+        config = _config(ctx)
+    except ConfigError as error:
+        click.echo(Check("config", False, " ".join(str(error).split())).line())
+        ctx.exit(EXIT_FAILED)
+    click.echo(Check("config", True, "loaded").line())
+    failed = 0
+    for result in run_checks(config):
+        click.echo(result.line())
+        failed += not result.ok
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@config_option
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Copy the store to DEST (a new folder) while poll may run: the database, then the files.
+
+    DEST is a storage.dir of its own. Exit 1 when the PostgreSQL database still has to be
+    dumped by hand (pg_dump not found: the line says the command).
+    """
+    from safetymonth.storage.backup import back_up
+
+    config = _config(ctx)
+    result = back_up(config.storage_dir, config.database_url, config.storage.password(), dest,
+                     progress=lambda total: _progress(total, "files"))
+    click.echo(result.database)
+    click.echo(f"{result.files} files copied to {dest}")
+    ctx.exit(EXIT_OK if result.complete else EXIT_FAILED)
+
+
+@main.command()
+@config_option
+@click.option("--repair", is_flag=True,
+              help="Derive missing or wrong attachment files again from their raw mail.")
+@click.pass_context
+def verify(ctx: click.Context, repair: bool) -> None:
+    """Check that every record's raw mail and files are present with the right SHA-256.
+
+    Exit 0 when all are (or, with --repair, all were repaired), 1 otherwise.
+    """
+    from safetymonth.operations import verify as verify_store
+    from safetymonth.storage.repository import open_repository
+
+    with open_repository(_config(ctx)) as store:
+        problems = verify_store(store, repair=repair)
+    for problem in problems:
+        click.echo(problem.describe())
+    left = [problem for problem in problems if not problem.repaired]
+    click.echo(f"{len(problems)} problems, {len(problems) - len(left)} repaired"
+               if problems else "all stored files present and intact", err=True)
+    ctx.exit(EXIT_FAILED if left else EXIT_OK)

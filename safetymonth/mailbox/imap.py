@@ -69,6 +69,10 @@ class ImapMailbox:
         self.box = box
         return box
 
+    def open(self) -> None:
+        """Connect, log in and select the folder now (``safetymonth check``)."""
+        self._connect()
+
     def _send_id(self, box: BaseMailBox) -> None:
         """IMAP ID (RFC 2971) between LOGIN and SELECT: 163.com/126.com demand it."""
         if "ID" not in box.client.capabilities:

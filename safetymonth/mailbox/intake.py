@@ -94,6 +94,17 @@ class Stats:
             self.too_large += 1
 
 
+def store_attachment(store: Repository, attachment: Attachment) -> tuple[str, str, int]:
+    """Decode one attachment into the store: (sha256, stored name, size). Intake and
+    ``verify --repair`` both derive a stored file this way, so a repair is byte-identical."""
+    try:  # decoded in chunks, straight from the stored raw message into the store
+        return store.put_stream(attachment.chunks())
+    except ValueError:  # bad base64: the email package's tolerant decoder decides
+        data = attachment.payload()
+        digest, stored = store.put_bytes(data)
+        return digest, stored, len(data)
+
+
 class Intake:
     def __init__(self, config: Config, store: Repository, checker: Checker = check_file,
                  stop: Event | None = None) -> None:
@@ -376,13 +387,7 @@ class Intake:
         return PROCESSED
 
     def _check(self, attachment: Attachment) -> NewAttachment:
-        try:  # decoded in chunks, straight from the stored raw message into the store
-            digest, stored, size = self.store.put_stream(attachment.chunks())
-        except ValueError:  # bad base64: the email package's tolerant decoder decides
-            data = attachment.payload()
-            digest, stored = self.store.put_bytes(data)
-            size = len(data)
-            del data
+        digest, stored, size = store_attachment(self.store, attachment)
         verdicts = self.checker(self.store.path(stored), self.config.policy, attachment.name)
         return NewAttachment(attachment.position, attachment.name, stored, digest, size,
                              attachment.content_type, [v.to_dict() for v in verdicts])

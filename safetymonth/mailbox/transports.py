@@ -165,6 +165,10 @@ class SmtpTransport:
         assert error is not None
         raise error
 
+    def login_once(self) -> None:
+        """Connect and log in once, without retries, then quit (``safetymonth check``)."""
+        self._open().quit()
+
     def _open(self) -> smtplib.SMTP:
         config = self.config
         context = ssl.create_default_context(

@@ -172,3 +172,22 @@ def upgrade(connection: Connection) -> None:
                 connection.exec_driver_sql(f"PRAGMA user_version={ALEMBIC_MANAGED}")
     finally:
         connection.info[WRITE] = False
+
+
+def schema_status(url: str, password: str | None) -> str:
+    """Connect to ``url`` and say its schema is current, or raise :class:`DatabaseError`
+    saying what it is instead (``safetymonth check``). Changes nothing."""
+    engine = create(url, password)
+    try:
+        with engine.connect() as connection:
+            current = revision(connection)
+    except DBAPIError as error:
+        raise explain(error, make_url(url).render_as_string(hide_password=True)) from None
+    finally:
+        engine.dispose()
+    if current is None:
+        raise DatabaseError("the database is empty: safetymonth poll creates its tables")
+    if current != head():
+        raise DatabaseError(f"the schema is at revision {current}, this program's is {head()}: "
+                            f"the next safetymonth poll upgrades it")
+    return f"schema current (revision {current})"

@@ -186,6 +186,11 @@ class FileStore:
         else:
             _fsync_directory(target.parent)
 
+    def discard(self, stored_name: str) -> None:
+        """Remove a stored file whose bytes are wrong, so that it can be stored again (a
+        store never overwrites a name already in place)."""
+        self.path(stored_name).unlink(missing_ok=True)
+
     # --- durability ---------------------------------------------------------------------
 
     @property
@@ -226,6 +231,22 @@ def has_size(path: Path, size: int) -> bool:
         return path.stat().st_size == size
     except (FileNotFoundError, NotADirectoryError):  # a file where a folder belongs too
         return False
+
+
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of the file at ``path``, read in chunks; None when it is missing or not a
+    regular file (a symlink is never followed)."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError, OSError) as error:
+        if isinstance(error, (FileNotFoundError, NotADirectoryError)) or \
+                error.errno == errno.ELOOP:
+            return None
+        raise
+    with os.fdopen(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return None
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def _sync_files(paths: list[Path], created: set[Path]) -> list[Path]:

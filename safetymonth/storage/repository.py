@@ -44,7 +44,13 @@ from safetymonth.storage import claims, database
 from safetymonth.storage.credit import CreditQueries, RegistryUnit, content_id
 from safetymonth.storage.database import WRITE
 from safetymonth.storage.errors import DatabaseError, SourceHeldError
-from safetymonth.storage.files import FILES_DIR, RAW_DIR, FileStore, create_private_file
+from safetymonth.storage.files import (
+    FILES_DIR,
+    RAW_DIR,
+    FileStore,
+    create_private_file,
+    file_sha256,
+)
 from safetymonth.storage.schema import (
     attachments,
     checks,
@@ -791,6 +797,15 @@ class Repository(CreditQueries):
 
     def save_source_cursor(self, source: str, cursor: str) -> None:
         self._upsert(source_cursors, ["source"], {"source": source, "cursor": cursor})
+
+    # --- operations: verify and repair ------------------------------------------------
+
+    def stored_sha256(self, stored_name: str) -> str | None:
+        """The SHA-256 of a stored file as it is on disk; None when it is missing."""
+        return file_sha256(self.files.path(stored_name))
+
+    def discard(self, stored_name: str) -> None:
+        self.files.discard(stored_name)
 
 
 def open_repository(config: Config, new_database: bool = False) -> Repository:

@@ -1,0 +1,155 @@
+"""``safetymonth check``: is this installation ready to run? One line per check, each
+saying what was checked and, on failure, what to look at.
+
+Checks change nothing: the storage folder and the database are not created, the source and
+the outbox are only logged in to (IMAP/SMTP) or looked at (Maildir folders).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from imap_tools.errors import ImapToolsError
+
+from safetymonth.config import Config, ConfigError, ImapSource, MaildirPath, SmtpOutbox
+from safetymonth.storage.errors import StorageError
+
+LOGIN_HINT = ("the login was refused: check the user and the password in the environment "
+              "variable {env}; for 163.com, 126.com and QQ Mail that is the client "
+              "authorisation code (授权码), not the web password")
+MISMATCH_HINT = ("port and security may not match (IMAP: 993 is ssl, 143 starttls; SMTP: 465 "
+                 "is ssl, 587 starttls): check port and security")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+
+
+def run_checks(config: Config) -> Iterator[Check]:
+    """Every check after the config's own (which the caller did, by loading it)."""
+    yield _check("storage.dir", lambda: _storage_dir(config.storage_dir))
+    yield _check("database", lambda: _database(config))
+    yield _mail("source", config, config.mailbox.source)
+    yield _mail("outbox", config, config.mailbox.outbox)
+    yield _check("LibreOffice", _libreoffice)
+
+
+def _check(name: str, probe: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, probe())
+    except (StorageError, ConfigError, OSError) as error:
+        return Check(name, False, str(error))
+
+
+def _storage_dir(root: Path) -> str:
+    from safetymonth.storage.files import check_folder
+
+    if not root.is_dir() and not root.is_symlink():
+        raise StorageError(f"{root} does not exist: the first safetymonth poll creates it "
+                           f"(or restore it from a backup)")
+    check_folder(root)  # owner-only, no symlink, or StorageFolderError saying the fix
+    return f"{root} exists, owner-only"
+
+
+def _database(config: Config) -> str:
+    from safetymonth.storage.database import DB_NAME, database_url, schema_status
+
+    url = config.database_url
+    if url is None and not (config.storage_dir / DB_NAME).is_file():
+        raise StorageError(f"{config.storage_dir / DB_NAME} does not exist: the first "
+                           f"safetymonth poll creates it (or restore it from a backup)")
+    where = url.split("@")[-1] if url else str(config.storage_dir / DB_NAME)
+    status = schema_status(database_url(config.storage_dir, url), config.storage.password())
+    return f"{where}: {status}"
+
+
+def _libreoffice() -> str:
+    from safetymonth.docgen.pdf import PdfError, soffice
+
+    try:
+        return f"found at {soffice()}"
+    except PdfError as error:
+        raise StorageError(str(error)) from None
+
+
+def _mail(name: str, config: Config, endpoint: MaildirPath | ImapSource | SmtpOutbox) -> Check:
+    if isinstance(endpoint, MaildirPath):
+        return _check(name, lambda: _maildir(config.resolve(endpoint.path)))
+    from safetymonth.mailbox.transports import AccountError
+
+    kind = "IMAP" if isinstance(endpoint, ImapSource) else "SMTP"
+    where = f"{kind} {endpoint.host}:{endpoint.port} ({endpoint.security})"
+    try:
+        _log_in(config, endpoint)
+    except ConfigError as error:
+        return Check(name, False, f"{where}: {error}")
+    except (OSError, imaplib.IMAP4.error, smtplib.SMTPException, ImapToolsError,
+            AccountError) as error:
+        return Check(name, False, f"{where}: {_reason(error)}; {_hint(error, endpoint)}")
+    user = f" as {endpoint.user}" if endpoint.user else ""
+    return Check(name, True, f"{where}: connected and logged in{user}")
+
+
+def _maildir(folder: Path) -> str:
+    for sub in ("new", "cur", "tmp"):
+        path = folder / sub
+        if not path.is_dir():
+            raise StorageError(f"Maildir {folder}: {sub}/ is missing: create it (mkdir -p "
+                               f"{folder}/new {folder}/cur {folder}/tmp)")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise StorageError(f"Maildir {folder}: {sub}/ is not writable by this user")
+    return f"Maildir {folder}: present and writable"
+
+
+def _log_in(config: Config, endpoint: ImapSource | SmtpOutbox) -> None:
+    ca_file = config.resolve(endpoint.ca_file) if endpoint.ca_file else None
+    if isinstance(endpoint, ImapSource):
+        from safetymonth.mailbox.imap import ImapMailbox
+
+        mailbox = ImapMailbox(endpoint, ca_file)
+        try:
+            mailbox.open()
+        finally:
+            mailbox.close()
+    else:
+        from safetymonth.mailbox.transports import SmtpTransport
+
+        SmtpTransport(endpoint, ca_file).login_once()
+
+
+def _reason(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return text[:200]
+
+
+def _hint(error: BaseException, endpoint: ImapSource | SmtpOutbox) -> str:
+    """What to check, from what failed."""
+    from safetymonth.mailbox.transports import AccountError
+
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return ("the server's certificate is not trusted: set ca_file to the certificate "
+                "(PEM) of the authority that signed it")
+    if isinstance(error, ConnectionRefusedError):
+        return "nothing listens there: check host and port"
+    if isinstance(error, socket.gaierror):
+        return "the host name is not known: check host"
+    if isinstance(error, (ImapToolsError, imaplib.IMAP4.error, smtplib.SMTPAuthenticationError,
+                          AccountError)) and not isinstance(error, imaplib.IMAP4.abort):
+        if isinstance(error, AccountError) and "offers no login" in str(error):
+            return MISMATCH_HINT
+        return LOGIN_HINT.format(env=endpoint.password_env)
+    return MISMATCH_HINT
