@@ -355,38 +355,30 @@ def credit(ctx: click.Context, message: str, unit: str, reason: str, by: str | N
         _after_decision(ctx, config, store, record, notify)
 
 
-@main.command()
-@config_option
-@click.argument("file", metavar="FILE")
-@reason_option
-@by_option
-@notify_option
-@click.pass_context
-def accept(ctx: click.Context, file: str, reason: str, by: str | None, notify: bool) -> None:
-    """Count FILE (its id from `files`) as accepted, whatever the validator said."""
-    from safetymonth import decisions
+def _judgement_command(action: str, summary: str) -> None:
+    """Register ``accept`` or ``reject``: one command for either judgement of a file."""
 
-    with _decisions(ctx) as (config, store):
-        record = decisions.accept(config, store, file, reason, decisions.decided_by(by),
-                                  notify)
-        _after_decision(ctx, config, store, record, notify)
+    @main.command(name=action, help=summary)
+    @config_option
+    @click.argument("file", metavar="FILE")
+    @reason_option
+    @by_option
+    @notify_option
+    @click.pass_context
+    def command(ctx: click.Context, file: str, reason: str, by: str | None,
+                notify: bool) -> None:
+        from safetymonth import decisions
+
+        with _decisions(ctx) as (config, store):
+            record = getattr(decisions, action)(config, store, file, reason,
+                                                decisions.decided_by(by), notify)
+            _after_decision(ctx, config, store, record, notify)
 
 
-@main.command()
-@config_option
-@click.argument("file", metavar="FILE")
-@reason_option
-@by_option
-@notify_option
-@click.pass_context
-def reject(ctx: click.Context, file: str, reason: str, by: str | None, notify: bool) -> None:
-    """Count FILE (its id from `files`) as failed, whatever the validator said."""
-    from safetymonth import decisions
-
-    with _decisions(ctx) as (config, store):
-        record = decisions.reject(config, store, file, reason, decisions.decided_by(by),
-                                  notify)
-        _after_decision(ctx, config, store, record, notify)
+_judgement_command("accept", "Count FILE (its id from `files`) as accepted, whatever the "
+                             "validator said.")
+_judgement_command("reject", "Count FILE (its id from `files`) as failed, whatever the "
+                             "validator said.")
 
 
 @main.command()

@@ -33,21 +33,20 @@ KIND_ORDER = ("document", "video", "photo")
 
 
 @dataclass(frozen=True)
-class UnitProgress:
+class UnitProgress(Tally):
     """A unit's counts (:class:`Tally`) judged against the completion rule."""
 
-    name: str
+    name: str = ""
     id: str = ""
-    submissions: int = 0
-    documents_ok: int = 0
-    documents_failed: int = 0
-    photos_ok: int = 0
-    photos_failed: int = 0
-    videos_ok: int = 0
-    videos_failed: int = 0
     complete: bool = False
-    last_submission: str | None = None
     missing: list[str] = field(default_factory=list)
+
+
+def progress_row(progress: UnitProgress) -> dict[str, Any]:
+    """``progress`` as a unit of ``report --json``, its keys in the order they always had."""
+    row = {"name": progress.name, "id": progress.id, **asdict(progress)}
+    judged = {key: row.pop(key) for key in ("complete", "last_submission", "missing")}
+    return {**row, **judged}
 
 
 def judge(unit: Unit, tally: Tally, completion: Completion) -> UnitProgress:
@@ -97,7 +96,7 @@ def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress
 
 
 def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
-    units = [asdict(progress) for progress in progress_of_all(repository, config)]
+    units = [progress_row(progress) for progress in progress_of_all(repository, config)]
     unanswered = repository.unanswered_messages()
     decided = repository.active_decisions_by_unit()
     queued = repository.queued_replies_by_unit()
