@@ -122,7 +122,15 @@ def test_an_author_line_break_is_kept() -> None:
 
 # --- no stretched lines ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["notice-weihai-2016", "notice-dehua-2024", "summary-2024"])
+# The letter's target "…不低于95%。" ends its first line before "95%。", which cannot break
+# (a number, then a mark that may not start a line) and does not fit: the first line is set
+# 12.7% wide. Neither compressPunctuation nor hanging punctuation changes that line in
+# LibreOffice (bench/README.md, docgen). Strict: the test fails once the line is mended.
+LETTER_STRETCH = pytest.mark.xfail(strict=True, reason="a line before '95%。' is set 12.7% wide")
+
+
+@pytest.mark.parametrize("name", ["notice-weihai-2016", "notice-dehua-2024", "summary-2024",
+                                  pytest.param("letter", marks=LETTER_STRETCH)])
 def test_no_full_body_line_is_stretched(printed: dict[str, Printed], name: str) -> None:
     """On every full 3号 line, two neighbouring Chinese characters stand at most 12% wider
     apart than the grid pitch (156 mm / 28), punctuation aside."""
