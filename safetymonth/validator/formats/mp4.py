@@ -6,7 +6,7 @@ small boxes (``tkhd``, ``stsd`` and its ``pasp``), so this walker reads box head
 over everything else, at the same cost for any length.
 
 - MP4 vs MOV: the ``ftyp`` major brand ``qt  `` (or no ``ftyp`` at all, as old QuickTime
-  writes) is MOV; ``3g..`` is 3GP; anything else is MP4.
+  writes, in a file whose boxes hold together) is MOV; ``3g..`` is 3GP; anything else is MP4.
 - Truncation: an ``mdat`` or ``moov`` that runs past the end of the file, or no ``moov``.
 - Rotation: the track header's display matrix; anamorphic frames: the ``pasp`` box.
 - Structure, checked before a file is ``ok`` (each is what makes players refuse it): every box
