@@ -410,6 +410,8 @@ class Intake:
         recent = self.store.replies_since(mail.sender, "reply", limit.hours) \
             if mail.sender else 0
         decision = decide(mail, self.config.mailbox, self.config.units, recent)
+        held_until = self.store.rate_window_end(mail.sender, "reply", limit.hours, limit.count) \
+            if decision.held and mail.sender else None  # answered by the digest then
         notes = dict(decision.notes)
         bounces = self._bounces(mail) if decision.machine else []
         if bounces:
@@ -419,7 +421,8 @@ class Intake:
             state=state, unit=decision.unit, auth=decision.auth,
             suspicious=decision.suspicious, not_credited=decision.not_credited,
             no_reply=decision.no_reply, notes=notes,
-            last_error=row.last_error if state == TOO_LARGE else None))
+            last_error=row.last_error if state == TOO_LARGE else None,
+            held_until=held_until))
         if decision.no_reply is None:
             self._queue_reply(row, mail, decision.unit, verdicts, too_large)
         return decision.unit, decision.no_reply

@@ -185,6 +185,60 @@ def compose_reminder(config: Config, recipient: str, status: UnitProgress,
     return _build(config, ident, recipient, subject, "reminder", context, "auto-generated", {})
 
 
+@dataclass
+class HeldMessage:
+    """One message a digest answers: its subject, when it came (local) and its verdicts."""
+
+    subject: str
+    received: str
+    message_id: str | None
+    verdicts: list[dict[str, Any]]
+    too_large: bool = False
+
+
+def digest_id(unit: str | None, recipient: str, until: str, first: int) -> str:
+    """The digest of ``recipient``'s window ending ``until``, from its first held message:
+    two pollers composing the same digest give it the same id, so it is queued once."""
+    digest = hashlib.sha256(f"{unit}\n{recipient.lower()}\n{until}".encode()).hexdigest()[:16]
+    return f"digest-{digest}-{first}"
+
+
+def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
+                   held: list[HeldMessage], missing: list[str], since: str,
+                   until: str) -> Outgoing:
+    """One reply answering every message ``recipient`` sent over the rate limit within a
+    window (``since`` to ``until``, local times): each message's files and verdicts, then
+    what the unit still lacks as of now. Never over ``MAX_REPLY_BYTES``: the files that do
+    not fit are counted, not listed."""
+    context: dict[str, Any] = {
+        "greeting": unit or recipient, "campaign": config.campaign.name, "unit": unit,
+        "since": since, "until": until, "missing": missing,
+        "deadline": _day(config.campaign.deadline), "requirements": requirements(config.policy),
+        "address": config.mailbox.address, **_voice(config)}
+    subject = f"【汇总回复】{config.campaign.name}：您发来的 {len(held)} 封邮件的检查结果"
+    context["subject"] = subject
+    ids = [item.message_id for item in held if item.message_id]
+    extra = {"In-Reply-To": ids[-1] if ids else "",
+             "References": _references(" ".join(ids[:-1]), ids[-1] if ids else None)}
+    listed = MAX_LISTED_FILES
+    while True:
+        context["messages"] = [_held(item, listed) for item in held]
+        outgoing = _build(config, ident, recipient, subject, "digest", context,
+                          "auto-replied", extra)
+        if len(outgoing.data) <= MAX_REPLY_BYTES or not listed:
+            return outgoing
+        listed //= 2
+
+
+def _held(item: HeldMessage, listed: int) -> dict[str, Any]:
+    files = [file_line(verdict) for verdict in item.verdicts]
+    unlisted = files[listed:]
+    return {"subject": cut(item.subject, MAX_SUBJECT) or "（无主题）", "received": item.received,
+            "too_large": item.too_large, "files": files[:listed],
+            "unlisted": unlisted and {"count": len(unlisted),
+                                      "ok": sum(1 for line in unlisted if line.ok)}}
+
+
 def decision_id(decision: int, recipient: str) -> str:
     digest = hashlib.sha256(recipient.encode()).hexdigest()[:16]
     return f"decision-{decision}-{digest}"
