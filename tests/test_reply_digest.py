@@ -25,6 +25,7 @@ from safetymonth.mailbox.digest import queue_due_digests, seconds_to_next_digest
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once, watch
 from safetymonth.report import build_report, format_report
+from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import open_repository
 from tests.mailservers import drop, write_config
 from tests.test_decisions import as_json, run, text_of
@@ -103,6 +104,8 @@ def test_a_units_flood_gets_its_replies_at_once_then_one_digest_after_the_window
     assert {item["held_until"] for item in held} == {until.isoformat()}
     unit = next(item for item in report["units"] if item["name"] == UNIT_NAME)
     assert unit["unanswered"] == 2
+    with open_repository(config) as store:  # the console's board counts them too
+        assert Overview(store).unanswered() == {UNIT_NAME: 2}
     table = format_report(report, "Asia/Shanghai")
     assert all(f"held for digest until {until.astimezone(ZONE):%H:%M}" in line
                for line in table.splitlines() if line.startswith("未回复"))
@@ -144,6 +147,8 @@ def test_a_units_flood_gets_its_replies_at_once_then_one_digest_after_the_window
 
     report = build_report(config)
     assert [item for item in report["unanswered"] if item["sender"] == UNIT] == []
+    with open_repository(config) as store:
+        assert Overview(store).unanswered() == {}
     assert next(item for item in report["units"] if item["name"] == UNIT_NAME)[
         "unanswered"] == 0
 
@@ -165,6 +170,8 @@ def test_a_strangers_flood_and_machine_mail_get_no_digest_but_are_listed(
     assert len(silent) == 2 and {item["reason"] for item in silent} == {
         "rate limit: 10 replies within 1.0 h, not a registered unit"}
     assert all(item["held_until"] is None for item in silent)
+    assert set(silent[0]) == {"id", "sender", "message_id", "unit", "subject", "received",
+                              "reason", "held_until"}  # as README documents them
     [machine] = [item for item in report["unanswered"] if item["sender"] == UNIT]
     assert machine["message_id"] == "<away@x>" and "Auto-Submitted" in machine["reason"]
     table = run(write_config(tmp_path, campaign=VOICE), "report").stdout

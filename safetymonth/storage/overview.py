@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import case, exists, func, literal, select
+from sqlalchemy import case, exists, func, literal, or_, select
 
 from safetymonth.storage.credit import MessageView, _credit, _message_view
 from safetymonth.storage.repository import PROCESSED, SENT, ReplyRecord, Repository, _reply
@@ -39,9 +39,10 @@ class Overview:
 
     def unanswered(self) -> dict[str, int]:
         """Per unit key, its credited messages that no sent reply answers (queued, refused,
-        or held back by the rate limit)."""
+        or held for a digest not sent yet)."""
         credit = _credit()
-        answered = exists().where(replies.c.message == messages.c.id, replies.c.state == SENT)
+        answered = exists().where(replies.c.state == SENT, or_(
+            replies.c.message == messages.c.id, replies.c.id == messages.c.digest))
         return {str(unit): int(count) for unit, count in self.repository._all(
             select(credit.c.unit, func.count())
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
