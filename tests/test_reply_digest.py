@@ -149,6 +149,9 @@ def test_a_units_flood_gets_its_replies_at_once_then_one_digest_after_the_window
     assert [item for item in report["unanswered"] if item["sender"] == UNIT] == []
     with open_repository(config) as store:
         assert Overview(store).unanswered() == {}
+        ids = [rows[subject].id for subject in held_subjects]
+        answers = Overview(store).replies_of(ids)  # the unit's page shows the digest
+        assert {reply.kind for message in ids for reply in answers[message]} == {"digest"}
     assert next(item for item in report["units"] if item["name"] == UNIT_NAME)[
         "unanswered"] == 0
 
