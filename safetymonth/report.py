@@ -104,8 +104,7 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
     for unit in units:
         unit["decisions"] = decided.get(unit["id"], 0)
         unit["unanswered"] = sum(1 for item in unanswered if item.claimed_unit == unit["name"])
-        unit["queued_replies"] = queued.get(unit["id"], 0) + \
-            (queued.get(unit["name"], 0) if unit["name"] != unit["id"] else 0)
+        unit["queued_replies"] = queued.get(unit["id"], 0)
     return {
         "units": units,
         "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],

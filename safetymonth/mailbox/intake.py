@@ -439,7 +439,8 @@ class Intake:
             reply_message_id, reply = next(((mid, reply) for mid, reply in ours if reply),
                                            (None, None))
             claimed = match_unit(failure.address, self.config.units)
-            unit = (reply.unit if reply else None) or (claimed.name if claimed else None)
+            replied = self._unit_name(reply.unit) if reply and reply.unit else None
+            unit = replied or (claimed.name if claimed else None)
             if reply is None and unit is None:
                 continue  # someone else's message bounced
             found.append({"unit": unit,
@@ -447,6 +448,10 @@ class Intake:
                           "reply_message_id": reply_message_id, "status": failure.status,
                           "diagnostic": failure.diagnostic})
         return found
+
+    def _unit_name(self, key: str) -> str:
+        """The name of the unit keyed ``key`` (a reply's unit), else the key itself."""
+        return next((unit.name for unit in self.config.units if unit.key == key), key)
 
     def _queue_reply(self, row: MessageRecord, mail: ParsedMail, unit: str | None,
                      verdicts: list[dict[str, Any]], too_large: int | None) -> None:
@@ -456,8 +461,8 @@ class Intake:
         received = datetime.fromisoformat(row.received_at)
         outgoing = compose_reply(self.config, mail, row.sha256, unit, verdicts, lacking,
                                  received, too_large)
-        self.store.queue_reply(outgoing.id, row.id, "reply", unit, outgoing.recipient,
-                               outgoing.headers, outgoing.data)
+        self.store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
+                               outgoing.recipient, outgoing.headers, outgoing.data)
 
 
 def _outcome(unit: str | None, no_reply: str | None, files: str = "") -> str:

@@ -100,8 +100,8 @@ replies = Table(
     "replies", metadata,
     Column("id", Text, primary_key=True),
     Column("message", Integer, ForeignKey("messages.id")),
-    Column("kind", Text, nullable=False),
-    Column("unit", Text),
+    Column("kind", Text, nullable=False),  # reply, digest, reminder or decision (a notice)
+    Column("unit", Text),  # the unit's key (units[].id, else its name)
     Column("recipient", Text, nullable=False),
     Column("headers", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
