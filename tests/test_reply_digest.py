@@ -126,6 +126,8 @@ def test_a_units_flood_gets_its_replies_at_once_then_one_digest_after_the_window
     assert digest["To"] == UNIT and digest["Auto-Submitted"] == "auto-replied"
     assert VOICE["office"] in str(make_header(decode_header(digest["From"])))
     body = text_of(digest)
+    assert f"超过了逐封自动回复的上限（1 小时内 {LIMIT} 封），以下 2 封没有逐封回复" in body
+    assert f"至 {until.astimezone(ZONE):%Y-%m-%d %H:%M} 您发来的邮件" in body
     with open_repository(config) as store:
         rows = {row.subject: row for row in store.messages()}
     for subject in held_subjects:
@@ -253,3 +255,28 @@ def test_a_watcher_waits_no_longer_than_the_next_digest(tmp_path: Path,
         assert seconds_to_next_digest(store, 60) == 60
         clock.now += timedelta(minutes=30)  # overdue: poll again at once (within a second)
         assert seconds_to_next_digest(store, 3600) == 1
+
+
+def test_the_digest_template_comes_from_mailbox_templates_dir(
+        tmp_path: Path, mail_media: Media) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "digest.txt.j2").write_text(
+        "{{ greeting }}：汇总 {{ messages|length }} 封"
+        "{% for message in messages %}，{{ message.subject }}{% endfor %}。\n"
+        "{{ signature }} {{ contact }}\n", encoding="utf-8")
+    config = configured(tmp_path, templates_dir="templates",
+                        reply_rate_limit={"count": 1, "hours": 1})
+    clock = Clock()
+    flood(tmp_path, UNIT, mail_media, 3)
+    poll_once(config, clock=clock)
+    [reply] = outbox(tmp_path)
+    clock.now += timedelta(hours=1)  # the window ends exactly then: due
+    poll_once(config, clock=clock)
+    [digest] = outbox(tmp_path, besides=[reply])
+    held = sorted({"第1批照片", "第2批照片", "第3批照片"} -
+                  {subject_of(reply).removeprefix("Re: ")})
+    assert text_of(digest) == (f"{UNIT_NAME}：汇总 2 封，{held[0]}，{held[1]}。\n"
+                               f"{VOICE['office']} {VOICE['contact']}\n")
+    html = next(part for part in digest.walk() if part.get_content_type() == "text/html")
+    assert VOICE["office"] in html.get_payload(decode=True).decode("utf-8")  # built-in HTML

@@ -213,6 +213,8 @@ def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
     context: dict[str, Any] = {
         "greeting": unit or recipient, "campaign": config.campaign.name, "unit": unit,
         "since": since, "until": until, "missing": missing,
+        "limit": {"count": config.mailbox.reply_rate_limit.count,
+                  "hours": f"{config.mailbox.reply_rate_limit.hours:g}"},
         "deadline": _day(config.campaign.deadline), "requirements": requirements(config.policy),
         "address": config.mailbox.address, **_voice(config)}
     subject = f"【汇总回复】{config.campaign.name}：您发来的 {len(held)} 封邮件的检查结果"
