@@ -425,7 +425,8 @@ class Intake:
             held_until=held_until))
         if decision.no_reply is None:
             self._queue_reply(row, mail, decision.unit, verdicts, too_large)
-        return decision.unit, decision.no_reply
+        return decision.unit, (f"{decision.no_reply} until {held_until}" if held_until
+                               else decision.no_reply)
 
     def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
         """The failures a DSN reports for our own replies or reminders, or for a unit's
