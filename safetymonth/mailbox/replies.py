@@ -37,6 +37,7 @@ MAX_FIXES = 5
 MAX_LISTED_FILES = 100
 MAX_CLOUD_LINKS = 20
 MAX_REFERENCES = 10
+MAX_DIGEST_MESSAGES = 100  # a digest lists this many messages; the rest are counted
 MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 
 
@@ -208,8 +209,8 @@ def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
                    until: str) -> Outgoing:
     """One reply answering every message ``recipient`` sent over the rate limit within a
     window (``since`` to ``until``, local times): each message's files and verdicts, then
-    what the unit still lacks as of now. Never over ``MAX_REPLY_BYTES``: the files that do
-    not fit are counted, not listed."""
+    what the unit still lacks as of now. It stays small: past ``MAX_DIGEST_MESSAGES``
+    messages, and files beyond ``MAX_REPLY_BYTES``, are counted, not listed."""
     context: dict[str, Any] = {
         "greeting": unit or recipient, "campaign": config.campaign.name, "unit": unit,
         "since": since, "until": until, "missing": missing,
@@ -222,14 +223,18 @@ def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
     ids = [item.message_id for item in held if item.message_id]
     extra = {"In-Reply-To": ids[-1] if ids else "",
              "References": _references(" ".join(ids[:-1]), ids[-1] if ids else None)}
-    listed = MAX_LISTED_FILES
-    while True:
-        context["messages"] = [_held(item, listed) for item in held]
+    shown, listed = min(len(held), MAX_DIGEST_MESSAGES), MAX_LISTED_FILES
+    while True:  # fewer files per message, then fewer messages, until it fits
+        context["messages"] = [_held(item, listed) for item in held[:shown]]
+        context["more"] = len(held) - shown  # counted, not listed
         outgoing = _build(config, ident, recipient, subject, "digest", context,
                           "auto-replied", extra)
-        if len(outgoing.data) <= MAX_REPLY_BYTES or not listed:
+        if len(outgoing.data) <= MAX_REPLY_BYTES or (shown <= 1 and not listed):
             return outgoing
-        listed //= 2
+        if listed:
+            listed //= 2
+        else:
+            shown //= 2
 
 
 def _held(item: HeldMessage, listed: int) -> dict[str, Any]:
