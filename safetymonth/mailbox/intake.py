@@ -410,6 +410,8 @@ class Intake:
         recent = self.store.replies_since(mail.sender, "reply", limit.hours) \
             if mail.sender else 0
         decision = decide(mail, self.config.mailbox, self.config.units, recent)
+        held_until = self.store.rate_window_end(mail.sender, "reply", limit.hours, limit.count) \
+            if decision.held and mail.sender else None  # answered by the digest then
         notes = dict(decision.notes)
         bounces = self._bounces(mail) if decision.machine else []
         if bounces:
@@ -419,10 +421,12 @@ class Intake:
             state=state, unit=decision.unit, auth=decision.auth,
             suspicious=decision.suspicious, not_credited=decision.not_credited,
             no_reply=decision.no_reply, notes=notes,
-            last_error=row.last_error if state == TOO_LARGE else None))
+            last_error=row.last_error if state == TOO_LARGE else None,
+            held_until=held_until))
         if decision.no_reply is None:
             self._queue_reply(row, mail, decision.unit, verdicts, too_large)
-        return decision.unit, decision.no_reply
+        return decision.unit, (f"{decision.no_reply} until {held_until}" if held_until
+                               else decision.no_reply)
 
     def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
         """The failures a DSN reports for our own replies or reminders, or for a unit's
@@ -436,7 +440,8 @@ class Intake:
             reply_message_id, reply = next(((mid, reply) for mid, reply in ours if reply),
                                            (None, None))
             claimed = match_unit(failure.address, self.config.units)
-            unit = (reply.unit if reply else None) or (claimed.name if claimed else None)
+            replied = self._unit_name(reply.unit) if reply and reply.unit else None
+            unit = replied or (claimed.name if claimed else None)
             if reply is None and unit is None:
                 continue  # someone else's message bounced
             found.append({"unit": unit,
@@ -444,6 +449,10 @@ class Intake:
                           "reply_message_id": reply_message_id, "status": failure.status,
                           "diagnostic": failure.diagnostic})
         return found
+
+    def _unit_name(self, key: str) -> str:
+        """The name of the unit keyed ``key`` (a reply's unit), else the key itself."""
+        return next((unit.name for unit in self.config.units if unit.key == key), key)
 
     def _queue_reply(self, row: MessageRecord, mail: ParsedMail, unit: str | None,
                      verdicts: list[dict[str, Any]], too_large: int | None) -> None:
@@ -453,8 +462,8 @@ class Intake:
         received = datetime.fromisoformat(row.received_at)
         outgoing = compose_reply(self.config, mail, row.sha256, unit, verdicts, lacking,
                                  received, too_large)
-        self.store.queue_reply(outgoing.id, row.id, "reply", unit, outgoing.recipient,
-                               outgoing.headers, outgoing.data)
+        self.store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
+                               outgoing.recipient, outgoing.headers, outgoing.data)
 
 
 def _outcome(unit: str | None, no_reply: str | None, files: str = "") -> str:

@@ -13,10 +13,11 @@ from types import FrameType
 from imap_tools.errors import ImapToolsError
 
 from safetymonth.config import Config
+from safetymonth.mailbox.digest import queue_due_digests, seconds_to_next_digest
 from safetymonth.mailbox.intake import Intake, Stats
 from safetymonth.mailbox.source import Source, open_source
 from safetymonth.mailbox.transports import deliver, open_transport
-from safetymonth.storage.repository import Repository, open_repository
+from safetymonth.storage.repository import Clock, Repository, open_repository, utc_now
 
 log = logging.getLogger("safetymonth.poll")
 
@@ -28,10 +29,10 @@ MAX_BACKOFF = 300.0
 
 
 def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False,
-              new_database: bool = False) -> Stats:
-    """Process everything new, then deliver every queued reply (``replies_left`` in the
-    result: how many stayed queued)."""
-    with open_repository(config, new_database) as store:
+              new_database: bool = False, clock: Clock = utc_now) -> Stats:
+    """Process everything new, queue the digests whose window has ended, then deliver every
+    queued reply (``replies_left`` in the result: how many stayed queued)."""
+    with open_repository(config, new_database, clock) as store:
         if retry_failed:
             log.info("retrying %d failed messages", store.retry_failed())
         source = open_source(config)
@@ -39,6 +40,7 @@ def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = Fa
             stats = Intake(config, store, stop=stop).run(source)
         finally:
             source.close()
+        queue_due_digests(config, store)
         _, stats.replies_left = send_queued(config, store)
     return stats
 
@@ -55,11 +57,13 @@ def send_queued(config: Config, store: Repository) -> tuple[int, int]:
     return sent, left
 
 
-def watch(config: Config, stop: Event, new_database: bool = False) -> None:
-    """Poll, then wait (IMAP IDLE or the poll interval) until ``stop``; reconnect with
-    exponential backoff when the server or the network fails."""
+def watch(config: Config, stop: Event, new_database: bool = False,
+          clock: Clock = utc_now) -> None:
+    """Poll, then wait (IMAP IDLE or the poll interval, or until the next digest is due)
+    until ``stop``; reconnect with exponential backoff when the server or the network
+    fails."""
     backoff = 1.0
-    with open_repository(config, new_database) as store:
+    with open_repository(config, new_database, clock) as store:
         source: Source = open_source(config)
         try:
             store.hold_source(source.name, source.label)  # or SourceHeldError: one watcher
@@ -67,9 +71,11 @@ def watch(config: Config, stop: Event, new_database: bool = False) -> None:
             while not stop.is_set():
                 try:
                     Intake(config, store, stop=stop).run(source)
+                    queue_due_digests(config, store)
                     send_queued(config, store)
                     backoff = 1.0
-                    source.wait(config.mailbox.poll_interval, stop)
+                    source.wait(seconds_to_next_digest(store, config.mailbox.poll_interval),
+                                stop)
                 except NETWORK_ERRORS as error:
                     log.warning("mail server: %s; reconnecting in %.0f s", error, backoff)
                     source.close()
