@@ -109,7 +109,8 @@ def queue_replies(config: Config, *recipients: str) -> list[str]:
 
 def deliver_queued(config: Config) -> tuple[int, int]:
     with open_repository(config) as store:
-        return send_queued(config, store)
+        run = send_queued(config, store)
+    return run.sent, run.left
 
 
 def replies_by_id(config: Config) -> dict[str, ReplyRecord]:

@@ -14,8 +14,9 @@ from imap_tools.errors import ImapToolsError
 
 from safetymonth.config import Config
 from safetymonth.mailbox.intake import Intake, Stats
+from safetymonth.mailbox.outbox import OutboxRun, deliver
 from safetymonth.mailbox.source import Source, open_source
-from safetymonth.mailbox.transports import deliver, open_transport
+from safetymonth.mailbox.transports import open_transport
 from safetymonth.storage.repository import Repository, open_repository
 
 log = logging.getLogger("safetymonth.poll")
@@ -39,20 +40,21 @@ def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = Fa
             stats = Intake(config, store, stop=stop).run(source)
         finally:
             source.close()
-        _, stats.replies_left = send_queued(config, store)
+        stats.replies_left = send_queued(config, store).left
     return stats
 
 
-def send_queued(config: Config, store: Repository) -> tuple[int, int]:
+def send_queued(config: Config, store: Repository) -> OutboxRun:
+    """Deliver every queued reply through ``mailbox.outbox``."""
     transport = open_transport(config)
     try:
         with store.batch():  # the transport settles its own durability before each mark
-            sent, left = deliver(store, transport, config.mailbox.address)
+            run = deliver(store, transport, config.mailbox.address)
     finally:
         transport.close()
-    if sent or left:
-        log.info("replies: %d sent, %d still queued", sent, left)
-    return sent, left
+    if run.sent or run.left:
+        log.info("replies: %d sent, %d still queued", run.sent, run.left)
+    return run
 
 
 def watch(config: Config, stop: Event, new_database: bool = False) -> None:
