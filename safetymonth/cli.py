@@ -144,7 +144,8 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
                        err=True)
             ctx.exit(EXIT_QUEUED)
     else:
-        service.watch(config, stop, new_database=new_database)
+        with _mail_server_errors(ctx):  # a login refused again and again: one line, exit 1
+            service.watch(config, stop, new_database=new_database)
 
 
 @main.command()

@@ -21,7 +21,7 @@ LOGIN_HINT = ("the login was refused: check the user and the password in the env
               "authorisation code (授权码), not the web password")
 MISMATCH_HINT = ("port and security may not match (IMAP: 993 is ssl, 143 starttls; SMTP: 465 "
                  "is ssl, 587 starttls): check port and security")
-CONNECT_TIMEOUT = 15.0  # seconds to connect, greet and log in: a port/security mismatch hangs
+CONNECT_TIMEOUT = 10.0  # seconds to connect, greet and log in: a port/security mismatch hangs
 
 
 class Endpoint(Protocol):

@@ -212,9 +212,9 @@ class SmtpTransport:
         after a few failures."""
         config = self.config
         check = (f"check mailbox.outbox.smtp.user ({user}), the password in the environment "
-                 f"variable {config.password_env} (163.com and QQ want the client authorisation "
-                 "code, not the web password) and that mailbox.address is this account's "
-                 "address")
+                 f"variable {config.password_env} (163.com, 126.com and QQ want the client "
+                 "authorisation code, 授权码, not the web password) and that "
+                 "mailbox.address is this account's address")
         try:
             client.login(user, config.password())
         except smtplib.SMTPAuthenticationError as error:
