@@ -124,8 +124,9 @@ def _log_to_stderr() -> None:
 def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool) -> None:
     """Read new mail from mailbox.source, check it, and reply through mailbox.outbox.
 
-    With --once, exit 0 when done, 1 when the source failed, 2 for a usage or config error,
-    3 when replies stay queued because the outbox failed (the next run sends them).
+    With --once, exit 0 when done, 1 when the source failed or storage.dir is full, 2 for a
+    usage or config error, 3 when replies stay queued because the outbox failed (the next run
+    sends them).
     """
     from safetymonth.mailbox import service
 
@@ -138,6 +139,8 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
                                       new_database=new_database)
         click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
                    f"failed {stats.failed}, too large {stats.too_large}", err=True)
+        if stats.disk_full:  # the line above says which message waits for space
+            ctx.exit(EXIT_FAILED)
         if stats.replies_left:
             click.echo(f"safetymonth: {stats.replies_left} replies stay queued because the "
                        f"outbox failed (see the lines above); the next poll sends them",
