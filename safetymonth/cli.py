@@ -188,21 +188,25 @@ def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
               help="After the deadline, chase incomplete units (once per interval).")
 @click.pass_context
 def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
-    """Queue a reminder to every incomplete unit (once per interval), then send the queue."""
-    from safetymonth.mailbox.reminders import queue_reminders
-    from safetymonth.mailbox.service import send_queued
-    from safetymonth.storage.repository import open_repository
+    """Queue a reminder to every incomplete unit (once per interval), then send the queue.
+
+    Exit 3 when replies stay queued because the outbox failed (the next run sends them).
+    """
+    from safetymonth.mailbox.reminders import remind as queue_and_send
 
     config = _config(ctx)
     _log_to_stderr()
-    with open_repository(config) as store, _mail_server_errors(ctx):
-        for plan in queue_reminders(config, store, dry_run=dry_run, overdue=overdue):
-            action = f"skipped: {plan.skipped}" if plan.skipped else \
-                ("would remind" if dry_run else "reminded")
-            click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
-                       f"(missing {'、'.join(plan.missing)})")
-        if not dry_run:
-            send_queued(config, store)
+    with _mail_server_errors(ctx):
+        result = queue_and_send(config, dry_run=dry_run, overdue=overdue)
+    for plan in result.plans:
+        action = f"skipped: {plan.skipped}" if plan.skipped else \
+            ("would remind" if dry_run else "reminded")
+        click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
+                   f"(missing {'、'.join(plan.missing)})")
+    if result.left:
+        click.echo(f"safetymonth: {result.left} replies stay queued because the outbox "
+                   "failed (see the lines above); the next run sends them", err=True)
+        ctx.exit(EXIT_QUEUED)
 
 
 @main.command()
@@ -628,11 +632,9 @@ def verify(ctx: click.Context, repair: bool) -> None:
 
     Exit 0 when all are (or, with --repair, all were repaired), 1 otherwise.
     """
-    from safetymonth.operations import verify as verify_store
-    from safetymonth.storage.repository import open_repository
+    from safetymonth.operations import verify_store
 
-    with open_repository(_config(ctx)) as store:
-        problems = verify_store(store, repair=repair)
+    problems = verify_store(_config(ctx), repair=repair)
     for problem in problems:
         click.echo(problem.describe())
     left = [problem for problem in problems if not problem.repaired]

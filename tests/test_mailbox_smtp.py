@@ -239,3 +239,28 @@ def test_a_failed_login_stops_the_run_without_retrying_or_logging_the_password(
     assert "535" in line and "whmzjaqgly@163.example.com" in line
     assert "SAFETYMONTH_TEST_SMTP_PASSWORD" in line and "mailbox.address" in line
     assert "not-the-auth-code-42" not in caplog.text
+
+
+def test_remind_and_poll_once_exit_3_while_replies_stay_queued(
+        tmp_path: Path, smtp_server: SmtpServer, mail_media: Media) -> None:
+    from click.testing import CliRunner
+
+    from safetymonth.cli import main
+
+    config = smtp_config(tmp_path, smtp_server)
+    config_path = tmp_path / "config.yaml"
+    smtp_server.stop()
+    drop(tmp_path / "inbox", "1.eml",
+         samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<r1@x>"))
+    runner = CliRunner()
+    polled = runner.invoke(main, ["--config", str(config_path), "poll", "--once"])
+    assert polled.exit_code == 3, polled.output
+    reminded = runner.invoke(main, ["--config", str(config_path), "remind", "--overdue"])
+    assert reminded.exit_code == 3, reminded.output
+    assert "replies stay queued because the outbox failed" in reminded.stderr
+    smtp_server.start()
+    assert runner.invoke(main, ["--config", str(config_path), "remind"]).exit_code == 0
+    rows = replies_by_id(config)  # the reply and the reminders, all sent once now
+    assert {row.kind for row in rows.values()} == {"reply", "reminder"}
+    assert {row.state for row in rows.values()} == {SENT}
+    assert sorted(delivered_ids(smtp_server.recorder.messages)) == sorted(rows)
