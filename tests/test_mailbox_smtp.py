@@ -9,8 +9,6 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
 from safetymonth.config import Config, load_config
 from safetymonth.mailbox import samplemail
@@ -23,7 +21,7 @@ from safetymonth.storage.repository import (
     ReplyRecord,
     open_repository,
 )
-from tests.mailservers import Recorder, SmtpServer, drop, write_config
+from tests.mailservers import SmtpServer, drop, refusing_logins, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
@@ -209,17 +207,7 @@ def test_a_failed_login_stops_the_run_without_retrying_or_logging_the_password(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     logins: list[tuple[object, str]] = []  # (the client's address, the user)
-
-    def wrong_password(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        logins.append((session.peer, auth_data.login.decode()))
-        return AuthResult(success=False, handled=False)
-
-    recorder = Recorder()
-    server = SmtpServer(recorder=recorder)
-    server.controller = Controller(recorder, hostname="127.0.0.1", port=server.port,
-                                   authenticator=wrong_password, auth_require_tls=False)
-    server.controller.start()
-    try:
+    with refusing_logins(logins) as server:
         monkeypatch.setenv("SAFETYMONTH_TEST_SMTP_PASSWORD", "not-the-auth-code-42")
         config = load_config(write_config(tmp_path, mailbox={"outbox": {"smtp": {
             "host": "127.0.0.1", "port": server.port, "security": "none", "retries": 3,
@@ -228,8 +216,6 @@ def test_a_failed_login_stops_the_run_without_retrying_or_logging_the_password(
         queue_replies(config, "fuli@dhmz.example.cn", "xzjly@dhmz.example.cn")
         with caplog.at_level(logging.DEBUG):
             assert deliver_queued(config) == (0, 2)
-    finally:
-        server.stop()
     # One connection (smtplib tries PLAIN, then LOGIN, on it): a refused login is not retried.
     assert len({peer for peer, _ in logins}) == 1
     assert {user for _, user in logins} == {"whmzjaqgly@163.example.com"}

@@ -10,15 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
 from safetymonth.config import load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import LOGIN_ATTEMPTS
 from safetymonth.storage.repository import QUEUED, SENT, open_repository
-from tests.mailservers import PASSWORD, Dovecot, Recorder, SmtpServer, drop, write_config
+from tests.mailservers import PASSWORD, Dovecot, SmtpServer, drop, refusing_logins, write_config
 from tests.pollers import poller
 from tests.test_mailbox_imap import PASSWORD_ENV, _wait_for, imap_config, watching
 
@@ -104,18 +102,8 @@ def test_a_refused_imap_login_is_tried_three_times_then_exit_1(
 
 def test_a_refused_smtp_login_is_tried_three_times_then_exit_1(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mail_media: Media) -> None:
-    connections: set[object] = set()
-
-    def wrong_password(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        connections.add(session.peer)
-        return AuthResult(success=False, handled=False)
-
-    recorder = Recorder()
-    server = SmtpServer(recorder=recorder)
-    server.controller = Controller(recorder, hostname="127.0.0.1", port=server.port,
-                                   authenticator=wrong_password, auth_require_tls=False)
-    server.controller.start()
-    try:
+    logins: list[tuple[object, str]] = []
+    with refusing_logins(logins) as server:
         monkeypatch.setenv("SAFETYMONTH_TEST_SMTP_PASSWORD", "not-the-auth-code")
         config_path = write_config(tmp_path, mailbox={"poll_interval": LONG, "outbox": {
             "smtp": {"host": "127.0.0.1", "port": server.port, "security": "none",
@@ -124,10 +112,9 @@ def test_a_refused_smtp_login_is_tried_three_times_then_exit_1(
         drop(tmp_path / "inbox", "1.eml",
              samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<w2@x>"))
         result = _watch_process(config_path)
-    finally:
-        server.stop()
     assert result.returncode == 1
     last = result.stderr.decode().strip().splitlines()[-1]
     assert "mailbox.outbox" in last and "授权码" in last and "3 times" in last
-    assert len(connections) == LOGIN_ATTEMPTS  # one login per connection, three connections
-    assert recorder.messages == []
+    # One login per connection (smtplib tries PLAIN, then LOGIN, on it), three connections.
+    assert len({peer for peer, _ in logins}) == LOGIN_ATTEMPTS
+    assert server.recorder.messages == []
