@@ -316,7 +316,7 @@ def test_the_watcher_retries_a_refused_login_until_it_succeeds(
         tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     # 163.com answers a login it dislikes with NO ("Unsafe Login") for a while: the
-    # watcher must wait and try again, not die.
+    # watcher must wait and try again (up to three times in a row), not die at once.
     monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
     config = imap_config(tmp_path, dovecot_server, imap_user, mailbox={"poll_interval": 1})
     dovecot_server.append(imap_user, submission(1, mail_media))

@@ -17,7 +17,7 @@ from safetymonth.mailbox.servers import AccountError, ServerError
 from safetymonth.mailbox.transports import Outcome, Transport
 from safetymonth.storage.repository import Repository
 
-log = logging.getLogger("safetymonth.mailbox.transports")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,19 +34,33 @@ class OutboxRun:
         return isinstance(self.stopped_by, AccountError)
 
 
+class _Settlement:
+    """Replies the transport accepted, marked sent a batch at a time, each batch once the
+    transport has made it durable."""
+
+    def __init__(self, store: Repository, transport: Transport) -> None:
+        self.store, self.transport = store, transport
+        self.accepted: list[str] = []
+        self.sent = 0
+
+    def accept(self, reply_id: str) -> None:
+        self.accepted.append(reply_id)
+        if len(self.accepted) >= self.transport.batch:
+            self.settle()
+
+    def settle(self) -> None:
+        if self.accepted:
+            self.transport.flush()
+            self.store.mark_sent(*self.accepted)
+            self.sent += len(self.accepted)
+            self.accepted.clear()
+
+
 def deliver(store: Repository, transport: Transport, sender: str) -> OutboxRun:
     """Send every queued reply. Sent replies are settled in batches of ``transport.batch``:
     made durable by the transport, then marked sent in one commit."""
-    accepted: list[str] = []
-    counts = {"sent": 0, "deferred": 0}
-
-    def settle() -> None:
-        if accepted:
-            transport.flush()
-            store.mark_sent(*accepted)
-            counts["sent"] += len(accepted)
-            accepted.clear()
-
+    settlement = _Settlement(store, transport)
+    deferred = 0
     store.register()  # a worker, for its claims
     queued = store.queued_replies()
     try:
@@ -55,29 +69,28 @@ def deliver(store: Repository, transport: Transport, sender: str) -> OutboxRun:
                 continue
             try:
                 delivery = transport.send(reply.id, sender, reply.recipient, reply.body)
-            except ServerError as error:
+            except ServerError as error:  # no reply can go now: the rest wait
                 store.mark_attempt_failed(reply.id, str(error))
-                left = counts["deferred"] + len(queued) - index
+                left = deferred + len(queued) - index
                 _log_stop(error, left)
-                settle()
-                return OutboxRun(counts["sent"], left, error)
+                settlement.settle()
+                return OutboxRun(settlement.sent, left, error)
             if delivery.outcome is Outcome.SENT:
-                accepted.append(reply.id)
                 log.info("reply %s sent to %s", reply.id, reply.recipient)
-                if len(accepted) >= transport.batch:
-                    settle()
+                settlement.accept(reply.id)
                 continue
             refused = delivery.outcome is Outcome.REFUSED
             store.mark_attempt_failed(reply.id, delivery.answer, permanent=refused)
-            counts["deferred"] += not refused
+            deferred += not refused
             log.warning("reply %s to %s %s: %s", reply.id, reply.recipient,
                         "refused" if refused else "stays queued for the next run",
                         delivery.answer)
-        settle()
+        settlement.settle()
     except ServerError as error:  # a batch could not be made durable: it stays queued
-        log.warning("%d replies not made durable, they stay queued: %s", len(accepted), error)
-        return OutboxRun(counts["sent"], len(store.queued_replies()), error)
-    return OutboxRun(counts["sent"], counts["deferred"])
+        log.warning("%d replies not made durable, they stay queued: %s",
+                    len(settlement.accepted), error)
+        return OutboxRun(settlement.sent, len(store.queued_replies()), error)
+    return OutboxRun(settlement.sent, deferred)
 
 
 def _log_stop(error: ServerError, left: int) -> None:

@@ -16,6 +16,8 @@ import socket
 import ssl
 from typing import Protocol
 
+from imap_tools.errors import MailboxLoginError, UnexpectedCommandStatusError
+
 LOGIN_HINT = ("the login was refused: check the user and the password in the environment "
               "variable {env}; for 163.com, 126.com and QQ Mail that is the client "
               "authorisation code (授权码), not the web password")
@@ -57,6 +59,12 @@ def reason(error: BaseException) -> str:
         return "timed out"
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror  # "Connection refused", without "[Errno 111]"
+    if isinstance(cause, UnexpectedCommandStatusError):  # the server's answer, e.g.
+        status, data = cause.command_result  # NO [AUTHENTICATIONFAILED] Authentication failed.
+        lines = data if isinstance(data, list) else [data]
+        text = " ".join([str(status), *(line.decode("utf-8", "replace")
+                                        for line in lines if isinstance(line, bytes))])
+        return text[:200]
     text = str(cause).strip()
     return (text.splitlines()[0] if text else type(cause).__name__)[:200]
 
@@ -81,8 +89,6 @@ def hint(error: BaseException, endpoint: Endpoint) -> str:
 
 def is_login_refusal(error: BaseException) -> bool:
     """A refused login, whichever library said so (imap-tools, imaplib, smtplib, ours)."""
-    from imap_tools.errors import MailboxLoginError
-
     return isinstance(error, AccountError | MailboxLoginError |
                       smtplib.SMTPAuthenticationError)
 

@@ -28,8 +28,9 @@ NETWORK_ERRORS = (ServerError, *RAW_ERRORS, ImapToolsError)
 MAX_BACKOFF = 300.0  # seconds between reconnections during an outage, at most
 LOGIN_ATTEMPTS = 3  # refused logins in a row before watch mode gives up
 # While replies stay queued because the outbox failed, delivery is tried again after 5 s,
-# 10 s, ... at most 60 s, whatever the poll interval: they go soon after the outbox is back.
-OUTBOX_RETRY_FIRST, OUTBOX_RETRY_MAX = 5.0, 60.0
+# 10 s, ... at most 45 s (whatever the poll interval), so with the connection attempts of
+# one delivery they go within a minute of the outbox coming back.
+OUTBOX_RETRY_FIRST, OUTBOX_RETRY_MAX = 5.0, 45.0
 
 
 def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False,
