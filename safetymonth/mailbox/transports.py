@@ -191,17 +191,21 @@ class SmtpTransport:
         config = self.config
         context = ssl.create_default_context(
             cafile=str(self.ca_file) if self.ca_file else None)
+        # A short timeout until logged in: plain text or STARTTLS on the SSL port just waits.
+        timeout = min(config.timeout, servers.CONNECT_TIMEOUT)
         client: smtplib.SMTP
         if config.security == "ssl":
-            client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout,
+            client = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout,
                                       context=context)
         else:
-            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+            client = smtplib.SMTP(config.host, config.port, timeout=timeout)
         try:
             if config.security == "starttls":
                 client.starttls(context=context)
             if config.user:
                 self._login(client, config.user)
+            client.sock.settimeout(config.timeout)
+            client.timeout = config.timeout
         except BaseException:
             client.close()
             raise
