@@ -28,6 +28,7 @@ size, so its tries are counted like any other failure: it never stays unrecorded
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -81,6 +82,7 @@ class Stats:
     too_large: int = 0
     states: dict[str, int] = field(default_factory=dict)
     replies_left: int = 0  # set by the service: replies still queued after delivery
+    disk_full: bool = False  # the run stopped taking messages: storage.dir is full
 
     def count(self, state: str) -> None:
         self.states[state] = self.states.get(state, 0) + 1
@@ -113,14 +115,18 @@ class Intake:
         self.checker = checker
         self.stop = stop or Event()
         self.max_tries = config.mailbox.max_tries
+        self.disk_full = False  # storage.dir ran out of space: take nothing more this run
 
     # --- the run --------------------------------------------------------------------------
 
     def run(self, source: Source) -> Stats:
         """Everything new on ``source``, plus what an earlier run left half done."""
         self.store.register()  # a worker, for its claims
+        self.disk_full = False
         with self.store.batch():
-            return self._run(source)
+            stats = self._run(source)
+        stats.disk_full = self.disk_full
+        return stats
 
     def _run(self, source: Source) -> Stats:
         stats = Stats()
@@ -147,7 +153,7 @@ class Intake:
         behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
         try:
             for start in range(0, len(fresh), FETCH_CHUNK):
-                if self.stop.is_set():
+                if self.stop.is_set() or self.disk_full:
                     break
                 chunk = fresh[start:start + FETCH_CHUNK]
                 done = self._take(source, chunk, settled, stats)
@@ -199,7 +205,7 @@ class Intake:
         received = self._receive_all(source.fetch(small))
         done = []
         for item, state, message in received:
-            if self.stop.is_set():
+            if self.stop.is_set() or self.disk_full:
                 break
             if message is not None and state == RECEIVED:
                 state = self.process(message)
@@ -220,6 +226,8 @@ class Intake:
         group: list[tuple[Item, bytes]] = []
         size = 0
         for item, raw in fetched:
+            if self.disk_full:
+                break
             group.append((item, raw))
             size += len(raw)
             del raw
@@ -239,6 +247,9 @@ class Intake:
                 except DatabaseError:  # busy or damaged: stop the run, nothing half-done
                     raise
                 except Exception as error:  # our own bug on hostile input, or a store fault
+                    if _no_space(error):  # not recorded: the next poll takes it
+                        self._out_of_space(item.key, error)
+                        break
                     state, message = self._receive_failed(item.key, raw, error), None
                 finally:
                     del raw
@@ -275,7 +286,7 @@ class Intake:
             log.error("%s #%d from %s: failed after %d tries: %s", row.source_key, row.id,
                       row.sender, row.tries, row.last_error or "crash")
         skipped: set[int] = set()
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not self.disk_full:
             row = self.store.claim_next(self.max_tries, skipping=skipped)
             if row is None:
                 return
@@ -378,6 +389,10 @@ class Intake:
         except DatabaseError:  # busy or damaged: not this message's fault, not a try
             raise
         except Exception as error:
+            if _no_space(error):  # not the message's fault: give the try back
+                self.store.release(message)
+                self._out_of_space(f"message #{message}", error)
+                return RECEIVED
             state = self.store.fail_try(message, f"{type(error).__name__}: {error}",
                                         self.max_tries)
             log.exception("%s #%d from %s: %s (%s)", row.source_key, message, row.sender,
@@ -385,6 +400,13 @@ class Intake:
             return state
         log.info("%s #%d from %s: %s", row.source_key, message, row.sender, outcome)
         return PROCESSED
+
+    def _out_of_space(self, what: str, error: Exception) -> None:
+        """storage.dir is full: one line, and this run takes no more messages."""
+        if not self.disk_full:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            log.error("storage.dir is full (%s): %s left for the next poll", reason, what)
+        self.disk_full = True
 
     def _check(self, attachment: Attachment) -> NewAttachment:
         digest, stored, size = store_attachment(self.store, attachment)
@@ -464,6 +486,11 @@ class Intake:
                                  received, too_large)
         self.store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
                                outgoing.recipient, outgoing.headers, outgoing.data)
+
+
+def _no_space(error: BaseException) -> bool:
+    """A full disk (or quota): the message is not at fault, and waits for space."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _outcome(unit: str | None, no_reply: str | None, files: str = "") -> str:
