@@ -33,7 +33,7 @@ def test_every_kind_of_reply_names_its_unit_by_key(tmp_path: Path, mail_media: M
     drop(tmp_path / "inbox", "1.eml", samplemail.failing_photo(FULI_ADDRESS, mail_media))
     drop(tmp_path / "inbox", "2.eml", samplemail.failing_photo(BYG_ADDRESS, mail_media))
     run(config, "poll", "--once", code=3)  # 3: replies left queued
-    run(config, "remind")  # queued; the outbox fails again, and they stay queued
+    run(config, "remind", code=3)  # queued; the outbox fails again: 3, they stay queued
     [photo] = [item for item in as_json(config, "files") if item["unit_id"] == FULI_ID]
     run(config, "accept", str(photo["id"]), "--reason", "演练唯一照片", "--notify")
 
