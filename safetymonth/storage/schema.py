@@ -45,10 +45,14 @@ messages = Table(
     Column("not_credited", Text),  # a machine's mail (RFC 3834): why it counts for no unit
     Column("sender_domain", Text),  # "@" + the sender's domain, for crediting by domain
     Column("claimed_by", Text),  # the worker processing it (see workers)
+    # The unit credited now (storage.credit's rule), kept in step with the registry, the
+    # decisions and the message's state by CreditQueries.refresh_credit: the board reads it.
+    Column("credit_unit", Text),
     Index("messages_message_id", "message_id"),
     Index("messages_sha256", "sha256"),
     Index("messages_unit", "unit"),
     Index("messages_sender_domain", "sender_domain"),
+    Index("messages_credit", "credit_unit", "received_at"),
 )
 
 # Every key a source has shown a message under (folder, re-delivery, new UIDVALIDITY).
@@ -85,9 +89,14 @@ checks = Table(
     # member's name; see storage.credit.content_id): the tally reads only this index.
     Column("message", Integer),
     Column("content", BigInteger),
+    # Its message's credit_unit and its judgement after decisions, kept in step the same way:
+    # the tally is one scan of the checks_credit index.
+    Column("credit_unit", Text),
+    Column("judged_ok", Integer),
     Index("checks_attachment", "attachment"),
     Index("checks_tally", "message", "kind", "ok", "content"),
     Index("checks_content", "content"),
+    Index("checks_credit", "credit_unit", "kind", "judged_ok", "content"),
 )
 
 # The outbox: replies and reminders, queued in the transaction that decided them.
@@ -108,6 +117,7 @@ replies = Table(
     Column("claimed_by", Text),  # the worker handing it to the transport
     Index("replies_recipient", "recipient", "created_at"),
     Index("replies_state", "state"),
+    Index("replies_message", "message", "state"),
 )
 
 # How far each source has read: an opaque string only the source understands (IMAP:
@@ -152,6 +162,7 @@ decisions = Table(
     Column("undone_by", Text),
     Index("decisions_message", "message"),
     Index("decisions_file", "file"),
+    Index("decisions_content", "content"),
 )
 
 meta = Table(
