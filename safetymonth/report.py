@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from safetymonth.config import Completion, Config, Unit
@@ -166,8 +166,13 @@ def write_clerk_csv(report: dict[str, Any], path: Path, zone: str) -> None:
 
 def write_clerk_xlsx(report: dict[str, Any], path: Path, zone: str) -> None:
     with path.open("wb") as out:
-        write_xlsx(out, "材料报送情况", [title for _, title in CLERK_COLUMNS],
-                   clerk_rows(report, zone))
+        clerk_xlsx(report, out, zone)
+
+
+def clerk_xlsx(report: dict[str, Any], out: BinaryIO, zone: str) -> None:
+    """The clerks' table as an .xlsx workbook, written to ``out`` (``report --xlsx``)."""
+    write_xlsx(out, "材料报送情况", [title for _, title in CLERK_COLUMNS],
+               clerk_rows(report, zone))
 
 
 def format_report(report: dict[str, Any], zone: str) -> str:
