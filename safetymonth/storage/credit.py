@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, case, func, literal, or_, select, text, true, update
+from sqlalchemy import Row, bindparam, case, func, literal, or_, select, text, true, update
 
 from safetymonth.storage.schema import (
     attachments,
@@ -168,7 +168,7 @@ def content_id(sha256: str, attachment: str, path: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def _credit(unit: str | None = None, message: int | None = None) -> Any:
+def _credit(unit: str | None = None, message: Any = None) -> Any:
     """(message, unit, credited_by) for every message; with ``unit``, only the messages that
     could be that unit's (index lookups, not a scan of every message); with ``message``, that
     one message."""
@@ -223,6 +223,18 @@ def _judgement() -> Any:
         decisions.c.undone_at.is_(None)).order_by(decisions.c.id.desc()).limit(1) \
         .scalar_subquery()
     return case((latest == ACCEPT, 1), (latest == REJECT, 0), else_=checks.c.ok)
+
+
+@functools.cache
+def _one_message() -> tuple[Any, Any, Any]:
+    """Built once (intake refreshes every message it processes): the credit of the message
+    bound as ``message_``, and the updates that store ``unit_`` as its and its checks'."""
+    message, unit = bindparam("message_"), bindparam("unit_")
+    credit = _credit(message=message)
+    return (select(credit.c.unit),
+            update(messages).where(messages.c.id == message).values(credit_unit=unit),
+            update(checks).where(checks.c.message == message)
+            .values(credit_unit=unit, judged_ok=_judgement()))
 
 
 Write = TypeVar("Write", bound=Callable[..., Any])
@@ -290,13 +302,20 @@ class CreditQueries:
         """Bring the credit columns of ``message`` (or of every message) and its checks in
         step with the rule, in the caller's transaction. Call it after every write the rule
         reads: a message's state, authentication or machine verdict, a credit decision."""
+        if message is not None:
+            credit_of, set_message, set_checks = _one_message()
+            with self.transaction():
+                unit = self.conn.execute(credit_of, {"message_": message}).scalar()
+                self.conn.execute(set_message, {"message_": message, "unit_": unit})
+                self.conn.execute(set_checks, {"message_": message, "unit_": unit})
+            return
         with self.transaction():
-            credit = _credit(message=message)
+            credit = _credit()
             moved: dict[str | None, list[int]] = defaultdict(list)
             for ident, unit, stored in self.conn.execute(
                     select(credit.c.message, credit.c.unit, messages.c.credit_unit)
                     .select_from(credit.join(messages, messages.c.id == credit.c.message))):
-                if unit != stored or message is not None:
+                if unit != stored:
                     moved[unit].append(int(ident))
             for unit, idents in moved.items():
                 for start in range(0, len(idents), CHUNK):
@@ -305,7 +324,7 @@ class CreditQueries:
                                       .values(credit_unit=unit))
                     self.conn.execute(update(checks).where(checks.c.message.in_(chunk))
                                       .values(credit_unit=unit))
-            self._rejudge(true() if message is None else checks.c.message == message)
+            self._rejudge(true())
 
     def _rejudge(self: Repository, which: Any) -> None:
         """``checks.judged_ok`` of the checks ``which`` selects, after the decisions."""
