@@ -226,12 +226,14 @@ def _judgement() -> Any:
 
 
 @functools.cache
-def _one_message() -> tuple[Any, Any, Any]:
-    """Built once (intake refreshes every message it processes): the credit of the message
-    bound as ``message_``, and the updates that store ``unit_`` as its and its checks'."""
+def _one_message() -> tuple[Any, Any, Any, Any]:
+    """Built once (intake refreshes every message it processes): the lock on the message
+    bound as ``message_``, its credit, and the updates that store ``unit_`` as its and its
+    checks'."""
     message, unit = bindparam("message_"), bindparam("unit_")
     credit = _credit(message=message)
-    return (select(credit.c.unit),
+    return (select(messages.c.id).where(messages.c.id == message).with_for_update(),
+            select(credit.c.unit),
             update(messages).where(messages.c.id == message).values(credit_unit=unit),
             update(checks).where(checks.c.message == message)
             .values(credit_unit=unit, judged_ok=_judgement()))
@@ -303,13 +305,20 @@ class CreditQueries:
         step with the rule, in the caller's transaction. Call it after every write the rule
         reads: a message's state, authentication or machine verdict, a credit decision."""
         if message is not None:
-            credit_of, set_message, set_checks = _one_message()
+            lock, credit_of, set_message, set_checks = _one_message()
             with self.transaction():
+                # PostgreSQL: two writers refreshing one message (a poller's outcome, a
+                # coordinator's credit) take turns, and the second reads the rule after the
+                # first committed, so neither stores a result the other made stale.
+                self.conn.execute(lock, {"message_": message})
                 unit = self.conn.execute(credit_of, {"message_": message}).scalar()
                 self.conn.execute(set_message, {"message_": message, "unit_": unit})
                 self.conn.execute(set_checks, {"message_": message, "unit_": unit})
             return
         with self.transaction():
+            if self.dialect == "postgresql":  # no message's credit changes meanwhile
+                self.conn.execute(text(
+                    "LOCK TABLE messages, decisions IN SHARE ROW EXCLUSIVE MODE"))
             credit = _credit()
             moved: dict[str | None, list[int]] = defaultdict(list)
             for ident, unit, stored in self.conn.execute(
@@ -327,7 +336,10 @@ class CreditQueries:
             self._rejudge(true())
 
     def _rejudge(self: Repository, which: Any) -> None:
-        """``checks.judged_ok`` of the checks ``which`` selects, after the decisions."""
+        """``checks.judged_ok`` of the checks ``which`` selects, after the decisions. Their
+        rows are locked first (PostgreSQL), so the update reads decisions committed by a
+        concurrent judge of the same content (as for one message's credit above)."""
+        self.conn.execute(select(checks.c.id).where(which).with_for_update())
         self.conn.execute(update(checks).where(which).values(judged_ok=_judgement()))
 
     def _refresh_after_decision(self: Repository, action: str, message: int | None,
