@@ -7,6 +7,10 @@ repository, five files a message; every record points at one real photo, the onl
 thumbnail opens). ``safetymonth serve`` runs as its own process; each page is fetched with a
 logged-in session. Targets: board p95 ≤ 100 ms, no page slower than 300 ms.
 
+"During intake" fetches the board and ``/api/report`` with a message recorded through the
+repository (five files, as intake records one) just before each request, so the store has
+changed every time: nothing computed for the previous request can be reused.
+
 The peer, measured in the same run, is the same work without HTTP: ``report_from_repository``
 (what ``report --json`` does) called in this process on the same store; the ratio says what
 the web layer (sessions, rendering, JSON, the threadpool hop) adds.
@@ -60,8 +64,9 @@ def write_config(folder: Path, units: int, database: str | None) -> Path:
     return path
 
 
-def fill(config_path: Path, units: int, files: int) -> float:
-    """Synthetic records through the repository, in batches; returns the seconds taken."""
+def fill(config_path: Path, units: int, files: int) -> tuple[float, str]:
+    """Synthetic records through the repository, in batches; returns the seconds taken and
+    the stored photo every record points at."""
     config = load_config(config_path)
     started = time.perf_counter()
     messages = files // FILES_PER_MESSAGE
@@ -72,7 +77,7 @@ def fill(config_path: Path, units: int, files: int) -> float:
             with store.transaction():
                 for number in range(start, min(messages, start + 500)):
                     _message(store, number, number % units, stored)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, stored
 
 
 def _message(store: object, number: int, unit: int, stored: str) -> None:
@@ -106,6 +111,18 @@ def timed(client: httpx.Client, path: str, times: int) -> list[float]:
     return laps
 
 
+def during_intake(client: httpx.Client, config_path: Path, path: str, times: int,
+                  first: int, units: int, stored: str) -> list[float]:
+    """``path`` fetched ``times`` times, each just after a new message was recorded."""
+    laps = []
+    with open_repository(load_config(config_path)) as store:
+        for number in range(first, first + times):
+            with store.transaction():
+                _message(store, number, number % units, stored)
+            laps.extend(timed(client, path, 1))
+    return laps
+
+
 def percentile(laps: list[float], share: float) -> float:
     ordered = sorted(laps)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -115,7 +132,7 @@ def run(engine: str, units: int, files: int, postgres: Postgres | None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="safetymonth-bench-console-"))
     database = postgres.url(postgres.create_database()) if postgres else None
     config_path = write_config(folder, units, database)
-    seconds = fill(config_path, units, files)
+    seconds, stored = fill(config_path, units, files)
     subprocess.run([sys.executable, "-m", "safetymonth", "--config", str(config_path), "user",
                     "add", "bench", "--role", "viewer"], input=PASSWORD.encode(), check=True,
                    capture_output=True)
@@ -140,6 +157,11 @@ def run(engine: str, units: int, files: int, postgres: Postgres | None) -> None:
             "unit /units/U0001": timed(client, f"/units/{quote('U0001')}", 20),
             "/api/report": timed(client, "/api/report", 20),
             "/api/files?unit=U0001": timed(client, "/api/files?unit=U0001", 20),
+            "board /, during intake": during_intake(
+                client, config_path, "/", 30, files // FILES_PER_MESSAGE, units, stored),
+            "/api/report, during intake": during_intake(
+                client, config_path, "/api/report", 20, files // FILES_PER_MESSAGE + 30, units,
+                stored),
             "thumbnail, first (made)": timed(client, f"/files/{files_of_a_unit[1]['id']}/thumb",
                                              1),
             "thumbnail, cached": timed(client, f"/files/{files_of_a_unit[1]['id']}/thumb", 20),
@@ -160,7 +182,8 @@ def run(engine: str, units: int, files: int, postgres: Postgres | None) -> None:
         api = statistics.median(pages["/api/report"])
         print(f"peer: report_from_repository in-process p50 {statistics.median(peer):.1f} ms; "
               f"/api/report over HTTP is {api / statistics.median(peer):.2f}x the peer")
-        board95 = percentile(pages["board /"], 0.95)
+        board95 = max(percentile(pages["board /"], 0.95),
+                      percentile(pages["board /, during intake"], 0.95))
         slowest = max(percentile(laps, 0.95) for name, laps in pages.items()
                       if not name.startswith("thumbnail, first"))
         print(f"targets: board p95 {board95:.0f} ms (≤ 100: {_verdict(board95 <= 100)}); "

@@ -67,6 +67,11 @@ def test_a_coordinators_session(console: Console, browser: BrowserContext,
     expect(page.locator("h1")).to_contain_text(SMALL_PHOTO_UNIT)
     photo = page.locator("li.file.failed").first
     expect(photo.locator(".reasons")).to_contain_text("1280")
+    # Its thumbnail, made in the probe sandbox on this first view, shows (1280×960: 4:3).
+    page.wait_for_function("image => image.complete && image.naturalWidth > 0",
+                           arg=photo.locator("img.thumb").element_handle(), timeout=60_000)
+    assert photo.locator("img.thumb").evaluate("image => [image.naturalWidth, "
+                                               "image.naturalHeight]") == [320, 240]
     page.screenshot(path=shots / "unit.png", full_page=True)
     page.once("dialog", lambda dialog: dialog.accept("实地演练的唯一照片，分辨率略低，予以认可"))
     photo.get_by_role("button", name="认定合格…").click()

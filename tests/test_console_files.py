@@ -4,6 +4,7 @@ downloads of zip members, uploads streamed to disk with the policy's size limit.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import zlib
 from dataclasses import replace
@@ -16,6 +17,7 @@ from safetymonth import samples
 from safetymonth.config import load_config
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.storage.credit import FileView
+from safetymonth.validator import sandbox
 from safetymonth.web import thumbnails
 from tests.console import Console, csrf_of
 
@@ -66,6 +68,27 @@ def test_a_decompression_bomb_gets_no_thumbnail_once(tmp_path: Path) -> None:
     marker = thumbnails.cache_path(config, view.sha256).with_suffix(thumbnails.FAILED)
     assert marker.exists()
     assert thumbnails.thumbnail(config, replace(view), bomb) is None  # not tried again
+
+
+def test_thumbnails_are_made_in_the_probe_sandbox_under_its_memory_cap(tmp_path: Path) -> None:
+    config = load_config(None).model_copy(update={"base_dir": tmp_path})
+    probe = config.policy.probe.model_copy(update={"max_memory": 256 * 1024 * 1024})
+    config = config.model_copy(update={"policy": config.policy.model_copy(
+        update={"probe": probe})})
+    photo = samples.make_photo(tmp_path / "p.jpg", 1920, 1080)
+    assert thumbnails.thumbnail(config, _view(photo, "photo", 1920), photo) is not None
+    pool = sandbox.current_pool()
+    assert pool is not None and pool.max_memory == config.policy.probe.max_memory
+    workers = pool.pids()
+    assert workers and os.getpid() not in workers
+    # 12,000 × 12,000 is under policy.max_image_pixels, but decoding it takes 432 MB: the
+    # worker runs out of its 256 MiB, not the console, and is replaced.
+    heavy = _png_header_only(tmp_path / "heavy.png", 12000, 12000)
+    assert config.policy.max_image_pixels >= 12000 * 12000
+    assert thumbnails.thumbnail(config, _view(heavy, "photo", 12000), heavy) is None
+    assert not set(workers) & set(sandbox.current_pool().pids())  # type: ignore[union-attr]
+    other = samples.make_photo(tmp_path / "o.jpg", 1080, 1920)
+    assert thumbnails.thumbnail(config, _view(other, "photo", 1080), other) is not None
 
 
 def test_thumbnail_route_serves_jpeg(console: Console) -> None:

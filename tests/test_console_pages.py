@@ -4,11 +4,14 @@ decisions at once."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
+import openpyxl
 import pytest
 
 from safetymonth.mailbox import samplemail
@@ -61,6 +64,35 @@ def test_board_rows_follow_what_each_unit_sent(live: Console) -> None:
     }
     page = live.logged_in().get("/", params={"status": "nothing"}).text
     assert "德化县救助管理站" in page and "德化县社会福利中心" not in page
+
+
+def test_board_downloads_the_clerks_workbook_and_csv(live: Console) -> None:
+    client = live.logged_in()
+    board = client.get("/").text
+    assert 'href="/report.xlsx"' in board and 'href="/report.csv"' in board
+    response = client.get("/report.xlsx")
+    assert response.headers["content-type"] == \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    disposition, fallback, encoded = response.headers["content-disposition"].split("; ")
+    assert disposition == "attachment" and fallback.isascii()  # RFC 6266 with RFC 5987:
+    assert encoded.startswith("filename*=UTF-8''")
+    assert unquote(encoded.removeprefix("filename*=UTF-8''")) == "材料报送情况.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    header = rows[0]
+    assert header[:3] == ["单位", "单位编号", "提交邮件"]
+    by_unit = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
+    # fill_store: 德化县社会福利中心 sent one complete submission (a summary, a video and a
+    # photo, all good); 德化县救助管理站 sent nothing.
+    welfare = by_unit["德化县社会福利中心"]
+    assert (welfare["提交邮件"], welfare["总结合格"], welfare["视频合格"], welfare["照片合格"],
+            welfare["材料齐全"], welfare["缺少"]) == (1, 1, 1, 1, "是", None)
+    relief = by_unit["德化县救助管理站"]
+    assert (relief["提交邮件"], relief["材料齐全"], relief["缺少"]) == \
+        (0, "否", "活动总结、视频、照片")
+    csv = client.get("/report.csv")
+    assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv.content.decode("utf-8-sig").splitlines()[0].startswith("单位,单位编号,提交邮件")
 
 
 def test_board_follows_new_mail_and_undo(live: Console, mail_media: Media) -> None:

@@ -12,6 +12,7 @@ import pytest
 from tests.console import HOSTILE_NAME, PASSWORDS, Console, cli, csrf_of, log_in
 
 PAGES = ["/", "/units/德化县社会福利中心", "/uncredited", "/history", "/remind", "/report.csv",
+         "/report.xlsx",
          "/files/1", "/api/report", "/api/messages", "/api/files", "/api/history",
          "/api/openapi.json"]
 POSTS = ["/logout", "/remind", "/files/1/accept", "/files/1/reject", "/messages/4/credit",

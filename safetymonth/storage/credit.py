@@ -13,19 +13,26 @@ is read, never copied into the message rows:
   for every copy of the content, so a re-sent file never disagrees with itself.
 - **tally**: per unit, kind and judgement, identical content counts once.
 
-Every query here runs in the database; the board of 2,000 units and 100,000 files is one
-grouped query, not one per unit.
+The rule is written once, as the SQL of :func:`_credit` and :func:`_judgement`. The board
+needs it for every file at once, so its result is also kept in columns (``messages.
+credit_unit``, ``checks.credit_unit``, ``checks.judged_ok``) by :meth:`CreditQueries.
+refresh_credit`, in the transaction of every write it depends on: a registry sync, a decision
+or its undo, a message's outcome or restart. The tally is then one scan of a covering index
+(2,000 units and 100,000 files), and adding an address to a unit still credits its earlier
+mail at once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, case, func, literal, or_, select, text, update
+from sqlalchemy import Row, bindparam, case, func, literal, or_, select, text, true, update
 
 from safetymonth.storage.schema import (
     attachments,
@@ -46,6 +53,7 @@ CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
 MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
 ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
 REGISTRY_LOCK = 0x5AFE8  # PostgreSQL advisory lock held while the unit registry is rewritten
+CHUNK = 500  # ids per IN (...), under SQLite's variable limit
 
 
 @dataclass(frozen=True)
@@ -160,9 +168,10 @@ def content_id(sha256: str, attachment: str, path: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def _credit(unit: str | None = None) -> Any:
+def _credit(unit: str | None = None, message: Any = None) -> Any:
     """(message, unit, credited_by) for every message; with ``unit``, only the messages that
-    could be that unit's (index lookups, not a scan of every message)."""
+    could be that unit's (index lookups, not a scan of every message); with ``message``, that
+    one message."""
     decided = _latest_credit()
     credit = decisions.alias("credit_decision")
     exact = registry_addresses.alias("exact")
@@ -185,6 +194,8 @@ def _credit(unit: str | None = None) -> Any:
         statement = statement.where(or_(
             messages.c.sender.in_(addresses), messages.c.sender_domain.in_(addresses),
             messages.c.id.in_(select(decisions.c.message).where(decisions.c.unit == unit))))
+    if message is not None:
+        statement = statement.where(messages.c.id == message)
     # Worked out once per message, then joined to the checks through their index (left to
     # itself, the planner repeats the message's joins for each of its files).
     return statement.cte("credit").prefix_with("MATERIALIZED")
@@ -202,6 +213,46 @@ def _judged() -> tuple[Any, Any, Any]:
     ok = case((judgement.c.action == ACCEPT, 1), (judgement.c.action == REJECT, 0),
               else_=checks.c.ok)
     return joined, ok, judgement
+
+
+def _judgement() -> Any:
+    """A check's judgement (1 or 0), as a value of an UPDATE of ``checks``: the latest accept
+    or reject decision on its content that is not undone, else the validator's verdict."""
+    latest = select(decisions.c.action).where(
+        decisions.c.content == checks.c.content, decisions.c.action.in_(FILE_ACTIONS),
+        decisions.c.undone_at.is_(None)).order_by(decisions.c.id.desc()).limit(1) \
+        .scalar_subquery()
+    return case((latest == ACCEPT, 1), (latest == REJECT, 0), else_=checks.c.ok)
+
+
+@functools.cache
+def _one_message() -> tuple[Any, Any, Any, Any]:
+    """Built once (intake refreshes every message it processes): the lock on the message
+    bound as ``message_``, its credit, and the updates that store ``unit_`` as its and its
+    checks'."""
+    message, unit = bindparam("message_"), bindparam("unit_")
+    credit = _credit(message=message)
+    return (select(messages.c.id).where(messages.c.id == message).with_for_update(),
+            select(credit.c.unit),
+            update(messages).where(messages.c.id == message).values(credit_unit=unit),
+            update(checks).where(checks.c.message == message)
+            .values(credit_unit=unit, judged_ok=_judgement()))
+
+
+Write = TypeVar("Write", bound=Callable[..., Any])
+
+
+def keeps_credit(method: Write) -> Write:
+    """For a :class:`Repository` write on one message (its first argument) that changes what
+    the credit rule reads (its state, authentication, machine verdict): the credit columns
+    follow in the same transaction."""
+    @functools.wraps(method)
+    def write(self: Repository, message: int, *args: Any, **kwargs: Any) -> Any:
+        with self.transaction():
+            result = method(self, message, *args, **kwargs)
+            self.refresh_credit(message)
+            return result
+    return write  # type: ignore[return-value]
 
 
 # --- the mixin ------------------------------------------------------------------------------
@@ -241,32 +292,79 @@ class CreditQueries:
                 self.conn.execute(registry_addresses.insert(), [
                     {"address": address, "unit": key} for address, key in owners.items()])
             self._upsert(meta, ["key"], {"key": "registry", "value": fingerprint})
+            self.refresh_credit()
 
     def _registry_fingerprint(self: Repository) -> str | None:
         row = self._one(select(meta.c.value).where(meta.c.key == "registry"))
         return None if row is None else str(row[0])
 
+    # --- credit kept in columns -------------------------------------------------------
+
+    def refresh_credit(self: Repository, message: int | None = None) -> None:
+        """Bring the credit columns of ``message`` (or of every message) and its checks in
+        step with the rule, in the caller's transaction. Call it after every write the rule
+        reads: a message's state, authentication or machine verdict, a credit decision."""
+        if message is not None:
+            lock, credit_of, set_message, set_checks = _one_message()
+            with self.transaction():
+                # PostgreSQL: two writers refreshing one message (a poller's outcome, a
+                # coordinator's credit) take turns, and the second reads the rule after the
+                # first committed, so neither stores a result the other made stale.
+                self.conn.execute(lock, {"message_": message})
+                unit = self.conn.execute(credit_of, {"message_": message}).scalar()
+                self.conn.execute(set_message, {"message_": message, "unit_": unit})
+                self.conn.execute(set_checks, {"message_": message, "unit_": unit})
+            return
+        with self.transaction():
+            if self.dialect == "postgresql":  # no message's credit changes meanwhile
+                self.conn.execute(text(
+                    "LOCK TABLE messages, decisions IN SHARE ROW EXCLUSIVE MODE"))
+            credit = _credit()
+            moved: dict[str | None, list[int]] = defaultdict(list)
+            for ident, unit, stored in self.conn.execute(
+                    select(credit.c.message, credit.c.unit, messages.c.credit_unit)
+                    .select_from(credit.join(messages, messages.c.id == credit.c.message))):
+                if unit != stored:
+                    moved[unit].append(int(ident))
+            for unit, idents in moved.items():
+                for start in range(0, len(idents), CHUNK):
+                    chunk = idents[start:start + CHUNK]
+                    self.conn.execute(update(messages).where(messages.c.id.in_(chunk))
+                                      .values(credit_unit=unit))
+                    self.conn.execute(update(checks).where(checks.c.message.in_(chunk))
+                                      .values(credit_unit=unit))
+            self._rejudge(true())
+
+    def _rejudge(self: Repository, which: Any) -> None:
+        """``checks.judged_ok`` of the checks ``which`` selects, after the decisions. Their
+        rows are locked first (PostgreSQL), so the update reads decisions committed by a
+        concurrent judge of the same content (as for one message's credit above)."""
+        self.conn.execute(select(checks.c.id).where(which).with_for_update())
+        self.conn.execute(update(checks).where(which).values(judged_ok=_judgement()))
+
+    def _refresh_after_decision(self: Repository, action: str, message: int | None,
+                                content: int | None) -> None:
+        if action in MESSAGE_ACTIONS and message is not None:
+            self.refresh_credit(message)
+        elif action in FILE_ACTIONS and content is not None:
+            self._rejudge(checks.c.content == content)
+
     # --- tallies ----------------------------------------------------------------------
 
     def unit_tallies(self: Repository, unit: str | None = None) -> dict[str, Tally]:
-        """What each unit (or only ``unit``) has sent, by its key: two grouped queries."""
-        credit = _credit(unit)
-        credited = credit.c.unit.is_not(None) if unit is None else credit.c.unit == unit
+        """What each unit (or only ``unit``) has sent, by its key: two grouped queries, each
+        over an index that covers it (the credit columns)."""
         counts: dict[str, dict[str, Any]] = {}
         for key, submissions, last in self._all(
-                select(credit.c.unit, func.count(), func.max(messages.c.received_at))
-                .select_from(credit.join(messages, messages.c.id == credit.c.message))
-                .where(credited).group_by(credit.c.unit)):
+                select(messages.c.credit_unit, func.count(), func.max(messages.c.received_at))
+                .where(_credited(messages.c.credit_unit, unit))
+                .group_by(messages.c.credit_unit)):
             counts[str(key)] = {"submissions": int(submissions), "last_submission": last}
-        joined, ok, _ = _judged()
-        files = select(credit.c.unit.label("unit"), checks.c.kind.label("kind"),
-                       ok.label("ok"), checks.c.content.label("content")) \
-            .select_from(credit.join(joined, checks.c.message == credit.c.message)) \
-            .where(credited).subquery("files")
         for key, kind, is_ok, count in self._all(
-                select(files.c.unit, files.c.kind, files.c.ok,
-                       func.count(func.distinct(files.c.content)))
-                .group_by(files.c.unit, files.c.kind, files.c.ok)):
+                select(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok,
+                       func.count(func.distinct(checks.c.content)))
+                .where(_credited(checks.c.credit_unit, unit))
+                .group_by(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok)):
             name = TALLY_FIELDS.get((str(kind), bool(is_ok)))
             if name:
                 counts.setdefault(str(key), {})[name] = int(count)
@@ -291,11 +389,9 @@ class CreditQueries:
     def unknown_senders_now(self: Repository) -> list[tuple[str, int]]:
         """Senders of processed mail credited to no unit (neither forged nor a machine),
         with how many messages each sent."""
-        credit = _credit()
         rows = self._all(
             select(messages.c.sender, func.count())
-            .select_from(credit.join(messages, messages.c.id == credit.c.message))
-            .where(credit.c.unit.is_(None), messages.c.suspicious.is_(None),
+            .where(messages.c.credit_unit.is_(None), messages.c.suspicious.is_(None),
                    messages.c.not_credited.is_(None), messages.c.sender.is_not(None),
                    messages.c.state == PROCESSED)
             .group_by(messages.c.sender).order_by(messages.c.sender))
@@ -328,7 +424,7 @@ class CreditQueries:
             .group_by(attachments.c.message).subquery()
         undone_add = select(decisions.c.message).where(
             decisions.c.action == ADD, decisions.c.undone_at.is_not(None))
-        statement = select(messages, credit.c.unit.label("credit_unit"), credit.c.credited_by,
+        statement = select(messages, credit.c.unit.label("credited_unit"), credit.c.credited_by,
                            func.coalesce(files.c.files, 0).label("file_count")) \
             .select_from(credit.join(messages, messages.c.id == credit.c.message)
                          .outerjoin(files, files.c.message == messages.c.id)) \
@@ -381,6 +477,7 @@ class CreditQueries:
             result = self.conn.execute(decisions.insert().values(
                 action=action, message=message, file=file, content=content, unit=unit,
                 reason=reason, by=by, at=at))
+            self._refresh_after_decision(action, message, content)
             return int(result.inserted_primary_key[0])
 
     def decision(self: Repository, decision: int) -> DecisionRecord | None:
@@ -394,9 +491,14 @@ class CreditQueries:
 
     def undo_decision(self: Repository, decision: int, by: str, at: str) -> bool:
         """Mark a decision undone; False when it was undone already (or does not exist)."""
-        return self._write(update(decisions).where(
-            decisions.c.id == decision, decisions.c.undone_at.is_(None))
-            .values(undone_at=at, undone_by=by)) == 1
+        with self.transaction():
+            undone = self.conn.execute(update(decisions).where(
+                decisions.c.id == decision, decisions.c.undone_at.is_(None))
+                .values(undone_at=at, undone_by=by)
+                .returning(decisions.c.action, decisions.c.message, decisions.c.content)).first()
+            if undone is not None:
+                self._refresh_after_decision(*undone)
+            return undone is not None
 
     def active_decisions(self: Repository) -> int:
         row = self._one(select(func.count()).where(decisions.c.undone_at.is_(None)))
@@ -426,11 +528,16 @@ class CreditQueries:
             return int(result.inserted_primary_key[0])
 
 
+def _credited(column: Any, unit: str | None) -> Any:
+    """``column`` (a credit_unit) names ``unit``, or any unit."""
+    return column.is_not(None) if unit is None else column == unit
+
+
 def _message_view(row: Row[Any]) -> MessageView:
     values = row._mapping
     return MessageView(
         id=values["id"], message_id=values["message_id"], sender=values["sender"],
-        sender_name=values["sender_name"], unit=values["credit_unit"],
+        sender_name=values["sender_name"], unit=values["credited_unit"],
         credited_by=values["credited_by"], subject=values["subject"],
         received=values["received_at"], state=values["state"],
         suspicious=values["suspicious"], not_credited=values["not_credited"],

@@ -40,20 +40,19 @@ class Overview:
     def unanswered(self) -> dict[str, int]:
         """Per unit key, its credited messages that no sent reply answers (queued, refused,
         or held for a digest not sent yet)."""
-        credit = _credit()
         answered = exists().where(replies.c.state == SENT, or_(
             replies.c.message == messages.c.id, replies.c.id == messages.c.digest))
         return {str(unit): int(count) for unit, count in self.repository._all(
-            select(credit.c.unit, func.count())
-            .select_from(credit.join(messages, messages.c.id == credit.c.message))
-            .where(credit.c.unit.is_not(None), ~answered).group_by(credit.c.unit))}
+            select(messages.c.credit_unit, func.count())
+            .where(messages.c.credit_unit.is_not(None), ~answered)
+            .group_by(messages.c.credit_unit))}
 
     def uncredited(self, limit: int = 500) -> list[MessageView]:
         """Processed mail credited to no unit now (unknown senders, failed authentication,
         machine mail), newest first; ``files`` is not counted (0)."""
         credit = _credit()
         return [_message_view(row) for row in self.repository._all(
-            select(messages, credit.c.unit.label("credit_unit"), credit.c.credited_by,
+            select(messages, credit.c.unit.label("credited_unit"), credit.c.credited_by,
                    literal(0).label("file_count"))
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
             .where(credit.c.unit.is_(None), messages.c.state == PROCESSED)

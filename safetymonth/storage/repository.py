@@ -41,7 +41,7 @@ from sqlalchemy.exc import DBAPIError
 
 from safetymonth.config import Config
 from safetymonth.storage import claims, database
-from safetymonth.storage.credit import CreditQueries, RegistryUnit, content_id
+from safetymonth.storage.credit import CreditQueries, RegistryUnit, content_id, keeps_credit
 from safetymonth.storage.database import WRITE
 from safetymonth.storage.errors import DatabaseError, SourceHeldError
 from safetymonth.storage.files import (
@@ -110,6 +110,7 @@ class MessageRecord:
     sender_domain: str | None = None
     held_until: str | None = None  # held for the digest until then (UTC)
     digest: str | None = None  # the digest reply that answered it
+    credit_unit: str | None = None  # the unit credited now (storage.credit)
 
     @property
     def claimed_unit(self) -> str | None:
@@ -659,11 +660,13 @@ class Repository(CreditQueries):
         return self._write(update(messages).where(messages.c.state == FAILED)
                            .values(state=RECEIVED, tries=0))
 
+    @keeps_credit
     def restart(self, message: int) -> None:
         """Process a message again from its stored raw copy (its files were lost)."""
         self._write(update(messages).where(messages.c.id == message)
                     .values(state=RECEIVED, tries=0))
 
+    @keeps_credit
     def replace_raw(self, message: int, sha256: str, size: int) -> None:
         """A message recorded from its header only is now stored whole: process it."""
         with self.transaction():
@@ -697,6 +700,7 @@ class Repository(CreditQueries):
                  "content": content_id(item.sha256, item.name, verdict["path"])}
                 for verdict in item.verdicts])
 
+    @keeps_credit
     def record_outcome(self, message: int, outcome: Outcome) -> None:
         """Whose submission it is, why no reply, and the message's final state."""
         self._write(update(messages).where(messages.c.id == message).values(

@@ -49,11 +49,15 @@ messages = Table(
     # window ends (held_until, UTC); digest: the id of that reply once queued.
     Column("held_until", Text),
     Column("digest", Text),
+    # The unit credited now (storage.credit's rule), kept in step with the registry, the
+    # decisions and the message's state by CreditQueries.refresh_credit: the board reads it.
+    Column("credit_unit", Text),
     Index("messages_message_id", "message_id"),
     Index("messages_sha256", "sha256"),
     Index("messages_unit", "unit"),
     Index("messages_sender_domain", "sender_domain"),
     Index("messages_held", "held_until"),
+    Index("messages_credit", "credit_unit", "received_at"),
 )
 
 # Every key a source has shown a message under (folder, re-delivery, new UIDVALIDITY).
@@ -90,9 +94,14 @@ checks = Table(
     # member's name; see storage.credit.content_id): the tally reads only this index.
     Column("message", Integer),
     Column("content", BigInteger),
+    # Its message's credit_unit and its judgement after decisions, kept in step the same way:
+    # the tally is one scan of the checks_credit index.
+    Column("credit_unit", Text),
+    Column("judged_ok", Integer),
     Index("checks_attachment", "attachment"),
     Index("checks_tally", "message", "kind", "ok", "content"),
     Index("checks_content", "content"),
+    Index("checks_credit", "credit_unit", "kind", "judged_ok", "content"),
 )
 
 # The outbox: replies and reminders, queued in the transaction that decided them.
@@ -113,6 +122,7 @@ replies = Table(
     Column("claimed_by", Text),  # the worker handing it to the transport
     Index("replies_recipient", "recipient", "created_at"),
     Index("replies_state", "state"),
+    Index("replies_message", "message", "state"),
 )
 
 # How far each source has read: an opaque string only the source understands (IMAP:
@@ -157,6 +167,7 @@ decisions = Table(
     Column("undone_by", Text),
     Index("decisions_message", "message"),
     Index("decisions_file", "file"),
+    Index("decisions_content", "content"),
 )
 
 meta = Table(

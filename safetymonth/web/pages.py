@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from starlette.datastructures import FormData
 
 from safetymonth import decisions, docgen
 from safetymonth.config import Config, Unit
-from safetymonth.report import report_from_repository, write_csv
+from safetymonth.report import clerk_xlsx, report_from_repository, write_clerk_csv
 from safetymonth.storage.credit import FileView
 from safetymonth.storage.files import TMP_DIR
 from safetymonth.storage.repository import Repository
@@ -290,23 +291,41 @@ async def remind(request: Request, who: Decider,
     return render(request, "remind.html", who, plans=plans, sent=True)
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @router.get("/report.csv")
 async def report_csv(request: Request, _who: Who) -> Response:
     """The unit table as ``report --csv`` writes it (written under storage.dir/tmp, read
     back, removed)."""
     settings = config(request)
-    result = await pool(request).run(report_from_repository, settings)
+    result = await pool(request).run(request.app.state.cache.report, settings)
 
     def written() -> bytes:
         path = settings.storage_dir / TMP_DIR / f"report-{uuid.uuid4().hex}.csv"
         try:
-            write_csv(result, path)
+            write_clerk_csv(result, path, views.zone(settings))
             return path.read_bytes()
         finally:
             path.unlink(missing_ok=True)
 
     return Response(await run_in_threadpool(written), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": downloads.disposition(False, "统计表.csv")})
+
+
+@router.get("/report.xlsx")
+async def report_xlsx(request: Request, _who: Who) -> Response:
+    """The unit table as ``report --xlsx`` writes it, for Excel and WPS."""
+    settings = config(request)
+    result = await pool(request).run(request.app.state.cache.report, settings)
+
+    def written() -> bytes:
+        out = io.BytesIO()
+        clerk_xlsx(result, out, views.zone(settings))
+        return out.getvalue()
+
+    return Response(await run_in_threadpool(written), media_type=XLSX, headers={
+        "content-disposition": downloads.disposition(False, "材料报送情况.xlsx")})
 
 
 # --- documents ------------------------------------------------------------------------------
