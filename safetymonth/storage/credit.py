@@ -23,9 +23,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, case, func, literal, or_, select, text, update
+from sqlalchemy import Row, bindparam, case, func, literal, or_, select, text, update
 
 from safetymonth.storage.schema import (
     attachments,
@@ -160,7 +161,7 @@ def content_id(sha256: str, attachment: str, path: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def _credit(unit: str | None = None) -> Any:
+def _credit(unit: Any = None) -> Any:
     """(message, unit, credited_by) for every message; with ``unit``, only the messages that
     could be that unit's (index lookups, not a scan of every message)."""
     decided = _latest_credit()
@@ -202,6 +203,17 @@ def _judged() -> tuple[Any, Any, Any]:
     ok = case((judgement.c.action == ACCEPT, 1), (judgement.c.action == REJECT, 0),
               else_=checks.c.ok)
     return joined, ok, judgement
+
+
+@cache
+def _accepted_counts() -> Any:
+    """Distinct accepted contents per kind of the unit bound as ``unit``."""
+    unit = bindparam("unit")
+    credit = _credit(unit)
+    joined, ok, _ = _judged()
+    return select(checks.c.kind, func.count(func.distinct(checks.c.content))) \
+        .select_from(credit.join(joined, checks.c.message == credit.c.message)) \
+        .where(credit.c.unit == unit, ok == 1).group_by(checks.c.kind)
 
 
 # --- the mixin ------------------------------------------------------------------------------
@@ -275,18 +287,11 @@ class CreditQueries:
     def unit_tally(self: Repository, unit: str) -> Tally:
         return self.unit_tallies(unit).get(unit, Tally())
 
-    def has_accepted(self: Repository, unit: str, kind: str, count: int) -> bool:
-        """Whether ``unit`` has at least ``count`` distinct accepted files of ``kind``."""
-        if count <= 0:
-            return True
-        credit = _credit(unit)
-        joined, ok, _ = _judged()
-        found = select(checks.c.content).distinct() \
-            .select_from(credit.join(joined, checks.c.message == credit.c.message)) \
-            .where(credit.c.unit == unit, checks.c.kind == kind, ok == 1) \
-            .limit(count).subquery()
-        row = self._one(select(func.count()).select_from(found))
-        return row is not None and int(row[0]) >= count
+    def accepted_counts(self: Repository, unit: str) -> dict[str, int]:
+        """How many distinct accepted files of each kind ``unit`` has (kinds it has none of
+        are absent): one grouped query, built once (intake asks it for every reply)."""
+        return {str(kind): int(count)
+                for kind, count in self._all(_accepted_counts(), {"unit": unit})}
 
     def unknown_senders_now(self: Repository) -> list[tuple[str, int]]:
         """Senders of processed mail credited to no unit (neither forged nor a machine),

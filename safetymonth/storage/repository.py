@@ -306,13 +306,13 @@ class Repository(CreditQueries):
         if not self._depth and self.conn.in_transaction():
             self.conn.rollback()
 
-    def _all(self, statement: Any) -> Sequence[Row[Any]]:
-        rows = self.conn.execute(statement).all()
+    def _all(self, statement: Any, parameters: Any = None) -> Sequence[Row[Any]]:
+        rows = self.conn.execute(statement, parameters).all()
         self._end_read()
         return rows
 
-    def _one(self, statement: Any) -> Row[Any] | None:
-        row = self.conn.execute(statement).first()
+    def _one(self, statement: Any, parameters: Any = None) -> Row[Any] | None:
+        row = self.conn.execute(statement, parameters).first()
         self._end_read()
         return row
 
