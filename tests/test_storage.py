@@ -61,6 +61,17 @@ def test_a_new_store_is_at_the_head_revision_with_every_table(open_store: Opener
         assert database.revision(store.conn) == database.head()
 
 
+def test_the_head_revision_is_read_from_the_file_names_as_alembic_reads_it() -> None:
+    """head() reads the migrations' file names, not the scripts: each file must be named for
+    its revision, and the newest name must be Alembic's head."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(database.MIGRATIONS))
+    assert database.head() == script.get_current_head()
+    for revision in script.walk_revisions():
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")
+
+
 def test_a_newer_schema_is_refused_in_one_sentence(open_store: Opener) -> None:
     with open_store() as store:
         store.conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")

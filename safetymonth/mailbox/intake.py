@@ -58,7 +58,7 @@ from safetymonth.storage.repository import (
     Received,
     Repository,
 )
-from safetymonth.validator import Verdict, check_file
+from safetymonth.validator import Verdict, check_file, prestart
 
 log = logging.getLogger("safetymonth.intake")
 
@@ -119,6 +119,8 @@ class Intake:
     def run(self, source: Source) -> Stats:
         """Everything new on ``source``, plus what an earlier run left half done."""
         self.store.register()  # a worker, for its claims
+        if self.checker is check_file:  # the probe worker's start overlaps the first fetch
+            prestart(self.config.policy.probe)
         with self.store.batch():
             return self._run(source)
 

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Row, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from safetymonth.config import Config
@@ -263,13 +262,25 @@ def _inserting(dialect: str, table: Any, key: tuple[str, ...], updating: tuple[s
     """INSERT into ``table``, its values bound at execution: on a conflict over ``key``
     nothing (returning the column ``returning``, else the first of ``key``, when inserted),
     or the ``updating`` columns set to the new row's."""
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    statement = _insert(dialect, table)
     if updating:
         return statement.on_conflict_do_update(
             index_elements=list(key),
             set_={name: statement.excluded[name] for name in updating})
     return statement.on_conflict_do_nothing(index_elements=list(key)) \
         .returning(table.c[returning or key[0]])
+
+
+def _insert(dialect: str, table: Any) -> Any:
+    """The dialect's INSERT (with ON CONFLICT). A dialect's module is imported when used:
+    a poll on SQLite loads none of PostgreSQL's."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 # --- the repository -------------------------------------------------------------------------
@@ -499,10 +510,9 @@ class Repository(CreditQueries):
         """Become the one watcher of ``source``; raises :class:`SourceHeldError` naming the
         live worker that watches it (and the source, as ``label``)."""
         owner = self.owner
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
         live = select(workers.c.owner).where(
             workers.c.heartbeat_at >= claims.timestamp(claims.LEASE))
-        statement = dialect.insert(source_locks).values(source=source, owner=owner)
+        statement = _insert(self.dialect, source_locks).values(source=source, owner=owner)
         statement = statement.on_conflict_do_update(
             index_elements=["source"], set_={"owner": statement.excluded.owner},
             where=or_(source_locks.c.owner == owner, source_locks.c.owner.not_in(live))
