@@ -20,7 +20,19 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
@@ -125,6 +137,12 @@ def _alembic(connection: Connection) -> AlembicConfig:
     return config
 
 
+# Alembic's own version table, as its stamp creates it.
+_ALEMBIC_VERSION = Table("alembic_version", MetaData(),
+                         Column("version_num", String(32), nullable=False),
+                         PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+
+
 @cache
 def head() -> str:
     """The newest revision: each file in ``migrations/versions`` is named for its revision
@@ -181,18 +199,38 @@ def upgrade(connection: Connection) -> None:
             current = revision(connection)
             if current == head():
                 return
-            from alembic import command
-
-            config = _alembic(connection)
-            legacy = _stamped(connection) is None
-            log.info("database schema: upgrading from %s to %s", current or "nothing", head())
-            if current is not None and legacy:
-                command.stamp(config, current)
-            command.upgrade(config, "head")
+            if current is None:
+                log.info("database schema: creating revision %s", head())
+                create_schema(connection)
+            else:
+                log.info("database schema: upgrading from %s to %s", current, head())
+                migrate(connection, current)
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA user_version={ALEMBIC_MANAGED}")
     finally:
         connection.info[WRITE] = False
+
+
+def create_schema(connection: Connection) -> None:
+    """The head schema in an empty database, stamped with its revision: the tables of
+    :mod:`safetymonth.storage.schema` (which the migrations produce too, as
+    tests/test_storage_upgrade.py checks), with neither Alembic nor the migrations loaded."""
+    from safetymonth.storage.schema import metadata
+
+    metadata.create_all(connection, checkfirst=False)
+    _ALEMBIC_VERSION.create(connection)
+    connection.execute(_ALEMBIC_VERSION.insert().values(version_num=head()))
+
+
+def migrate(connection: Connection, current: str | None) -> None:
+    """Alembic's upgrade from ``current`` (None: an empty database) to the head revision. A
+    store of the first release (``user_version``, no version table) is stamped first."""
+    from alembic import command
+
+    config = _alembic(connection)
+    if current is not None and _stamped(connection) is None:
+        command.stamp(config, current)
+    command.upgrade(config, "head")
 
 
 def schema_status(url: str, password: str | None) -> str:

@@ -243,7 +243,9 @@ _DELETE_CHECKS = checks.delete().where(checks.c.attachment.in_(
     select(attachments.c.id).where(attachments.c.message == bindparam("message_"))))
 _DELETE_ATTACHMENTS = attachments.delete().where(
     attachments.c.message == bindparam("message_"))
-_INSERT_ATTACHMENT = attachments.insert()
+# One INSERT for every file of a message; the ids come back in the files' order.
+_INSERT_ATTACHMENTS = attachments.insert().returning(attachments.c.id,
+                                                     sort_by_parameter_order=True)
 _INSERT_CHECKS = checks.insert()
 _REPLY = select(replies).where(replies.c.id == bindparam("reply"))
 _CLAIM_REPLY = update(replies).where(
@@ -360,6 +362,11 @@ class Repository(CreditQueries):
         try:
             with self.conn.begin():
                 yield
+                beat = self._heartbeat if self._heartbeat and self._heartbeat.due() else None
+                if beat is not None:  # carried by this commit (see claims.Heartbeat)
+                    beat.record(self.conn)
+            if beat is not None:
+                beat.recorded()
         except DBAPIError as error:
             if self._registering:
                 self._forget_registration()
@@ -420,7 +427,8 @@ class Repository(CreditQueries):
                     owner=me.owner, host=me.host, pid=me.pid, started=me.started,
                     heartbeat_at=claims.timestamp()))
             self._me = me
-            self._heartbeat = claims.Heartbeat(self.engine, me.owner)
+            self._heartbeat = claims.Heartbeat(self.engine, me.owner,
+                                               busy=lambda: self._depth > 0)
         return self._me.owner
 
     def register(self) -> str:
@@ -722,24 +730,21 @@ class Repository(CreditQueries):
         with self.transaction():
             self.conn.execute(_DELETE_CHECKS, {"message_": message})
             self.conn.execute(_DELETE_ATTACHMENTS, {"message_": message})
-            rows = []
-            for item in files:
-                attachment = self._record_attachment(message, item)
-                rows += [{"attachment": attachment, "path": verdict["path"],
-                          "kind": verdict["kind"], "ok": int(bool(verdict["ok"])),
-                          "message": message,
-                          "content": content_id(item.sha256, item.name, verdict["path"])}
-                         for verdict in item.verdicts]
-            if rows:  # every file's checks in one executemany
+            if not files:
+                return
+            ids = self.conn.execute(_INSERT_ATTACHMENTS, [dict(
+                message=message, position=item.position, name=item.name,
+                stored_name=item.stored_name, sha256=item.sha256, size=item.size,
+                content_type=item.content_type,
+                verdict=json.dumps(item.verdicts, ensure_ascii=False)) for item in files]).all()
+            rows = [{"attachment": int(attachment), "path": verdict["path"],
+                     "kind": verdict["kind"], "ok": int(bool(verdict["ok"])),
+                     "message": message,
+                     "content": content_id(item.sha256, item.name, verdict["path"])}
+                    for (attachment,), item in zip(ids, files, strict=True)
+                    for verdict in item.verdicts]
+            if rows:
                 self.conn.execute(_INSERT_CHECKS, rows)
-
-    def _record_attachment(self, message: int, item: NewAttachment) -> int:
-        result = self.conn.execute(_INSERT_ATTACHMENT, dict(
-            message=message, position=item.position, name=item.name,
-            stored_name=item.stored_name, sha256=item.sha256, size=item.size,
-            content_type=item.content_type,
-            verdict=json.dumps(item.verdicts, ensure_ascii=False)))
-        return int(result.inserted_primary_key[0])
 
     def record_outcome(self, message: int, outcome: Outcome) -> None:
         """Whose submission it is, why no reply, and the message's final state."""
