@@ -143,10 +143,16 @@ TALLY_FIELDS = {("document", True): "documents_ok", ("document", False): "docume
 # --- the SQL --------------------------------------------------------------------------------
 
 
+def _one_of(column: Any, values: tuple[str, ...]) -> Any:
+    """``column`` is one of ``values``, as plain comparisons: an ``IN`` of a list is expanded
+    when executed, which costs the statement its cached SQL at every execution."""
+    return or_(*(column == value for value in values))
+
+
 def _latest_credit() -> Any:
     """Per message, the id of its latest credit (or add) decision that is not undone."""
     return select(decisions.c.message, func.max(decisions.c.id).label("decision")) \
-        .where(decisions.c.action.in_(MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .where(_one_of(decisions.c.action, MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
         .group_by(decisions.c.message).subquery()
 
 
@@ -195,7 +201,7 @@ def _judged() -> tuple[Any, Any, Any]:
     """The checks with their judgement: (the join, the effective ok expression, the judging
     decision's table). The checks of ``attachments`` are included."""
     latest = select(decisions.c.content, func.max(decisions.c.id).label("decision")) \
-        .where(decisions.c.action.in_(FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .where(_one_of(decisions.c.action, FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
         .group_by(decisions.c.content).subquery("judged")
     judgement = decisions.alias("judgement")
     joined = checks.outerjoin(latest, latest.c.content == checks.c.content) \

@@ -628,11 +628,10 @@ class Repository(CreditQueries):
         perhaps by another process a moment ago) is not recorded again: its record is
         returned, and ``key`` becomes another of its keys."""
         with self.transaction():
-            known = self._known(key, received)
-            if known is not None:
-                return known
+            # Inserted first and looked up only on a conflict: a new message (nearly every
+            # one) costs no lookups, and a known one is found by the key it collided on.
             try:
-                with self.conn.begin_nested():  # undone whole if another process won a key
+                with self.conn.begin_nested():  # undone whole if one of its keys is taken
                     message = self._insert_message(key, received)
             except _TakenMeanwhile:
                 known = self._known(key, received)
@@ -652,7 +651,7 @@ class Repository(CreditQueries):
 
     def _insert_message(self, key: str, received: Received) -> int:
         """INSERT the message and each of its unique keys, or raise :class:`_TakenMeanwhile`
-        when another transaction committed one of them first."""
+        when one of them is taken (by a record of this message, or another transaction's)."""
         row = self.conn.execute(_inserting(self.dialect, messages, ("source_key",),
                                                       returning="id"), dict(
             source_key=key, received_at=now(), message_id=received.message_id,
@@ -879,7 +878,7 @@ def open_repository(config: Config, new_database: bool = False) -> Repository:
 
 
 class _TakenMeanwhile(Exception):
-    """Another transaction committed one of a new message's unique keys first."""
+    """One of a new message's unique keys is taken: the message is recorded already."""
 
 
 # --- rows to records ------------------------------------------------------------------------
