@@ -23,12 +23,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
+from timing import laps  # noqa: E402
 
 from safetymonth import samples  # noqa: E402
 from safetymonth.config import PhotoRule, Policy  # noqa: E402
@@ -127,12 +129,7 @@ def _ffmpeg(arguments: list[str]) -> None:
 
 def median_time(path: Path, policy: Policy, runs: int = 7) -> float:
     check_file(path, policy)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        check_file(path, policy)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return _median(lambda: check_file(path, policy), runs)
 
 
 def peak_rss(files: list[Path]) -> tuple[float, float]:
@@ -189,13 +186,8 @@ def _pillow_load(path: Path) -> None:
         image.load()
 
 
-def _median(action: object, runs: int = 7) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _median(action: Callable[[], object], runs: int = 7) -> float:
+    return statistics.median(laps(action, runs))
 
 
 def main() -> None:

@@ -7,11 +7,7 @@ the outbox are only logged in to (IMAP/SMTP) or looked at (Maildir folders).
 
 from __future__ import annotations
 
-import imaplib
 import os
-import smtplib
-import socket
-import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +16,6 @@ from imap_tools.errors import ImapToolsError
 
 from safetymonth.config import Config, ConfigError, ImapSource, MaildirPath, SmtpOutbox
 from safetymonth.storage.errors import StorageError
-
-LOGIN_HINT = ("the login was refused: check the user and the password in the environment "
-              "variable {env}; for 163.com, 126.com and QQ Mail that is the client "
-              "authorisation code (授权码), not the web password")
-MISMATCH_HINT = ("port and security may not match (IMAP: 993 is ssl, 143 starttls; SMTP: 465 "
-                 "is ssl, 587 starttls): check port and security")
 
 
 @dataclass(frozen=True)
@@ -88,17 +78,16 @@ def _libreoffice() -> str:
 def _mail(name: str, config: Config, endpoint: MaildirPath | ImapSource | SmtpOutbox) -> Check:
     if isinstance(endpoint, MaildirPath):
         return _check(name, lambda: _maildir(config.resolve(endpoint.path)))
-    from safetymonth.mailbox.transports import AccountError
+    from safetymonth.mailbox import servers
 
-    kind = "IMAP" if isinstance(endpoint, ImapSource) else "SMTP"
-    where = f"{kind} {endpoint.host}:{endpoint.port} ({endpoint.security})"
+    where = servers.where("IMAP" if isinstance(endpoint, ImapSource) else "SMTP", endpoint)
     try:
         _log_in(config, endpoint)
     except ConfigError as error:
         return Check(name, False, f"{where}: {error}")
-    except (OSError, imaplib.IMAP4.error, smtplib.SMTPException, ImapToolsError,
-            AccountError) as error:
-        return Check(name, False, f"{where}: {_reason(error)}; {_hint(error, endpoint)}")
+    except (*servers.RAW_ERRORS, ImapToolsError, servers.ServerError) as error:
+        return Check(name, False, f"{where}: {servers.reason(error)}; "
+                                  f"{servers.hint(error, endpoint)}")
     user = f" as {endpoint.user}" if endpoint.user else ""
     return Check(name, True, f"{where}: connected and logged in{user}")
 
@@ -128,28 +117,3 @@ def _log_in(config: Config, endpoint: ImapSource | SmtpOutbox) -> None:
         from safetymonth.mailbox.transports import SmtpTransport
 
         SmtpTransport(endpoint, ca_file).login_once()
-
-
-def _reason(error: BaseException) -> str:
-    cause = error.__cause__ or error
-    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-    return text[:200]
-
-
-def _hint(error: BaseException, endpoint: ImapSource | SmtpOutbox) -> str:
-    """What to check, from what failed."""
-    from safetymonth.mailbox.transports import AccountError
-
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return ("the server's certificate is not trusted: set ca_file to the certificate "
-                "(PEM) of the authority that signed it")
-    if isinstance(error, ConnectionRefusedError):
-        return "nothing listens there: check host and port"
-    if isinstance(error, socket.gaierror):
-        return "the host name is not known: check host"
-    if isinstance(error, (ImapToolsError, imaplib.IMAP4.error, smtplib.SMTPAuthenticationError,
-                          AccountError)) and not isinstance(error, imaplib.IMAP4.abort):
-        if isinstance(error, AccountError) and "offers no login" in str(error):
-            return MISMATCH_HINT
-        return LOGIN_HINT.format(env=endpoint.password_env)
-    return MISMATCH_HINT

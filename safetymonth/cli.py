@@ -124,8 +124,9 @@ def _log_to_stderr() -> None:
 def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool) -> None:
     """Read new mail from mailbox.source, check it, and reply through mailbox.outbox.
 
-    With --once, exit 0 when done, 1 when the source failed, 2 for a usage or config error,
-    3 when replies stay queued because the outbox failed (the next run sends them).
+    With --once, exit 0 when done, 1 when the source failed or storage.dir is full, 2 for a
+    usage or config error, 3 when replies stay queued because the outbox failed (the next run
+    sends them).
     """
     from safetymonth.mailbox import service
 
@@ -138,13 +139,16 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
                                       new_database=new_database)
         click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
                    f"failed {stats.failed}, too large {stats.too_large}", err=True)
+        if stats.disk_full:  # the line above says which message waits for space
+            ctx.exit(EXIT_FAILED)
         if stats.replies_left:
             click.echo(f"safetymonth: {stats.replies_left} replies stay queued because the "
                        f"outbox failed (see the lines above); the next poll sends them",
                        err=True)
             ctx.exit(EXIT_QUEUED)
     else:
-        service.watch(config, stop, new_database=new_database)
+        with _mail_server_errors(ctx):  # a login refused again and again: one line, exit 1
+            service.watch(config, stop, new_database=new_database)
 
 
 @main.command()
@@ -184,21 +188,25 @@ def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
               help="After the deadline, chase incomplete units (once per interval).")
 @click.pass_context
 def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
-    """Queue a reminder to every incomplete unit (once per interval), then send the queue."""
-    from safetymonth.mailbox.reminders import queue_reminders
-    from safetymonth.mailbox.service import send_queued
-    from safetymonth.storage.repository import open_repository
+    """Queue a reminder to every incomplete unit (once per interval), then send the queue.
+
+    Exit 3 when replies stay queued because the outbox failed (the next run sends them).
+    """
+    from safetymonth.mailbox.reminders import remind as queue_and_send
 
     config = _config(ctx)
     _log_to_stderr()
-    with open_repository(config) as store, _mail_server_errors(ctx):
-        for plan in queue_reminders(config, store, dry_run=dry_run, overdue=overdue):
-            action = f"skipped: {plan.skipped}" if plan.skipped else \
-                ("would remind" if dry_run else "reminded")
-            click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
-                       f"(missing {'、'.join(plan.missing)})")
-        if not dry_run:
-            send_queued(config, store)
+    with _mail_server_errors(ctx):
+        result = queue_and_send(config, dry_run=dry_run, overdue=overdue)
+    for plan in result.plans:
+        action = f"skipped: {plan.skipped}" if plan.skipped else \
+            ("would remind" if dry_run else "reminded")
+        click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
+                   f"(missing {'、'.join(plan.missing)})")
+    if result.left:
+        click.echo(f"safetymonth: {result.left} replies stay queued because the outbox "
+                   "failed (see the lines above); the next run sends them", err=True)
+        ctx.exit(EXIT_QUEUED)
 
 
 @main.command()
@@ -355,38 +363,30 @@ def credit(ctx: click.Context, message: str, unit: str, reason: str, by: str | N
         _after_decision(ctx, config, store, record, notify)
 
 
-@main.command()
-@config_option
-@click.argument("file", metavar="FILE")
-@reason_option
-@by_option
-@notify_option
-@click.pass_context
-def accept(ctx: click.Context, file: str, reason: str, by: str | None, notify: bool) -> None:
-    """Count FILE (its id from `files`) as accepted, whatever the validator said."""
-    from safetymonth import decisions
+def _judgement_command(action: str, summary: str) -> None:
+    """Register ``accept`` or ``reject``: one command for either judgement of a file."""
 
-    with _decisions(ctx) as (config, store):
-        record = decisions.accept(config, store, file, reason, decisions.decided_by(by),
-                                  notify)
-        _after_decision(ctx, config, store, record, notify)
+    @main.command(name=action, help=summary)
+    @config_option
+    @click.argument("file", metavar="FILE")
+    @reason_option
+    @by_option
+    @notify_option
+    @click.pass_context
+    def command(ctx: click.Context, file: str, reason: str, by: str | None,
+                notify: bool) -> None:
+        from safetymonth import decisions
+
+        with _decisions(ctx) as (config, store):
+            record = getattr(decisions, action)(config, store, file, reason,
+                                                decisions.decided_by(by), notify)
+            _after_decision(ctx, config, store, record, notify)
 
 
-@main.command()
-@config_option
-@click.argument("file", metavar="FILE")
-@reason_option
-@by_option
-@notify_option
-@click.pass_context
-def reject(ctx: click.Context, file: str, reason: str, by: str | None, notify: bool) -> None:
-    """Count FILE (its id from `files`) as failed, whatever the validator said."""
-    from safetymonth import decisions
-
-    with _decisions(ctx) as (config, store):
-        record = decisions.reject(config, store, file, reason, decisions.decided_by(by),
-                                  notify)
-        _after_decision(ctx, config, store, record, notify)
+_judgement_command("accept", "Count FILE (its id from `files`) as accepted, whatever the "
+                             "validator said.")
+_judgement_command("reject", "Count FILE (its id from `files`) as failed, whatever the "
+                             "validator said.")
 
 
 @main.command()
@@ -624,11 +624,9 @@ def verify(ctx: click.Context, repair: bool) -> None:
 
     Exit 0 when all are (or, with --repair, all were repaired), 1 otherwise.
     """
-    from safetymonth.operations import verify as verify_store
-    from safetymonth.storage.repository import open_repository
+    from safetymonth.operations import verify_store
 
-    with open_repository(_config(ctx)) as store:
-        problems = verify_store(store, repair=repair)
+    problems = verify_store(_config(ctx), repair=repair)
     for problem in problems:
         click.echo(problem.describe())
     left = [problem for problem in problems if not problem.repaired]

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -40,6 +41,24 @@ class _Strict(BaseModel):
     """Base for every section: unknown keys are refused, so a typo never passes silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_size(value: object) -> object:
+    """Accept ``4 GiB``, ``500 MB``, ``1024`` and plain integers for byte sizes."""
+    if not isinstance(value, str):
+        return value
+    units = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MiB,
+             "gb": 1000**3, "gib": GiB}
+    text = value.strip().lower().replace(" ", "")
+    number = text.rstrip("kmgib")
+    unit = text[len(number):]
+    if unit not in units or not number.replace(".", "", 1).isdigit():
+        raise ValueError(f"expected a size such as 500 MB or 4 GiB, got {value!r}")
+    return int(float(number) * units[unit])
+
+
+# A byte count that config.yaml may also write as "500 MB" or "4 GiB".
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
 
 
 # --- policy: what a submission must meet -------------------------------------------------
@@ -100,13 +119,8 @@ class PhotoRule(SizeRule):
 class ProbeLimits(_Strict):
     """What one third-party parser may take in its sandboxed worker, per file."""
 
-    max_memory: int = Field(default=1 * GiB, ge=256 * MiB)  # a worker needs ~80 MB to start
+    max_memory: ByteSize = Field(default=1 * GiB, ge=256 * MiB)  # a worker needs ~80 MB to start
     timeout: float = Field(default=10.0, gt=0)
-
-    @field_validator("max_memory", mode="before")
-    @classmethod
-    def _parse_size(cls, value: object) -> object:
-        return parse_size(value)
 
 
 class DocumentRule(_Strict):
@@ -122,13 +136,8 @@ class ArchiveLimits(_Strict):
     """Hard limits for a .zip, checked from its directory before anything is inflated."""
 
     max_members: int = Field(default=1000, ge=1)
-    max_total_size: int = Field(default=4 * GiB, ge=1)
+    max_total_size: ByteSize = Field(default=4 * GiB, ge=1)
     max_ratio: float = Field(default=200.0, gt=1)
-
-    @field_validator("max_total_size", mode="before")
-    @classmethod
-    def _parse_size(cls, value: object) -> object:
-        return parse_size(value)
 
 
 class Policy(_Strict):
@@ -141,16 +150,11 @@ class Policy(_Strict):
     document: DocumentRule = DocumentRule()
     # The 2016 notice says videos "大于" 1280×720; the design card says "at least".
     inclusive: bool = True
-    max_file_size: int = Field(default=4 * GiB, ge=1)
+    max_file_size: ByteSize = Field(default=4 * GiB, ge=1)
     # Above this many declared pixels an image is a decompression bomb and is never decoded.
     max_image_pixels: int = Field(default=200_000_000, ge=1)
     archive: ArchiveLimits = ArchiveLimits()
     probe: ProbeLimits = ProbeLimits()
-
-    @field_validator("max_file_size", mode="before")
-    @classmethod
-    def _parse_size(cls, value: object) -> object:
-        return parse_size(value)
 
     @model_validator(mode="after")
     def _formats_of_their_kind(self) -> Policy:
@@ -165,20 +169,6 @@ class Policy(_Strict):
     def inclusive_for(self, rule: SizeRule) -> bool:
         """Whether a file exactly at ``rule``'s minimum passes."""
         return self.inclusive if rule.inclusive is None else rule.inclusive
-
-
-def parse_size(value: object) -> object:
-    """Accept ``4 GiB``, ``500 MB``, ``1024`` and plain integers for byte sizes."""
-    if not isinstance(value, str):
-        return value
-    units = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MiB,
-             "gb": 1000**3, "gib": GiB}
-    text = value.strip().lower().replace(" ", "")
-    number = text.rstrip("kmgib")
-    unit = text[len(number):]
-    if unit not in units or not number.replace(".", "", 1).isdigit():
-        raise ValueError(f"expected a size such as 500 MB or 4 GiB, got {value!r}")
-    return int(float(number) * units[unit])
 
 
 # --- mailbox ------------------------------------------------------------------------------
@@ -267,7 +257,7 @@ class Mailbox(_Strict):
     outbox: MaildirPath | SmtpOutbox = MaildirPath(path=Path("var/outbox"))
     trusted_authserv_ids: list[str] = []
     poll_interval: float = Field(default=60.0, gt=0)
-    max_message_size: int = Field(default=200 * MiB, ge=1)
+    max_message_size: ByteSize = Field(default=200 * MiB, ge=1)
     max_tries: int = Field(default=3, ge=1)
     reply_rate_limit: RateLimit = RateLimit()
     # A folder whose reply/reminder/decision templates override the built-in ones, by name.
@@ -282,11 +272,6 @@ class Mailbox(_Strict):
     @classmethod
     def _outbox(cls, value: object) -> object:
         return _maildir_or_block(value, "smtp")
-
-    @field_validator("max_message_size", mode="before")
-    @classmethod
-    def _size(cls, value: object) -> object:
-        return parse_size(value)
 
 
 # --- the campaign and its units ----------------------------------------------------------

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from safetymonth.config import Config
 from safetymonth.mailbox.intake import store_attachment
 from safetymonth.mailbox.parse import parse
 from safetymonth.storage.files import RAW_DIR
-from safetymonth.storage.repository import TOO_LARGE, FileRecord, MessageRecord, Repository
+from safetymonth.storage.repository import (
+    TOO_LARGE,
+    FileRecord,
+    MessageRecord,
+    Repository,
+    open_repository,
+)
 
 LOST = "the raw mail is lost: restore the store from a backup"
 NOT_IN_RAW = "the raw mail does not yield it again: restore the store from a backup"
@@ -39,6 +46,12 @@ class Problem:
         if self.unrepairable:
             return f"{line}: cannot be repaired ({self.unrepairable})"
         return line
+
+
+def verify_store(config: Config, repair: bool = False) -> list[Problem]:
+    """:func:`verify` on the store of ``config`` (``safetymonth verify``)."""
+    with open_repository(config) as store:
+        return verify(store, repair)
 
 
 def verify(store: Repository, repair: bool = False) -> list[Problem]:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from safetymonth.config import Completion, Config, Unit
 from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
-from safetymonth.storage.repository import Repository, open_repository
+from safetymonth.storage.repository import MessageRecord, Repository, open_repository
 
 
 def local_time(value: str | None, zone: str) -> str:
@@ -33,21 +33,20 @@ KIND_ORDER = ("document", "video", "photo")
 
 
 @dataclass(frozen=True)
-class UnitProgress:
+class UnitProgress(Tally):
     """A unit's counts (:class:`Tally`) judged against the completion rule."""
 
-    name: str
+    name: str = ""
     id: str = ""
-    submissions: int = 0
-    documents_ok: int = 0
-    documents_failed: int = 0
-    photos_ok: int = 0
-    photos_failed: int = 0
-    videos_ok: int = 0
-    videos_failed: int = 0
     complete: bool = False
-    last_submission: str | None = None
     missing: list[str] = field(default_factory=list)
+
+
+def progress_row(progress: UnitProgress) -> dict[str, Any]:
+    """``progress`` as a unit of ``report --json``, its keys in the order they always had."""
+    row = {"name": progress.name, "id": progress.id, **asdict(progress)}
+    judged = {key: row.pop(key) for key in ("complete", "last_submission", "missing")}
+    return {**row, **judged}
 
 
 def judge(unit: Unit, tally: Tally, completion: Completion) -> UnitProgress:
@@ -97,15 +96,14 @@ def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress
 
 
 def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
-    units = [asdict(progress) for progress in progress_of_all(repository, config)]
+    units = [progress_row(progress) for progress in progress_of_all(repository, config)]
     unanswered = repository.unanswered_messages()
     decided = repository.active_decisions_by_unit()
     queued = repository.queued_replies_by_unit()
     for unit in units:
         unit["decisions"] = decided.get(unit["id"], 0)
         unit["unanswered"] = sum(1 for item in unanswered if item.claimed_unit == unit["name"])
-        unit["queued_replies"] = queued.get(unit["id"], 0) + \
-            (queued.get(unit["name"], 0) if unit["name"] != unit["id"] else 0)
+        unit["queued_replies"] = queued.get(unit["id"], 0)
     return {
         "units": units,
         "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],
@@ -119,14 +117,23 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         "failed": [{"source_key": item.source_key, "sender": item.sender,
                     "subject": item.subject, "state": item.state, "error": item.last_error}
                    for item in repository.failed_messages()],
-        "unanswered": [{"id": item.id, "sender": item.sender, "message_id": item.message_id,
-                        "unit": item.claimed_unit, "reason": item.no_reply}
-                       for item in unanswered],
+        "unanswered": [_unanswered(item, config.campaign.timezone) for item in unanswered],
         "queued_replies": repository.queued_reply_count(),
         "decisions": repository.active_decisions(),
         "bounces": [{**bounce, "message_id": item.message_id}
                     for item in repository.bounce_reports() for bounce in item.bounces],
     }
+
+
+def _unanswered(item: MessageRecord, zone: str) -> dict[str, Any]:
+    """A message that got no reply (yet), with why; one held for its unit's digest says
+    until when (local time), and ``held_until`` gives it in UTC."""
+    reason = item.no_reply
+    if item.held_until:
+        reason = f"{reason} until {local_time(item.held_until, zone)[-5:]}"
+    return {"id": item.id, "sender": item.sender, "message_id": item.message_id,
+            "unit": item.claimed_unit, "subject": item.subject,
+            "received": item.received_at, "reason": reason, "held_until": item.held_until}
 
 
 # The clerks' table (report --csv and --xlsx): Chinese headers, 是/否, local times.
@@ -189,7 +196,9 @@ def format_report(report: dict[str, Any], zone: str) -> str:
         lines.append(f"未计入（自动回复、退信或无发件人地址）：{item['sender'] or '（无发件人）'} "
                      f"{item['message_id']} {item['reason']}")
     for item in report["unanswered"]:
-        lines.append(f"未回复：#{item['id']} {item['sender'] or '（无发件人）'} {item['reason']}")
+        lines.append(f"未回复：#{item['id']} {item['sender'] or '（无发件人）'} "
+                     f"{local_time(item['received'], zone)} {item['subject']!r} "
+                     f"{item['reason']}")
     if report["queued_replies"]:
         lines.append(f"待发回复：{report['queued_replies']} 封")
     if report["decisions"]:

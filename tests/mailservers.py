@@ -7,6 +7,7 @@ certificate for the SSL and STARTTLS tests.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from imap_tools import MailBoxUnencrypted
 
 from safetymonth.config import load_config
@@ -214,6 +215,25 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+
+@contextlib.contextmanager
+def refusing_logins(logins: list[tuple[object, str]]) -> Iterator[SmtpServer]:
+    """A started SMTP server that refuses every login, noting (client address, user)."""
+
+    def wrong_password(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        logins.append((session.peer, auth_data.login.decode()))
+        return AuthResult(success=False, handled=False)
+
+    recorder = Recorder()
+    server = SmtpServer(recorder=recorder)
+    server.controller = Controller(recorder, hostname="127.0.0.1", port=server.port,
+                                   authenticator=wrong_password, auth_require_tls=False)
+    server.controller.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # --- fixtures (imported by tests/conftest.py) ----------------------------------------------

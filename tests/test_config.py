@@ -78,10 +78,12 @@ def test_format_aliases_and_sizes_people_write(tmp_path: Path) -> None:
         "policy:\n  photo:\n    formats: [jpg, png]\n    min_long_side: 1920\n"
         "    min_short_side: 1080\n  video:\n    formats: [MP4, m2ts]\n"
         "    min_long_side: 1280\n    min_short_side: 720\n    inclusive: false\n"
-        "  archive:\n    max_total_size: 2 GiB\n", encoding="utf-8")
+        "  archive:\n    max_total_size: 2 GiB\n  probe:\n    max_memory: 512 MiB\n"
+        "  max_file_size: 1.5 GB\n", encoding="utf-8")
     policy = load_config(tmp_path / "c.yaml").policy
     assert policy.photo.formats == ["JPEG", "PNG"]
     assert policy.video.formats == ["MP4", "MTS"]
     assert policy.archive.max_total_size == 2 * 1024**3
+    assert (policy.probe.max_memory, policy.max_file_size) == (512 * 1024**2, 1_500_000_000)
     assert (policy.inclusive_for(policy.photo), policy.inclusive_for(policy.video)) == (
         True, False)

@@ -31,6 +31,7 @@ class Case:
     machine: str | None = None  # the start of the reason
     reply: bool = True
     no_reply: str | None = None  # the start of the reason
+    held: bool = False  # answered by the window's digest
 
 
 CASES = {
@@ -56,9 +57,21 @@ CASES = {
         "news@shop.example.com", (b"Precedence: bulk",), machine="", reply=False, no_reply=""),
     "Auto-Submitted: no is a person": Case(
         UNIT_ADDRESS, (b"Auto-Submitted: no",), unit=UNIT, claimed=UNIT),
-    "rate limit reached: credited, not answered": Case(
+    "rate limit reached by a unit: credited, held for the digest": Case(
         UNIT_ADDRESS, recent_replies=10, unit=UNIT, claimed=UNIT, reply=False,
+        no_reply="held for digest", held=True),
+    "rate limit reached by a unit registered by domain: held too": Case(
+        "wang@etfly.example.cn", recent_replies=12, unit=DOMAIN_UNIT, claimed=DOMAIN_UNIT,
+        reply=False, no_reply="held for digest", held=True),
+    "rate limit reached by an unknown sender: silent, no digest": Case(
+        "stranger@qq.example.com", recent_replies=10, reply=False,
         no_reply="rate limit: 10 replies within 1"),
+    "a unit's auto-responder over the rate limit: a machine, never a digest": Case(
+        UNIT_ADDRESS, (b"Auto-Submitted: auto-replied",), recent_replies=10, claimed=UNIT,
+        machine="Auto-Submitted", reply=False, no_reply="Auto-Submitted"),
+    "a forged unit address over the rate limit: never a digest": Case(
+        UNIT_ADDRESS, (FAIL,), recent_replies=10, claimed=UNIT, suspicious=True, reply=False,
+        no_reply="authentication failed"),
     "one under the rate limit": Case(UNIT_ADDRESS, recent_replies=9, unit=UNIT, claimed=UNIT),
     "forged and a machine: suspicious wins, not 'not credited'": Case(
         UNIT_ADDRESS, (FAIL, b"Auto-Submitted: auto-replied"), claimed=UNIT, suspicious=True,
@@ -82,5 +95,6 @@ def test_decide(name: str) -> None:
         assert decision.machine is not None and decision.machine.startswith(case.machine)
     assert decision.not_credited == (None if case.suspicious else decision.machine)
     assert (decision.no_reply is None) == case.reply
+    assert decision.held == case.held
     if case.no_reply is not None:
         assert decision.no_reply is not None and decision.no_reply.startswith(case.no_reply)

@@ -122,7 +122,8 @@ def test_an_author_line_break_is_kept() -> None:
 
 # --- no stretched lines ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["notice-weihai-2016", "notice-dehua-2024", "summary-2024"])
+@pytest.mark.parametrize("name", ["notice-weihai-2016", "notice-dehua-2024", "summary-2024",
+                                  "letter"])
 def test_no_full_body_line_is_stretched(printed: dict[str, Printed], name: str) -> None:
     """On every full 3号 line, two neighbouring Chinese characters stand at most 12% wider
     apart than the grid pitch (156 mm / 28), punctuation aside."""
@@ -145,6 +146,18 @@ def test_no_full_body_line_is_stretched(printed: dict[str, Printed], name: str) 
                         worst = max(worst, (right["x0"] - left["x0"]) / MM / PITCH)
     assert worst > 0.99  # full lines were measured
     assert worst <= 1.12, f"{name}: characters set {worst - 1:.1%} wider than the grid"
+
+
+def test_only_a_paragraph_a_little_over_one_line_is_squeezed() -> None:
+    """The letter's target "…不低于95%。" runs over its line by less than "95%。" (which cannot
+    break): it is set a little tighter, on one line. A paragraph that fits, or that runs
+    onto a second line by more, keeps the grid's spacing."""
+    spilled = "2.重大事故隐患整改率100%，一般隐患整改率不低于95%。"
+    spacing = layout.squeezed_spacing(spilled)
+    assert spacing is not None
+    assert layout.CHAR_SPACING - layout.SQUEEZE_PT <= spacing < layout.CHAR_SPACING
+    assert layout.squeezed_spacing("3.消防设施完好率100%，疏散通道、安全出口保持畅通。") is None
+    assert layout.squeezed_spacing(spilled + "一般隐患整改率") is None
 
 
 def _plain_chinese(text: str) -> bool:

@@ -116,14 +116,14 @@ def test_a_second_watcher_on_the_same_source_is_refused_in_one_line(
     first = poller(config, stderr=subprocess.PIPE, once=False)
     try:
         assert first.stderr is not None
-        wait_for_line(first, f"watching imap://{imap_user}@127.0.0.1/INBOX")
+        label = f"imap://{imap_user}@127.0.0.1:{dovecot_server.port}/INBOX"
+        wait_for_line(first, f"watching {label} (IDLE)")  # the start-up line
         second = subprocess.run(poller(config, stderr=subprocess.PIPE, once=False).args,
                                 capture_output=True, timeout=60)
         assert second.returncode == 1
         lines = second.stderr.decode().strip().splitlines()
         assert lines[-1] == (f"safetymonth: another poll (pid {first.pid} on "
-                             f"{os.uname().nodename}) is watching "
-                             f"imap://{imap_user}@127.0.0.1/INBOX"), lines
+                             f"{os.uname().nodename}) is watching {label}"), lines
         # A poll --once beside the watcher does its work through the claims.
         once = subprocess.run(poller(config).args, capture_output=True, timeout=60)
         assert once.returncode == 0, once.stderr.decode()[-2000:]

@@ -15,16 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from safetymonth.cli import main
 from safetymonth.config import Config, Policy, load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.imap import ImapMailbox
 from safetymonth.mailbox.intake import Intake
 from safetymonth.mailbox.samplemail import Media
+from safetymonth.mailbox.servers import ServerUnavailable
 from safetymonth.mailbox.service import poll_once, watch
 from safetymonth.storage.repository import PROCESSED, TOO_LARGE, open_repository
 from safetymonth.validator import Verdict, check_file
-from tests.mailservers import PASSWORD, Dovecot, write_config
+from tests.mailservers import PASSWORD, Dovecot, free_port, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
@@ -190,8 +193,11 @@ def test_ssl_refuses_an_untrusted_certificate(tmp_path: Path, dovecot_server: Do
                                               imap_user: str) -> None:
     config = imap_config(tmp_path, dovecot_server, imap_user, security="ssl",
                          port=dovecot_server.ssl_port)
-    with pytest.raises(OSError, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(ServerUnavailable, match="CERTIFICATE_VERIFY_FAILED") as failure:
         poll_once(config)
+    # The error names the server and what to check, as SMTP errors do.
+    assert f"IMAP 127.0.0.1:{dovecot_server.ssl_port} (ssl)" in str(failure.value)
+    assert "set ca_file" in str(failure.value)
 
 
 def _wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -310,7 +316,7 @@ def test_the_watcher_retries_a_refused_login_until_it_succeeds(
         tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     # 163.com answers a login it dislikes with NO ("Unsafe Login") for a while: the
-    # watcher must wait and try again, not die.
+    # watcher must wait and try again (up to three times in a row), not die at once.
     monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
     config = imap_config(tmp_path, dovecot_server, imap_user, mailbox={"poll_interval": 1})
     dovecot_server.append(imap_user, submission(1, mail_media))
@@ -346,3 +352,36 @@ def test_hostile_messages_over_imap_are_recorded_marked_and_answered_as_due(
     assert len(replied) == len(HOSTILE)
     marked = flags(dovecot_server, imap_user)
     assert len(marked) == len(messages) and all("\\Seen" in marks for marks in marked.values())
+
+
+def _poll_once_cli(config_path: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config_path), "poll", "--once"])
+    return result.exit_code, result.stderr.strip().splitlines()[-1]
+
+
+def test_imap_errors_name_the_server_and_what_to_check(
+        tmp_path: Path, dovecot_server: Dovecot, imap_user: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = free_port()
+    imap_config(tmp_path, dovecot_server, imap_user, port=closed)
+    code, line = _poll_once_cli(tmp_path / "config.yaml")
+    assert code == 1
+    assert line == (f"safetymonth: mail server: IMAP 127.0.0.1:{closed} (none): Connection "
+                    "refused; nothing listens there: check host and port")
+
+    # STARTTLS on the SSL port: both sides wait for the other. The connection timeout (not
+    # the 60 s session timeout) ends it, with the hint.
+    imap_config(tmp_path, dovecot_server, imap_user, port=dovecot_server.ssl_port,
+                security="starttls", timeout=60)
+    code, line = _poll_once_cli(tmp_path / "config.yaml")
+    assert code == 1
+    assert f"IMAP 127.0.0.1:{dovecot_server.ssl_port} (starttls): timed out" in line
+    assert "port and security may not match" in line
+
+    monkeypatch.setenv(PASSWORD_ENV, "the-web-password")
+    imap_config(tmp_path, dovecot_server, imap_user)
+    code, line = _poll_once_cli(tmp_path / "config.yaml")
+    assert code == 1
+    assert f"IMAP 127.0.0.1:{dovecot_server.port} (none) refused the login of {imap_user}" \
+        in line
+    assert "授权码" in line and PASSWORD_ENV in line and "the-web-password" not in line

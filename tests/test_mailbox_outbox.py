@@ -30,7 +30,8 @@ def queue_replies(config: Config, count: int) -> list[str]:
 
 def deliver_queued(config: Config) -> tuple[int, int]:
     with open_repository(config) as store:
-        return send_queued(config, store)
+        run = send_queued(config, store)
+    return run.sent, run.left
 
 
 def test_a_reply_delivered_before_a_crash_is_not_written_again(tmp_path: Path) -> None:

@@ -9,8 +9,6 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
 from safetymonth.config import Config, load_config
 from safetymonth.mailbox import samplemail
@@ -23,7 +21,7 @@ from safetymonth.storage.repository import (
     ReplyRecord,
     open_repository,
 )
-from tests.mailservers import Recorder, SmtpServer, drop, write_config
+from tests.mailservers import SmtpServer, drop, refusing_logins, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
@@ -109,7 +107,8 @@ def queue_replies(config: Config, *recipients: str) -> list[str]:
 
 def deliver_queued(config: Config) -> tuple[int, int]:
     with open_repository(config) as store:
-        return send_queued(config, store)
+        run = send_queued(config, store)
+    return run.sent, run.left
 
 
 def replies_by_id(config: Config) -> dict[str, ReplyRecord]:
@@ -208,17 +207,7 @@ def test_a_failed_login_stops_the_run_without_retrying_or_logging_the_password(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     logins: list[tuple[object, str]] = []  # (the client's address, the user)
-
-    def wrong_password(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        logins.append((session.peer, auth_data.login.decode()))
-        return AuthResult(success=False, handled=False)
-
-    recorder = Recorder()
-    server = SmtpServer(recorder=recorder)
-    server.controller = Controller(recorder, hostname="127.0.0.1", port=server.port,
-                                   authenticator=wrong_password, auth_require_tls=False)
-    server.controller.start()
-    try:
+    with refusing_logins(logins) as server:
         monkeypatch.setenv("SAFETYMONTH_TEST_SMTP_PASSWORD", "not-the-auth-code-42")
         config = load_config(write_config(tmp_path, mailbox={"outbox": {"smtp": {
             "host": "127.0.0.1", "port": server.port, "security": "none", "retries": 3,
@@ -227,8 +216,6 @@ def test_a_failed_login_stops_the_run_without_retrying_or_logging_the_password(
         queue_replies(config, "fuli@dhmz.example.cn", "xzjly@dhmz.example.cn")
         with caplog.at_level(logging.DEBUG):
             assert deliver_queued(config) == (0, 2)
-    finally:
-        server.stop()
     # One connection (smtplib tries PLAIN, then LOGIN, on it): a refused login is not retried.
     assert len({peer for peer, _ in logins}) == 1
     assert {user for _, user in logins} == {"whmzjaqgly@163.example.com"}
@@ -238,3 +225,28 @@ def test_a_failed_login_stops_the_run_without_retrying_or_logging_the_password(
     assert "535" in line and "whmzjaqgly@163.example.com" in line
     assert "SAFETYMONTH_TEST_SMTP_PASSWORD" in line and "mailbox.address" in line
     assert "not-the-auth-code-42" not in caplog.text
+
+
+def test_remind_and_poll_once_exit_3_while_replies_stay_queued(
+        tmp_path: Path, smtp_server: SmtpServer, mail_media: Media) -> None:
+    from click.testing import CliRunner
+
+    from safetymonth.cli import main
+
+    config = smtp_config(tmp_path, smtp_server)
+    config_path = tmp_path / "config.yaml"
+    smtp_server.stop()
+    drop(tmp_path / "inbox", "1.eml",
+         samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<r1@x>"))
+    runner = CliRunner()
+    polled = runner.invoke(main, ["--config", str(config_path), "poll", "--once"])
+    assert polled.exit_code == 3, polled.output
+    reminded = runner.invoke(main, ["--config", str(config_path), "remind", "--overdue"])
+    assert reminded.exit_code == 3, reminded.output
+    assert "replies stay queued because the outbox failed" in reminded.stderr
+    smtp_server.start()
+    assert runner.invoke(main, ["--config", str(config_path), "remind"]).exit_code == 0
+    rows = replies_by_id(config)  # the reply and the reminders, all sent once now
+    assert {row.kind for row in rows.values()} == {"reply", "reminder"}
+    assert {row.state for row in rows.values()} == {SENT}
+    assert sorted(delivered_ids(smtp_server.recorder.messages)) == sorted(rows)

@@ -86,6 +86,43 @@ def test_a_trak_box_that_does_not_fit_is_corrupt(tmp_path: Path, with_sound: byt
         assert not ffmpeg_decodes(path)
 
 
+def ffprobe_brand(path: Path) -> str | None:
+    """The major brand ffprobe read from the ``ftyp`` box, or None when it found none."""
+    result = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-of", "json",
+                             str(path)], capture_output=True, text=True, timeout=60)
+    return json.loads(result.stdout)["format"].get("tags", {}).get("major_brand")
+
+
+def test_an_ftyp_mangled_into_a_second_moov_is_no_known_format(
+        tmp_path: Path, with_sound: bytes, policy: Policy) -> None:
+    """The ``ftyp`` box typed ``moov``: ffmpeg takes it for the movie, finds no track in it
+    and skips the real moov, so no stream is left. Not "a MOV to convert" but corrupt, and
+    the box name in the message is printable."""
+    assert with_sound[4:8] == b"ftyp"
+    path = _write(tmp_path, "ftyp-moov.mp4", with_sound[:4] + b"moov" + with_sound[8:])
+    [verdict] = check_file(path, policy)
+    assert [reason.code for reason in verdict.reasons] == [Code.CORRUPT]
+    assert verdict.format is None
+    assert all(char.isprintable() for reason in verdict.reasons for char in reason.message)
+    assert ffprobe(path)[1] == [] and ffprobe_brand(path) is None
+    assert not ffmpeg_decodes(path)
+
+
+def test_an_ftyp_mangled_into_free_reads_as_quicktime(
+        tmp_path: Path, with_sound: bytes, policy: Policy) -> None:
+    """Typed ``free``, the brand is skipped: ffprobe reads the video whole with no brand,
+    which is how a QuickTime file without ``ftyp`` reads, so it is a MOV of that size."""
+    path = _write(tmp_path, "ftyp-free.mp4", with_sound[:4] + b"free" + with_sound[8:])
+    [verdict] = check_file(path, policy)
+    [video] = [s for s in ffprobe(path)[1] if s["codec_type"] == "video"]
+    assert ffprobe_brand(path) is None and ffprobe_brand(_write(tmp_path, "av.mp4",
+                                                                with_sound)) == "isom"
+    assert (verdict.format, verdict.width, verdict.height) == ("MOV", video["width"],
+                                                               video["height"])
+    assert [reason.code for reason in verdict.reasons] == [Code.FORMAT_NOT_ALLOWED]
+    assert ffmpeg_decodes(path)
+
+
 def test_an_unknown_mdhd_version_is_corrupt(tmp_path: Path, with_sound: bytes,
                                             policy: Policy) -> None:
     at = _box(with_sound, b"mdhd") + 8

@@ -119,8 +119,12 @@ def _serial(data: Letter, targets: Sequence[Path], templates_dir: Path | None,
 def _parallel(data: Letter, targets: Sequence[Path], templates_dir: Path | None,
               faces: Faces, jobs: int) -> Iterator[Path]:
     jobs_list = list(zip(data.units, targets, strict=True))
-    # fork: workers start in milliseconds and inherit the imported modules.
-    context = multiprocessing.get_context("fork")
+    # forkserver, not fork: the caller may have threads (the console's thread pool, a
+    # test's servers), and a child forked while another thread holds a lock (logging,
+    # malloc) can hang for ever. The server imports docgen once, so workers still start
+    # in milliseconds.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     chunk = max(1, len(jobs_list) // (jobs * 8))
     with context.Pool(jobs, initializer=_init_worker,
                       initargs=(data, templates_dir, faces)) as pool:

@@ -88,10 +88,7 @@ def build_notice(data: Notice, env: jinja2.Environment | None = None,
                  placement: Placement | None = Placement.SAME_PAGE) -> OfficialDocument:
     """The notice; ``placement`` None leaves the 版记 out (to measure where the body ends)."""
     env = env or environment()
-    document = OfficialDocument(faces)
-    document.issuer_head(data.issuer_mark, data.number, data.signer)
-    document.title(data.title)
-    document.blank()
+    document = _headed(data, faces)
     if data.recipients:
         document.recipients(data.recipients)
     body = render_body(env, "notice", data.model_dump())
@@ -115,16 +112,22 @@ def build_summary(data: Summary, intake_rows: Sequence[Mapping[str, Any]] = (),
                   placement: Placement | None = Placement.SAME_PAGE) -> OfficialDocument:
     """The summary; ``intake_rows`` are the ``units`` of ``report --json`` (plain data)."""
     env = env or environment()
-    document = OfficialDocument(faces)
-    document.issuer_head(data.issuer_mark, data.number, data.signer)
-    document.title(data.title)
-    document.blank()
+    document = _headed(data, faces)
     document.recipients(data.recipients)
     context = data.model_dump() | {"sections": data.sections, "intake_rows": list(intake_rows)}
     document.blocks(markup.parse(render_body(env, "summary", context)))
     _closing(document, data.signature or data.issuer, cn_date(data.date), None)
     if placement is not None:
         document.imprint([], data.issuer, cn_date(data.date), placement)
+    return document
+
+
+def _headed(data: Notice | Summary, faces: Faces) -> OfficialDocument:
+    """A new document with the issuer's head (版头) and the title, a blank line below it."""
+    document = OfficialDocument(faces)
+    document.issuer_head(data.issuer_mark, data.number, data.signer)
+    document.title(data.title)
+    document.blank()
     return document
 
 

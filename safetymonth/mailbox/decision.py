@@ -16,6 +16,10 @@ from safetymonth.mailbox.autoreply import no_reply_reason
 from safetymonth.mailbox.parse import ParsedMail
 from safetymonth.mailbox.units import match_unit
 
+# The rate limit guards against loops, not units: a registered unit's submission over it is
+# held, and answered with the others of its window in one digest reply when the window ends.
+HELD_FOR_DIGEST = "held for digest"
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -25,6 +29,7 @@ class Decision:
     suspicious: str | None  # authentication failed: kept, listed, credited to no unit
     machine: str | None  # RFC 3834: a machine wrote it (auto-reply, bounce, list, ...)
     no_reply: str | None  # why no reply goes out; None: a reply is due
+    held: bool = False  # over the rate limit, but a unit's: answered by the window's digest
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -36,21 +41,25 @@ class Decision:
 def decide(mail: ParsedMail, mailbox: Mailbox, units: list[Unit],
            recent_replies: int) -> Decision:
     """The decision for ``mail``; ``recent_replies`` is how many replies its sender got within
-    ``mailbox.reply_rate_limit.hours``."""
+    ``mailbox.reply_rate_limit.hours``. Over the limit, a registered unit's submission is
+    held for the digest; anyone else's (an unknown sender's flood) gets nothing."""
     result = auth.evaluate(mail.get_all("Authentication-Results"), mailbox.trusted_authserv_ids)
     claimed = match_unit(mail.sender, units)
     suspicious = f"authentication failed: {result.detail}" if result.failed else None
     machine = no_reply_reason(mail, mailbox.address)
     limit = mailbox.reply_rate_limit
-    rate_limited = f"rate limit: {limit.count} replies within {limit.hours} h" \
-        if mail.sender and recent_replies >= limit.count else None
+    rate_limited = f"rate limit: {limit.count} replies within {limit.hours} h, " \
+        "not a registered unit" if mail.sender and recent_replies >= limit.count else None
+    unit = None if suspicious or machine else (claimed.name if claimed else None)
+    held = bool(rate_limited and unit)
     return Decision(
-        unit=None if suspicious or machine else (claimed.name if claimed else None),
+        unit=unit,
         claimed_unit=claimed.name if claimed else None,
         auth=result.detail or result.status,
         suspicious=suspicious,
         machine=machine,
-        no_reply=suspicious or machine or rate_limited,
+        no_reply=suspicious or machine or (HELD_FOR_DIGEST if held else rate_limited),
+        held=held,
         notes={"defects": sorted(set(mail.defects)),
                "claimed_unit": claimed.name if claimed else None,
                "cloud_links": [link.url for link in mail.cloud_links]})

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from threading import Event
 
+from imap_tools.errors import ImapToolsError, MailboxFolderSelectError, MailboxLoginError
 from imap_tools.mailbox import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.utils import encode_folder
 
 from safetymonth.config import ImapSource
+from safetymonth.mailbox import servers
 from safetymonth.mailbox.source import Item
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ class ImapMailbox:
         self.config = config
         self.ca_file = ca_file
         self.name = f"imap:{config.user}@{config.host}/{config.folder}"
-        self.label = f"imap://{config.user}@{config.host}/{config.folder}"
+        self.label = f"imap://{config.user}@{config.host}:{config.port}/{config.folder}"
         self.box: BaseMailBox | None = None
         self.uidvalidity = 0
         self.warned_no_expunge = False
@@ -48,25 +50,55 @@ class ImapMailbox:
     # --- connection ---------------------------------------------------------------------
 
     def _connect(self) -> BaseMailBox:
+        """The logged-in connection with the folder selected; a failure is a
+        :class:`~safetymonth.mailbox.servers.ServerError` naming the server and what to
+        check (:class:`~safetymonth.mailbox.servers.AccountError` for a refused login)."""
         if self.box is not None:
             return self.box
         config = self.config
+        try:
+            box = self._log_in()
+        except MailboxLoginError as error:
+            raise servers.login_refused("IMAP", config, config.user, error) from error
+        except (*servers.RAW_ERRORS, ImapToolsError) as error:
+            raise servers.unavailable("IMAP", config, error) from error
+        try:
+            box.folder.set(config.folder)
+            self.uidvalidity = _uidvalidity(box)
+        except MailboxFolderSelectError as error:
+            with contextlib.suppress(Exception):
+                box.logout()
+            raise servers.ServerUnavailable(
+                f"{servers.where('IMAP', config)}: SELECT {config.folder} refused: "
+                f"{servers.reason(error)}; check mailbox.source.imap.folder (163.com refuses "
+                "SELECT for a while after a login it finds unsafe)") from error
+        self.box = box
+        return box
+
+    def _log_in(self) -> BaseMailBox:
+        config = self.config
         context = ssl.create_default_context(
             cafile=str(self.ca_file) if self.ca_file else None)
+        # A short timeout until logged in: a port/security mismatch (STARTTLS on 993) just
+        # waits for the other side, and should fail fast with a hint.
+        timeout = min(config.timeout, servers.CONNECT_TIMEOUT)
         box: BaseMailBox
         if config.security == "ssl":
-            box = MailBox(config.host, config.port, timeout=config.timeout, ssl_context=context)
+            box = MailBox(config.host, config.port, timeout=timeout, ssl_context=context)
         elif config.security == "starttls":
-            box = MailBoxStartTls(config.host, config.port, timeout=config.timeout,
-                             ssl_context=context)
+            box = MailBoxStartTls(config.host, config.port, timeout=timeout,
+                                  ssl_context=context)
         else:
-            box = MailBoxUnencrypted(config.host, config.port, timeout=config.timeout)
-        box.login(config.user, config.password(), initial_folder=None)
-        _refresh_capabilities(box.client)  # servers add MOVE, UIDPLUS... after login
-        self._send_id(box)
-        box.folder.set(config.folder)
-        self.uidvalidity = _uidvalidity(box)
-        self.box = box
+            box = MailBoxUnencrypted(config.host, config.port, timeout=timeout)
+        try:
+            box.login(config.user, config.password(), initial_folder=None)
+            box.client.sock.settimeout(config.timeout)
+            _refresh_capabilities(box.client)  # servers add MOVE, UIDPLUS... after login
+            self._send_id(box)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                box.client.shutdown()
+            raise
         return box
 
     def open(self) -> None:
@@ -199,12 +231,18 @@ class ImapMailbox:
             return cursor
         return f"{self.uidvalidity}:{max(self.uid_of(item) for item in items)}"
 
+    def waiting(self, seconds: float) -> str:
+        return "IDLE" if self._idles() else f"every {seconds:g} s"
+
+    def _idles(self) -> bool:
+        return self.config.idle and "IDLE" in self._connect().client.capabilities
+
     def wait(self, seconds: float, stop: Event) -> None:
         """IDLE until the server reports a change, ``seconds`` pass or ``stop`` is set."""
-        box = self._connect()
-        if not self.config.idle or "IDLE" not in box.client.capabilities:
+        if not self._idles():
             stop.wait(seconds)
             return
+        box = self._connect()
         deadline = time.monotonic() + seconds
         while not stop.is_set():
             remaining = deadline - time.monotonic()

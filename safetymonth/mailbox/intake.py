@@ -28,6 +28,7 @@ size, so its tries are counted like any other failure: it never stays unrecorded
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -81,6 +82,7 @@ class Stats:
     too_large: int = 0
     states: dict[str, int] = field(default_factory=dict)
     replies_left: int = 0  # set by the service: replies still queued after delivery
+    disk_full: bool = False  # the run stopped taking messages: storage.dir is full
 
     def count(self, state: str) -> None:
         self.states[state] = self.states.get(state, 0) + 1
@@ -113,6 +115,7 @@ class Intake:
         self.checker = checker
         self.stop = stop or Event()
         self.max_tries = config.mailbox.max_tries
+        self.disk_full = False  # storage.dir ran out of space: take nothing more this run
 
     # --- the run --------------------------------------------------------------------------
 
@@ -121,8 +124,11 @@ class Intake:
         self.store.register()  # a worker, for its claims
         if self.checker is check_file:  # the probe worker's start overlaps the first fetch
             prestart(self.config.policy.probe)
+        self.disk_full = False
         with self.store.batch():
-            return self._run(source)
+            stats = self._run(source)
+        stats.disk_full = self.disk_full
+        return stats
 
     def _run(self, source: Source) -> Stats:
         stats = Stats()
@@ -149,7 +155,7 @@ class Intake:
         behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
         try:
             for start in range(0, len(fresh), FETCH_CHUNK):
-                if self.stop.is_set():
+                if self.stop.is_set() or self.disk_full:
                     break
                 chunk = fresh[start:start + FETCH_CHUNK]
                 done = self._take(source, chunk, settled, stats)
@@ -201,7 +207,7 @@ class Intake:
         received = self._receive_all(source.fetch(small))
         done = []
         for item, state, message in received:
-            if self.stop.is_set():
+            if self.stop.is_set() or self.disk_full:
                 break
             if message is not None and state == RECEIVED:
                 state = self.process(message)
@@ -222,6 +228,8 @@ class Intake:
         group: list[tuple[Item, bytes]] = []
         size = 0
         for item, raw in fetched:
+            if self.disk_full:
+                break
             group.append((item, raw))
             size += len(raw)
             del raw
@@ -241,6 +249,9 @@ class Intake:
                 except DatabaseError:  # busy or damaged: stop the run, nothing half-done
                     raise
                 except Exception as error:  # our own bug on hostile input, or a store fault
+                    if _no_space(error):  # not recorded: the next poll takes it
+                        self._out_of_space(item.key, error)
+                        break
                     state, message = self._receive_failed(item.key, raw, error), None
                 finally:
                     del raw
@@ -277,7 +288,7 @@ class Intake:
             log.error("%s #%d from %s: failed after %d tries: %s", row.source_key, row.id,
                       row.sender, row.tries, row.last_error or "crash")
         skipped: set[int] = set()
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not self.disk_full:
             row = self.store.claim_next(self.max_tries, skipping=skipped)
             if row is None:
                 return
@@ -380,6 +391,10 @@ class Intake:
         except DatabaseError:  # busy or damaged: not this message's fault, not a try
             raise
         except Exception as error:
+            if _no_space(error):  # not the message's fault: give the try back
+                self.store.release(message)
+                self._out_of_space(f"message #{message}", error)
+                return RECEIVED
             state = self.store.fail_try(message, f"{type(error).__name__}: {error}",
                                         self.max_tries)
             log.exception("%s #%d from %s: %s (%s)", row.source_key, message, row.sender,
@@ -387,6 +402,13 @@ class Intake:
             return state
         log.info("%s #%d from %s: %s", row.source_key, message, row.sender, outcome)
         return PROCESSED
+
+    def _out_of_space(self, what: str, error: Exception) -> None:
+        """storage.dir is full: one line, and this run takes no more messages."""
+        if not self.disk_full:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            log.error("storage.dir is full (%s): %s left for the next poll", reason, what)
+        self.disk_full = True
 
     def _check(self, attachment: Attachment) -> NewAttachment:
         digest, stored, size = store_attachment(self.store, attachment)
@@ -412,6 +434,8 @@ class Intake:
         recent = self.store.replies_since(mail.sender, "reply", limit.hours) \
             if mail.sender else 0
         decision = decide(mail, self.config.mailbox, self.config.units, recent)
+        held_until = self.store.rate_window_end(mail.sender, "reply", limit.hours, limit.count) \
+            if decision.held and mail.sender else None  # answered by the digest then
         notes = dict(decision.notes)
         bounces = self._bounces(mail) if decision.machine else []
         if bounces:
@@ -421,10 +445,12 @@ class Intake:
             state=state, unit=decision.unit, auth=decision.auth,
             suspicious=decision.suspicious, not_credited=decision.not_credited,
             no_reply=decision.no_reply, notes=notes,
-            last_error=row.last_error if state == TOO_LARGE else None))
+            last_error=row.last_error if state == TOO_LARGE else None,
+            held_until=held_until))
         if decision.no_reply is None:
             self._queue_reply(row, mail, decision.unit, verdicts, too_large)
-        return decision.unit, decision.no_reply
+        return decision.unit, (f"{decision.no_reply} until {held_until}" if held_until
+                               else decision.no_reply)
 
     def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
         """The failures a DSN reports for our own replies or reminders, or for a unit's
@@ -438,7 +464,8 @@ class Intake:
             reply_message_id, reply = next(((mid, reply) for mid, reply in ours if reply),
                                            (None, None))
             claimed = match_unit(failure.address, self.config.units)
-            unit = (reply.unit if reply else None) or (claimed.name if claimed else None)
+            replied = self._unit_name(reply.unit) if reply and reply.unit else None
+            unit = replied or (claimed.name if claimed else None)
             if reply is None and unit is None:
                 continue  # someone else's message bounced
             found.append({"unit": unit,
@@ -446,6 +473,10 @@ class Intake:
                           "reply_message_id": reply_message_id, "status": failure.status,
                           "diagnostic": failure.diagnostic})
         return found
+
+    def _unit_name(self, key: str) -> str:
+        """The name of the unit keyed ``key`` (a reply's unit), else the key itself."""
+        return next((unit.name for unit in self.config.units if unit.key == key), key)
 
     def _queue_reply(self, row: MessageRecord, mail: ParsedMail, unit: str | None,
                      verdicts: list[dict[str, Any]], too_large: int | None) -> None:
@@ -455,8 +486,13 @@ class Intake:
         received = datetime.fromisoformat(row.received_at)
         outgoing = compose_reply(self.config, mail, row.sha256, unit, verdicts, lacking,
                                  received, too_large)
-        self.store.queue_reply(outgoing.id, row.id, "reply", unit, outgoing.recipient,
-                               outgoing.headers, outgoing.data)
+        self.store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
+                               outgoing.recipient, outgoing.headers, outgoing.data)
+
+
+def _no_space(error: BaseException) -> bool:
+    """A full disk (or quota): the message is not at fault, and waits for space."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _outcome(unit: str | None, no_reply: str | None, files: str = "") -> str:

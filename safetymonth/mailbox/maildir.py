@@ -130,6 +130,9 @@ class MaildirSource:
         """Nothing to remember: the store's source keys already say what was recorded."""
         return cursor
 
+    def waiting(self, seconds: float) -> str:
+        return f"every {seconds:g} s"
+
     def wait(self, seconds: float, stop: Event) -> None:
         stop.wait(seconds)
 

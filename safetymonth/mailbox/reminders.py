@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from safetymonth.config import Config, Unit
 from safetymonth.mailbox.replies import compose_reminder
 from safetymonth.report import unit_progress
-from safetymonth.storage.repository import Repository
+from safetymonth.storage.repository import Repository, open_repository
 
 log = logging.getLogger("safetymonth.remind")
 
@@ -77,3 +77,22 @@ def queue_reminders(config: Config, repository: Repository, today: date | None =
                                        recipient, outgoing.headers, outgoing.data)
         log.info("reminder queued for %s to %s", plan.unit.name, ", ".join(plan.recipients))
     return plans
+
+
+@dataclass(frozen=True)
+class Reminded:
+    """What ``safetymonth remind`` did: one plan per incomplete unit, and how many replies
+    (reminders among them) stayed queued because the outbox failed."""
+
+    plans: list[Planned]
+    left: int
+
+
+def remind(config: Config, dry_run: bool = False, overdue: bool = False) -> Reminded:
+    """Queue the reminders that are due, then send the queue (unless ``dry_run``)."""
+    from safetymonth.mailbox.service import send_queued
+
+    with open_repository(config) as store:
+        plans = queue_reminders(config, store, dry_run=dry_run, overdue=overdue)
+        left = 0 if dry_run else send_queued(config, store).left
+    return Reminded(plans, left)

@@ -37,6 +37,7 @@ MAX_FIXES = 5
 MAX_LISTED_FILES = 100
 MAX_CLOUD_LINKS = 20
 MAX_REFERENCES = 10
+MAX_DIGEST_MESSAGES = 100  # a digest lists this many messages; the rest are counted
 MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 
 
@@ -183,6 +184,66 @@ def compose_reminder(config: Config, recipient: str, status: UnitProgress,
     subject = f"【提醒】{config.campaign.name}材料尚缺：{'、'.join(status.missing)}"
     ident = reminder_id(status.name, recipient, today)
     return _build(config, ident, recipient, subject, "reminder", context, "auto-generated", {})
+
+
+@dataclass
+class HeldMessage:
+    """One message a digest answers: its subject, when it came (local) and its verdicts."""
+
+    subject: str
+    received: str
+    message_id: str | None
+    verdicts: list[dict[str, Any]]
+    too_large: bool = False
+
+
+def digest_id(unit: str | None, recipient: str, until: str, first: int) -> str:
+    """The digest of ``recipient``'s window ending ``until``, from its first held message:
+    two pollers composing the same digest give it the same id, so it is queued once."""
+    digest = hashlib.sha256(f"{unit}\n{recipient.lower()}\n{until}".encode()).hexdigest()[:16]
+    return f"digest-{digest}-{first}"
+
+
+def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
+                   held: list[HeldMessage], missing: list[str], since: str,
+                   until: str) -> Outgoing:
+    """One reply answering every message ``recipient`` sent over the rate limit within a
+    window (``since`` to ``until``, local times): each message's files and verdicts, then
+    what the unit still lacks as of now. It stays small: past ``MAX_DIGEST_MESSAGES``
+    messages, and files beyond ``MAX_REPLY_BYTES``, are counted, not listed."""
+    context: dict[str, Any] = {
+        "greeting": unit or recipient, "campaign": config.campaign.name, "unit": unit,
+        "since": since, "until": until, "missing": missing,
+        "limit": {"count": config.mailbox.reply_rate_limit.count,
+                  "hours": f"{config.mailbox.reply_rate_limit.hours:g}"},
+        "deadline": _day(config.campaign.deadline), "requirements": requirements(config.policy),
+        "address": config.mailbox.address, **_voice(config)}
+    subject = f"【汇总回复】{config.campaign.name}：您发来的 {len(held)} 封邮件的检查结果"
+    context["subject"] = subject
+    ids = [item.message_id for item in held if item.message_id]
+    extra = {"In-Reply-To": ids[-1] if ids else "",
+             "References": _references(" ".join(ids[:-1]), ids[-1] if ids else None)}
+    shown, listed = min(len(held), MAX_DIGEST_MESSAGES), MAX_LISTED_FILES
+    while True:  # fewer files per message, then fewer messages, until it fits
+        context["messages"] = [_held(item, listed) for item in held[:shown]]
+        context["more"] = len(held) - shown  # counted, not listed
+        outgoing = _build(config, ident, recipient, subject, "digest", context,
+                          "auto-replied", extra)
+        if len(outgoing.data) <= MAX_REPLY_BYTES or (shown <= 1 and not listed):
+            return outgoing
+        if listed:
+            listed //= 2
+        else:
+            shown //= 2
+
+
+def _held(item: HeldMessage, listed: int) -> dict[str, Any]:
+    files = [file_line(verdict) for verdict in item.verdicts]
+    unlisted = files[listed:]
+    return {"subject": cut(item.subject, MAX_SUBJECT) or "（无主题）", "received": item.received,
+            "too_large": item.too_large, "files": files[:listed],
+            "unlisted": unlisted and {"count": len(unlisted),
+                                      "ok": sum(1 for line in unlisted if line.ok)}}
 
 
 def decision_id(decision: int, recipient: str) -> str:

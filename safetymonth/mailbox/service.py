@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
-import imaplib
 import logging
 import os
 import signal
-import smtplib
+import socket
+from dataclasses import dataclass, field
 from threading import Event
 from types import FrameType
 
 from imap_tools.errors import ImapToolsError
 
 from safetymonth.config import Config
+from safetymonth.mailbox.digest import queue_due_digests, seconds_to_next_digest
 from safetymonth.mailbox.intake import Intake, Stats
+from safetymonth.mailbox.outbox import OutboxRun, deliver
+from safetymonth.mailbox.servers import RAW_ERRORS, AccountError, ServerError
 from safetymonth.mailbox.source import Source, open_source
-from safetymonth.mailbox.transports import deliver, open_transport
-from safetymonth.storage.repository import Repository, open_repository
+from safetymonth.mailbox.transports import open_transport
+from safetymonth.storage.repository import Clock, Repository, open_repository, utc_now
 
 log = logging.getLogger("safetymonth.poll")
 
-# What a mail server or the network can throw at us; imap-tools wraps a refused LOGIN or
-# SELECT (163.com's temporary "Unsafe Login") in its own errors.
-NETWORK_ERRORS = (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort, smtplib.SMTPException,
-                  ImapToolsError)
-MAX_BACKOFF = 300.0
+# What a mail server or the network can throw at us: ours name the server and what to check;
+# imap-tools wraps a refused command mid-session in its own errors.
+NETWORK_ERRORS = (ServerError, *RAW_ERRORS, ImapToolsError)
+MAX_BACKOFF = 300.0  # seconds between reconnections during an outage, at most
+LOGIN_ATTEMPTS = 3  # refused logins in a row before watch mode gives up
+# While replies stay queued because the outbox failed, delivery is tried again after 5 s,
+# 10 s, ... at most 45 s (whatever the poll interval), so with the connection attempts of
+# one delivery they go within a minute of the outbox coming back.
+OUTBOX_RETRY_FIRST, OUTBOX_RETRY_MAX = 5.0, 45.0
 
 
 def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False,
-              new_database: bool = False) -> Stats:
-    """Process everything new, then deliver every queued reply (``replies_left`` in the
-    result: how many stayed queued)."""
-    with open_repository(config, new_database) as store:
+              new_database: bool = False, clock: Clock = utc_now) -> Stats:
+    """Process everything new, queue the digests whose window has ended, then deliver every
+    queued reply (``replies_left`` in the result: how many stayed queued)."""
+    with open_repository(config, new_database, clock) as store:
         if retry_failed:
             log.info("retrying %d failed messages", store.retry_failed())
         source = open_source(config)
@@ -39,45 +46,116 @@ def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = Fa
             stats = Intake(config, store, stop=stop).run(source)
         finally:
             source.close()
-        _, stats.replies_left = send_queued(config, store)
+        queue_due_digests(config, store)
+        stats.replies_left = send_queued(config, store).left
     return stats
 
 
-def send_queued(config: Config, store: Repository) -> tuple[int, int]:
+def send_queued(config: Config, store: Repository) -> OutboxRun:
+    """Deliver every queued reply through ``mailbox.outbox``."""
     transport = open_transport(config)
     try:
         with store.batch():  # the transport settles its own durability before each mark
-            sent, left = deliver(store, transport, config.mailbox.address)
+            run = deliver(store, transport, config.mailbox.address)
     finally:
         transport.close()
-    if sent or left:
-        log.info("replies: %d sent, %d still queued", sent, left)
-    return sent, left
+    if run.sent or run.left:
+        log.info("replies: %d sent, %d still queued", run.sent, run.left)
+    return run
 
 
-def watch(config: Config, stop: Event, new_database: bool = False) -> None:
-    """Poll, then wait (IMAP IDLE or the poll interval) until ``stop``; reconnect with
-    exponential backoff when the server or the network fails."""
-    backoff = 1.0
-    with open_repository(config, new_database) as store:
+def watch(config: Config, stop: Event, new_database: bool = False,
+          clock: Clock = utc_now) -> None:
+    """Poll, then wait (IMAP IDLE, the poll interval, or until the next digest is due)
+    until ``stop``. Outages are retried
+    with exponential backoff; a login refused :data:`LOGIN_ATTEMPTS` times in a row raises
+    :class:`LoginsRefused` (the CLI exits 1 with it)."""
+    with open_repository(config, new_database, clock) as store:
         source: Source = open_source(config)
         try:
             store.hold_source(source.name, source.label)  # or SourceHeldError: one watcher
-            log.info("watching %s (pid %d)", source.label, os.getpid())
-            while not stop.is_set():
-                try:
-                    Intake(config, store, stop=stop).run(source)
-                    send_queued(config, store)
-                    backoff = 1.0
-                    source.wait(config.mailbox.poll_interval, stop)
-                except NETWORK_ERRORS as error:
-                    log.warning("mail server: %s; reconnecting in %.0f s", error, backoff)
-                    source.close()
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF)
+            log.info("poll pid %d on %s holds %s", os.getpid(), socket.gethostname(),
+                     source.label)
+            Watcher(config, store, source, stop).run()
         finally:
             source.close()
     log.info("stopped")
+
+
+class LoginsRefused(ServerError):
+    """A server refused our login :data:`LOGIN_ATTEMPTS` times in a row: watch mode stops."""
+
+
+@dataclass
+class Watcher:
+    """The watch loop and what it counts between rounds."""
+
+    config: Config
+    store: Repository
+    source: Source
+    stop: Event
+    announced: bool = False
+    backoff: float = 1.0  # before the next reconnection after an outage
+    refused: dict[str, int] = field(default_factory=dict)  # refused logins in a row, by side
+    outbox_retry: float = 0.0  # 0: the outbox works; else seconds to the next delivery
+
+    def run(self) -> None:
+        interval = self.config.mailbox.poll_interval
+        while not self.stop.is_set():
+            try:
+                self._round()
+                wait = min(interval, self.outbox_retry) if self.outbox_retry else interval
+                wait = seconds_to_next_digest(self.store, wait)
+                self.source.wait(wait, self.stop)
+            except LoginsRefused:
+                raise
+            except AccountError as error:
+                self._count_refusal("mailbox.source", error)
+                self._back_off(error)
+            except NETWORK_ERRORS as error:
+                self._back_off(error)
+
+    def _round(self) -> None:
+        """Take what is new, then deliver what is queued."""
+        Intake(self.config, self.store, stop=self.stop).run(self.source)
+        self.refused.pop("mailbox.source", None)
+        self.backoff = 1.0
+        if not self.announced:
+            waiting = self.source.waiting(self.config.mailbox.poll_interval)
+            log.info("watching %s (%s)", self.source.label, waiting)
+            self.announced = True
+        queue_due_digests(self.config, self.store)
+        outbox = send_queued(self.config, self.store)
+        if outbox.account_refused:
+            assert isinstance(outbox.stopped_by, AccountError)
+            self._count_refusal("mailbox.outbox", outbox.stopped_by)
+        else:
+            self.refused.pop("mailbox.outbox", None)
+        if outbox.stopped_by is None:
+            self.outbox_retry = 0.0
+        else:
+            self.outbox_retry = min(OUTBOX_RETRY_MAX, self.outbox_retry * 2 or
+                                    OUTBOX_RETRY_FIRST)
+            log.info("%d replies stay queued: delivery is tried again in %.0f s",
+                     outbox.left, self.outbox_retry)
+
+    def _count_refusal(self, side: str, error: AccountError) -> None:
+        """Raise once the same side has refused our login :data:`LOGIN_ATTEMPTS` times:
+        163.com and 126.com lock an account after repeated failures."""
+        self.refused[side] = self.refused.get(side, 0) + 1
+        if self.refused[side] >= LOGIN_ATTEMPTS:
+            raise LoginsRefused(f"{error}. The server of {side} refused our login "
+                                f"{LOGIN_ATTEMPTS} times in a row, so poll stops here "
+                                "(163.com and 126.com lock an account after repeated "
+                                "failures): fix the configuration, then start poll again"
+                                ) from error
+
+    def _back_off(self, error: Exception) -> None:
+        where = "" if isinstance(error, ServerError) else f"{self.source.label}: "
+        log.warning("mail server: %s%s; reconnecting in %.0f s", where, error, self.backoff)
+        self.source.close()
+        self.stop.wait(self.backoff)
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
 
 
 def stop_on_signals() -> Event:

@@ -25,7 +25,7 @@ class Source(Protocol):
     UIDLs, a Graph source a delta token), passes it in and saves what comes back."""
 
     name: str  # names the mailbox, e.g. imap:user@host/INBOX; the cursor is kept under it
-    label: str  # the mailbox for people, e.g. imap://user@host/INBOX
+    label: str  # the mailbox for people, e.g. imap://user@host:993/INBOX
 
     def pending(self, cursor: str | None) -> list[Item]:
         """Messages not yet marked processed and past ``cursor``, oldest first."""
@@ -41,6 +41,9 @@ class Source(Protocol):
 
     def advance(self, cursor: str | None, items: list[Item]) -> str | None:
         """The cursor past these recorded items (incremental sources skip them next time)."""
+
+    def waiting(self, seconds: float) -> str:
+        """How :meth:`wait` waits, for the start-up line: "IDLE" or "every 60 s"."""
 
     def wait(self, seconds: float, stop: Event) -> None:
         """Block until new mail may have arrived, ``seconds`` pass or ``stop`` is set."""

@@ -1,22 +1,24 @@
-"""Delivering queued replies: a Maildir outbox (the embedded default) or SMTP.
+"""Transports: a Maildir outbox (the embedded default) or SMTP. A transport sends one reply
+and answers what became of it; the outbox loop (:mod:`safetymonth.mailbox.outbox`) keeps the
+store. Transports know nothing of the store.
 
-A reply is marked sent only after the transport accepted it; anything else leaves it queued
-for the next run. The Maildir file is named after the reply id, so a second delivery after a
-crash finds it there (in new/, or in cur/ once a reader has seen it) and writes nothing. SMTP
-is at-least-once; the reply's Message-ID is stable so a duplicate can be recognised by the
+The Maildir file is named after the reply id, so a second delivery after a crash finds it
+there (in new/, or in cur/ once a reader has seen it) and writes nothing. SMTP is
+at-least-once; the reply's Message-ID is stable so a duplicate can be recognised by the
 receiving side.
 
-Who is at fault decides what a refusal does. A 5xx for the recipient (RCPT) or for the
-message (DATA) is this reply's problem: it is marked refused and never retried. A 4xx for the
-recipient (greylisting) defers this reply to the next run; the others go on. A refused sender
-(MAIL FROM, e.g. 163.com's "553 Mail from must equal authorized user") or a refused login is a
-problem of our account or configuration: the run stops, every reply stays queued, and one
-error line says what to check. Any other failure (the connection, a 4xx for the sender or the
-message) also stops the run and leaves the rest queued.
+Who is at fault decides the answer. A 5xx for the recipient (RCPT) or for the message (DATA)
+is this reply's problem: :data:`Outcome.REFUSED`, never retried. A 4xx for the recipient
+(greylisting): :data:`Outcome.DEFERRED`, this reply waits for the next run and the others go
+on. A refused sender (MAIL FROM, e.g. 163.com's "553 Mail from must equal authorized user")
+or a refused login is a problem of our account or configuration: :class:`AccountError`. Any
+other failure (the connection, a 4xx for the sender or the message):
+:class:`ServerUnavailable`. Both are raised, since no further reply can go: the loop stops.
 
-Because a Maildir delivery is idempotent, the Maildir outbox settles replies in batches: the
-files of a batch are fsynced together (with new/) and then marked sent in one commit. SMTP
-settles after every reply, so a crash re-sends at most one.
+A transport settles in batches of ``batch`` replies: :meth:`Transport.flush` makes what it
+accepted durable before the loop marks them sent. The Maildir outbox fsyncs a batch of files
+(with new/) at once; SMTP's 250 is durable already, so it settles after every reply and a
+crash re-sends at most one.
 """
 
 from __future__ import annotations
@@ -29,29 +31,33 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 from safetymonth.config import Config, SmtpOutbox
-from safetymonth.storage.files import fsync_files
-from safetymonth.storage.repository import Repository
+from safetymonth.fsync import fsync_directory, fsync_files
+from safetymonth.mailbox import servers
+from safetymonth.mailbox.servers import AccountError, ServerUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class PermanentError(Exception):
-    """The server refused this reply for good (5xx): retrying cannot help."""
+class Outcome(Enum):
+    SENT = "sent"
+    DEFERRED = "deferred"  # refused for now (4xx, e.g. greylisting): stays queued
+    REFUSED = "refused"  # refused for good (5xx): retrying cannot help
 
 
-class DeferredError(Exception):
-    """The server refused this reply's recipient for now (4xx, e.g. greylisting): it stays
-    queued for the next run, and the other replies go on."""
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one reply, with the server's answer (e.g. "550 5.1.1 no such user")."""
+
+    outcome: Outcome
+    answer: str = ""
 
 
-class AccountError(Exception):
-    """The server refused our sender or our login: no reply can go until the configuration
-    is fixed, so the run stops and every reply stays queued. The message says what to check;
-    it never holds the password."""
+SENT = Delivery(Outcome.SENT)
 
 
 # Replies that mean "authenticate first" or "wrong credentials", at whatever stage they come.
@@ -61,10 +67,13 @@ AUTH_CODES = frozenset({530, 534, 535, 538})
 class Transport(Protocol):
     batch: int  # replies sent between two settlements (flush, then mark sent)
 
-    def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> None: ...
+    def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> Delivery:
+        """Hand one reply over; raises :class:`AccountError` or :class:`ServerUnavailable`
+        when no reply can go now."""
 
     def flush(self) -> None:
-        """Make what ``send`` accepted durable; raises if it cannot."""
+        """Make what ``send`` accepted durable; raises :class:`ServerUnavailable` if it
+        cannot (those replies stay queued)."""
 
     def close(self) -> None: ...
 
@@ -82,7 +91,14 @@ class MaildirOutbox:
         self.unsynced: list[Path] = []
         self._listed: set[str] | None = None  # reply ids in new/ or cur/ when the run began
 
-    def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> None:
+    def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> Delivery:
+        try:
+            self._write(reply_id, data)
+        except OSError as error:
+            raise self._failed(error) from error
+        return SENT
+
+    def _write(self, reply_id: str, data: bytes) -> None:
         delivered = self._delivered(reply_id)
         if delivered is not None:  # by a run that stopped before marking it: sync it too
             self.unsynced.append(delivered)
@@ -106,13 +122,15 @@ class MaildirOutbox:
         for path, error in fsync_files(paths):
             if error is not None:  # not durable: take it back, it stays queued
                 path.unlink(missing_ok=True)
-                raise error
-        for directory in {path.parent for path in paths}:
-            handle = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(handle)
-            finally:
-                os.close(handle)
+                raise self._failed(error) from error
+        try:
+            for directory in {path.parent for path in paths}:
+                fsync_directory(directory)
+        except OSError as error:
+            raise self._failed(error) from error
+
+    def _failed(self, error: OSError) -> ServerUnavailable:
+        return ServerUnavailable(f"the Maildir outbox {self.path}: {error.strerror or error}")
 
     def _delivered(self, reply_id: str) -> Path | None:
         """The file of a reply delivered before, wherever a reader may have moved it. new/
@@ -160,10 +178,10 @@ class SmtpTransport:
                 return self.client
             except (OSError, smtplib.SMTPException) as failure:
                 error = failure
-                log.warning("SMTP %s:%s: %s (attempt %d of %d)", self.config.host,
-                            self.config.port, failure, attempt + 1, self.config.retries)
+                log.warning("SMTP %s: %s (attempt %d of %d)", self._server, failure,
+                            attempt + 1, self.config.retries)
         assert error is not None
-        raise error
+        raise servers.unavailable("SMTP", self.config, error) from error
 
     def login_once(self) -> None:
         """Connect and log in once, without retries, then quit (``safetymonth check``)."""
@@ -173,17 +191,21 @@ class SmtpTransport:
         config = self.config
         context = ssl.create_default_context(
             cafile=str(self.ca_file) if self.ca_file else None)
+        # A short timeout until logged in: plain text or STARTTLS on the SSL port just waits.
+        timeout = min(config.timeout, servers.CONNECT_TIMEOUT)
         client: smtplib.SMTP
         if config.security == "ssl":
-            client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout,
+            client = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout,
                                       context=context)
         else:
-            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+            client = smtplib.SMTP(config.host, config.port, timeout=timeout)
         try:
             if config.security == "starttls":
                 client.starttls(context=context)
             if config.user:
                 self._login(client, config.user)
+            client.sock.settimeout(config.timeout)
+            client.timeout = config.timeout
         except BaseException:
             client.close()
             raise
@@ -194,9 +216,9 @@ class SmtpTransport:
         after a few failures."""
         config = self.config
         check = (f"check mailbox.outbox.smtp.user ({user}), the password in the environment "
-                 f"variable {config.password_env} (163.com and QQ want the client authorisation "
-                 "code, not the web password) and that mailbox.address is this account's "
-                 "address")
+                 f"variable {config.password_env} (163.com, 126.com and QQ want the client "
+                 "authorisation code, 授权码, not the web password) and that "
+                 "mailbox.address is this account's address")
         try:
             client.login(user, config.password())
         except smtplib.SMTPAuthenticationError as error:
@@ -219,37 +241,45 @@ class SmtpTransport:
                             f"{reply}; check that mailbox.address ({sender}) is the address of "
                             f"{login}")
 
-    def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> None:
+    def send(self, reply_id: str, sender: str, recipient: str, data: bytes) -> Delivery:
         client = self._connect()
         wire = re.sub(rb"\r?\n", b"\r\n", data)
         try:
             client.sendmail(sender, [recipient], wire)
         except smtplib.SMTPRecipientsRefused as error:
             [(code, text)] = error.recipients.values()
-            reply = _reply(smtplib.SMTPResponseException(code, text))
-            if code == 421:  # smtplib has closed the connection
-                self.close()
-                raise
-            if code in AUTH_CODES:
-                raise self._sender_refused(sender, reply) from error
-            if 500 <= code < 600:
-                raise PermanentError(f"recipient refused: {reply}") from error
-            raise DeferredError(f"recipient deferred: {reply}") from error
+            return self._recipient_refused(sender, smtplib.SMTPResponseException(code, text))
         except smtplib.SMTPSenderRefused as error:
             if 500 <= error.smtp_code < 600:
                 raise self._sender_refused(sender, _reply(error)) from error
-            self.close()
-            raise
+            raise self._dropped(error) from error
         except smtplib.SMTPResponseException as error:
             if error.smtp_code in AUTH_CODES:
                 raise self._sender_refused(sender, _reply(error)) from error
             if isinstance(error, smtplib.SMTPDataError) and 500 <= error.smtp_code < 600:
-                raise PermanentError(f"message refused: {_reply(error)}") from error
-            self.close()  # a 4xx, or a refused greeting: the rest waits for the next run
-            raise
-        except (OSError, smtplib.SMTPException):
-            self.close()  # the next reply reconnects
-            raise
+                return Delivery(Outcome.REFUSED, f"message refused: {_reply(error)}")
+            raise self._dropped(error) from error  # a 4xx, or a refused greeting
+        except (OSError, smtplib.SMTPException) as error:
+            raise self._dropped(error) from error
+        return SENT
+
+    def _recipient_refused(self, sender: str, error: smtplib.SMTPResponseException) -> Delivery:
+        reply = _reply(error)
+        if error.smtp_code == 421:  # the server is closing the connection
+            raise self._dropped(error)
+        if error.smtp_code in AUTH_CODES:
+            raise self._sender_refused(sender, reply)
+        if 500 <= error.smtp_code < 600:
+            return Delivery(Outcome.REFUSED, f"recipient refused: {reply}")
+        return Delivery(Outcome.DEFERRED, f"recipient deferred: {reply}")
+
+    def _dropped(self, error: Exception) -> ServerUnavailable:
+        """The connection is of no more use: close it (the next reply reconnects) and say
+        the rest waits for the next run."""
+        self.close()
+        text = _reply(error) if isinstance(error, smtplib.SMTPResponseException) else \
+            f"{type(error).__name__}: {error}"
+        return ServerUnavailable(f"the SMTP server {self._server}: {text}")
 
     def close(self) -> None:
         client, self.client = self.client, None
@@ -262,6 +292,7 @@ class SmtpTransport:
 
 
 def _reply(error: smtplib.SMTPResponseException) -> str:
+    """The server's answer, e.g. ``550 5.1.1 no such user``."""
     text = error.smtp_error
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -273,57 +304,3 @@ def open_transport(config: Config) -> Transport:
     if isinstance(outbox, SmtpOutbox):
         return SmtpTransport(outbox, config.resolve(outbox.ca_file) if outbox.ca_file else None)
     return MaildirOutbox(config.resolve(outbox.path))
-
-
-def deliver(store: Repository, transport: Transport, sender: str) -> tuple[int, int]:
-    """Send every queued reply; returns (sent, still queued). Each reply is claimed first, so
-    that two processes never hand the same reply to the transport. A reply refused for good is
-    marked refused, one deferred stays queued, and the others go on. Stops at the first
-    connection failure or refusal of our account: the rest stay queued for the next run.
-    Sent replies are settled in batches of ``transport.batch``: made durable by the
-    transport, then marked sent in one commit."""
-    accepted: list[str] = []
-    sent = deferred = 0
-
-    def settle() -> None:
-        if accepted:
-            transport.flush()
-            store.mark_sent(*accepted)
-            accepted.clear()
-
-    store.register()  # a worker, for its claims
-    queued = store.queued_replies()
-    for index, reply in enumerate(queued):
-        if not store.claim_reply(reply.id):  # sent meanwhile, or another process sends it
-            continue
-        try:
-            transport.send(reply.id, sender, reply.recipient, reply.body)
-        except PermanentError as error:
-            store.mark_attempt_failed(reply.id, str(error), permanent=True)
-            log.warning("reply %s to %s refused: %s", reply.id, reply.recipient, error)
-            continue
-        except DeferredError as error:
-            store.mark_attempt_failed(reply.id, str(error))
-            deferred += 1
-            log.warning("reply %s to %s stays queued for the next run: %s", reply.id,
-                        reply.recipient, error)
-            continue
-        except AccountError as error:
-            settle()
-            store.mark_attempt_failed(reply.id, str(error))
-            left = deferred + len(queued) - index
-            log.error("SMTP delivery stopped, %d replies stay queued: %s", left, error)
-            return sent, left
-        except (OSError, smtplib.SMTPException) as error:
-            settle()
-            store.mark_attempt_failed(reply.id, f"{type(error).__name__}: {error}")
-            log.warning("reply %s to %s not sent, stays queued: %s", reply.id,
-                        reply.recipient, error)
-            return sent, deferred + len(queued) - index
-        accepted.append(reply.id)
-        sent += 1
-        log.info("reply %s sent to %s", reply.id, reply.recipient)
-        if len(accepted) >= transport.batch:
-            settle()
-    settle()
-    return sent, deferred

@@ -421,7 +421,7 @@ class CreditQueries:
             .group_by(decisions.c.unit))}
 
     def queued_replies_by_unit(self: Repository) -> dict[str, int]:
-        """Queued replies per unit (replies name the unit, reminders and notices its key)."""
+        """Queued replies, reminders, notices and digests per unit (by its key)."""
         return {str(unit): int(count) for unit, count in self._all(
             select(replies.c.unit, func.count()).where(
                 replies.c.state == "queued", replies.c.unit.is_not(None))

@@ -38,6 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from safetymonth.fsync import fsync_directory, fsync_files
 from safetymonth.storage.errors import StorageFolderError
 
 DIR_MODE = 0o700
@@ -45,7 +46,6 @@ FILE_MODE = 0o600
 RAW_DIR = "raw"
 FILES_DIR = "files"
 TMP_DIR = "tmp"
-FSYNC_THREADS = 8
 SMALL_FILE = 4 * 1024 * 1024  # put_stream keeps a file up to this size in memory
 
 
@@ -184,7 +184,7 @@ class FileStore:
         if self._unsynced is not None:
             self._unsynced[target] = True  # created here: made durable at the next barrier
         else:
-            _fsync_directory(target.parent)
+            fsync_directory(target.parent)
 
     def discard(self, stored_name: str) -> None:
         """Remove a stored file whose bytes are wrong, so that it can be stored again (a
@@ -271,35 +271,6 @@ def _sync_files(paths: list[Path], created: set[Path]) -> list[Path]:
     if failed is not None:
         raise failed
     return synced
-
-
-def fsync_files(paths: list[Path]) -> list[tuple[Path, OSError | None]]:
-    """fsync each file (or directory); several at once (the disk and the journal serve
-    concurrent syncs together). Returns each path with the error it raised, if any."""
-
-    def one(path: Path) -> tuple[Path, OSError | None]:
-        try:
-            handle = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(handle)
-            finally:
-                os.close(handle)
-        except OSError as error:
-            return path, error
-        return path, None
-
-    if len(paths) < 4:
-        return [one(path) for path in paths]
-    with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
-        return list(pool.map(one, paths))
-
-
-def _fsync_directory(directory: Path) -> None:
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def make_private_dir(path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import case, exists, func, literal, select
+from sqlalchemy import case, exists, func, literal, or_, select
 
 from safetymonth.storage.credit import MessageView, _credit, _message_view
 from safetymonth.storage.repository import PROCESSED, SENT, ReplyRecord, Repository, _reply
@@ -39,9 +39,10 @@ class Overview:
 
     def unanswered(self) -> dict[str, int]:
         """Per unit key, its credited messages that no sent reply answers (queued, refused,
-        or held back by the rate limit)."""
+        or held for a digest not sent yet)."""
         credit = _credit()
-        answered = exists().where(replies.c.message == messages.c.id, replies.c.state == SENT)
+        answered = exists().where(replies.c.state == SENT, or_(
+            replies.c.message == messages.c.id, replies.c.id == messages.c.digest))
         return {str(unit): int(count) for unit, count in self.repository._all(
             select(credit.c.unit, func.count())
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
@@ -59,13 +60,22 @@ class Overview:
             .order_by(messages.c.id.desc()).limit(limit))]
 
     def replies_of(self, message_ids: list[int]) -> dict[int, list[ReplyRecord]]:
-        """The replies queued for each message, oldest first."""
+        """The replies queued for each message, oldest first, with the digest that answered
+        a message held by the rate limit."""
         found: dict[int, list[ReplyRecord]] = defaultdict(list)
         for start in range(0, len(message_ids), CHUNK):
+            chunk = message_ids[start:start + CHUNK]
             for row in self.repository._all(
-                    select(replies).where(replies.c.message.in_(message_ids[start:start + CHUNK]))
+                    select(replies).where(replies.c.message.in_(chunk))
                     .order_by(replies.c.created_at, replies.c.id)):
                 record = _reply(row)
                 if record.message is not None:
                     found[record.message].append(record)
+            held = {int(message): str(digest) for message, digest in self.repository._all(
+                select(messages.c.id, messages.c.digest).where(
+                    messages.c.id.in_(chunk), messages.c.digest.is_not(None)))}
+            digests = {str(row.id): _reply(row) for row in self.repository._all(
+                select(replies).where(replies.c.id.in_(set(held.values()))))}
+            for message, digest in held.items():
+                found[message].append(digests[digest])
         return found

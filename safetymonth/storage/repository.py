@@ -27,7 +27,7 @@ PostgreSQL commits durably anyway) before an irreversible step.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,8 +71,15 @@ RECEIVED, PROCESSED, FAILED, TOO_LARGE = "received", "processed", "failed", "too
 QUEUED, SENT, REFUSED = "queued", "sent", "refused"
 
 
+Clock = Callable[[], datetime]  # the current time, timezone-aware
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 # --- what callers get and give --------------------------------------------------------------
@@ -101,6 +108,8 @@ class MessageRecord:
     not_credited: str | None
     claimed_by: str | None = None
     sender_domain: str | None = None
+    held_until: str | None = None  # held for the digest until then (UTC)
+    digest: str | None = None  # the digest reply that answered it
 
     @property
     def claimed_unit(self) -> str | None:
@@ -207,6 +216,7 @@ class Outcome:
     no_reply: str | None
     notes: dict[str, Any]
     last_error: str | None = None
+    held_until: str | None = None  # held for the digest until its rate-limit window ends
 
 
 # --- statements built once ------------------------------------------------------------------
@@ -290,10 +300,13 @@ def _insert(dialect: str, table: Any) -> Any:
 
 class Repository(CreditQueries):
     def __init__(self, root: Path, url: str | None = None, password: str | None = None,
-                 new_database: bool = False) -> None:
+                 new_database: bool = False, clock: Clock = utc_now) -> None:
         """Open the store; a database that is missing while ``storage.dir`` holds messages
-        is refused (never recreated silently) unless ``new_database`` says to start anew."""
+        is refused (never recreated silently) unless ``new_database`` says to start anew.
+        ``clock`` times the outbox: when replies are queued, the rate limit's window and
+        when a digest is due."""
         self.files = FileStore(root)
+        self.clock = clock
         where = root / database.DB_NAME if url is None else url
         if url is None and not (root / database.DB_NAME).exists():
             self._refuse_a_lost_database(where, new_database)
@@ -751,6 +764,7 @@ class Repository(CreditQueries):
             message_=message, state=outcome.state, unit=outcome.unit, auth=outcome.auth,
             claimed_by=None, suspicious=outcome.suspicious, not_credited=outcome.not_credited,
             no_reply=outcome.no_reply, last_error=outcome.last_error,
+            held_until=outcome.held_until,
             notes=json.dumps(outcome.notes, ensure_ascii=False)))
 
     def attachments(self, message: int) -> list[FileRecord]:
@@ -775,8 +789,9 @@ class Repository(CreditQueries):
         return self._where(messages.c.not_credited.is_not(None))
 
     def unanswered_messages(self) -> list[MessageRecord]:
-        """Messages that got no reply, each with why (``no_reply``)."""
-        return self._where(messages.c.no_reply.is_not(None))
+        """Messages that got no reply, each with why (``no_reply``); a held one only until
+        its digest is queued."""
+        return self._where(messages.c.no_reply.is_not(None) & messages.c.digest.is_(None))
 
     def failed_messages(self) -> list[MessageRecord]:
         """Failed for good, or too large to take in."""
@@ -798,7 +813,7 @@ class Repository(CreditQueries):
         return self._insert_ignoring(replies, ["id"], {
             "id": reply_id, "message": message, "kind": kind, "unit": unit,
             "recipient": recipient.lower(), "headers": json.dumps(headers, ensure_ascii=False),
-            "body": body, "state": QUEUED, "created_at": now()})
+            "body": body, "state": QUEUED, "created_at": self._now()})
 
     def reply(self, reply_id: str) -> ReplyRecord | None:
         row = self._one(_REPLY, {"reply": reply_id})
@@ -831,11 +846,55 @@ class Repository(CreditQueries):
             attempts=replies.c.attempts + 1, last_error=error[:2000], claimed_by=None,
             state=REFUSED if permanent else QUEUED))
 
+    def _now(self) -> str:
+        return self.clock().astimezone(UTC).isoformat(timespec="seconds")
+
     def replies_since(self, recipient: str, kind: str, hours: float) -> int:
-        since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+        since = (self.clock() - timedelta(hours=hours)).astimezone(UTC).isoformat(
+            timespec="seconds")
         row = self._one(_REPLIES_SINCE, {"to": recipient.lower(), "kind_": kind,
                                          "since": since})
         return int(row[0]) if row else 0
+
+    def rate_window_end(self, recipient: str, kind: str, hours: float, count: int) -> str:
+        """When ``recipient``, who got ``count`` replies of ``kind`` within ``hours``, falls
+        under the limit again: the ``count``-th latest of them leaves the window then."""
+        row = self._one(select(replies.c.created_at).where(
+            replies.c.recipient == recipient.lower(), replies.c.kind == kind)
+            .order_by(replies.c.created_at.desc()).offset(count - 1).limit(1))
+        start = datetime.fromisoformat(row[0]) if row else self.clock()
+        return (start + timedelta(hours=hours)).astimezone(UTC).isoformat(timespec="seconds")
+
+    def due_digests(self) -> list[MessageRecord]:
+        """Held messages whose window has ended and that no digest answers yet, by id."""
+        return self._where(messages.c.held_until.is_not(None) & messages.c.digest.is_(None) &
+                           (messages.c.held_until <= self._now()))
+
+    def next_digest_due(self) -> datetime | None:
+        """When the earliest window of a held message still unanswered ends."""
+        row = self._one(select(func.min(messages.c.held_until)).where(
+            messages.c.held_until.is_not(None), messages.c.digest.is_(None),
+            messages.c.sender.is_not(None)))
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def queue_digest(self, reply_id: str, unit: str | None, recipient: str,
+                     headers: dict[str, str], body: bytes, held: Sequence[int]) -> bool:
+        """Queue the digest answering the ``held`` messages, exactly once: False (and
+        nothing queued) when its id was queued before or any of them is answered already,
+        by another poller meanwhile (its next pass composes from what is left)."""
+        try:
+            with self.transaction():
+                if not self.queue_reply(reply_id, None, "digest", unit, recipient, headers,
+                                        body):
+                    return False
+                answered = self.conn.execute(update(messages).where(
+                    messages.c.id.in_(list(held)), messages.c.digest.is_(None))
+                    .values(digest=reply_id)).rowcount
+                if answered != len(held):
+                    raise _TakenMeanwhile
+        except _TakenMeanwhile:
+            return False
+        return True
 
     def last_reply_at(self, unit: str, kind: str) -> str | None:
         row = self._one(select(func.max(replies.c.created_at)).where(
@@ -863,11 +922,12 @@ class Repository(CreditQueries):
         self.files.discard(stored_name)
 
 
-def open_repository(config: Config, new_database: bool = False) -> Repository:
+def open_repository(config: Config, new_database: bool = False,
+                    clock: Clock = utc_now) -> Repository:
     """The store of ``config``: ``storage.dir`` and ``storage.database``, its unit registry
     synced from ``units[]`` (credit follows the current registry)."""
     repository = Repository(config.storage_dir, config.database_url,
-                            config.storage.password(), new_database)
+                            config.storage.password(), new_database, clock)
     try:
         repository.sync_registry([RegistryUnit(unit.key, unit.name, tuple(unit.emails))
                                   for unit in config.units])

@@ -45,10 +45,15 @@ messages = Table(
     Column("not_credited", Text),  # a machine's mail (RFC 3834): why it counts for no unit
     Column("sender_domain", Text),  # "@" + the sender's domain, for crediting by domain
     Column("claimed_by", Text),  # the worker processing it (see workers)
+    # A registered unit's message over the rate limit: answered by one digest reply when its
+    # window ends (held_until, UTC); digest: the id of that reply once queued.
+    Column("held_until", Text),
+    Column("digest", Text),
     Index("messages_message_id", "message_id"),
     Index("messages_sha256", "sha256"),
     Index("messages_unit", "unit"),
     Index("messages_sender_domain", "sender_domain"),
+    Index("messages_held", "held_until"),
 )
 
 # Every key a source has shown a message under (folder, re-delivery, new UIDVALIDITY).
@@ -95,8 +100,8 @@ replies = Table(
     "replies", metadata,
     Column("id", Text, primary_key=True),
     Column("message", Integer, ForeignKey("messages.id")),
-    Column("kind", Text, nullable=False),
-    Column("unit", Text),
+    Column("kind", Text, nullable=False),  # reply, digest, reminder or decision (a notice)
+    Column("unit", Text),  # the unit's key (units[].id, else its name)
     Column("recipient", Text, nullable=False),
     Column("headers", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),

@@ -6,7 +6,7 @@ small boxes (``tkhd``, ``stsd`` and its ``pasp``), so this walker reads box head
 over everything else, at the same cost for any length.
 
 - MP4 vs MOV: the ``ftyp`` major brand ``qt  `` (or no ``ftyp`` at all, as old QuickTime
-  writes) is MOV; ``3g..`` is 3GP; anything else is MP4.
+  writes, in a file whose boxes hold together) is MOV; ``3g..`` is 3GP; anything else is MP4.
 - Truncation: an ``mdat`` or ``moov`` that runs past the end of the file, or no ``moov``.
 - Rotation: the track header's display matrix; anamorphic frames: the ``pasp`` box.
 - Structure, checked before a file is ``ok`` (each is what makes players refuse it): every box
@@ -71,7 +71,7 @@ class Movie:
 def probe(stream: BinaryIO, size: int) -> Verdict | None:
     """The verdict, or None when no video track was found (the caller asks MediaInfo)."""
     movie = read_movie(stream, size)
-    verdict = new(Kind.VIDEO, _format(movie.brand))
+    verdict = new(Kind.VIDEO, _format(movie))
     video = next((t for t in movie.tracks if t.handler == b"vide"), None)
     if movie.truncated:
         if video:
@@ -122,10 +122,17 @@ def _sizes_agree(track: Track) -> bool:
     return any(near(header[0], w) and near(header[1], h) for w, h in (shown, shown[::-1]))
 
 
-def _format(brand: bytes | None) -> str:
-    if brand is None or brand == b"qt  ":
+def _format(movie: Movie) -> str | None:
+    """The format the ``ftyp`` brand names. With no ``ftyp`` the file is QuickTime (MOV), as
+    old cameras write it, only when its boxes hold together, as ffmpeg and MediaInfo then read
+    it; a broken one (an ``ftyp`` mangled into ``moov``, say) is no format we know, and is not
+    told to convert "its MOV" to MP4."""
+    if movie.brand is None:
+        whole = movie.has_moov and not (movie.truncated or movie.problem)
+        return "MOV" if whole else None
+    if movie.brand == b"qt  ":
         return "MOV"
-    if brand.startswith(b"3g"):
+    if movie.brand.startswith(b"3g"):
         return "3GP"
     return "MP4"
 
@@ -204,7 +211,10 @@ def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | N
 
 
 def _name(kind: bytes) -> str:
-    return kind.decode("latin-1").strip() or "?"
+    """A box type for a message to the unit: its four letters, or "?" for bytes that are not
+    (a control byte must never reach a reply)."""
+    text = kind.decode("latin-1").strip()
+    return text if text and all(" " < char < "\x7f" for char in text) else "?"
 
 
 def _read_table(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Movie,
