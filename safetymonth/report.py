@@ -69,11 +69,11 @@ def unit_progress(repository: Repository, unit: Unit, completion: Completion) ->
 
 
 def missing(repository: Repository, unit: str, completion: Completion) -> list[str]:
-    """What the unit keyed ``unit`` still lacks (``unit_progress(...).missing``), without
-    counting everything it has sent: each query stops once the needed number is found."""
+    """What the unit keyed ``unit`` still lacks (``unit_progress(...).missing``), from its
+    accepted files alone (one grouped query, not the unit's whole tally)."""
     needed = _needed(completion)
-    return [KIND_LABELS[kind] for kind in KIND_ORDER
-            if not repository.has_accepted(unit, kind, needed[kind])]
+    have = repository.accepted_counts(unit)
+    return [KIND_LABELS[kind] for kind in KIND_ORDER if have.get(kind, 0) < needed[kind]]
 
 
 def _needed(completion: Completion) -> dict[str, int]:

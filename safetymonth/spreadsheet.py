@@ -11,11 +11,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from re import Pattern
 from typing import BinaryIO
-
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
 
 FORMULA_STARTS = ("=", "+", "-", "@")
 MAX_COLUMN_WIDTH = 60
@@ -23,12 +20,18 @@ MAX_COLUMN_WIDTH = 60
 
 def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str],
                rows: Sequence[Sequence[object]]) -> None:
+    # Imported here: openpyxl costs every process that imports the report (a poll, for
+    # what a unit still lacks) a tenth of a second, and only an .xlsx needs it.
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = title
     sheet.append(list(headers))
     for row in rows:
-        sheet.append([_xlsx_value(value) for value in row])
+        sheet.append([_xlsx_value(value, ILLEGAL_CHARACTERS_RE) for value in row])
     for position, header in enumerate(headers, start=1):
         cells = [header] + [row[position - 1] for row in rows]
         width = max(_display_width(str(value)) for value in cells)
@@ -49,8 +52,8 @@ def write_csv(path: Path, headers: Sequence[str], rows: Sequence[Sequence[object
         writer.writerows([[_csv_value(value) for value in row] for row in rows])
 
 
-def _xlsx_value(value: object) -> object:
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+def _xlsx_value(value: object, illegal: Pattern[str]) -> object:
+    return illegal.sub("", value) if isinstance(value, str) else value
 
 
 def _csv_value(value: object) -> object:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, update
 from sqlalchemy.engine import make_url
 
 from safetymonth.config import load_config
 from safetymonth.report import build_report
-from safetymonth.storage import database
+from safetymonth.storage import claims, database
 from safetymonth.storage.credit import RegistryUnit
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.files import RAW_DIR
@@ -29,6 +29,7 @@ from safetymonth.storage.repository import (
     Repository,
     open_repository,
 )
+from safetymonth.storage.schema import workers
 from tests.mailservers import write_config
 
 Opener = Callable[[], Repository]
@@ -61,6 +62,17 @@ def test_a_new_store_is_at_the_head_revision_with_every_table(open_store: Opener
         assert database.revision(store.conn) == database.head()
 
 
+def test_the_head_revision_is_read_from_the_file_names_as_alembic_reads_it() -> None:
+    """head() reads the migrations' file names, not the scripts: each file must be named for
+    its revision, and the newest name must be Alembic's head."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(database.MIGRATIONS))
+    assert database.head() == script.get_current_head()
+    for revision in script.walk_revisions():
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")
+
+
 def test_a_newer_schema_is_refused_in_one_sentence(open_store: Opener) -> None:
     with open_store() as store:
         store.conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
@@ -91,6 +103,50 @@ def test_reading_does_not_wait_for_a_writer(tmp_path: Path, engine: str | None) 
     finally:
         writer.rollback()
         writer.close()
+
+
+def _age_heartbeat(store: Repository) -> None:
+    """Make this worker look dead: its heartbeat older than the lease."""
+    with store.transaction():
+        store.conn.execute(update(workers).where(workers.c.owner == store.owner)
+                           .values(heartbeat_at=claims.timestamp(2 * claims.LEASE)))
+
+
+def _alive(store: Repository) -> bool:
+    beat = store.conn.execute(select(workers.c.heartbeat_at)
+                              .where(workers.c.owner == store.owner)).scalar()
+    store.conn.rollback()
+    return str(beat) >= claims.timestamp(claims.LEASE)
+
+
+def test_the_heartbeat_is_carried_by_the_process_own_commits(
+        open_store: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that commits write after write keeps its claims alive through its own
+    transactions; its heartbeat thread (here never looking) does not compete with them for
+    SQLite's write lock."""
+    monkeypatch.setattr(claims, "CHECK", 3600.0)
+    with open_store() as store:
+        store.register()
+        _age_heartbeat(store)  # no beat due: HEARTBEAT seconds have not passed
+        assert not _alive(store)
+        monkeypatch.setattr(claims, "HEARTBEAT", 0.0)  # due at every commit
+        store.save_source_cursor("imap://x", "1")
+        assert _alive(store)
+
+
+def test_an_idle_process_keeps_beating_from_its_thread(
+        open_store: Opener, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(claims, "CHECK", 0.01)
+    with open_store() as store:
+        store.register()
+        _age_heartbeat(store)  # no beat due yet, from the commit or the thread
+        monkeypatch.setattr(claims, "HEARTBEAT", 0.0)  # due: only the thread writes now
+        deadline = time.monotonic() + 30
+        while not _alive(store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _alive(store)
+    assert "heartbeat not recorded" not in caplog.text
 
 
 def test_files_are_named_by_content_hash_and_written_once(open_store: Opener,
@@ -169,8 +225,7 @@ def test_records_round_trip_as_frozen_dataclasses(open_store: Opener) -> None:
                                           ("fuli@dhmz.example.cn",))])
         status = store.unit_tally("德化县社会福利中心")
         assert (status.submissions, status.photos_ok, status.videos_ok) == (1, 1, 0)
-        assert store.has_accepted("德化县社会福利中心", "photo", 1)
-        assert not store.has_accepted("德化县社会福利中心", "photo", 2)
+        assert store.accepted_counts("德化县社会福利中心") == {"photo": 1}
         assert store.find_duplicate(None, None, "c" * 64) == message
         assert store.find_duplicate("<m1@dhmz>", "fuli@dhmz.example.cn", "d" * 64) == message
         assert store.find_duplicate("<m1@dhmz>", "other@x.cn", "d" * 64) is None

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
 
 from safetymonth.storage import database
 from safetymonth.storage.credit import RegistryUnit
@@ -214,3 +217,54 @@ def test_the_first_release_refuses_an_upgraded_store(tmp_path: Path) -> None:
     db = sqlite3.connect(root / database.DB_NAME)
     assert db.execute("PRAGMA user_version").fetchone()[0] > 2
     db.close()
+
+
+def _schema(url: str) -> dict[str, Any]:
+    """Every table's columns (in any order: a migration appends a column where schema.py may
+    list it earlier), keys, indexes and constraints as the database reports them."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = inspect(connection)
+            return {name: {
+                "columns": sorted((column["name"], str(column["type"]), column["nullable"],
+                                   str(column.get("default")))
+                                  for column in found.get_columns(name)),
+                "primary key": found.get_pk_constraint(name)["constrained_columns"],
+                "foreign keys": sorted((tuple(key["constrained_columns"]),
+                                        key["referred_table"])
+                                       for key in found.get_foreign_keys(name)),
+                "indexes": sorted((index["name"], tuple(index["column_names"]),
+                                   bool(index["unique"])) for index in found.get_indexes(name)),
+                "unique": sorted(tuple(constraint["column_names"])
+                                 for constraint in found.get_unique_constraints(name)),
+            } for name in found.get_table_names()}
+    finally:
+        engine.dispose()
+
+
+def test_a_new_store_is_created_as_the_migrations_would_make_it(
+        tmp_path: Path, engine: str | None) -> None:
+    """A new database gets schema.py's tables and a stamp (no migration run); the migrations
+    from nothing must make exactly the same schema, on both engines."""
+    urls = []
+    for name, build in (("created", database.create_schema),
+                        ("migrated", lambda connection: database.migrate(connection, None))):
+        url = f"sqlite:///{tmp_path / name}.db" if engine is None else \
+            _another_database(engine, name)
+        sql = create_engine(url)
+        with sql.begin() as connection:
+            build(connection)
+            assert database.revision(connection) == database.head()
+        sql.dispose()
+        urls.append(url)
+    created, migrated = (_schema(url) for url in urls)
+    assert created == migrated
+
+
+def _another_database(url: str, name: str) -> str:
+    """A fresh database next to the test's own on the same PostgreSQL server."""
+    with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
+        name = f"{name}_{uuid.uuid4().hex[:8]}"
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return str(make_url(url).set(database=name).render_as_string(hide_password=False))

@@ -59,7 +59,7 @@ from safetymonth.storage.repository import (
     Received,
     Repository,
 )
-from safetymonth.validator import Verdict, check_file
+from safetymonth.validator import Verdict, check_file, prestart
 
 log = logging.getLogger("safetymonth.intake")
 
@@ -122,6 +122,8 @@ class Intake:
     def run(self, source: Source) -> Stats:
         """Everything new on ``source``, plus what an earlier run left half done."""
         self.store.register()  # a worker, for its claims
+        if self.checker is check_file:  # the probe worker's start overlaps the first fetch
+            prestart(self.config.policy.probe)
         self.disk_full = False
         with self.store.batch():
             stats = self._run(source)

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Event, Thread
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, bindparam, update
 
 from safetymonth.storage.database import WRITE
 from safetymonth.storage.schema import workers
@@ -28,6 +30,9 @@ log = logging.getLogger("safetymonth.storage")
 
 LEASE = 60.0  # seconds without a heartbeat after which a worker counts as dead
 HEARTBEAT = 15.0  # seconds between two heartbeats
+CHECK = 1.0  # seconds between two looks of the heartbeat thread at whether one is due
+_BEAT = update(workers).where(workers.c.owner == bindparam("me")).values(
+    heartbeat_at=bindparam("now"))
 
 
 @dataclass(frozen=True)
@@ -70,26 +75,49 @@ def timestamp(seconds_ago: float = 0.0) -> str:
 
 
 class Heartbeat:
-    """Renews this worker's heartbeat every :data:`HEARTBEAT` seconds on a connection of its
-    own, in a daemon thread, until :meth:`stop`."""
+    """Renews this worker's heartbeat every :data:`HEARTBEAT` seconds, until :meth:`stop`.
 
-    def __init__(self, engine: Engine, owner: str) -> None:
+    The process's own write transactions carry it (:meth:`record` before their commit) when
+    one is due; a daemon thread writes it on a connection of its own only while the process
+    is not writing (``busy``). On SQLite the thread would otherwise compete for the write
+    lock with its own process: a poll commits transaction after transaction, and SQLite's
+    busy handler (sleep and retry) lets the thread miss every gap between two of them until
+    its timeout, "database is locked", although nothing was wrong."""
+
+    def __init__(self, engine: Engine, owner: str, busy: Callable[[], bool]) -> None:
         self.engine = engine
         self.owner = owner
+        self.busy = busy
+        self.last = time.monotonic()  # registered just now
         self.stopped = Event()
         self.thread = Thread(target=self._run, name="heartbeat", daemon=True)
         self.thread.start()
 
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= HEARTBEAT
+
+    def record(self, connection: Connection) -> None:
+        """The heartbeat, in ``connection``'s transaction; call :meth:`recorded` once it
+        committed."""
+        connection.execute(_BEAT, {"me": self.owner, "now": timestamp()})
+
+    def recorded(self) -> None:
+        self.last = time.monotonic()
+
     def _run(self) -> None:
-        while not self.stopped.wait(HEARTBEAT):
+        while not self.stopped.wait(CHECK):
+            if not self.due() or self.busy():
+                continue  # the process's next commit records it
             try:
                 with self.engine.connect() as connection:
                     connection.info[WRITE] = True
                     with connection.begin():
-                        connection.execute(update(workers).where(workers.c.owner == self.owner)
-                                           .values(heartbeat_at=timestamp()))
-            except Exception as error:  # the next beat tries again; the lease has slack
-                log.warning("heartbeat not recorded: %s", error)
+                        self.record(connection)
+                self.recorded()
+            except Exception as error:  # the next look tries again; the lease has slack
+                if time.monotonic() - self.last >= LEASE / 2:
+                    log.warning("heartbeat not recorded for %.0f s: %s",
+                                time.monotonic() - self.last, error)
 
     def stop(self) -> None:
         self.stopped.set()

@@ -150,10 +150,16 @@ TALLY_FIELDS = {("document", True): "documents_ok", ("document", False): "docume
 # --- the SQL --------------------------------------------------------------------------------
 
 
+def _one_of(column: Any, values: tuple[str, ...]) -> Any:
+    """``column`` is one of ``values``, as plain comparisons: an ``IN`` of a list is expanded
+    when executed, which costs the statement its cached SQL at every execution."""
+    return or_(*(column == value for value in values))
+
+
 def _latest_credit() -> Any:
     """Per message, the id of its latest credit (or add) decision that is not undone."""
     return select(decisions.c.message, func.max(decisions.c.id).label("decision")) \
-        .where(decisions.c.action.in_(MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .where(_one_of(decisions.c.action, MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
         .group_by(decisions.c.message).subquery()
 
 
@@ -168,7 +174,7 @@ def content_id(sha256: str, attachment: str, path: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def _credit(unit: str | None = None, message: Any = None) -> Any:
+def _credit(unit: Any = None, message: Any = None) -> Any:
     """(message, unit, credited_by) for every message; with ``unit``, only the messages that
     could be that unit's (index lookups, not a scan of every message); with ``message``, that
     one message."""
@@ -205,7 +211,7 @@ def _judged() -> tuple[Any, Any, Any]:
     """The checks with their judgement: (the join, the effective ok expression, the judging
     decision's table). The checks of ``attachments`` are included."""
     latest = select(decisions.c.content, func.max(decisions.c.id).label("decision")) \
-        .where(decisions.c.action.in_(FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .where(_one_of(decisions.c.action, FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
         .group_by(decisions.c.content).subquery("judged")
     judgement = decisions.alias("judgement")
     joined = checks.outerjoin(latest, latest.c.content == checks.c.content) \
@@ -253,6 +259,17 @@ def keeps_credit(method: Write) -> Write:
             self.refresh_credit(message)
             return result
     return write  # type: ignore[return-value]
+
+
+@functools.cache
+def _accepted_counts() -> Any:
+    """Distinct accepted contents per kind of the unit bound as ``unit``."""
+    unit = bindparam("unit")
+    credit = _credit(unit)
+    joined, ok, _ = _judged()
+    return select(checks.c.kind, func.count(func.distinct(checks.c.content))) \
+        .select_from(credit.join(joined, checks.c.message == credit.c.message)) \
+        .where(credit.c.unit == unit, ok == 1).group_by(checks.c.kind)
 
 
 # --- the mixin ------------------------------------------------------------------------------
@@ -373,18 +390,11 @@ class CreditQueries:
     def unit_tally(self: Repository, unit: str) -> Tally:
         return self.unit_tallies(unit).get(unit, Tally())
 
-    def has_accepted(self: Repository, unit: str, kind: str, count: int) -> bool:
-        """Whether ``unit`` has at least ``count`` distinct accepted files of ``kind``."""
-        if count <= 0:
-            return True
-        credit = _credit(unit)
-        joined, ok, _ = _judged()
-        found = select(checks.c.content).distinct() \
-            .select_from(credit.join(joined, checks.c.message == credit.c.message)) \
-            .where(credit.c.unit == unit, checks.c.kind == kind, ok == 1) \
-            .limit(count).subquery()
-        row = self._one(select(func.count()).select_from(found))
-        return row is not None and int(row[0]) >= count
+    def accepted_counts(self: Repository, unit: str) -> dict[str, int]:
+        """How many distinct accepted files of each kind ``unit`` has (kinds it has none of
+        are absent): one grouped query, built once (intake asks it for every reply)."""
+        return {str(kind): int(count)
+                for kind, count in self._all(_accepted_counts(), {"unit": unit})}
 
     def unknown_senders_now(self: Repository) -> list[tuple[str, int]]:
         """Senders of processed mail credited to no unit (neither forged nor a machine),

@@ -18,17 +18,31 @@ import logging
 import sqlite3
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from safetymonth.storage.errors import DatabaseError
+
+# Alembic is imported only to read or change an older schema: opening a current one (every
+# poll, report and console start) costs none of its import.
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
 
 DB_NAME = "safetymonth.db"
 ALEMBIC_MANAGED = 100
@@ -109,33 +123,56 @@ def set_sqlite_sync(connection: Connection, mode: str) -> None:
 
 @cache
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS))
 
 
 def _alembic(connection: Connection) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+# Alembic's own version table, as its stamp creates it.
+_ALEMBIC_VERSION = Table("alembic_version", MetaData(),
+                         Column("version_num", String(32), nullable=False),
+                         PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+
+
+@cache
 def head() -> str:
-    revision = _script().get_current_head()
-    assert revision is not None
-    return revision
+    """The newest revision: each file in ``migrations/versions`` is named for its revision
+    (``0020_console_users.py`` holds revision 0020) and revises the one before it, so no
+    migration script is loaded to know it (tests/test_storage.py checks this against
+    Alembic's own reading)."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("*.py"))
+
+
+def _stamped(connection: Connection) -> str | None:
+    """The revision in Alembic's version table, read without Alembic; None if it has none."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def revision(connection: Connection) -> str | None:
     """The schema's revision: Alembic's, or the first release's ``user_version`` mapped to
     its revision; None for an empty database. Raises for a schema newer than this program."""
-    current = MigrationContext.configure(connection).get_current_revision()
+    current = _stamped(connection)
     if current is None and connection.dialect.name == "sqlite":
         version = int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
         if version and version not in LEGACY_REVISIONS:
             raise DatabaseError(f"the store's schema (version {version}) is newer than this "
                                 f"program: upgrade safetymonth")
         current = LEGACY_REVISIONS.get(version)
-    if current is not None:
+    if current is not None and current != head():  # an older one, or one we do not know
+        from alembic.util import CommandError
+
         try:
             _script().get_revision(current)
         except CommandError:
@@ -162,16 +199,38 @@ def upgrade(connection: Connection) -> None:
             current = revision(connection)
             if current == head():
                 return
-            config = _alembic(connection)
-            legacy = MigrationContext.configure(connection).get_current_revision() is None
-            log.info("database schema: upgrading from %s to %s", current or "nothing", head())
-            if current is not None and legacy:
-                command.stamp(config, current)
-            command.upgrade(config, "head")
+            if current is None:
+                log.info("database schema: creating revision %s", head())
+                create_schema(connection)
+            else:
+                log.info("database schema: upgrading from %s to %s", current, head())
+                migrate(connection, current)
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA user_version={ALEMBIC_MANAGED}")
     finally:
         connection.info[WRITE] = False
+
+
+def create_schema(connection: Connection) -> None:
+    """The head schema in an empty database, stamped with its revision: the tables of
+    :mod:`safetymonth.storage.schema` (which the migrations produce too, as
+    tests/test_storage_upgrade.py checks), with neither Alembic nor the migrations loaded."""
+    from safetymonth.storage.schema import metadata
+
+    metadata.create_all(connection, checkfirst=False)
+    _ALEMBIC_VERSION.create(connection)
+    connection.execute(_ALEMBIC_VERSION.insert().values(version_num=head()))
+
+
+def migrate(connection: Connection, current: str | None) -> None:
+    """Alembic's upgrade from ``current`` (None: an empty database) to the head revision. A
+    store of the first release (``user_version``, no version table) is stamped first."""
+    from alembic import command
+
+    config = _alembic(connection)
+    if current is not None and _stamped(connection) is None:
+        command.stamp(config, current)
+    command.upgrade(config, "head")
 
 
 def schema_status(url: str, password: str | None) -> str:

@@ -32,11 +32,11 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Row, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from safetymonth.config import Config
@@ -220,6 +220,82 @@ class Outcome:
     held_until: str | None = None  # held for the digest until its rate-limit window ends
 
 
+# --- statements built once ------------------------------------------------------------------
+
+# Intake and delivery run these for every message. Built once, with their values bound at
+# execution, each is keyed and compiled once per dialect (SQLAlchemy's compiled cache) instead
+# of being built, keyed and compiled again per call. A bound name never equals a column the
+# statement sets: those are reserved for the SET clause.
+
+
+def _free(column: Any) -> Any:
+    """The claim in ``column`` is ours (bound as ``me``), nobody's, or a dead worker's (no
+    heartbeat since ``alive_since``)."""
+    live = select(workers.c.owner).where(workers.c.heartbeat_at >= bindparam("alive_since"))
+    return or_(column.is_(None), column == bindparam("me"), column.not_in(live))
+
+
+_MESSAGE = select(messages).where(messages.c.id == bindparam("message_"))
+_MESSAGE_FOR_KEY = select(messages).join(source_keys, source_keys.c.message == messages.c.id) \
+    .where(source_keys.c.key == bindparam("key_"))
+_MESSAGE_OF_KEY = select(source_keys.c.message).where(source_keys.c.key == bindparam("key_"))
+_MESSAGE_OF_DIGEST = select(message_digests.c.message) \
+    .where(message_digests.c.sha256 == bindparam("digest"))
+_MESSAGE_OF_ID = select(message_ids.c.message).where(
+    message_ids.c.message_id == bindparam("mid"), message_ids.c.sender == bindparam("from_"))
+_CLAIM = update(messages).where(
+    messages.c.id == bindparam("message_"), messages.c.state == RECEIVED,
+    _free(messages.c.claimed_by)).values(
+    claimed_by=bindparam("me"), tries=messages.c.tries + 1).returning(*messages.c)
+_UPDATE_MESSAGE = update(messages).where(messages.c.id == bindparam("message_"))
+_ATTACHMENTS_OF = select(attachments).where(attachments.c.message == bindparam("message_")) \
+    .order_by(attachments.c.position)
+_DELETE_CHECKS = checks.delete().where(checks.c.attachment.in_(
+    select(attachments.c.id).where(attachments.c.message == bindparam("message_"))))
+_DELETE_ATTACHMENTS = attachments.delete().where(
+    attachments.c.message == bindparam("message_"))
+# One INSERT for every file of a message; the ids come back in the files' order.
+_INSERT_ATTACHMENTS = attachments.insert().returning(attachments.c.id,
+                                                     sort_by_parameter_order=True)
+_INSERT_CHECKS = checks.insert()
+_REPLY = select(replies).where(replies.c.id == bindparam("reply"))
+_CLAIM_REPLY = update(replies).where(
+    replies.c.id == bindparam("reply"), replies.c.state == QUEUED,
+    _free(replies.c.claimed_by)).values(claimed_by=bindparam("me"))
+_MARK_SENT = update(replies).where(replies.c.id == bindparam("reply")).values(
+    state=SENT, attempts=replies.c.attempts + 1, last_error=None, claimed_by=None)
+_REPLIES_SINCE = select(func.count()).where(
+    replies.c.recipient == bindparam("to"), replies.c.kind == bindparam("kind_"),
+    replies.c.created_at >= bindparam("since"))
+
+
+@cache
+def _inserting(dialect: str, table: Any, key: tuple[str, ...], updating: tuple[str, ...] = (),
+               returning: str | None = None) -> Any:
+    """INSERT into ``table``, its values bound at execution: on a conflict over ``key``
+    nothing (returning the column ``returning``, else the first of ``key``, when inserted),
+    or the ``updating`` columns set to the new row's."""
+    statement = _insert(dialect, table)
+    if updating:
+        return statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: statement.excluded[name] for name in updating})
+    return statement.on_conflict_do_nothing(index_elements=list(key)) \
+        .returning(table.c[returning or key[0]])
+
+
+def _insert(dialect: str, table: Any) -> Any:
+    """The dialect's INSERT (with ON CONFLICT). A dialect's module is imported when used:
+    a poll on SQLite loads none of PostgreSQL's."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
 # --- the repository -------------------------------------------------------------------------
 
 
@@ -300,6 +376,11 @@ class Repository(CreditQueries):
         try:
             with self.conn.begin():
                 yield
+                beat = self._heartbeat if self._heartbeat and self._heartbeat.due() else None
+                if beat is not None:  # carried by this commit (see claims.Heartbeat)
+                    beat.record(self.conn)
+            if beat is not None:
+                beat.recorded()
         except DBAPIError as error:
             if self._registering:
                 self._forget_registration()
@@ -320,13 +401,13 @@ class Repository(CreditQueries):
         if not self._depth and self.conn.in_transaction():
             self.conn.rollback()
 
-    def _all(self, statement: Any) -> Sequence[Row[Any]]:
-        rows = self.conn.execute(statement).all()
+    def _all(self, statement: Any, parameters: Any = None) -> Sequence[Row[Any]]:
+        rows = self.conn.execute(statement, parameters).all()
         self._end_read()
         return rows
 
-    def _one(self, statement: Any) -> Row[Any] | None:
-        row = self.conn.execute(statement).first()
+    def _one(self, statement: Any, parameters: Any = None) -> Row[Any] | None:
+        row = self.conn.execute(statement, parameters).first()
         self._end_read()
         return row
 
@@ -337,19 +418,13 @@ class Repository(CreditQueries):
 
     def _insert_ignoring(self, table: Any, key: list[str], values: dict[str, Any]) -> bool:
         """INSERT unless a row with the same ``key`` exists; True when inserted."""
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        statement = dialect.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=key).returning(table.c[key[0]])
+        statement = _inserting(self.dialect, table, tuple(key))
         with self.transaction():  # RETURNING, since an INSERT's rowcount is not portable
-            return self.conn.execute(statement).first() is not None
+            return self.conn.execute(statement, values).first() is not None
 
     def _upsert(self, table: Any, key: list[str], values: dict[str, Any]) -> None:
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        statement = dialect.insert(table).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=key,
-            set_={name: statement.excluded[name] for name in values if name not in key})
-        self._write(statement)
+        self._write(_inserting(self.dialect, table, tuple(key),
+                               tuple(name for name in values if name not in key)), values)
 
     # --- workers and claims -----------------------------------------------------------
 
@@ -366,7 +441,8 @@ class Repository(CreditQueries):
                     owner=me.owner, host=me.host, pid=me.pid, started=me.started,
                     heartbeat_at=claims.timestamp()))
             self._me = me
-            self._heartbeat = claims.Heartbeat(self.engine, me.owner)
+            self._heartbeat = claims.Heartbeat(self.engine, me.owner,
+                                               busy=lambda: self._depth > 0)
         return self._me.owner
 
     def register(self) -> str:
@@ -407,22 +483,17 @@ class Repository(CreditQueries):
             self.conn.execute(workers.delete().where(workers.c.owner == owner))
         self._me = None
 
-    def _free(self, column: Any) -> Any:
-        """The claim in ``column`` is ours, nobody's, or a dead worker's."""
-        live = select(workers.c.owner).where(workers.c.heartbeat_at >= claims.timestamp(
-            claims.LEASE))
-        return or_(column.is_(None), column == self.owner, column.not_in(live))
+    def _claimant(self) -> dict[str, str]:
+        """The values :func:`_free` binds: this worker, and since when a live one beats."""
+        return {"me": self.owner, "alive_since": claims.timestamp(claims.LEASE)}
 
     def claim(self, message: int) -> MessageRecord | None:
         """Claim a received message for processing, counting the try (so a message that kills
         its process still fails in the end); returns it, or None when a live worker holds
         it."""
-        free = self._free(messages.c.claimed_by)
+        claimant = self._claimant()
         with self.transaction():
-            row = self.conn.execute(update(messages).where(
-                messages.c.id == message, messages.c.state == RECEIVED, free).values(
-                claimed_by=self.owner, tries=messages.c.tries + 1).returning(*messages.c)
-            ).first()
+            row = self.conn.execute(_CLAIM, {"message_": message, **claimant}).first()
         return _message(row) if row else None
 
     def claim_next(self, max_tries: int,
@@ -435,11 +506,11 @@ class Repository(CreditQueries):
             self._reap(self._host)
             candidate = select(messages.c.id).where(
                 messages.c.state == RECEIVED, messages.c.tries < max_tries,
-                self._free(messages.c.claimed_by), messages.c.id.not_in(list(skipping))
+                _free(messages.c.claimed_by), messages.c.id.not_in(list(skipping))
             ).order_by(messages.c.id).limit(1)
             if self.dialect == "postgresql":
                 candidate = candidate.with_for_update(skip_locked=True)
-            row = self.conn.execute(candidate).first()
+            row = self.conn.execute(candidate, self._claimant()).first()
             if row is None:
                 return None
             self.conn.execute(update(messages).where(messages.c.id == row.id).values(
@@ -455,18 +526,15 @@ class Repository(CreditQueries):
     def claim_reply(self, reply_id: str) -> bool:
         """Claim a queued reply before handing it to the transport; False when it was sent
         meanwhile or a live worker is sending it."""
-        return self._write(update(replies).where(
-            replies.c.id == reply_id, replies.c.state == QUEUED,
-            self._free(replies.c.claimed_by)).values(claimed_by=self.owner)) == 1
+        return self._write(_CLAIM_REPLY, {"reply": reply_id, **self._claimant()}) == 1
 
     def hold_source(self, source: str, label: str) -> None:
         """Become the one watcher of ``source``; raises :class:`SourceHeldError` naming the
         live worker that watches it (and the source, as ``label``)."""
         owner = self.owner
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
         live = select(workers.c.owner).where(
             workers.c.heartbeat_at >= claims.timestamp(claims.LEASE))
-        statement = dialect.insert(source_locks).values(source=source, owner=owner)
+        statement = _insert(self.dialect, source_locks).values(source=source, owner=owner)
         statement = statement.on_conflict_do_update(
             index_elements=["source"], set_={"owner": statement.excluded.owner},
             where=or_(source_locks.c.owner == owner, source_locks.c.owner.not_in(live))
@@ -553,22 +621,19 @@ class Repository(CreditQueries):
     # --- messages: intake -------------------------------------------------------------
 
     def message(self, message: int) -> MessageRecord | None:
-        row = self._one(select(messages).where(messages.c.id == message))
+        row = self._one(_MESSAGE, {"message_": message})
         return _message(row) if row else None
 
     def message_for_key(self, key: str) -> MessageRecord | None:
-        row = self._one(select(messages).join(source_keys, source_keys.c.message == messages.c.id)
-                        .where(source_keys.c.key == key))
+        row = self._one(_MESSAGE_FOR_KEY, {"key_": key})
         return _message(row) if row else None
 
     def find_duplicate(self, message_id: str | None, sender: str | None,
                        sha256: str) -> int | None:
         """A message already recorded: same bytes, or same Message-ID from the same sender."""
-        row = self._one(select(message_digests.c.message)
-                        .where(message_digests.c.sha256 == sha256))
+        row = self._one(_MESSAGE_OF_DIGEST, {"digest": sha256})
         if row is None and message_id:
-            row = self._one(select(message_ids.c.message).where(
-                message_ids.c.message_id == message_id, message_ids.c.sender == (sender or "")))
+            row = self._one(_MESSAGE_OF_ID, {"mid": message_id, "from_": sender or ""})
         return int(row[0]) if row else None
 
     def record_received(self, key: str, received: Received) -> Recorded:
@@ -577,11 +642,10 @@ class Repository(CreditQueries):
         perhaps by another process a moment ago) is not recorded again: its record is
         returned, and ``key`` becomes another of its keys."""
         with self.transaction():
-            known = self._known(key, received)
-            if known is not None:
-                return known
+            # Inserted first and looked up only on a conflict: a new message (nearly every
+            # one) costs no lookups, and a known one is found by the key it collided on.
             try:
-                with self.conn.begin_nested():  # undone whole if another process won a key
+                with self.conn.begin_nested():  # undone whole if one of its keys is taken
                     message = self._insert_message(key, received)
             except _TakenMeanwhile:
                 known = self._known(key, received)
@@ -590,8 +654,7 @@ class Repository(CreditQueries):
         return Recorded(message, new=True)
 
     def _known(self, key: str, received: Received) -> Recorded | None:
-        row = self.conn.execute(select(source_keys.c.message)
-                                .where(source_keys.c.key == key)).first()
+        row = self.conn.execute(_MESSAGE_OF_KEY, {"key_": key}).first()
         if row is not None:
             return Recorded(int(row[0]), new=False)
         duplicate = self.find_duplicate(received.message_id, received.sender, received.sha256)
@@ -602,15 +665,14 @@ class Repository(CreditQueries):
 
     def _insert_message(self, key: str, received: Received) -> int:
         """INSERT the message and each of its unique keys, or raise :class:`_TakenMeanwhile`
-        when another transaction committed one of them first."""
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        row = self.conn.execute(dialect.insert(messages).values(
+        when one of them is taken (by a record of this message, or another transaction's)."""
+        row = self.conn.execute(_inserting(self.dialect, messages, ("source_key",),
+                                                      returning="id"), dict(
             source_key=key, received_at=now(), message_id=received.message_id,
             sha256=received.sha256, size=received.size, sender=received.sender,
             sender_name=received.sender_name, sender_domain=_domain(received.sender),
             subject=received.subject, date_header=received.date_header, state=received.state,
-            last_error=received.last_error, claimed_by=self.owner,
-        ).on_conflict_do_nothing(index_elements=["source_key"]).returning(messages.c.id)).first()
+            last_error=received.last_error, claimed_by=self.owner)).first()
         if row is None:
             raise _TakenMeanwhile
         message = int(row[0])
@@ -647,12 +709,14 @@ class Repository(CreditQueries):
     def give_up(self, max_tries: int) -> list[MessageRecord]:
         """Messages whose tries ran out while their process was dying: mark them failed."""
         stale = (messages.c.state == RECEIVED) & (messages.c.tries >= max_tries) & \
-            self._free(messages.c.claimed_by)
+            _free(messages.c.claimed_by)
+        claimant = self._claimant()
         with self.transaction():
-            rows = self.conn.execute(select(messages).where(stale)).all()
+            rows = self.conn.execute(select(messages).where(stale), claimant).all()
             self.conn.execute(update(messages).where(stale).values(
                 state=FAILED, last_error=func.coalesce(
-                    messages.c.last_error, "the process stopped while handling this message")))
+                    messages.c.last_error, "the process stopped while handling this message")),
+                claimant)
         return [_message(row) for row in rows]
 
     def retry_failed(self) -> int:
@@ -679,41 +743,36 @@ class Repository(CreditQueries):
         """The message's attachments, their verdicts and one check row per verdict
         (replacing whatever an earlier, interrupted try recorded for the message)."""
         with self.transaction():
-            earlier = attachments.c.message == message
-            self.conn.execute(checks.delete().where(
-                checks.c.attachment.in_(select(attachments.c.id).where(earlier))))
-            self.conn.execute(attachments.delete().where(earlier))
-            for item in files:
-                self._record_attachment(message, item)
-
-    def _record_attachment(self, message: int, item: NewAttachment) -> None:
-        result = self.conn.execute(attachments.insert().values(
-            message=message, position=item.position, name=item.name,
-            stored_name=item.stored_name, sha256=item.sha256, size=item.size,
-            content_type=item.content_type,
-            verdict=json.dumps(item.verdicts, ensure_ascii=False)))
-        attachment = int(result.inserted_primary_key[0])
-        if item.verdicts:
-            self.conn.execute(checks.insert(), [
-                {"attachment": attachment, "path": verdict["path"], "kind": verdict["kind"],
-                 "ok": int(bool(verdict["ok"])), "message": message,
-                 "content": content_id(item.sha256, item.name, verdict["path"])}
-                for verdict in item.verdicts])
+            self.conn.execute(_DELETE_CHECKS, {"message_": message})
+            self.conn.execute(_DELETE_ATTACHMENTS, {"message_": message})
+            if not files:
+                return
+            ids = self.conn.execute(_INSERT_ATTACHMENTS, [dict(
+                message=message, position=item.position, name=item.name,
+                stored_name=item.stored_name, sha256=item.sha256, size=item.size,
+                content_type=item.content_type,
+                verdict=json.dumps(item.verdicts, ensure_ascii=False)) for item in files]).all()
+            rows = [{"attachment": int(attachment), "path": verdict["path"],
+                     "kind": verdict["kind"], "ok": int(bool(verdict["ok"])),
+                     "message": message,
+                     "content": content_id(item.sha256, item.name, verdict["path"])}
+                    for (attachment,), item in zip(ids, files, strict=True)
+                    for verdict in item.verdicts]
+            if rows:
+                self.conn.execute(_INSERT_CHECKS, rows)
 
     @keeps_credit
     def record_outcome(self, message: int, outcome: Outcome) -> None:
         """Whose submission it is, why no reply, and the message's final state."""
-        self._write(update(messages).where(messages.c.id == message).values(
-            state=outcome.state, unit=outcome.unit, auth=outcome.auth, claimed_by=None,
-            suspicious=outcome.suspicious, not_credited=outcome.not_credited,
+        self._write(_UPDATE_MESSAGE, dict(
+            message_=message, state=outcome.state, unit=outcome.unit, auth=outcome.auth,
+            claimed_by=None, suspicious=outcome.suspicious, not_credited=outcome.not_credited,
             no_reply=outcome.no_reply, last_error=outcome.last_error,
             held_until=outcome.held_until,
             notes=json.dumps(outcome.notes, ensure_ascii=False)))
 
     def attachments(self, message: int) -> list[FileRecord]:
-        return [_file(row) for row in self._all(
-            select(attachments).where(attachments.c.message == message)
-            .order_by(attachments.c.position))]
+        return [_file(row) for row in self._all(_ATTACHMENTS_OF, {"message_": message})]
 
     # --- messages: the report ---------------------------------------------------------
 
@@ -761,7 +820,7 @@ class Repository(CreditQueries):
             "body": body, "state": QUEUED, "created_at": self._now()})
 
     def reply(self, reply_id: str) -> ReplyRecord | None:
-        row = self._one(select(replies).where(replies.c.id == reply_id))
+        row = self._one(_REPLY, {"reply": reply_id})
         return _reply(row) if row else None
 
     def queued_replies(self) -> list[ReplyRecord]:
@@ -783,11 +842,8 @@ class Repository(CreditQueries):
             return
         sent_at = now()
         with self.transaction():
-            self.conn.execute(
-                update(replies).where(replies.c.id == bindparam("reply_id")).values(
-                    state=SENT, sent_at=sent_at, attempts=replies.c.attempts + 1,
-                    last_error=None, claimed_by=None),
-                [{"reply_id": reply_id} for reply_id in reply_ids])
+            self.conn.execute(_MARK_SENT, [{"reply": reply_id, "sent_at": sent_at}
+                                           for reply_id in reply_ids])
 
     def mark_attempt_failed(self, reply_id: str, error: str, permanent: bool = False) -> None:
         self._write(update(replies).where(replies.c.id == reply_id).values(
@@ -800,9 +856,8 @@ class Repository(CreditQueries):
     def replies_since(self, recipient: str, kind: str, hours: float) -> int:
         since = (self.clock() - timedelta(hours=hours)).astimezone(UTC).isoformat(
             timespec="seconds")
-        row = self._one(select(func.count()).where(
-            replies.c.recipient == recipient.lower(), replies.c.kind == kind,
-            replies.c.created_at >= since))
+        row = self._one(_REPLIES_SINCE, {"to": recipient.lower(), "kind_": kind,
+                                         "since": since})
         return int(row[0]) if row else 0
 
     def rate_window_end(self, recipient: str, kind: str, hours: float, count: int) -> str:
@@ -887,7 +942,7 @@ def open_repository(config: Config, new_database: bool = False,
 
 
 class _TakenMeanwhile(Exception):
-    """Another transaction committed one of a new message's unique keys first."""
+    """One of a new message's unique keys is taken: the message is recorded already."""
 
 
 # --- rows to records ------------------------------------------------------------------------

@@ -180,6 +180,23 @@ def run(task: Callable[..., T], args: tuple[Any, ...], limits: ProbeLimits) -> T
     return _current(limits.max_memory).run(task, args, limits.timeout)
 
 
+def prestart(limits: ProbeLimits) -> None:
+    """Start a worker in the background now, so that the first file checked does not wait
+    for its start (Pillow and MediaInfo imported: a few tenths of a second): intake calls
+    this before it fetches. A worker that fails to start here is started again when used."""
+    pool = _current(limits.max_memory)
+
+    def start() -> None:
+        with pool._slots:
+            try:
+                worker = pool._take()
+            except (OSError, RuntimeError):
+                return
+            pool._idle.put(worker)
+
+    threading.Thread(target=start, name="probe-worker-start", daemon=True).start()
+
+
 def set_size(size: int) -> None:
     """How many workers may run at once (``validate --jobs``); applies to the next pool."""
     global _size
