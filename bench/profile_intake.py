@@ -3,6 +3,7 @@ storage benchmark of bench/intake.py; not a benchmark itself).
 
     .venv/bin/python bench/profile_intake.py [--messages 200] [--code DIR] [--top 40]
                                              [--sort tottime|cumulative] [--database URL]
+                                             [--sql FILE] [--dump FILE]
 
 ``--code`` is a source tree to run (``git worktree add /tmp/rel ef824d8`` for the release
 before the storage package); the default is this tree. Prints the wall time, how many SQL
@@ -31,7 +32,8 @@ from tests.mailservers import drop, write_config  # noqa: E402
 CHILD = """
 import cProfile, pstats, sqlite3, sys
 count = [0]
-sort, top, trace, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+sort, top, trace, dump, argv = (sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4],
+                                sys.argv[5:])
 statements = open(trace, "w") if trace else None
 def seen(sql):
     count[0] += 1
@@ -51,6 +53,8 @@ try:
 except SystemExit:
     pass
 sys.stderr.write(f"\\nSQL statements run by sqlite3: {count[0]}\\n")
+if dump:
+    profile.dump_stats(dump)
 pstats.Stats(profile, stream=sys.stderr).sort_stats(sort).print_stats(top)
 """
 
@@ -76,6 +80,7 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--database")
     parser.add_argument("--sql", type=Path, help="write every SQL statement run to this file")
+    parser.add_argument("--dump", type=Path, help="save the profile here (for pstats)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="safetymonth-profile-") as work:
         folder = Path(work)
@@ -86,6 +91,7 @@ def main() -> None:
         started = time.perf_counter()
         run = subprocess.run([sys.executable, "-c", CHILD, args.sort, str(args.top),
                               str(args.sql.resolve()) if args.sql else "",
+                              str(args.dump.resolve()) if args.dump else "",
                               "--config", str(folder / "config.yaml"), "poll", "--once"],
                              env=env, cwd=args.code, capture_output=True, text=True,
                              check=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from safetymonth.config import Config, load_config
+from safetymonth.mailbox.outbox import deliver
 from safetymonth.mailbox.service import send_queued
 from safetymonth.mailbox.transports import MaildirOutbox
 from safetymonth.storage.repository import QUEUED, SENT, open_repository
@@ -17,8 +18,8 @@ from tests.mailservers import write_config
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 
-def queue_replies(config: Config, count: int) -> list[str]:
-    ids = [f"r{index:04d}" for index in range(count)]
+def queue_replies(config: Config, count: int, ids: list[str] | None = None) -> list[str]:
+    ids = ids or [f"r{index:04d}" for index in range(count)]
     with open_repository(config) as store, store.transaction():
         for reply_id in ids:
             data = (f"To: u{reply_id}@dhmz.example.cn\nSubject: test\n"
@@ -90,3 +91,20 @@ def test_a_run_lists_the_outbox_once_not_once_per_reply(
     cur = [path for path in listings if Path(path) == outbox / "cur"]
     assert len(cur) <= 1
     assert len(os.listdir(outbox / "new")) == 50
+
+
+def test_a_batch_claim_skips_a_live_workers_reply_and_a_stop_gives_the_rest_back(
+        tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    # The fourth reply's id is too long for a file name: writing it fails (ENAMETOOLONG),
+    # a fault of the outbox that stops the run.
+    ids = queue_replies(config, 5, ["r0", "r1", "r2", "r3" + "x" * 300, "r4"])
+    with open_repository(config) as other, open_repository(config) as store:
+        assert other.claim_replies(ids[1]) == {ids[1]}  # a live worker is sending it
+        run = deliver(store, MaildirOutbox(tmp_path / "outbox"), config.mailbox.address)
+        assert (run.sent, run.left) == (2, 2) and run.stopped_by is not None
+        assert sorted(os.listdir(tmp_path / "outbox" / "new")) == [ids[0], ids[2]]
+        state = {reply.id: (reply.state, reply.claimed_by) for reply in store.replies()}
+        assert state == {ids[0]: (SENT, None), ids[1]: (QUEUED, other.owner),
+                         ids[2]: (SENT, None), ids[3]: (QUEUED, None), ids[4]: (QUEUED, None)}
+        assert other.claim_replies(ids[4]) == {ids[4]}  # given back, not held till a lease

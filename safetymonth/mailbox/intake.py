@@ -116,6 +116,7 @@ class Intake:
         self.stop = stop or Event()
         self.max_tries = config.mailbox.max_tries
         self.disk_full = False  # storage.dir ran out of space: take nothing more this run
+        self.unseen: set[str] = set()  # keys this run found no record of
 
     # --- the run --------------------------------------------------------------------------
 
@@ -138,8 +139,11 @@ class Intake:
         settled: set[str] = set()  # needs nothing more from the server: may be skipped
         finished: list[Item] = []
         fresh: list[Item] = []
+        self.unseen = set()
         for item in items:
             row = self.store.message_for_key(item.key)
+            if row is None:
+                self.unseen.add(item.key)
             if row is None or not self.store.intact(row) or self._now_small_enough(row, item):
                 fresh.append(item)  # new, or its files were lost: fetch (again)
                 continue
@@ -245,7 +249,8 @@ class Intake:
             while group:
                 item, raw = group.pop(0)
                 try:
-                    state, message = self.receive(item.key, raw)
+                    state, message = self.receive(item.key, raw,
+                                                  unseen=item.key in self.unseen)
                 except DatabaseError:  # busy or damaged: stop the run, nothing half-done
                     raise
                 except Exception as error:  # our own bug on hostile input, or a store fault
@@ -300,10 +305,12 @@ class Intake:
 
     # --- one message ----------------------------------------------------------------------
 
-    def receive(self, key: str, raw: bytes) -> tuple[str, int | None]:
+    def receive(self, key: str, raw: bytes, unseen: bool = False) -> tuple[str, int | None]:
         """Step 1: the raw message into the store, committed. Returns its state and record id
-        (None for a duplicate of a message recorded under another key)."""
-        row = self.store.message_for_key(key)
+        (None for a duplicate of a message recorded under another key). ``unseen``: the key
+        was just looked up and not found, so it is not looked up again (if another process
+        recorded it since, the insert finds its key taken and returns that record)."""
+        row = None if unseen else self.store.message_for_key(key)
         if row is not None:
             if row.state == FAILED:  # only a retry on demand takes it up again
                 return FAILED, row.id

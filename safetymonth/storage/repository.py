@@ -9,7 +9,7 @@ Several processes, exactly once. Recording is a constraint, not a check followed
 a message's source key, its content hash and its Message-ID per sender are each a unique key,
 so two processes recording one message collide and one of them finds the other's record. A
 message is processed, and a reply handed to a transport, only by the worker that claimed it
-(:meth:`claim`, :meth:`claim_next`, :meth:`claim_reply`); a dead worker's claims are free
+(:meth:`claim`, :meth:`claim_next`, :meth:`claim_replies`); a dead worker's claims are free
 again (see :mod:`safetymonth.storage.claims`). A watching poll holds its source
 (:meth:`hold_source`).
 
@@ -262,6 +262,9 @@ _REPLY = select(replies).where(replies.c.id == bindparam("reply"))
 _CLAIM_REPLY = update(replies).where(
     replies.c.id == bindparam("reply"), replies.c.state == QUEUED,
     _free(replies.c.claimed_by)).values(claimed_by=bindparam("me"))
+_RELEASE_REPLY = update(replies).where(
+    replies.c.id == bindparam("reply"), replies.c.state == QUEUED,
+    replies.c.claimed_by == bindparam("me")).values(claimed_by=None)
 _MARK_SENT = update(replies).where(replies.c.id == bindparam("reply")).values(
     state=SENT, attempts=replies.c.attempts + 1, last_error=None, claimed_by=None)
 _REPLIES_SINCE = select(func.count()).where(
@@ -523,10 +526,20 @@ class Repository(CreditQueries):
             messages.c.id == message, messages.c.claimed_by == self.owner).values(
             claimed_by=None, tries=messages.c.tries - 1))
 
-    def claim_reply(self, reply_id: str) -> bool:
-        """Claim a queued reply before handing it to the transport; False when it was sent
-        meanwhile or a live worker is sending it."""
-        return self._write(_CLAIM_REPLY, {"reply": reply_id, **self._claimant()}) == 1
+    def claim_replies(self, *reply_ids: str) -> set[str]:
+        """Claim queued replies before handing them to the transport, in one transaction;
+        returns those claimed (not the ones sent meanwhile or being sent by a live worker)."""
+        claimant = self._claimant()
+        with self.transaction():
+            return {reply_id for reply_id in reply_ids if self.conn.execute(
+                _CLAIM_REPLY, {"reply": reply_id, **claimant}).rowcount == 1}
+
+    def release_replies(self, *reply_ids: str) -> None:
+        """Give back replies claimed but not handed to the transport."""
+        if reply_ids:
+            with self.transaction():
+                self.conn.execute(_RELEASE_REPLY, [{"reply": reply_id, "me": self.owner}
+                                                   for reply_id in reply_ids])
 
     def hold_source(self, source: str, label: str) -> None:
         """Become the one watcher of ``source``; raises :class:`SourceHeldError` naming the
