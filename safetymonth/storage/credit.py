@@ -382,9 +382,11 @@ class CreditQueries:
                        func.count(func.distinct(checks.c.content)))
                 .where(_credited(checks.c.credit_unit, unit))
                 .group_by(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok)):
-            name = TALLY_FIELDS.get((str(kind), bool(is_ok)))
+            # 12,000 rows for 2,000 units: the values are used as the driver gives them
+            # (text and integers on both engines), with no conversion per row.
+            name = TALLY_FIELDS.get((kind, bool(is_ok)))
             if name:
-                counts.setdefault(str(key), {})[name] = int(count)
+                counts.setdefault(key, {})[name] = count
         return {key: Tally(**values) for key, values in counts.items()}
 
     def unit_tally(self: Repository, unit: str) -> Tally:
