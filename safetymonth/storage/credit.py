@@ -32,7 +32,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, bindparam, case, func, literal, or_, select, text, true, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 
 from safetymonth.storage.schema import (
     attachments,
@@ -377,16 +390,8 @@ class CreditQueries:
                 .where(_credited(messages.c.credit_unit, unit))
                 .group_by(messages.c.credit_unit)):
             counts[str(key)] = {"submissions": int(submissions), "last_submission": last}
-        for key, kind, is_ok, count in self._all(
-                select(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok,
-                       func.count(func.distinct(checks.c.content)))
-                .where(_credited(checks.c.credit_unit, unit))
-                .group_by(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok)):
-            # 12,000 rows for 2,000 units: the values are used as the driver gives them
-            # (text and integers on both engines), with no conversion per row.
-            name = TALLY_FIELDS.get((kind, bool(is_ok)))
-            if name:
-                counts.setdefault(key, {})[name] = count
+        for key, *files in self._all(_files_per_unit(unit)):
+            counts.setdefault(key, {}).update(zip(TALLY_FIELDS.values(), files, strict=True))
         return {key: Tally(**values) for key, values in counts.items()}
 
     def unit_tally(self: Repository, unit: str) -> Tally:
@@ -542,6 +547,22 @@ class CreditQueries:
                 source_key=ADDED_PREFIX + key, sha256=sha256, size=0, subject=subject,
                 received_at=at, state=PROCESSED))
             return int(result.inserted_primary_key[0])
+
+
+def _files_per_unit(unit: str | None) -> Any:
+    """(unit, then one count per :data:`TALLY_FIELDS`): the distinct contents of each credit
+    unit, kind and judgement counted over the covering index ``checks_credit``, then turned
+    into one row per unit in SQL (2,000 rows for the board, not 12,000)."""
+    grouped = select(checks.c.credit_unit.label("unit"), checks.c.kind,
+                     func.coalesce(checks.c.judged_ok, 0).label("judged_ok"),
+                     func.count(func.distinct(checks.c.content)).label("files")) \
+        .where(_credited(checks.c.credit_unit, unit)) \
+        .group_by(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok).subquery()
+    return select(grouped.c.unit, *(
+        cast(func.coalesce(func.sum(case(((grouped.c.kind == kind)
+                                          & (grouped.c.judged_ok == int(ok)),
+                                          grouped.c.files))), 0), Integer)
+        for kind, ok in TALLY_FIELDS)).group_by(grouped.c.unit)
 
 
 def _credited(column: Any, unit: str | None) -> Any:
