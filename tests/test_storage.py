@@ -22,6 +22,7 @@ from safetymonth.storage import claims, database
 from safetymonth.storage.credit import RegistryUnit
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.files import RAW_DIR
+from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import (
     NewAttachment,
     Outcome,
@@ -398,3 +399,41 @@ def test_raw_files_live_under_raw(open_store: Opener, tmp_path: Path) -> None:
     with open_store() as store:
         digest = store.put_raw(b"x")
         assert store.raw_path(digest) == tmp_path / "storage" / RAW_DIR / digest[:2] / digest
+
+
+def test_the_store_version_moves_with_every_write_the_board_reads(
+        open_store: Opener, tmp_path: Path) -> None:
+    """Overview.version (what the console's cached board is keyed by) is one row the
+    database's triggers bump: each write to messages, checks, decisions or replies moves it,
+    from this connection or another one; reading leaves it alone."""
+    with open_store() as store, open_store() as other:
+        seen = [Overview(store).version()]
+
+        def moved() -> bool:
+            seen.append(Overview(store).version())
+            return seen[-1] != seen[-2]
+
+        message = other.record_received("maildir:1", received(
+            "c" * 64, 1234, "<m1@dhmz>", "fuli@dhmz.example.cn")).message
+        assert moved()
+        other.record_verdicts(message, [NewAttachment(
+            0, "照片.jpg", "files/ab/x", "ab" * 32, 9, "image/jpeg",
+            [{"path": "照片.jpg", "kind": "photo", "ok": True, "reasons": []}])])
+        assert moved()
+        other.record_outcome(message, Outcome(
+            state="processed", unit=None, auth="pass", suspicious=None, not_credited=None,
+            no_reply=None, notes={}))
+        assert moved()
+        [file] = other.attachments(message)
+        decision = store.record_decision("reject", "不是本单位的照片", "clerk", "2026-05-01",
+                                         file=file.id)
+        assert moved()
+        assert other.undo_decision(decision, "clerk", "2026-05-02")
+        assert moved()
+        assert other.queue_reply("r1", message, "reply", "U", "fuli@x.cn", {}, b"1")
+        assert moved()
+        other.mark_sent("r1")
+        assert moved()
+        store.unit_tally("U")
+        other.messages()
+        assert not moved()

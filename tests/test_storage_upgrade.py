@@ -238,9 +238,17 @@ def _schema(url: str) -> dict[str, Any]:
                                    bool(index["unique"])) for index in found.get_indexes(name)),
                 "unique": sorted(tuple(constraint["column_names"])
                                  for constraint in found.get_unique_constraints(name)),
-            } for name in found.get_table_names()}
+            } for name in found.get_table_names()} | {"triggers": _triggers(connection)}
     finally:
         engine.dispose()
+
+
+def _triggers(connection: Any) -> list[tuple[str, str]]:
+    """Each trigger's name and table (the store's version is kept by triggers)."""
+    statement = "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal" \
+        if connection.dialect.name == "postgresql" else \
+        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"
+    return sorted(tuple(row) for row in connection.exec_driver_sql(statement))
 
 
 def test_a_new_store_is_created_as_the_migrations_would_make_it(

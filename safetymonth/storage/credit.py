@@ -32,7 +32,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, bindparam, case, func, literal, or_, select, text, true, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 
 from safetymonth.storage.schema import (
     attachments,
@@ -377,14 +390,8 @@ class CreditQueries:
                 .where(_credited(messages.c.credit_unit, unit))
                 .group_by(messages.c.credit_unit)):
             counts[str(key)] = {"submissions": int(submissions), "last_submission": last}
-        for key, kind, is_ok, count in self._all(
-                select(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok,
-                       func.count(func.distinct(checks.c.content)))
-                .where(_credited(checks.c.credit_unit, unit))
-                .group_by(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok)):
-            name = TALLY_FIELDS.get((str(kind), bool(is_ok)))
-            if name:
-                counts.setdefault(str(key), {})[name] = int(count)
+        for key, *files in self._all(_files_per_unit(unit)):
+            counts.setdefault(key, {}).update(zip(TALLY_FIELDS.values(), files, strict=True))
         return {key: Tally(**values) for key, values in counts.items()}
 
     def unit_tally(self: Repository, unit: str) -> Tally:
@@ -430,15 +437,16 @@ class CreditQueries:
         """Every message (or ``unit``'s), oldest first, with its credit now; files added by
         hand whose add was undone are left out."""
         credit = _credit(unit)
-        files = select(attachments.c.message, func.count().label("files")) \
-            .select_from(attachments.join(checks, checks.c.attachment == attachments.c.id)) \
-            .group_by(attachments.c.message).subquery()
+        # Counted per listed message through the checks' index (checks.message is the
+        # attachment's message): a grouped count of every file in the store would cost a
+        # unit's page a scan of 100,000 checks.
+        files = select(func.count()).select_from(checks) \
+            .where(checks.c.message == messages.c.id).scalar_subquery()
         undone_add = select(decisions.c.message).where(
             decisions.c.action == ADD, decisions.c.undone_at.is_not(None))
         statement = select(messages, credit.c.unit.label("credited_unit"), credit.c.credited_by,
-                           func.coalesce(files.c.files, 0).label("file_count")) \
-            .select_from(credit.join(messages, messages.c.id == credit.c.message)
-                         .outerjoin(files, files.c.message == messages.c.id)) \
+                           files.label("file_count")) \
+            .select_from(credit.join(messages, messages.c.id == credit.c.message)) \
             .where(messages.c.id.not_in(undone_add)).order_by(messages.c.id)
         if unit is not None:
             statement = statement.where(credit.c.unit == unit)
@@ -465,10 +473,13 @@ class CreditQueries:
             judgement.c.id.label("decision_id"), judgement.c.reason,
         ).select_from(credit.join(messages, messages.c.id == credit.c.message)
                       .join(joined, checks.c.message == messages.c.id)
-                      .join(attachments, attachments.c.id == checks.c.attachment)) \
-            .order_by(checks.c.id)
+                      .join(attachments, attachments.c.id == checks.c.attachment))
         if unit is not None:
-            statement = statement.where(credit.c.unit == unit)
+            # A unit's files from its messages through the checks' index: ordered by the
+            # bare id, SQLite would rather walk all 100,000 checks in id order.
+            statement = statement.where(credit.c.unit == unit).order_by(checks.c.id + 0)
+        else:
+            statement = statement.order_by(checks.c.id)
         if failed:
             statement = statement.where(ok == 0)
         if file is not None:
@@ -537,6 +548,22 @@ class CreditQueries:
                 source_key=ADDED_PREFIX + key, sha256=sha256, size=0, subject=subject,
                 received_at=at, state=PROCESSED))
             return int(result.inserted_primary_key[0])
+
+
+def _files_per_unit(unit: str | None) -> Any:
+    """(unit, then one count per :data:`TALLY_FIELDS`): the distinct contents of each credit
+    unit, kind and judgement counted over the covering index ``checks_credit``, then turned
+    into one row per unit in SQL (2,000 rows for the board, not 12,000)."""
+    grouped = select(checks.c.credit_unit.label("unit"), checks.c.kind,
+                     func.coalesce(checks.c.judged_ok, 0).label("judged_ok"),
+                     func.count(func.distinct(checks.c.content)).label("files")) \
+        .where(_credited(checks.c.credit_unit, unit)) \
+        .group_by(checks.c.credit_unit, checks.c.kind, checks.c.judged_ok).subquery()
+    return select(grouped.c.unit, *(
+        cast(func.coalesce(func.sum(case(((grouped.c.kind == kind)
+                                          & (grouped.c.judged_ok == int(ok)),
+                                          grouped.c.files))), 0), Integer)
+        for kind, ok in TALLY_FIELDS)).group_by(grouped.c.unit)
 
 
 def _credited(column: Any, unit: str | None) -> Any:

@@ -215,9 +215,11 @@ def create_schema(connection: Connection) -> None:
     """The head schema in an empty database, stamped with its revision: the tables of
     :mod:`safetymonth.storage.schema` (which the migrations produce too, as
     tests/test_storage_upgrade.py checks), with neither Alembic nor the migrations loaded."""
+    from safetymonth.storage import store_version
     from safetymonth.storage.schema import metadata
 
     metadata.create_all(connection, checkfirst=False)
+    store_version.create_triggers(connection)
     _ALEMBIC_VERSION.create(connection)
     connection.execute(_ALEMBIC_VERSION.insert().values(version_num=head()))
 

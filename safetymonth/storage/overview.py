@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import case, exists, func, literal, or_, select
+from sqlalchemy import exists, func, literal, or_, select
 
+from safetymonth.storage import store_version
 from safetymonth.storage.credit import MessageView, _credit, _message_view
 from safetymonth.storage.repository import PROCESSED, SENT, ReplyRecord, Repository, _reply
-from safetymonth.storage.schema import checks, decisions, messages, meta, replies
+from safetymonth.storage.schema import messages, meta, replies
 
 CHUNK = 500  # ids per IN (...), under SQLite's variable limit
 
@@ -21,21 +22,13 @@ class Overview:
         self.repository = repository
 
     def version(self) -> tuple[object, ...]:
-        """A fingerprint of everything the board is computed from: it changes whenever a
-        message is recorded or processed, a verdict, decision or undo is written, a reply is
-        queued or sent, or the registry changes. A few aggregates, each cheap."""
-        processed = func.sum(case((messages.c.state == PROCESSED, 1), else_=0))
-        sent = func.sum(case((replies.c.state == SENT, 1), else_=0))
-        parts: list[object] = []
-        for statement in (
-                select(func.max(messages.c.id), processed),
-                select(func.max(checks.c.id), func.count()).select_from(checks),
-                select(func.max(decisions.c.id), func.count(decisions.c.undone_at)),
-                select(func.count(), sent).select_from(replies),
-                select(meta.c.value).where(meta.c.key == "registry")):
-            row = self.repository._one(statement)
-            parts.extend(row or ())
-        return tuple(parts)
+        """A fingerprint of everything the board is computed from: the store's version, which
+        the database's triggers bump in every write to messages, checks, decisions and
+        replies (:mod:`~safetymonth.storage.store_version`), and the registry's fingerprint.
+        One primary-key lookup, whatever the size of the store."""
+        return tuple(sorted(self.repository._all(
+            select(meta.c.key, meta.c.value).where(
+                meta.c.key.in_((store_version.KEY, "registry"))))))
 
     def unanswered(self) -> dict[str, int]:
         """Per unit key, its credited messages that no sent reply answers (queued, refused,

@@ -68,6 +68,7 @@ def create_app(config: Config) -> FastAPI:
     app.state.pool = RepositoryPool(config)
     app.state.cache = StoreCache()
     app.state.board_tables = {}  # status filter -> (board, its rendered table)
+    app.state.board_rows = (None, {})  # (board, each of its rows -> the row's HTML)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

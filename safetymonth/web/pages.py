@@ -121,10 +121,23 @@ def _board_table(request: Request, found: views.Board, status: str) -> Markup:
     cached = tables.get(status)
     if cached is not None and cached[0] is found:
         return cached[1]
-    rows = [row for row in found.rows if not status or row.status == status]
+    rows = [html for row, html in _board_rows(request, found).items()
+            if not status or row.status == status]
     table = Markup(templates.get_template("_board_table.html").render(rows=rows))
     tables[status] = (found, table)
     return table
+
+
+def _board_rows(request: Request, found: views.Board) -> dict[views.BoardRow, Markup]:
+    """Each row's HTML, in the board's order, rendered once per distinct row: while mail
+    comes in, a message changes one unit's row and the other 1,999 are reused."""
+    board_of, previous = request.app.state.board_rows
+    if board_of is found:
+        return previous  # type: ignore[no-any-return]
+    render = templates.get_template("_board_row.html").module.board_row  # type: ignore[attr-defined]
+    rows = {row: previous.get(row) or render(row) for row in found.rows}
+    request.app.state.board_rows = (found, rows)
+    return rows
 
 
 @router.get("/units/{ident}")

@@ -62,7 +62,7 @@ class BoardRow:
     id: str
     name: str
     status: str
-    missing: list[str]
+    missing: tuple[str, ...]  # a tuple: rows are hashable, so a row's HTML can be reused
     passed: int
     failed: int
     last_submission: str
@@ -115,7 +115,7 @@ def board(repository: Repository, config: Config) -> Board:
     unanswered = Overview(repository).unanswered()
     rows = [BoardRow(
         id=progress.id, name=progress.name, status=status_of(progress),
-        missing=progress.missing,
+        missing=tuple(progress.missing),
         passed=progress.documents_ok + progress.photos_ok + progress.videos_ok,
         failed=progress.documents_failed + progress.photos_failed + progress.videos_failed,
         last_submission=local_time(progress.last_submission, zone(config)),
