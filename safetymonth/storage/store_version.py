@@ -4,8 +4,11 @@ the report are computed from bumps, in the writer's own transaction, by database
 Reading it is one primary-key lookup whatever the size of the store, and it is right across
 processes (a poller elsewhere bumps it in its commit) and for writers that do not know about
 it (the migrations, ``refresh_credit``, a restore): the trigger is the database's, not the
-code's. PostgreSQL's triggers are per statement and bump only when a row changed, so a
-statement touching 100,000 rows costs one update of the version row.
+code's. On PostgreSQL the triggers are deferred to the commit and bump once per transaction
+(a transaction-local flag): the version row is locked only at the very end of a write
+transaction, so writers never wait for it while holding other locks (no deadlock with a
+coordinator's decision locking the same checks), and a reader never sees a new version before
+the data it stands for is committed.
 
 A migration that rebuilds a watched table (``batch_alter_table`` on SQLite copies it into a
 new one) drops its triggers: such a migration must call :func:`create_triggers` again.
@@ -17,12 +20,13 @@ from sqlalchemy import Connection
 
 KEY = "store_version"
 WATCHED = ("messages", "checks", "decisions", "replies")
-EVENTS = {"INSERT": "NEW", "UPDATE": "NEW", "DELETE": "OLD"}
+EVENTS = ("INSERT", "UPDATE", "DELETE")
 _BUMP_SQLITE = f"UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = '{KEY}'"
 _PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION bump_store_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM changed_rows) THEN
+    IF current_setting('safetymonth.store_version_bumped', true) IS DISTINCT FROM 'yes' THEN
+        PERFORM set_config('safetymonth.store_version_bumped', 'yes', true);
         UPDATE meta SET value = (value::bigint + 1)::text WHERE key = '{KEY}';
     END IF;
     RETURN NULL;
@@ -42,15 +46,15 @@ def create_triggers(connection: Connection) -> None:
     if postgres:
         connection.exec_driver_sql(_PG_FUNCTION)
     for table in WATCHED:
-        for event, rows in EVENTS.items():
+        for event in EVENTS:
             name = _name(table, event)
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}"
                                        + (f" ON {table}" if postgres else ""))
             if postgres:
                 connection.exec_driver_sql(
-                    f"CREATE TRIGGER {name} AFTER {event} ON {table} "
-                    f"REFERENCING {rows} TABLE AS changed_rows "
-                    "FOR EACH STATEMENT EXECUTE FUNCTION bump_store_version()")
+                    f"CREATE CONSTRAINT TRIGGER {name} AFTER {event} ON {table} "
+                    "DEFERRABLE INITIALLY DEFERRED "
+                    "FOR EACH ROW EXECUTE FUNCTION bump_store_version()")
             else:
                 connection.exec_driver_sql(
                     f"CREATE TRIGGER {name} AFTER {event} ON {table} "
