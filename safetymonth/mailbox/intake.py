@@ -123,8 +123,6 @@ class Intake:
     def run(self, source: Source) -> Stats:
         """Everything new on ``source``, plus what an earlier run left half done."""
         self.store.register()  # a worker, for its claims
-        if self.checker is check_file:  # the probe worker's start overlaps the first fetch
-            prestart(self.config.policy.probe)
         self.disk_full = False
         with self.store.batch():
             stats = self._run(source)
@@ -154,6 +152,8 @@ class Intake:
         self._mark(source, finished)
         if not fresh:
             self._advance(source, _settled_prefix(items, settled))
+        elif self.checker is check_file:  # the probe worker's start overlaps the first
+            prestart(self.config.policy.probe)  # fetch; a poll with nothing new starts none
         # Chunk by chunk; a chunk's files are synced in the background while the next chunk
         # is fetched and processed, and the chunk is marked once they are on disk.
         behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None

@@ -139,6 +139,15 @@ class Pool:
             raise RuntimeError(f"probe worker: {value}")
         return value  # type: ignore[no-any-return]
 
+    def warm(self) -> None:
+        """Have one worker started and idle, unless one is (used by :func:`prestart`)."""
+        with self._slots:
+            try:
+                worker = self._take()
+            except (OSError, RuntimeError):
+                return  # started again when used
+            self._idle.put(worker)
+
     def _take(self) -> _Worker:
         while True:
             try:
@@ -185,16 +194,7 @@ def prestart(limits: ProbeLimits) -> None:
     for its start (Pillow and MediaInfo imported: a few tenths of a second): intake calls
     this before it fetches. A worker that fails to start here is started again when used."""
     pool = _current(limits.max_memory)
-
-    def start() -> None:
-        with pool._slots:
-            try:
-                worker = pool._take()
-            except (OSError, RuntimeError):
-                return
-            pool._idle.put(worker)
-
-    threading.Thread(target=start, name="probe-worker-start", daemon=True).start()
+    threading.Thread(target=pool.warm, name="probe-worker-start", daemon=True).start()
 
 
 def set_size(size: int) -> None:
