@@ -106,11 +106,16 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, jobs: i
 # --- intake: poll, report, remind ---------------------------------------------------------
 
 
-def _log_to_stderr() -> None:
+def _log_to_stderr(config: Config) -> None:
+    """INFO and up on stderr, stamped in the campaign's time zone (not the host's)."""
     import logging
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from safetymonth.zone import ZoneFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ZoneFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                       config.campaign.timezone))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 @main.command()
@@ -131,7 +136,7 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
     from safetymonth.mailbox import service
 
     config = _config(ctx)
-    _log_to_stderr()
+    _log_to_stderr(config)
     stop = service.stop_on_signals()
     if once:
         with _mail_server_errors(ctx):
@@ -195,7 +200,7 @@ def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
     from safetymonth.mailbox.reminders import remind as queue_and_send
 
     config = _config(ctx)
-    _log_to_stderr()
+    _log_to_stderr(config)
     with _mail_server_errors(ctx):
         result = queue_and_send(config, dry_run=dry_run, overdue=overdue)
     for plan in result.plans:
@@ -447,7 +452,7 @@ def _after_decision(ctx: click.Context, config: Config, store: Repository, recor
 
     click.echo(describe(record, unit_names(config)))
     if notify:
-        _log_to_stderr()
+        _log_to_stderr(config)
         with _mail_server_errors(ctx):
             send_queued(config, store)
 
@@ -531,6 +536,7 @@ def user_add(ctx: click.Context, name: str, role: str) -> None:
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
     """List the users and their roles."""
+    from safetymonth.report import local_time
     from safetymonth.web import users
 
     found = users.list_users(_config(ctx))
@@ -538,8 +544,9 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps([{"name": item.name, "role": item.role,
                                 "created_at": item.created_at} for item in found],
                               ensure_ascii=False, indent=2))
+    zone = _config(ctx).campaign.timezone
     for item in [] if as_json else found:
-        click.echo(f"{item.name}\t{item.role}\t{item.created_at}")
+        click.echo(f"{item.name}\t{item.role}\t{local_time(item.created_at, zone)}")
 
 
 @user.command("remove")

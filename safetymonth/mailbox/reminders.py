@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from safetymonth.config import Config, Unit
 from safetymonth.mailbox.replies import compose_reminder
-from safetymonth.report import unit_progress
+from safetymonth.report import local_time, unit_progress
 from safetymonth.storage.repository import Repository, open_repository
 
 log = logging.getLogger("safetymonth.remind")
@@ -49,7 +49,7 @@ def _why_not(config: Config, repository: Repository, unit: str, today: date,
     last = repository.last_reply_at(unit, "reminder")
     interval = timedelta(days=config.campaign.reminder_interval_days)
     if last and datetime.now(UTC) - datetime.fromisoformat(last) < interval:
-        return f"reminded at {last}"
+        return f"reminded at {local_time(last, config.campaign.timezone)}"
     return None
 
 

@@ -6,7 +6,6 @@ import io
 import subprocess
 import uuid
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +33,7 @@ from safetymonth.web.deps import (
     render,
     templates,
 )
+from safetymonth.zone import now_in
 
 router = APIRouter(include_in_schema=False)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -111,6 +111,7 @@ async def board(request: Request, who: Who, status: str = "") -> Response:
                                                                                status),
                   status=status, labels=views.STATUS_LABELS,
                   deadline=config(request).campaign.deadline,
+                  deadline_end=views.deadline_end(config(request)),
                   days_left=views.days_left(config(request)))
 
 
@@ -284,7 +285,8 @@ async def remind_preview(request: Request, who: Who) -> Response:
     from safetymonth.mailbox.reminders import plan_reminders
 
     plans = await pool(request).run(
-        lambda repository, settings: plan_reminders(settings, repository, date.today()),
+        lambda repository, settings: plan_reminders(
+            settings, repository, now_in(settings.campaign.timezone).date()),
         config(request))
     return render(request, "remind.html", who, plans=plans, sent=None)
 

@@ -10,7 +10,7 @@ import email.policy
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from email.message import EmailMessage
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -124,6 +124,15 @@ def board(repository: Repository, config: Config) -> Board:
     counts = {status: sum(row.status == status for row in rows) for status in STATUS_LABELS}
     strangers = sum(count for _sender, count in repository.unknown_senders_now())
     return Board(rows, strangers, counts)
+
+
+def deadline_end(config: Config) -> str:
+    """The last second of the deadline day in the campaign's time zone, as ISO 8601 with its
+    offset: the countdown in the browser counts to that instant, whatever the zone of the
+    clerk's PC."""
+    end = datetime.combine(config.campaign.deadline, time(23, 59, 59),
+                           ZoneInfo(zone(config)))
+    return end.isoformat()
 
 
 def days_left(config: Config) -> int:
