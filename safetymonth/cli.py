@@ -204,10 +204,7 @@ def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
     with _mail_server_errors(ctx):
         result = queue_and_send(config, dry_run=dry_run, overdue=overdue)
     for plan in result.plans:
-        action = f"skipped: {plan.skipped}" if plan.skipped else \
-            ("would remind" if dry_run else "reminded")
-        click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
-                   f"(missing {'、'.join(plan.missing)})")
+        click.echo(plan.describe(dry_run))
     if result.left:
         click.echo(f"safetymonth: {result.left} replies stay queued because the outbox "
                    "failed (see the lines above); the next run sends them", err=True)
@@ -412,7 +409,7 @@ def add(ctx: click.Context, unit: str, reason: str, by: str | None, notify: bool
         record, added = decisions.add(config, store, unit, reason, decisions.decided_by(by),
                                       list(paths), notify)
         for view in added:
-            click.echo(f"file {view.id}: {view.name} {'合格' if view.ok else '不合格'}")
+            click.echo(f"文件 {view.id}：{view.name} {'合格' if view.ok else '不合格'}")
         _after_decision(ctx, config, store, record, notify)
 
 
@@ -422,10 +419,11 @@ def add(ctx: click.Context, unit: str, reason: str, by: str | None, notify: bool
 @click.pass_context
 def history(ctx: click.Context, as_json: bool) -> None:
     """Every decision: who, when, why; undone ones too."""
-    from safetymonth.decisions import history_rows
+    from safetymonth.decisions import history_rows, history_table_rows
 
     with _decisions(ctx) as (config, store):
-        _print_rows(history_rows(config, store), as_json, [
+        rows = history_rows(config, store) if as_json else history_table_rows(config, store)
+        _print_rows(rows, as_json, [
             ("id", "编号"), ("at", "时间"), ("action", "决定"), ("target", "对象"),
             ("unit", "单位"), ("by", "决定人"), ("reason", "理由"), ("undone_at", "撤销时间")],
             config.campaign.timezone)
@@ -442,15 +440,16 @@ def undo(ctx: click.Context, decision: int, by: str | None) -> None:
 
     with _decisions(ctx) as (config, store):
         record = decisions.undo(store, decision, decisions.decided_by(by))
-        click.echo(decisions.describe(record, decisions.unit_names(config)))
+        click.echo(decisions.describe(record, decisions.unit_names(config),
+                                      decisions.file_names(store, [record])))
 
 
 def _after_decision(ctx: click.Context, config: Config, store: Repository, record: Any,
                     notify: bool) -> None:
-    from safetymonth.decisions import describe, unit_names
+    from safetymonth.decisions import describe, file_names, unit_names
     from safetymonth.mailbox.service import send_queued
 
-    click.echo(describe(record, unit_names(config)))
+    click.echo(describe(record, unit_names(config), file_names(store, [record])))
     if notify:
         _log_to_stderr(config)
         with _mail_server_errors(ctx):
@@ -637,6 +636,6 @@ def verify(ctx: click.Context, repair: bool) -> None:
     for problem in problems:
         click.echo(problem.describe())
     left = [problem for problem in problems if not problem.repaired]
-    click.echo(f"{len(problems)} problems, {len(problems) - len(left)} repaired"
-               if problems else "all stored files present and intact", err=True)
+    click.echo(f"发现 {len(problems)} 个问题，已修复 {len(problems) - len(left)} 个"
+               if problems else "所有存储的文件齐全且完好", err=True)
     ctx.exit(EXIT_FAILED if left else EXIT_OK)

@@ -141,7 +141,7 @@ def _board_rows(request: Request, found: views.Board) -> dict[views.BoardRow, Ma
     return rows
 
 
-@router.get("/units/{ident}")
+@router.get("/units/{ident:path}")  # a name may hold "/" (no id)
 async def unit(request: Request, ident: str, who: Who) -> Response:
     page = await pool(request).run(views.unit_page, config(request), _unit(request, ident))
     return render(request, "unit.html", who, page=page, views=views,
@@ -163,9 +163,10 @@ async def uncredited(request: Request, who: Who) -> Response:
 
 @router.get("/history")
 async def history(request: Request, who: Who, action: str = "", unit: str = "") -> Response:
-    records = await pool(request).run(views.history, action, unit)
-    return render(request, "history.html", who, records=records, action=action, unit=unit,
-                  views=views, names=decisions.unit_names(config(request)))
+    found = await pool(request).run(views.history, action, unit)
+    return render(request, "history.html", who, records=found.records, action=action,
+                  unit=unit, views=views, names=decisions.unit_names(config(request)),
+                  files=found.files_named)
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ async def undo(request: Request, ident: str, who: Decider, form: CheckedForm) ->
                              repository, number(ident), by))
 
 
-@router.post("/units/{ident}/add")
+@router.post("/units/{ident:path}/add")
 async def add_files(request: Request, ident: str, who: Decider) -> Response:
     """Files received outside mail: streamed to disk, then stored, checked and credited.
     The CSRF token is a field of the multipart form, so it is checked once that is read;
