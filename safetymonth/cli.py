@@ -160,9 +160,10 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write the unit table to this CSV file (for Excel).")
+              default=None,
+              help="Write the unit table to this CSV file (for Excel) instead of printing it.")
 @click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write the unit table to this Excel file.")
+              default=None, help="Write the unit table to this Excel file instead of printing it.")
 @click.pass_context
 def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
            xlsx_path: Path | None) -> None:
@@ -180,9 +181,12 @@ def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
     except OSError as error:
         click.echo(f"safetymonth: cannot write {error.filename}: {error.strerror}", err=True)
         ctx.exit(EXIT_FAILED)
+    written = [str(path) for path in (csv_path, xlsx_path) if path is not None]
+    if written:  # the table is in the file: say where, not the whole table again
+        click.echo(f"统计表已写入 {'、'.join(written)}", err=as_json)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
+    elif not written:
         click.echo(format_report(result, zone))
 
 

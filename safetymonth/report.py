@@ -22,6 +22,7 @@ from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
 from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import MessageRecord, Repository, open_repository
+from safetymonth.zone import local_datetime
 
 
 @lru_cache(maxsize=8192)  # the board shows 2,000 units' last submissions on every change
@@ -167,7 +168,7 @@ def clerk_rows(report: dict[str, Any], zone: str) -> list[list[object]]:
             elif key == "missing":
                 value = "、".join(value)
             elif key == "last_submission":
-                value = local_time(value, zone)
+                value = local_datetime(value, zone)  # a date cell in the .xlsx
             row.append(value)
         rows.append(row)
     return rows

@@ -18,6 +18,14 @@ def local_minute(moment: datetime, zone: str) -> str:
     return f"{moment.astimezone(ZoneInfo(zone)):{MINUTE}}"
 
 
+def local_datetime(value: str | None, zone: str) -> datetime | None:
+    """A stored UTC time (ISO 8601) as a naive datetime on the clock of ``zone``: what a
+    spreadsheet cell holds (Excel dates carry no zone), so a clerk can sort and filter."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
 def now_in(zone: str) -> datetime:
     """The current time, aware, in ``zone``."""
     return datetime.now(ZoneInfo(zone))
