@@ -47,20 +47,33 @@ def _check(name: str, probe: Callable[[], str]) -> Check:
 def _storage_dir(root: Path) -> str:
     from safetymonth.storage.files import check_folder
 
-    if not root.is_dir() and not root.is_symlink():
-        raise StorageError(f"{root} does not exist: the first safetymonth poll creates it "
-                           f"(or restore it from a backup)")
+    if not root.exists() and not root.is_symlink():
+        return _made_by_first_poll(root, "owner-only")
     check_folder(root)  # owner-only, no symlink, or StorageFolderError saying the fix
     return f"{root} exists, owner-only"
 
 
+def _made_by_first_poll(path: Path, what: str) -> str:
+    """A fresh install has no store yet: that is expected, as long as the first poll can
+    make ``path`` (its nearest existing folder is writable by this user)."""
+    parent = next(folder for folder in path.parents if folder.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise StorageError(f"{path} does not exist, and {parent} is not a folder this user "
+                           f"can write in: the first safetymonth poll could not create it")
+    return f"{path} does not exist yet: the first safetymonth poll creates it ({what})"
+
+
 def _database(config: Config) -> str:
     from safetymonth.storage.database import DB_NAME, database_url, schema_status
+    from safetymonth.storage.files import RAW_DIR
 
     url = config.database_url
     if url is None and not (config.storage_dir / DB_NAME).is_file():
-        raise StorageError(f"{config.storage_dir / DB_NAME} does not exist: the first "
-                           f"safetymonth poll creates it (or restore it from a backup)")
+        raw = config.storage_dir / RAW_DIR
+        if not (raw.is_dir() and any(raw.iterdir())):  # no mail stored: a fresh install
+            return _made_by_first_poll(config.storage_dir / DB_NAME, "SQLite, current schema")
+        raise StorageError(f"{config.storage_dir / DB_NAME} does not exist although "
+                           f"{raw} holds mail: restore the database from a backup")
     where = url.split("@")[-1] if url else str(config.storage_dir / DB_NAME)
     status = schema_status(database_url(config.storage_dir, url), config.storage.password())
     return f"{where}: {status}"
@@ -88,11 +101,14 @@ def _mail(name: str, config: Config, endpoint: MaildirPath | ImapSource | SmtpOu
     except (*servers.RAW_ERRORS, ImapToolsError, servers.ServerError) as error:
         return Check(name, False, f"{where}: {servers.reason(error)}; "
                                   f"{servers.hint(error, endpoint)}")
-    user = f" as {endpoint.user}" if endpoint.user else ""
-    return Check(name, True, f"{where}: connected and logged in{user}")
+    if not endpoint.user:  # an SMTP relay that takes mail without a login
+        return Check(name, True, f"{where}: connected (no login configured)")
+    return Check(name, True, f"{where}: connected and logged in as {endpoint.user}")
 
 
 def _maildir(folder: Path) -> str:
+    if not folder.exists() and not folder.is_symlink():
+        return _made_by_first_poll(folder, "Maildir new/, cur/, tmp/")
     for sub in ("new", "cur", "tmp"):
         path = folder / sub
         if not path.is_dir():

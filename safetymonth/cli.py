@@ -106,11 +106,16 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, jobs: i
 # --- intake: poll, report, remind ---------------------------------------------------------
 
 
-def _log_to_stderr() -> None:
+def _log_to_stderr(config: Config) -> None:
+    """INFO and up on stderr, stamped in the campaign's time zone (not the host's)."""
     import logging
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from safetymonth.zone import ZoneFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ZoneFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                       config.campaign.timezone))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 @main.command()
@@ -131,7 +136,7 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
     from safetymonth.mailbox import service
 
     config = _config(ctx)
-    _log_to_stderr()
+    _log_to_stderr(config)
     stop = service.stop_on_signals()
     if once:
         with _mail_server_errors(ctx):
@@ -155,9 +160,10 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write the unit table to this CSV file (for Excel).")
+              default=None,
+              help="Write the unit table to this CSV file (for Excel) instead of printing it.")
 @click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write the unit table to this Excel file.")
+              default=None, help="Write the unit table to this Excel file instead of printing it.")
 @click.pass_context
 def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
            xlsx_path: Path | None) -> None:
@@ -175,9 +181,12 @@ def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
     except OSError as error:
         click.echo(f"safetymonth: cannot write {error.filename}: {error.strerror}", err=True)
         ctx.exit(EXIT_FAILED)
+    written = [str(path) for path in (csv_path, xlsx_path) if path is not None]
+    if written:  # the table is in the file: say where, not the whole table again
+        click.echo(f"统计表已写入 {'、'.join(written)}", err=as_json)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
+    elif not written:
         click.echo(format_report(result, zone))
 
 
@@ -195,14 +204,11 @@ def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
     from safetymonth.mailbox.reminders import remind as queue_and_send
 
     config = _config(ctx)
-    _log_to_stderr()
+    _log_to_stderr(config)
     with _mail_server_errors(ctx):
         result = queue_and_send(config, dry_run=dry_run, overdue=overdue)
     for plan in result.plans:
-        action = f"skipped: {plan.skipped}" if plan.skipped else \
-            ("would remind" if dry_run else "reminded")
-        click.echo(f"{plan.unit.name}: {action} {', '.join(plan.recipients)} "
-                   f"(missing {'、'.join(plan.missing)})")
+        click.echo(plan.describe(dry_run))
     if result.left:
         click.echo(f"safetymonth: {result.left} replies stay queued because the outbox "
                    "failed (see the lines above); the next run sends them", err=True)
@@ -407,7 +413,7 @@ def add(ctx: click.Context, unit: str, reason: str, by: str | None, notify: bool
         record, added = decisions.add(config, store, unit, reason, decisions.decided_by(by),
                                       list(paths), notify)
         for view in added:
-            click.echo(f"file {view.id}: {view.name} {'合格' if view.ok else '不合格'}")
+            click.echo(f"文件 {view.id}：{view.name} {'合格' if view.ok else '不合格'}")
         _after_decision(ctx, config, store, record, notify)
 
 
@@ -417,10 +423,11 @@ def add(ctx: click.Context, unit: str, reason: str, by: str | None, notify: bool
 @click.pass_context
 def history(ctx: click.Context, as_json: bool) -> None:
     """Every decision: who, when, why; undone ones too."""
-    from safetymonth.decisions import history_rows
+    from safetymonth.decisions import history_rows, history_table_rows
 
     with _decisions(ctx) as (config, store):
-        _print_rows(history_rows(config, store), as_json, [
+        rows = history_rows(config, store) if as_json else history_table_rows(config, store)
+        _print_rows(rows, as_json, [
             ("id", "编号"), ("at", "时间"), ("action", "决定"), ("target", "对象"),
             ("unit", "单位"), ("by", "决定人"), ("reason", "理由"), ("undone_at", "撤销时间")],
             config.campaign.timezone)
@@ -437,17 +444,18 @@ def undo(ctx: click.Context, decision: int, by: str | None) -> None:
 
     with _decisions(ctx) as (config, store):
         record = decisions.undo(store, decision, decisions.decided_by(by))
-        click.echo(decisions.describe(record, decisions.unit_names(config)))
+        click.echo(decisions.describe(record, decisions.unit_names(config),
+                                      decisions.file_names(store, [record])))
 
 
 def _after_decision(ctx: click.Context, config: Config, store: Repository, record: Any,
                     notify: bool) -> None:
-    from safetymonth.decisions import describe, unit_names
+    from safetymonth.decisions import describe, file_names, unit_names
     from safetymonth.mailbox.service import send_queued
 
-    click.echo(describe(record, unit_names(config)))
+    click.echo(describe(record, unit_names(config), file_names(store, [record])))
     if notify:
-        _log_to_stderr()
+        _log_to_stderr(config)
         with _mail_server_errors(ctx):
             send_queued(config, store)
 
@@ -531,6 +539,7 @@ def user_add(ctx: click.Context, name: str, role: str) -> None:
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
     """List the users and their roles."""
+    from safetymonth.report import local_time
     from safetymonth.web import users
 
     found = users.list_users(_config(ctx))
@@ -538,8 +547,9 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps([{"name": item.name, "role": item.role,
                                 "created_at": item.created_at} for item in found],
                               ensure_ascii=False, indent=2))
+    zone = _config(ctx).campaign.timezone
     for item in [] if as_json else found:
-        click.echo(f"{item.name}\t{item.role}\t{item.created_at}")
+        click.echo(f"{item.name}\t{item.role}\t{local_time(item.created_at, zone)}")
 
 
 @user.command("remove")
@@ -630,6 +640,6 @@ def verify(ctx: click.Context, repair: bool) -> None:
     for problem in problems:
         click.echo(problem.describe())
     left = [problem for problem in problems if not problem.repaired]
-    click.echo(f"{len(problems)} problems, {len(problems) - len(left)} repaired"
-               if problems else "all stored files present and intact", err=True)
+    click.echo(f"发现 {len(problems)} 个问题，已修复 {len(problems) - len(left)} 个"
+               if problems else "所有存储的文件齐全且完好", err=True)
     ctx.exit(EXIT_FAILED if left else EXIT_OK)

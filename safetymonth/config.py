@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -303,6 +303,9 @@ class Completion(_Strict):
     videos: int = Field(default=1, ge=0)
 
 
+DEFAULT_DEADLINE = (6, 24)  # month, day: the Dehua notice's summaries are due 24 June
+
+
 class Campaign(_Strict):
     name: str = "民政服务机构“安全管理月”活动"
     # The signature and From display name of every reply, and a phone number in it.
@@ -310,9 +313,30 @@ class Campaign(_Strict):
     contact: str | None = None
     # Local times in reports, exports and replies.
     timezone: str = "Asia/Shanghai"
-    deadline: date = date(2024, 6, 24)
+    # Left empty (the shipped file, the demo): the coming 24 June, so a demo always runs
+    # before its deadline. A real campaign writes its own date.
+    deadline: date
     completion: Completion = Completion()
     reminder_interval_days: float = Field(default=3.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deadline_or_the_coming_june(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("deadline") is None:
+            try:
+                zone = ZoneInfo(str(data.get("timezone") or "Asia/Shanghai"))
+            except (ValueError, ZoneInfoNotFoundError):
+                return data  # Config names the unknown zone
+            today = datetime.now(zone).date()
+            return {**data, "deadline": coming_deadline(today)}
+        return data
+
+
+def coming_deadline(today: date) -> date:
+    """The campaign month's usual deadline, 24 June, of this year or, once it has passed,
+    of the next: the deadline of a config that names none."""
+    this_year = date(today.year, DEFAULT_DEADLINE[0], DEFAULT_DEADLINE[1])
+    return this_year if today <= this_year else this_year.replace(year=today.year + 1)
 
 
 class Storage(_Strict):

@@ -32,6 +32,14 @@ from safetymonth.storage.repository import NewAttachment, Repository, now
 from safetymonth.validator import check_file
 
 ADD_READ_CHUNK = 1024 * 1024
+# What the terminal tables and the console show for the JSON's codes (the JSON keeps them).
+KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
+               "other": "其他"}
+ACTION_LABELS = {"credit": "计入单位", "accept": "认定合格", "reject": "认定不合格",
+                 "add": "补充文件"}
+CREDITED_BY_LABELS = {"registry": "登记名单", "decision": "人工决定"}
+CELL_LABELS = {"kind": KIND_LABELS, "decision": ACTION_LABELS, "action": ACTION_LABELS,
+               "credited_by": CREDITED_BY_LABELS}
 
 
 class DecisionError(Exception):
@@ -251,6 +259,16 @@ def history_rows(config: Config, store: Repository) -> list[dict[str, Any]]:
     return [decision_row(record, names) for record in store.decisions()]
 
 
+def history_table_rows(config: Config, store: Repository) -> list[dict[str, Any]]:
+    """``history`` for the terminal: as ``history --json``, each target named as a clerk
+    reads it (a file by its name)."""
+    records = store.decisions()
+    names, files = unit_names(config), file_names(store, records)
+    return [{**decision_row(record, names),
+             "target": target_label(record.action, record.target, files)}
+            for record in records]
+
+
 def decision_row(record: DecisionRecord, names: dict[str, str]) -> dict[str, Any]:
     return {"id": record.id, "action": record.action, "target": record.target,
             "unit": names.get(record.unit or "", record.unit), "unit_id": record.unit,
@@ -273,12 +291,35 @@ def _cell(value: Any, key: str, zone: str) -> str:
         return "是" if value else "否"
     if key in ("received", "at", "undone_at"):
         return local_time(value, zone)
+    if key in CELL_LABELS:
+        return CELL_LABELS[key].get(str(value), str(value))
     return re.sub(r"\s+", " ", str(value))
 
 
-def describe(record: DecisionRecord, names: dict[str, str]) -> str:
+def target_label(action: str, target: int | None, file_names: dict[int, str]) -> str:
+    """What a decision is about, as a clerk reads it: a file by its name, else a message."""
+    if action in (ACCEPT, REJECT):
+        name = file_names.get(target or 0)
+        return f"文件“{name}”（编号 {target}）" if name else f"文件 {target}"
+    return f"邮件 #{target}"
+
+
+def file_names(store: Repository, records: list[DecisionRecord]) -> dict[int, str]:
+    """The names of the files that accept and reject decisions are about, by file id."""
+    ids = {record.target for record in records
+           if record.action in (ACCEPT, REJECT) and record.target is not None}
+    found = {}
+    for ident in sorted(ids):
+        views = store.file_views(file=ident)
+        if views:
+            found[ident] = views[0].name
+    return found
+
+
+def describe(record: DecisionRecord, names: dict[str, str], files: dict[int, str]) -> str:
     """One line for the terminal about a decision just made or undone."""
-    row = decision_row(record, names)
-    state = f" (undone by {record.undone_by})" if record.undone_at else ""
-    return (f"decision {row['id']}: {row['action']} {row['target']} "
-            f"{row['unit'] or ''} by {row['by']}{state}").replace("  ", " ")
+    unit = names.get(record.unit or "", record.unit or "")
+    state = f"（已由 {record.undone_by} 撤销）" if record.undone_at else ""
+    what = target_label(record.action, record.target, files)
+    return (f"决定 {record.id}：{ACTION_LABELS.get(record.action, record.action)} {what}"
+            f"{'，单位 ' + unit if unit else ''}，决定人 {record.by}{state}")

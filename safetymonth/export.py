@@ -23,11 +23,11 @@ from typing import BinaryIO
 from safetymonth.config import Config
 from safetymonth.decisions import find_unit
 from safetymonth.filenames import safe_file_name, safe_stem, unique
-from safetymonth.report import local_time
 from safetymonth.spreadsheet import write_xlsx
 from safetymonth.storage.credit import FileView
 from safetymonth.storage.repository import Repository
 from safetymonth.validator.archive import member_name
+from safetymonth.zone import local_datetime
 
 MANIFEST = "清单.xlsx"
 UNCREDITED = "未计入单位"
@@ -155,7 +155,7 @@ def _manifest_row(view: FileView, unit_name: str, exported: str,
                   config: Config) -> list[object]:
     reasons = "；".join(reason.get("message", "") for reason in view.verdict.get("reasons", []))
     return [unit_name, view.sender or "（手工添加）",
-            local_time(view.received, config.campaign.timezone), view.name, exported,
+            local_datetime(view.received, config.campaign.timezone), view.name, exported,
             KIND_NAMES.get(view.kind, view.kind), "合格" if view.verdict_ok else "不合格",
             reasons, DECISION_NAMES.get(view.decision or "", ""), view.reason or "",
             view.sha256]

@@ -23,8 +23,10 @@ from safetymonth.storage.repository import (
     open_repository,
 )
 
-LOST = "the raw mail is lost: restore the store from a backup"
-NOT_IN_RAW = "the raw mail does not yield it again: restore the store from a backup"
+LOST = "原始邮件已丢失：请从备份恢复存储"
+NOT_IN_RAW = "无法从原始邮件重新取出：请从备份恢复存储"
+RAW, RAW_HEADER = "raw mail", "raw mail (header only)"
+WHAT_LABELS = {RAW: "原始邮件", RAW_HEADER: "原始邮件（仅邮件头）"}
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,14 @@ class Problem:
     unrepairable: str = ""  # why --repair cannot restore it
 
     def describe(self) -> str:
-        state = "missing" if self.missing else "wrong SHA-256"
-        line = f"message #{self.message}: {self.what} ({self.stored_name}) {state}"
+        """One line in Chinese for the clerk or administrator running ``verify``."""
+        state = "缺失" if self.missing else "SHA-256 不符"
+        what = WHAT_LABELS.get(self.what, f"附件“{self.what}”")
+        line = f"邮件 #{self.message}：{what}（{self.stored_name}）{state}"
         if self.repaired:
-            return f"{line}: repaired from the raw mail"
+            return f"{line}，已从原始邮件恢复"
         if self.unrepairable:
-            return f"{line}: cannot be repaired ({self.unrepairable})"
+            return f"{line}，无法修复（{self.unrepairable}）"
         return line
 
 
@@ -81,7 +85,7 @@ def _raw_problem(store: Repository, message: MessageRecord) -> Problem | None:
     actual = store.stored_sha256(stored)
     if actual == message.sha256:
         return None
-    what = "raw mail (header only)" if message.state == TOO_LARGE else "raw mail"
+    what = RAW_HEADER if message.state == TOO_LARGE else RAW
     return Problem(message.id, what, stored, missing=actual is None, unrepairable=LOST)
 
 

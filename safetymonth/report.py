@@ -17,9 +17,12 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from safetymonth.config import Completion, Config, Unit
+from safetymonth.reasons import reason_label
 from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
+from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import MessageRecord, Repository, open_repository
+from safetymonth.zone import local_datetime
 
 
 @lru_cache(maxsize=8192)  # the board shows 2,000 units' last submissions on every change
@@ -104,11 +107,12 @@ def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress
 def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
     units = [progress_row(progress) for progress in progress_of_all(repository, config)]
     unanswered = repository.unanswered_messages()
+    waiting = Overview(repository).unanswered()  # the board's count: one definition
     decided = repository.active_decisions_by_unit()
     queued = repository.queued_replies_by_unit()
     for unit in units:
         unit["decisions"] = decided.get(unit["id"], 0)
-        unit["unanswered"] = sum(1 for item in unanswered if item.claimed_unit == unit["name"])
+        unit["unanswered"] = waiting.get(unit["id"], 0)
         unit["queued_replies"] = queued.get(unit["id"], 0)
     return {
         "units": units,
@@ -164,7 +168,7 @@ def clerk_rows(report: dict[str, Any], zone: str) -> list[list[object]]:
             elif key == "missing":
                 value = "、".join(value)
             elif key == "last_submission":
-                value = local_time(value, zone)
+                value = local_datetime(value, zone)  # a date cell in the .xlsx
             row.append(value)
         rows.append(row)
     return rows
@@ -201,15 +205,16 @@ def format_report(report: dict[str, Any], zone: str) -> str:
     for sender in report["unknown_senders"]:
         lines.append(f"未登记的发件人：{sender['address']}（{sender['messages']} 封）")
     for item in report["suspicious"]:
-        lines.append(f"可疑邮件（未计入）：{item['sender']} {item['message_id']} {item['reason']}")
+        lines.append(f"可疑邮件（未计入）：{item['sender']} {item['message_id']} "
+                     f"{reason_label(item['reason'])}")
     for item in report["not_credited"]:
         # A machine's mail (auto-reply, bounce, list) or one with no usable From address.
         lines.append(f"未计入（自动回复、退信或无发件人地址）：{item['sender'] or '（无发件人）'} "
-                     f"{item['message_id']} {item['reason']}")
+                     f"{item['message_id']} {reason_label(item['reason'])}")
     for item in report["unanswered"]:
         lines.append(f"未回复：#{item['id']} {item['sender'] or '（无发件人）'} "
                      f"{local_time(item['received'], zone)} {item['subject']!r} "
-                     f"{item['reason']}")
+                     f"{reason_label(item['reason'])}")
     if report["queued_replies"]:
         lines.append(f"待发回复：{report['queued_replies']} 封")
     if report["decisions"]:

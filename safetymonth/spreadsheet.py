@@ -1,6 +1,9 @@
 """Tables for clerks: .xlsx (openpyxl) and .csv (UTF-8 with a BOM, which Excel and WPS
 expect), from a header row and rows of plain values.
 
+Times are given as naive local datetimes: in an .xlsx they are date cells with a date format
+(a clerk sorts and filters them), in a .csv ``YYYY-MM-DD HH:MM`` text.
+
 Every text cell may hold what came in a mail (a subject, a file name), so a text starting
 with ``=``, ``+``, ``-`` or ``@`` is stored as text, never as a formula (in a CSV, prefixed
 with ``'``), and characters XML cannot hold are dropped.
@@ -10,12 +13,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from re import Pattern
 from typing import BinaryIO
 
 FORMULA_STARTS = ("=", "+", "-", "@")
 MAX_COLUMN_WIDTH = 60
+DATE_FORMAT = "yyyy-mm-dd hh:mm"  # an Excel/WPS date cell, sortable and filterable by date
 
 
 def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str],
@@ -34,7 +39,7 @@ def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str],
         sheet.append([_xlsx_value(value, ILLEGAL_CHARACTERS_RE) for value in row])
     for position, header in enumerate(headers, start=1):
         cells = [header] + [row[position - 1] for row in rows]
-        width = max(_display_width(str(value)) for value in cells)
+        width = max(_display_width(_shown(value)) for value in cells)
         sheet.column_dimensions[get_column_letter(position)].width = min(width + 2,
                                                                          MAX_COLUMN_WIDTH)
     sheet.freeze_panes = "A2"
@@ -42,6 +47,8 @@ def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str],
         for cell in row:
             if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
                 cell.data_type = "s"  # text, not a formula
+            elif isinstance(cell.value, datetime):
+                cell.number_format = DATE_FORMAT
     workbook.save(out)
 
 
@@ -56,7 +63,16 @@ def _xlsx_value(value: object, illegal: Pattern[str]) -> object:
     return illegal.sub("", value) if isinstance(value, str) else value
 
 
+def _shown(value: object) -> str:
+    """What a cell shows, for its column's width."""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return "" if value is None else str(value)
+
+
 def _csv_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value

@@ -122,7 +122,7 @@ def test_failed_authentication_stays_uncredited_until_a_coordinator_credits_it(
 
     result = run(config, "credit", "<forged@x>", "--unit", BYG, "--reason", "电话核实是本单位所发",
                  "--by", "张三")
-    assert "credit" in result.stdout
+    assert "计入单位" in result.stdout and "决定人 张三" in result.stdout
     byg = units(config)[BYG]
     assert (byg["submissions"], byg["photos_ok"]) == (1, 1)
     [decision] = as_json(config, "history")
@@ -207,7 +207,7 @@ def test_add_stores_checks_and_credits_files_received_outside_mail(
     (folder / "小照片.jpg").write_bytes(mail_media.small_photo)
     result = run(config, "add", "--unit", BYG, "--reason", "163超大附件，已下载",
                  str(folder / "应急演练视频.mp4"), str(folder / "小照片.jpg"))
-    assert "add" in result.stdout
+    assert "补充文件" in result.stdout
     files = {item["name"]: item for item in as_json(config, "files", "--unit", BYG)}
     assert set(files) == {"应急演练视频.mp4", "小照片.jpg"}
     assert (files["应急演练视频.mp4"]["ok"], files["小照片.jpg"]["ok"]) == (True, False)
@@ -273,3 +273,40 @@ def test_messages_lists_every_message_with_its_credit(tmp_path: Path, mail_media
     assert listed["<c@x>"]["unit"] is None and listed["<c@x>"]["not_credited"]
     text = run(config, "messages").stdout
     assert "who@qq.example.com" in text and XZ in text
+
+
+def _cells(text: str) -> list[list[str]]:
+    """The terminal table's rows (tab-separated), header first."""
+    return [line.split("\t") for line in text.splitlines()]
+
+
+def test_terminal_tables_say_in_chinese_what_the_json_keeps_as_codes(
+        tmp_path: Path, mail_media: Media) -> None:
+    config = polled(tmp_path, {
+        "1.eml": samplemail.failing_photo("xzjly@dhmz.example.cn", mail_media, "<a@x>"),
+        "2.eml": samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<b@x>")})
+    photo = next(item for item in as_json(config, "files") if not item["ok"])
+    accepted = run(config, "accept", str(photo["id"]), "--reason", "唯一的演练照片",
+                   "--by", "张三").stdout
+    assert accepted.startswith("决定 ") and f"认定合格 文件“{photo['name']}”" in accepted
+
+    # The JSON keeps its codes (scripts read them) ...
+    files = as_json(config, "files")
+    assert {item["kind"] for item in files} == {"photo", "video", "document"}
+    assert {item["decision"] for item in files} == {"accept", None}
+    assert {item["credited_by"] for item in as_json(config, "messages")} == {"registry"}
+    assert as_json(config, "history")[0]["action"] == "accept"
+    # ... the tables a clerk reads say them in Chinese.
+    codes = {"registry", "decision", "photo", "video", "document", "accept", "credit"}
+    header, *rows = _cells(run(config, "files").stdout)
+    column = {title: index for index, title in enumerate(header)}
+    assert {row[column["类型"]] for row in rows} == {"照片", "视频", "文档"}
+    assert {row[column["决定"]] for row in rows} == {"认定合格", "-"}
+    header, *rows = _cells(run(config, "messages").stdout)
+    assert {row[header.index("计入依据")] for row in rows} == {"登记名单"}
+    header, *rows = _cells(run(config, "history").stdout)
+    assert rows[0][header.index("决定")] == "认定合格"
+    assert rows[0][header.index("对象")] == f"文件“{photo['name']}”（编号 {photo['id']}）"
+    for command in ("files", "messages", "history"):
+        cells = {cell for row in _cells(run(config, command).stdout) for cell in row}
+        assert not cells & codes, command

@@ -166,13 +166,13 @@ def test_remind_queues_once_per_interval_and_dry_run_queues_nothing(
     run_poll(config_path)
     runner = CliRunner()
     dry = runner.invoke(main, ["--config", str(config_path), "remind", "--dry-run"])
-    assert dry.exit_code == 0 and "would remind" in dry.output
+    assert dry.exit_code == 0 and "将催报" in dry.output
     assert "德化县社会福利中心" not in dry.output  # complete: no reminder
     with open_store(tmp_path) as store:
         assert [r for r in store.replies() if r.kind == "reminder"] == []
     runner.invoke(main, ["--config", str(config_path), "remind"])
     again = runner.invoke(main, ["--config", str(config_path), "remind"])
-    assert "skipped: reminded at" in again.output
+    assert "跳过，已于 " in again.output
     with open_store(tmp_path) as store:
         reminders = [r for r in store.replies() if r.kind == "reminder"]
     # Four incomplete units; the domain-only unit (@etfly) has no address yet.

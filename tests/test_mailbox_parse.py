@@ -30,7 +30,7 @@ from tests.mailservers import drop, files_under, write_config
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
 # 镕 and 堃 are in GB18030/GBK but not in GB 2312: mail labelled gb2312 carries them anyway.
-OUTSIDE_GB2312 = "朱镕基敬老院 王堃"
+OUTSIDE_GB2312 = "镕溪镇敬老院 王小堃"
 
 
 def test_gb2312_label_is_decoded_as_gb18030() -> None:
@@ -44,8 +44,8 @@ def test_gb2312_label_is_decoded_as_gb18030() -> None:
 def test_foxmail_gbk_message(mail_media: Media) -> None:
     mail = parse(io.BytesIO(samplemail.foxmail_gbk("王老师 <wang@etfly.example.cn>",
                                                    mail_media)))
-    assert mail.subject == "报送安全月照片（朱镕基敬老院）"
-    assert "朱镕基敬老院" in mail.text
+    assert mail.subject == "报送安全月照片（镕溪镇敬老院）"
+    assert "镕溪镇敬老院" in mail.text
     assert mail.sender == "wang@etfly.example.cn" and mail.sender_name == "王老师"
     assert [a.name for a in mail.attachments] == ["活动照片.zip", "活动总结.pdf"]
 
@@ -53,11 +53,11 @@ def test_foxmail_gbk_message(mail_media: Media) -> None:
 @pytest.mark.parametrize(("header", "expected"), [
     (rfc2231_continued("安全管理月活动现场照片第一组（消防演练）.jpg"),
      "安全管理月活动现场照片第一组（消防演练）.jpg"),
-    (rfc2231_continued("镕基敬老院照片.jpg", charset="gb2312"), "镕基敬老院照片.jpg"),
+    (rfc2231_continued("镕溪敬老院照片.jpg", charset="gb2312"), "镕溪敬老院照片.jpg"),
     (rfc2231_continued("疏散演练.jpg", charset="utf-8"), "疏散演练.jpg"),
     (raw_gbk_name("消防培训.jpg"), "消防培训.jpg"),
     (b'filename="' + "现场.jpg".encode() + b'"', "现场.jpg"),  # raw 8-bit UTF-8
-    (rfc2047_name("镕基照片.jpg", "gb2312"), "镕基照片.jpg"),
+    (rfc2047_name("镕溪照片.jpg", "gb2312"), "镕溪照片.jpg"),
     (rfc2047_name("照片.jpg", "utf-8"), "照片.jpg"),
 ])
 def test_attachment_names(header: bytes, expected: str, mail_media: Media) -> None:

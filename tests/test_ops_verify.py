@@ -52,15 +52,17 @@ def test_a_deleted_and_a_corrupt_attachment_are_named_and_repaired_byte_identica
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert len(lines) == 2
-    assert document.stored_name in lines[0] and "missing" in lines[0]
-    assert video.stored_name in lines[1] and "wrong SHA-256" in lines[1]
+    assert document.stored_name in lines[0] and "缺失" in lines[0]
+    assert video.stored_name in lines[1] and "SHA-256 不符" in lines[1]
+    assert "发现 2 个问题，已修复 0 个" in result.stderr
 
     result = _run(config_path, "verify", "--repair")
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("repaired from the raw mail") == 2
+    assert result.stdout.count("已从原始邮件恢复") == 2
     assert deleted.read_bytes() == mail_media.document
     assert corrupt.read_bytes() == mail_media.video
-    assert _run(config_path, "verify").exit_code == 0
+    clean = _run(config_path, "verify")
+    assert clean.exit_code == 0 and clean.stderr.strip() == "所有存储的文件齐全且完好"
 
 
 def test_a_lost_raw_message_cannot_be_repaired(tmp_path: Path, mail_media: Media) -> None:
@@ -77,6 +79,6 @@ def test_a_lost_raw_message_cannot_be_repaired(tmp_path: Path, mail_media: Media
         assert result.exit_code == 1
         lines = result.stdout.splitlines()
         assert len(lines) == 2
-        assert f"message #{first.id}: raw mail" in lines[0] and "missing" in lines[0]
-        assert "cannot be repaired" in lines[0] and "cannot be repaired" in lines[1]
+        assert f"邮件 #{first.id}：原始邮件" in lines[0] and "缺失" in lines[0]
+        assert "无法修复" in lines[0] and "无法修复" in lines[1]
     assert not raw.exists() and not photo.exists()

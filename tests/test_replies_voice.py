@@ -41,9 +41,9 @@ def test_after_the_deadline_replies_ask_for_a_late_submission_and_overdue_chases
     assert "前补齐" not in text_of(reply)
 
     plain = run(config, "remind").stdout
-    assert "deadline passed" in plain and len(sent(tmp_path)) == 1  # nobody chased
+    assert "跳过，已过截止日期" in plain and len(sent(tmp_path)) == 1  # nobody chased
     chased = run(config, "remind", "--overdue").stdout
-    assert "德化县浔中镇敬老院: reminded xzjly@dhmz.example.cn" in chased
+    assert "德化县浔中镇敬老院：已催报 xzjly@dhmz.example.cn" in chased
     reminders = [item for item in sent(tmp_path) if "【提醒】" in str(item["Subject"]) or
                  item["Auto-Submitted"] == "auto-generated"]
     assert {item["To"] for item in reminders} == {
@@ -51,7 +51,7 @@ def test_after_the_deadline_replies_ask_for_a_late_submission_and_overdue_chases
         "fuli@dhmz.example.cn"}
     assert all("请尽快补报" in text_of(item) for item in reminders)
     again = run(config, "remind", "--overdue").stdout  # within the interval: once only
-    assert "skipped: reminded at" in again
+    assert "跳过，已于 " in again
     assert len(sent(tmp_path)) == 1 + len(reminders)
 
 

@@ -107,7 +107,7 @@ def test_a_units_flood_gets_its_replies_at_once_then_one_digest_after_the_window
     with open_repository(config) as store:  # the console's board counts them too
         assert Overview(store).unanswered() == {UNIT_NAME: 2}
     table = format_report(report, "Asia/Shanghai")
-    assert all(f"held for digest until {until.astimezone(ZONE):%H:%M}" in line
+    assert all(f"超过回复频率，{until.astimezone(ZONE):%H:%M} 在汇总回复中一并答复" in line
                for line in table.splitlines() if line.startswith("未回复"))
 
     clock.now = until - timedelta(minutes=1)  # still inside the window: nothing more
@@ -180,7 +180,7 @@ def test_a_strangers_flood_and_machine_mail_get_no_digest_but_are_listed(
     [machine] = [item for item in report["unanswered"] if item["sender"] == UNIT]
     assert machine["message_id"] == "<away@x>" and "Auto-Submitted" in machine["reason"]
     table = run(write_config(tmp_path, campaign=VOICE), "report").stdout
-    assert table.count("not a registered unit") == 2 and "Auto-Submitted" in table
+    assert table.count("且不是登记的单位") == 2 and "自动发出的邮件（Auto-Submitted" in table
 
 
 def test_two_pollers_at_once_queue_one_digest(tmp_path: Path, mail_media: Media) -> None:

@@ -31,7 +31,7 @@ def _report(config_path: Path, *extra: str) -> dict:
     assert runner.invoke(main, ["--config", str(config_path), "poll", "--once"]).exit_code == 0
     result = runner.invoke(main, ["--config", str(config_path), "report", "--json", *extra])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_report_json_contract(tmp_path: Path, mail_media: Media) -> None:
@@ -132,7 +132,26 @@ def test_clerks_spreadsheet_has_chinese_headers_and_local_times(
     row = dict(zip(header, rows[1], strict=True))
     assert (row["单位"], row["照片不合格"], row["材料齐全"]) == ("德化县浔中镇敬老院", 1, "否")
     utc = datetime.fromisoformat(report["units"][1]["last_submission"])
-    assert row["最后提交时间"] == f"{utc + timedelta(hours=6):%Y-%m-%d %H:%M}"
+    # An Excel date on Urumqi's clock (the cell holds no zone), formatted as a date, so a
+    # clerk can sort and filter by it.
+    assert row["最后提交时间"] == (utc + timedelta(hours=6)).replace(tzinfo=None)
+    cell = sheet.cell(row=3, column=header.index("最后提交时间") + 1)
+    assert cell.is_date and cell.number_format == "yyyy-mm-dd hh:mm"
     text = CliRunner().invoke(main, ["--config", str(config_path), "report"]).output
     assert f"{utc + timedelta(hours=6):%Y-%m-%d %H:%M}" in text
+
+
+@pytest.mark.parametrize("option", ["--xlsx", "--csv"])
+def test_report_into_a_file_prints_one_line_naming_it(tmp_path: Path, mail_media: Media,
+                                                      option: str) -> None:
+    config_path = write_config(tmp_path)
+    drop(tmp_path / "inbox", "1.eml",
+         samplemail.failing_photo("xzjly@dhmz.example.cn", mail_media))
+    runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(config_path), "poll", "--once"]).exit_code == 0
+    target = tmp_path / f"units{option.replace('--', '.')}"
+    result = runner.invoke(main, ["--config", str(config_path), "report", option, str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"统计表已写入 {target}\n"  # not the table again
+    assert target.stat().st_size > 0
 

@@ -46,7 +46,7 @@ from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_heade
 from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit
-from safetymonth.report import missing
+from safetymonth.report import local_time, missing
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.repository import (
     FAILED,
@@ -456,8 +456,9 @@ class Intake:
             held_until=held_until))
         if decision.no_reply is None:
             self._queue_reply(row, mail, decision.unit, verdicts, too_large)
-        return decision.unit, (f"{decision.no_reply} until {held_until}" if held_until
-                               else decision.no_reply)
+        zone = self.config.campaign.timezone
+        return decision.unit, (f"{decision.no_reply} until {local_time(held_until, zone)}"
+                               if held_until else decision.no_reply)
 
     def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
         """The failures a DSN reports for our own replies or reminders, or for a unit's

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from safetymonth.config import Config, Unit
 from safetymonth.mailbox.replies import compose_reminder
-from safetymonth.report import unit_progress
+from safetymonth.report import local_time, unit_progress
 from safetymonth.storage.repository import Repository, open_repository
 
 log = logging.getLogger("safetymonth.remind")
@@ -18,10 +18,21 @@ log = logging.getLogger("safetymonth.remind")
 
 @dataclass
 class Planned:
+    """One incomplete unit: who would get a reminder, what it lacks, and (in Chinese, as
+    the clerk reads it) why none goes out now."""
+
     unit: Unit
     recipients: list[str]
     missing: list[str]
     skipped: str | None = None
+
+    def describe(self, dry_run: bool) -> str:
+        """One line for ``remind``'s output, as a clerk reads it."""
+        if self.skipped:
+            return f"{self.unit.name}：跳过，{self.skipped}（还缺 {'、'.join(self.missing)}）"
+        action = "将催报" if dry_run else "已催报"
+        return (f"{self.unit.name}：{action} {'、'.join(self.recipients)}"
+                f"（还缺 {'、'.join(self.missing)}）")
 
 
 def plan_reminders(config: Config, repository: Repository, today: date,
@@ -43,13 +54,13 @@ def plan_reminders(config: Config, repository: Repository, today: date,
 def _why_not(config: Config, repository: Repository, unit: str, today: date,
              recipients: list[str], overdue: bool) -> str | None:
     if today > config.campaign.deadline and not overdue:
-        return "deadline passed (remind --overdue chases late units)"
+        return "已过截止日期（逾期的单位用 remind --overdue 催报）"
     if not recipients:
-        return "no address known (only a domain is registered and nothing was received)"
+        return "没有可用的收件地址（只登记了域名，且尚未收到该单位的邮件）"
     last = repository.last_reply_at(unit, "reminder")
     interval = timedelta(days=config.campaign.reminder_interval_days)
     if last and datetime.now(UTC) - datetime.fromisoformat(last) < interval:
-        return f"reminded at {last}"
+        return f"已于 {local_time(last, config.campaign.timezone)} 催报过"
     return None
 
 

@@ -11,11 +11,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.utils import format_datetime, formataddr, localtime
+from email.utils import format_datetime, formataddr
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -23,6 +22,7 @@ from safetymonth.config import Config, Policy, SizeRule
 from safetymonth.mailbox.parse import MAX_DEPTH, TOO_DEEP, CloudLink, ParsedMail, one_line
 from safetymonth.report import UnitProgress
 from safetymonth.validator.messages import KIND_NAMES, human_size
+from safetymonth.zone import local_minute, now_in
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_LINE = 78
@@ -135,7 +135,8 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
         "unit": unit,
         "sender": mail.sender,
         "subject": subject or "（无主题）",
-        "received": f"{localtime(received):%Y-%m-%d %H:%M}",
+        # The campaign's clock, not the server's: a UTC host must still say Beijing time.
+        "received": local_minute(received, config.campaign.timezone),
         "total": len(files),
         "unread": TOO_DEEP in mail.defects and MAX_DEPTH,
         "cloud_links": [_link(link) for link in mail.cloud_links[:MAX_CLOUD_LINKS]],
@@ -265,7 +266,7 @@ def compose_decision_notice(config: Config, recipient: str, unit: str, what: str
 def _voice(config: Config, today: date | None = None) -> dict[str, Any]:
     """The bureau's voice in every reply: its office's signature and contact, and whether
     the deadline has passed (then the wording asks for a late submission, 补报)."""
-    today = today or datetime.now(ZoneInfo(config.campaign.timezone)).date()
+    today = today or now_in(config.campaign.timezone).date()
     return {"signature": config.campaign.office, "contact": config.campaign.contact,
             "overdue": today > config.campaign.deadline}
 
@@ -277,7 +278,7 @@ def _build(config: Config, ident: str, recipient: str, subject: str, template: s
         "From": formataddr((config.campaign.office, config.mailbox.address), charset="utf-8"),
         "To": recipient,
         "Subject": subject,
-        "Date": format_datetime(localtime()),
+        "Date": format_datetime(now_in(config.campaign.timezone).replace(microsecond=0)),
         "Message-ID": f"<{ident}@{domain}>",
         **{name: value for name, value in extra.items() if value},
         "Auto-Submitted": auto,

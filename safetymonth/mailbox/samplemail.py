@@ -169,8 +169,8 @@ def foxmail_gbk(sender: str, media: Media, message_id: str | None = None) -> byt
         bundle = samples.make_zip(Path(temp) / "z.zip", {"培训现场.jpg": media.photo,
                                                          "应急演练.jpg": media.photo},
                                   gbk_names=True).read_bytes()
-    body = "各位领导：\r\n现将朱镕基敬老院安全管理月活动照片打包发送，请查收。\r\n"
-    return message(sender, _encoded_word("报送安全月照片（朱镕基敬老院）", "gb2312"), [
+    body = "各位领导：\r\n现将镕溪镇敬老院安全管理月活动照片打包发送，请查收。\r\n"
+    return message(sender, _encoded_word("报送安全月照片（镕溪镇敬老院）", "gb2312"), [
         text_part(body, "gb2312"),
         file_part(bundle, rfc2047_name("活动照片.zip"), "application/x-zip-compressed"),
         file_part(media.pdf, raw_gbk_name("活动总结.pdf"), "application/pdf"),

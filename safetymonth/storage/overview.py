@@ -10,7 +10,7 @@ from collections import defaultdict
 from sqlalchemy import exists, func, literal, or_, select
 
 from safetymonth.storage import store_version
-from safetymonth.storage.credit import MessageView, _credit, _message_view
+from safetymonth.storage.credit import ADDED_PREFIX, MessageView, _credit, _message_view
 from safetymonth.storage.repository import PROCESSED, SENT, ReplyRecord, Repository, _reply
 from safetymonth.storage.schema import messages, meta, replies
 
@@ -31,13 +31,17 @@ class Overview:
                 meta.c.key.in_((store_version.KEY, "registry"))))))
 
     def unanswered(self) -> dict[str, int]:
-        """Per unit key, its credited messages that no sent reply answers (queued, refused,
-        or held for a digest not sent yet)."""
+        """Per unit key, its credited mail that no sent reply answers (queued, refused, held
+        for a digest not sent yet, or never to be answered, such as a forged message a
+        coordinator credited). Files added by hand (补充文件) are no mail: nobody waits for
+        an answer to them. The one definition of 未回复 for the board, ``report`` and the
+        clerks' table."""
         answered = exists().where(replies.c.state == SENT, or_(
             replies.c.message == messages.c.id, replies.c.id == messages.c.digest))
         return {str(unit): int(count) for unit, count in self.repository._all(
             select(messages.c.credit_unit, func.count())
-            .where(messages.c.credit_unit.is_not(None), ~answered)
+            .where(messages.c.credit_unit.is_not(None), ~answered,
+                   ~messages.c.source_key.startswith(ADDED_PREFIX, autoescape=True))
             .group_by(messages.c.credit_unit))}
 
     def uncredited(self, limit: int = 500) -> list[MessageView]:
@@ -50,6 +54,13 @@ class Overview:
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
             .where(credit.c.unit.is_(None), messages.c.state == PROCESSED)
             .order_by(messages.c.id.desc()).limit(limit))]
+
+    def uncredited_count(self) -> int:
+        """How many messages :meth:`uncredited` lists, all of them: the board's 未计入的邮件
+        counts what that page shows, machine mail and forged mail included."""
+        return int(self.repository._all(
+            select(func.count()).select_from(messages)
+            .where(messages.c.credit_unit.is_(None), messages.c.state == PROCESSED))[0][0])
 
     def replies_of(self, message_ids: list[int]) -> dict[int, list[ReplyRecord]]:
         """The replies queued for each message, oldest first, with the digest that answered

@@ -6,7 +6,6 @@ import io
 import subprocess
 import uuid
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +33,7 @@ from safetymonth.web.deps import (
     render,
     templates,
 )
+from safetymonth.zone import now_in
 
 router = APIRouter(include_in_schema=False)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -111,6 +111,7 @@ async def board(request: Request, who: Who, status: str = "") -> Response:
                                                                                status),
                   status=status, labels=views.STATUS_LABELS,
                   deadline=config(request).campaign.deadline,
+                  deadline_end=views.deadline_end(config(request)),
                   days_left=views.days_left(config(request)))
 
 
@@ -140,7 +141,7 @@ def _board_rows(request: Request, found: views.Board) -> dict[views.BoardRow, Ma
     return rows
 
 
-@router.get("/units/{ident}")
+@router.get("/units/{ident:path}")  # a name may hold "/" (no id)
 async def unit(request: Request, ident: str, who: Who) -> Response:
     page = await pool(request).run(views.unit_page, config(request), _unit(request, ident))
     return render(request, "unit.html", who, page=page, views=views,
@@ -162,9 +163,10 @@ async def uncredited(request: Request, who: Who) -> Response:
 
 @router.get("/history")
 async def history(request: Request, who: Who, action: str = "", unit: str = "") -> Response:
-    records = await pool(request).run(views.history, action, unit)
-    return render(request, "history.html", who, records=records, action=action, unit=unit,
-                  views=views, names=decisions.unit_names(config(request)))
+    found = await pool(request).run(views.history, action, unit)
+    return render(request, "history.html", who, records=found.records, action=action,
+                  unit=unit, views=views, names=decisions.unit_names(config(request)),
+                  files=found.files_named)
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -250,7 +252,7 @@ async def undo(request: Request, ident: str, who: Decider, form: CheckedForm) ->
                              repository, number(ident), by))
 
 
-@router.post("/units/{ident}/add")
+@router.post("/units/{ident:path}/add")
 async def add_files(request: Request, ident: str, who: Decider) -> Response:
     """Files received outside mail: streamed to disk, then stored, checked and credited.
     The CSRF token is a field of the multipart form, so it is checked once that is read;
@@ -284,7 +286,8 @@ async def remind_preview(request: Request, who: Who) -> Response:
     from safetymonth.mailbox.reminders import plan_reminders
 
     plans = await pool(request).run(
-        lambda repository, settings: plan_reminders(settings, repository, date.today()),
+        lambda repository, settings: plan_reminders(
+            settings, repository, now_in(settings.campaign.timezone).date()),
         config(request))
     return render(request, "remind.html", who, plans=plans, sent=None)
 

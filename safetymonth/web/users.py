@@ -4,6 +4,9 @@ checking a password at login. Passwords are hashed with argon2id; only the hash 
 
 from __future__ import annotations
 
+from functools import cache
+from importlib.resources import files
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -14,6 +17,8 @@ from safetymonth.storage.repository import Repository, open_repository
 ROLES = ("admin", "coordinator", "viewer")
 DECIDING_ROLES = frozenset({"admin", "coordinator"})  # a viewer can look, not decide
 MAX_PASSWORD = 1024  # argon2 takes any length; a bound keeps a login cheap
+MIN_PASSWORD = 10
+COMMON_PASSWORDS = "common-passwords.txt"  # package data: the commonest passwords, refused
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs what a wrong password
@@ -41,7 +46,26 @@ def password_from_lines(text: str) -> str:
     return lines[0]
 
 
+def check_strength(password: str) -> None:
+    """Refuse a password anyone could guess: shorter than ``MIN_PASSWORD`` characters or one
+    of the commonest (``common-passwords.txt``, shipped with the package). The console is
+    reachable from the bureau's network, and its users decide what counts for every unit."""
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"密码太短：至少需要 {MIN_PASSWORD} 个字符，才不易被猜中"
+                        f"（现在是 {len(password)} 个）。")
+    if password.lower() in _common_passwords():
+        raise UserError("这个密码太常见，很容易被猜中（它在常见密码表中），请换一个。")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    text = files("safetymonth").joinpath(COMMON_PASSWORDS).read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
 def add_user(config: Config, name: str, role: str, password: str) -> None:
+    check_strength(password)
     if role not in ROLES:
         raise UserError(f"role {role!r}: choose one of {', '.join(ROLES)}")
     if not name.strip() or len(name) > 100:
@@ -64,6 +88,7 @@ def remove_user(config: Config, name: str) -> None:
 
 
 def change_password(config: Config, name: str, password: str) -> None:
+    check_strength(password)
     with open_repository(config) as repository:
         if not Accounts(repository).set_password(name, _hasher.hash(password)):
             raise UserError(f"no user {name!r}")

@@ -10,13 +10,14 @@ import email.policy
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from email.message import EmailMessage
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from safetymonth import decisions
 from safetymonth.config import Config, Unit
+from safetymonth.reasons import reason_label  # noqa: F401 (the templates' views.reason_label)
 from safetymonth.report import (
     UnitProgress,
     judge,
@@ -31,10 +32,8 @@ from safetymonth.storage.repository import SENT, FileRecord, ReplyRecord, Reposi
 T = TypeVar("T")
 STATUS_LABELS = {"complete": "已齐全", "incomplete": "未齐全", "nothing": "未提交"}
 PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
-KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
-               "other": "其他"}
-ACTION_LABELS = {"credit": "计入单位", "accept": "认定合格", "reject": "认定不合格",
-                 "add": "补充文件"}
+KIND_LABELS = decisions.KIND_LABELS
+ACTION_LABELS = decisions.ACTION_LABELS
 
 
 def zone(config: Config) -> str:
@@ -122,8 +121,16 @@ def board(repository: Repository, config: Config) -> Board:
         unanswered=unanswered.get(progress.id, 0))
         for progress in progress_of_all(repository, config)]
     counts = {status: sum(row.status == status for row in rows) for status in STATUS_LABELS}
-    strangers = sum(count for _sender, count in repository.unknown_senders_now())
-    return Board(rows, strangers, counts)
+    return Board(rows, Overview(repository).uncredited_count(), counts)
+
+
+def deadline_end(config: Config) -> str:
+    """The last second of the deadline day in the campaign's time zone, as ISO 8601 with its
+    offset: the countdown in the browser counts to that instant, whatever the zone of the
+    clerk's PC."""
+    end = datetime.combine(config.campaign.deadline, time(23, 59, 59),
+                           ZoneInfo(zone(config)))
+    return end.isoformat()
 
 
 def days_left(config: Config) -> int:
@@ -153,6 +160,7 @@ class UnitPage:
     progress: UnitProgress
     messages: list[MessageItem]
     history: list[DecisionRecord]
+    files_named: dict[int, str] = field(default_factory=dict)  # the history's files
 
 
 def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
@@ -166,7 +174,8 @@ def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
                          files.get(record.id, []), replies.get(record.id, []))
              for record in records]
     history = [record for record in repository.decisions() if record.unit == unit.key]
-    return UnitPage(unit, status_of(progress), progress, items, list(reversed(history)))
+    return UnitPage(unit, status_of(progress), progress, items, list(reversed(history)),
+                    decisions.file_names(repository, history))
 
 
 # --- mail credited to no unit ---------------------------------------------------------------
@@ -188,10 +197,17 @@ def uncredited(repository: Repository, config: Config) -> list[Stranger]:
 # --- history --------------------------------------------------------------------------------
 
 
-def history(repository: Repository, action: str = "", unit: str = "") -> list[DecisionRecord]:
+@dataclass(frozen=True)
+class History:
+    records: list[DecisionRecord]
+    files_named: dict[int, str]  # the name of each file a decision is about, by id
+
+
+def history(repository: Repository, action: str = "", unit: str = "") -> History:
     """Every decision, newest first; ``action`` and ``unit`` (a key) filter."""
-    return [record for record in reversed(repository.decisions())
-            if (not action or record.action == action) and (not unit or record.unit == unit)]
+    records = [record for record in reversed(repository.decisions())
+               if (not action or record.action == action) and (not unit or record.unit == unit)]
+    return History(records, decisions.file_names(repository, records))
 
 
 def reply_text(reply: ReplyRecord) -> str:

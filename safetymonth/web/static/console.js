@@ -2,7 +2,9 @@
 "use strict";
 
 function updateCountdown(element) {
-  const deadline = new Date(element.dataset.deadline + "T23:59:59+08:00");
+  // The deadline's last second with the campaign's own UTC offset (the server writes it):
+  // the countdown is the same on a PC set to any time zone.
+  const deadline = new Date(element.dataset.deadline);
   const days = element.querySelector(".days");
   const left = deadline - new Date();
   const dayMs = 24 * 3600 * 1000;
