@@ -304,6 +304,16 @@ def test_the_deb_installs_runs_as_the_service_and_purges(
         assert path.stat().st_uid == service.pw_uid, path
         assert not stat.S_IMODE(path.stat().st_mode) & 0o077, path
 
+    # Upgrade (here: the same package again): the edited config is kept, a new environment
+    # is swapped in for the old one, the store is untouched.
+    before = Path("/opt/safetymonth/venv").resolve()
+    run("dpkg", "-i", installed)
+    assert "imap" in yaml.safe_load(config.read_text(encoding="utf-8"))["mailbox"]["source"]
+    after = Path("/opt/safetymonth/venv").resolve()
+    assert after != before and not before.exists() and (after / "bin" / "safetymonth").is_file()
+    report = json.loads(run("safetymonth", "report", "--json", cwd="/").stdout)
+    assert sum(unit["complete"] for unit in report["units"]) == 2
+
     # The serve unit's command: the console, its document forms from the shipped examples.
     port = free_port()
     command = exec_start("safetymonth-serve.service")
