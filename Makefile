@@ -3,15 +3,20 @@ VENV     := .venv
 PYTHON   := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-# Media probing and sample generation; zzuf (hostile fixtures, fuzzing); IMAP server and
-# PostgreSQL 15 for tests; PDF export and CJK fonts (texlive-lang-chinese is the only Debian
-# package with the Fandol faces: FangSong, Kai); Chromium (and its driver) for the console's
-# browser tests.
-SYSTEM_PACKAGES := ffmpeg mediainfo libmediainfo0v5 libimage-exiftool-perl zzuf \
-	dovecot-imapd postgresql poppler-utils fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming \
-	texlive-lang-chinese libreoffice-writer-nogui python3-uno chromium chromium-driver
+# What the program needs at run time (the .deb depends on these; README, "Installing"):
+# media probing (ffmpeg, MediaInfo), the console's PDF previews (poppler-utils), PDF export
+# (LibreOffice, python3-uno for unoserver) and CJK fonts (texlive-lang-chinese is the only
+# Debian package with the Fandol faces: FangSong, Kai).
+RUNTIME_PACKAGES := ffmpeg mediainfo libmediainfo0v5 poppler-utils fonts-noto-cjk \
+	fonts-arphic-ukai fonts-arphic-uming texlive-lang-chinese libreoffice-writer-nogui python3-uno
+# Plus, for the tests and `make dist`: zzuf and exiftool (hostile fixtures, fuzzing), the IMAP
+# server and PostgreSQL 15, Chromium (and its driver) for the console's browser tests,
+# Debian's python3-venv and systemd-analyze for the package.
+SYSTEM_PACKAGES := $(RUNTIME_PACKAGES) libimage-exiftool-perl zzuf dovecot-imapd postgresql \
+	chromium chromium-driver python3-venv dpkg-dev systemd
+DIST ?= dist
 
-.PHONY: demo test lint bench system venv clean
+.PHONY: demo test lint bench system venv dist clean
 
 system:
 	@scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
@@ -53,5 +58,9 @@ bench: system venv
 	$(PYTHON) bench/docgen.py
 	$(PYTHON) bench/console.py
 
+# The wheel and the .deb (deploy/debian/build-deb.sh) into $(DIST)/: README, "Installing".
+dist:
+	deploy/debian/build-deb.sh $(DIST) $(RUNTIME_PACKAGES)
+
 clean:
-	rm -rf var/ .pytest_cache
+	rm -rf var/ .pytest_cache build/dist

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from safetymonth.config import Config, ConfigError, load_config
+from safetymonth.service_user import become_store_owner
 from safetymonth.storage.errors import StorageError, StorageFolderError
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Config file (default: ./config.yaml, else built-in defaults).")
+              default=None, envvar="SAFETYMONTH_CONFIG",
+              help="Config file (default: $SAFETYMONTH_CONFIG, ./config.yaml, built-in defaults).")
 @click.version_option(package_name="safetymonth")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
@@ -51,7 +53,9 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 
 def _config(ctx: click.Context) -> Config:
-    return load_config(ctx.obj["config_path"])
+    config = load_config(ctx.obj["config_path"])
+    become_store_owner(config, ctx.obj["config_path"], ctx.command_path)  # root: store's owner
+    return config
 
 
 def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:

@@ -95,8 +95,9 @@ def test_a_group_writable_folder_is_refused_with_the_chmod_to_run(tmp_path: Path
     Repository(storage).close()  # fixed as the sentence says: accepted
 
 
-def test_a_folder_owned_by_another_user_is_refused_with_the_chown_to_run(
-        tmp_path: Path) -> None:
+def test_a_folder_owned_by_another_user_is_refused_without_a_chown(tmp_path: Path) -> None:
+    """A folder inside the store that another user made: refused, naming the store's owner;
+    never advice to chown the store to whoever ran the command (that locks the service out)."""
     if os.geteuid() != 0:
         pytest.fail("needs root to give a folder to another user (CI runs as root)")
     storage = tmp_path / "storage"
@@ -105,7 +106,24 @@ def test_a_folder_owned_by_another_user_is_refused_with_the_chown_to_run(
     os.chown(storage / "raw", nobody.pw_uid, nobody.pw_gid)
     with pytest.raises(StorageFolderError, match="belongs to nobody") as refused:
         Repository(storage)
-    assert f"chown -R root {storage}" in str(refused.value)
+    assert f"owns the rest of the store {storage}" in str(refused.value)
+    assert "chown" not in str(refused.value)
+
+
+def test_a_store_owned_by_the_service_user_names_the_command_to_run_as_it(
+        tmp_path: Path) -> None:
+    """The whole store is another user's (the service's): run the command as that user."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root to give a folder to another user (CI runs as root)")
+    storage = tmp_path / "storage"
+    Repository(storage).close()
+    nobody = pwd.getpwnam("nobody")
+    for path in (storage, *storage.iterdir()):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    with pytest.raises(StorageFolderError, match=f"{storage} belongs to nobody") as refused:
+        Repository(storage)
+    assert "sudo -u nobody safetymonth" in str(refused.value)
+    assert "chown" not in str(refused.value)
 
 
 def test_the_cli_refuses_an_unsafe_store_in_one_line(tmp_path: Path) -> None:

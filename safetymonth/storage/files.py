@@ -33,6 +33,7 @@ import os
 import pwd
 import shlex
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -342,15 +343,30 @@ def _check_entry(entry: Path | os.DirEntry[str], root: Path) -> None:
             f"folder")
     if stat.S_ISDIR(info.st_mode) or path == root:
         if info.st_uid != os.geteuid():
-            me = _user_name(os.geteuid())
-            raise StorageFolderError(
-                f"{path} belongs to {_user_name(info.st_uid)}, but safetymonth runs as {me}: "
-                f"run chown -R {shlex.quote(me)} {where} (or run safetymonth as the owner)")
+            raise StorageFolderError(_not_ours(path, root, info.st_uid))
         if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise StorageFolderError(
                 f"{path} can be written by other users (mode "
                 f"{stat.S_IMODE(info.st_mode):04o}); the store must be its owner's alone: "
                 f"run chmod -R go-rwx {where}")
+
+
+def _not_ours(path: Path, root: Path, uid: int) -> str:
+    """What to run when a folder of the store is not ours: the command again, as the user
+    who owns the store. Never a chown: the store's owner is the service's user, and giving
+    the store to whoever ran the command would lock the service out of it."""
+    me, owner = _user_name(os.geteuid()), _user_name(uid)
+    root_uid = root.lstat().st_uid
+    head = f"{path} belongs to {owner}, but safetymonth runs as {me}"
+    if path != root and root_uid == os.geteuid():
+        return (f"{head}, who owns the rest of the store {root}: a command ran as {owner} "
+                f"against it; that folder must belong to {me} like the rest")
+    store_owner = _user_name(root_uid)
+    again = (shlex.join(["safetymonth", *sys.argv[1:]])
+             if Path(sys.argv[0]).name in ("safetymonth", "__main__.py") else "safetymonth …")
+    return (f"{head}: run it as the store's owner, sudo -u {shlex.quote(store_owner)} "
+            f"{again} (as root, safetymonth switches to {store_owner} by itself, with the "
+            f"passwords of secrets.env beside the config file)")
 
 
 def _user_name(uid: int) -> str:

@@ -24,7 +24,9 @@ from safetymonth.docgen.batch import letter_filenames
 KINDS = {"notice": ("通知", "notice-dehua-2024.yaml"),
          "letter": ("安全管理责任书", "letters-2024.yaml"),
          "summary": ("活动情况总结", "summary-2024.yaml")}
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# Shipped in the package (the wheel), so an installed console starts from them too;
+# the top-level examples/ of a checkout is a link to this folder.
+EXAMPLES = Path(docgen.__file__).parent / "examples"
 PREVIEW_DPI = "60"
 
 
