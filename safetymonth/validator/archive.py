@@ -92,10 +92,13 @@ def _end_record(stream: BinaryIO) -> tuple[int, int] | None:
     locator = tail[at - 20:at] if at >= 20 else b""
     if not locator.startswith(b"PK\x06\x07"):
         return count, directory_size
-    stream.seek(struct.unpack("<Q", locator[8:16])[0])
+    offset = struct.unpack("<Q", locator[8:16])[0]
+    if offset + 56 > size:  # up to 2^64-1: never a seek past the file (ValueError)
+        return None  # a locator pointing nowhere: ZipFile reports the archive as damaged
+    stream.seek(offset)
     record = stream.read(56)
     if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
-        return count, directory_size
+        return None
     count64, directory_size64 = struct.unpack("<QQ", record[32:48])
     return count64, directory_size64
 

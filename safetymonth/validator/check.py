@@ -69,7 +69,7 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
     if family == "PNG":
         return png.probe(stream, size, policy)
     if family == "PSD":
-        return psd.probe(stream, size, policy)
+        return psd.probe(stream, size, policy, source)
     if family == "IMAGE":
         return pillow.probe(stream, size, policy, found.format or "")
     if family == "PDF":
@@ -92,10 +92,10 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
 
 def _check_zip(stream: BinaryIO, name: str, policy: Policy, source: Source) -> list[Verdict]:
     whole = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
-    problem = archive.directory_problem(stream, policy)
-    if problem:  # judged from the end record, before Python loads the whole directory
-        return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
-    try:
+    try:  # an offset or size from the file can be anything up to 2^64-1
+        problem = archive.directory_problem(stream, policy)
+        if problem:  # judged from the end record, before Python loads the whole directory
+            return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
         bundle = zipfile.ZipFile(stream)
     except READ_ERRORS:
         return [whole.fail(Code.CORRUPT, messages.corrupt("archive", "压缩包目录无法读取"))]
