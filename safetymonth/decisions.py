@@ -179,7 +179,7 @@ def _store_and_check(config: Config, store: Repository, position: int,
         digest, stored, size = store.put_stream(iter(lambda: stream.read(ADD_READ_CHUNK), b""))
     verdicts = check_file(store.path(stored), config.policy, path.name)
     return NewAttachment(position, path.name, stored, digest, size,
-                         "application/octet-stream", [v.to_dict() for v in verdicts])
+                         "application/octet-stream", [v.record() for v in verdicts])
 
 
 def _notified(config: Config, store: Repository, decision: int, unit: Unit | None,

@@ -52,6 +52,18 @@ def member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
+def member_at(archive: zipfile.ZipFile, position: int) -> zipfile.ZipInfo | None:
+    """The member a verdict was recorded for, by position, never by name (two members may
+    share one): ``position`` >= 0 is its index in the central directory
+    (:attr:`Member.index`); a store written before positions were kept has -n for the n-th
+    file, directories not counted, the order its verdicts were recorded in."""
+    infos = archive.infolist()
+    if position < 0:
+        infos = [info for info in infos if not info.is_dir()]
+        position = -position - 1
+    return infos[position] if position < len(infos) else None
+
+
 def escapes(name: str) -> bool:
     """Whether a member name points outside the folder it would be unpacked into."""
     normalised = name.replace("\\", "/")
@@ -131,7 +143,7 @@ def members(archive: zipfile.ZipFile, archive_name: str,
         if refused:
             code, message = refused
             path = f"{archive_name}!{name}"
-            yield Verdict(path=path, kind=Kind.ARCHIVE).fail(code, message)
+            yield Verdict(path=path, kind=Kind.ARCHIVE, member=index).fail(code, message)
         else:
             yield Member(info, name, index)
 

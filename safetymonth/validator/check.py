@@ -123,12 +123,15 @@ def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy,
         member_path = f"{name}!{member.name}"
         try:
             with bundle.open(member.info) as stream:
-                verdicts += check_stream(stream, member.info.file_size, member_path, policy,
-                                         Source(archive_path, member.index))
+                found = check_stream(stream, member.info.file_size, member_path, policy,
+                                     Source(archive_path, member.index))
         except READ_ERRORS:
             broken = Verdict(path=member_path, kind=Kind.ARCHIVE)
-            verdicts.append(broken.fail(Code.CORRUPT,
-                                        messages.corrupt("archive", "压缩包内文件无法解压")))
+            found = [broken.fail(Code.CORRUPT,
+                                 messages.corrupt("archive", "压缩包内文件无法解压"))]
+        for verdict in found:
+            verdict.member = member.index
+        verdicts += found
     if not verdicts:
         return [whole.fail(Code.EMPTY, "压缩包内没有文件，请重新打包后发送")]
     return verdicts
