@@ -47,6 +47,7 @@ from sqlalchemy import (
     update,
 )
 
+from safetymonth.filenames import plain_name
 from safetymonth.storage.schema import (
     attachments,
     checks,
@@ -595,7 +596,8 @@ def _file_view(row: Row[Any]) -> FileView:
     return FileView(
         id=values["id"], message=values["message"], attachment=values["attachment"],
         unit=values["unit"], sender=values["sender"], received=values["received_at"],
-        name=values["path"], attachment_name=values["attachment_name"],
+        name=plain_name(values["path"]),
+        attachment_name=plain_name(values["attachment_name"]),
         stored_name=values["stored_name"], sha256=values["sha256"], size=values["size"],
         kind=values["kind"], verdict_ok=bool(values["verdict_ok"]), ok=bool(values["ok"]),
         decision=values["decision"], decision_id=values["decision_id"],

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from safetymonth.config import Policy
+from safetymonth.filenames import plain_name
 from safetymonth.validator import messages
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
@@ -36,8 +37,14 @@ class Member:
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
-    """The member name as written. Chinese Windows tools write GBK without the UTF-8 flag,
-    which Python decodes as cp437 mojibake; the original bytes are recovered and decoded."""
+    """The member name as written, without the characters that make it read otherwise
+    (:func:`~safetymonth.filenames.plain_name`)."""
+    return plain_name(_written_name(info))
+
+
+def _written_name(info: zipfile.ZipInfo) -> str:
+    """Chinese Windows tools write GBK without the UTF-8 flag, which Python decodes as cp437
+    mojibake; the original bytes are recovered and decoded."""
     if info.flag_bits & UTF8_FLAG:
         return info.filename
     try:
