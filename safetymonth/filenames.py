@@ -23,8 +23,9 @@ INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u200b-\u200d\u20
 
 def plain_name(name: str) -> str:
     """``name`` without the invisible characters that make it read otherwise (INVISIBLE): the
-    name a clerk sees is the one the file has, its real extension last."""
-    return INVISIBLE.sub("", name)
+    name a clerk sees is the one the file has, its real extension last. Each of them is a
+    format character, which ``isprintable`` rejects: most names take that fast way out."""
+    return name if name.isprintable() else INVISIBLE.sub("", name)
 
 
 def safe_stem(name: str, fallback: str) -> str:
