@@ -189,3 +189,20 @@ def test_a_zip64_locator_offset_no_seek_takes_is_a_verdict(
     verdict = verdict_of(path, policy, caplog)
     assert (verdict["kind"], verdict["format"]) == ("archive", "ZIP")
     assert codes(verdict) == ["corrupt"]
+
+
+def test_a_zipped_psd_whose_rows_fail_their_crc_is_a_corrupt_psd(
+        tmp_path: Path, psd: Path, policy: Policy, caplog: pytest.LogCaptureFixture) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:  # stored: the PSD's bytes as they are
+        bundle.writestr("海报.psd", psd.read_bytes())
+    data = bytearray(buffer.getvalue())
+    last = data.rfind(b"PK\x01\x02") - 1  # the member's last byte, a value of its last row
+    assert data[last] == 0x80
+    data[last] = 0x7F
+    path = tmp_path / "crc.zip"
+    path.write_bytes(data)
+    with zipfile.ZipFile(path) as bundle, pytest.raises(zipfile.BadZipFile, match="CRC"):
+        bundle.read("海报.psd")
+    verdict = verdict_of(path, policy, caplog)
+    assert (verdict["kind"], verdict["format"], codes(verdict)) == ("photo", "PSD", ["corrupt"])

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from safetymonth.config import Policy
-from safetymonth.validator.formats.base import check_pixels, corrupt, new, sandboxed
+from safetymonth.validator.formats.base import (
+    READ_ERRORS,
+    check_pixels,
+    corrupt,
+    new,
+    sandboxed,
+)
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Kind, Verdict
 
@@ -166,17 +172,24 @@ def _image_data_size(stream: BinaryIO, compression: int, version: int,
 def rle_problem(source: Source, rows: Rows) -> str | None:
     """Runs in a sandbox worker: each RLE row, as its count says, unpacked (counted, not
     kept). None when every row unpacks to exactly ``rows.row_bytes``, else what is wrong."""
+    try:
+        with source.open() as stream:
+            return _rows_problem(stream, rows)
+    except READ_ERRORS:  # a zip member's bytes that fail their CRC, a short read
+        return "图像数据无法读取"
+
+
+def _rows_problem(stream: BinaryIO, rows: Rows) -> str | None:
     code = ">" + ("H" if rows.count_width == 2 else "I")
     table, data = rows.table, rows.table + rows.rows * rows.count_width
-    with source.open() as stream:
-        for first in range(0, rows.rows, COUNTS_PER_READ):  # bounded memory for any count
-            stream.seek(table + first * rows.count_width)
-            counts = stream.read(min(COUNTS_PER_READ, rows.rows - first) * rows.count_width)
-            stream.seek(data)
-            for (count,) in struct.iter_unpack(code, counts):
-                if unpacked_length(stream.read(count)) != rows.row_bytes:
-                    return "图像数据损坏（压缩行的长度与图像宽度不符）"
-                data += count
+    for first in range(0, rows.rows, COUNTS_PER_READ):  # bounded memory for any count
+        stream.seek(table + first * rows.count_width)
+        counts = stream.read(min(COUNTS_PER_READ, rows.rows - first) * rows.count_width)
+        stream.seek(data)
+        for (count,) in struct.iter_unpack(code, counts):
+            if unpacked_length(stream.read(count)) != rows.row_bytes:
+                return "图像数据损坏（压缩行的长度与图像宽度不符）"
+            data += count
     return None
 
 
