@@ -582,7 +582,8 @@ def _message_view(row: Row[Any]) -> MessageView:
     values = row._mapping
     return MessageView(
         id=values["id"], message_id=values["message_id"], sender=values["sender"],
-        sender_name=values["sender_name"], unit=values["credited_unit"],
+        sender_name=values["sender_name"] and plain_name(values["sender_name"]),
+        unit=values["credited_unit"],
         credited_by=values["credited_by"], subject=values["subject"],
         received=values["received_at"], state=values["state"],
         suspicious=values["suspicious"], not_credited=values["not_credited"],
