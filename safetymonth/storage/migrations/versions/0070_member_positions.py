@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from safetymonth.storage import store_version
+
 revision = "0070"
 down_revision = "0060"
 branch_labels = None
@@ -39,3 +41,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("checks") as batch:
         batch.drop_column("member")
+    store_version.create_triggers(op.get_bind())  # SQLite copied the table without them
