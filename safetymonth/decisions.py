@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymonth.config import Config, Unit
+from safetymonth.filenames import plain_name
 from safetymonth.mailbox.reminders import recipients
 from safetymonth.mailbox.replies import compose_decision_notice
 from safetymonth.report import local_time
@@ -185,9 +186,10 @@ def _store_and_check(config: Config, store: Repository, position: int,
                      path: Path) -> NewAttachment:
     with path.open("rb") as stream:
         digest, stored, size = store.put_stream(iter(lambda: stream.read(ADD_READ_CHUNK), b""))
-    verdicts = check_file(store.path(stored), config.policy, path.name)
-    return NewAttachment(position, path.name, stored, digest, size,
-                         "application/octet-stream", [v.to_dict() for v in verdicts])
+    name = plain_name(path.name)
+    verdicts = check_file(store.path(stored), config.policy, name)
+    return NewAttachment(position, name, stored, digest, size,
+                         "application/octet-stream", [v.record() for v in verdicts])
 
 
 def _notified(config: Config, store: Repository, decision: int, unit: Unit | None,

@@ -26,7 +26,7 @@ from safetymonth.filenames import safe_file_name, safe_stem, unique
 from safetymonth.spreadsheet import write_xlsx
 from safetymonth.storage.credit import FileView
 from safetymonth.storage.repository import Repository
-from safetymonth.validator.archive import member_name
+from safetymonth.validator.archive import member_at
 from safetymonth.zone import local_datetime
 
 MANIFEST = "清单.xlsx"
@@ -141,9 +141,8 @@ def _write(store: Repository, view: FileView, folder: int, name: str,
         return True
     if view.kind == "archive":
         return False
-    member = view.name[len(view.attachment_name) + 1:]
-    with zipfile.ZipFile(source) as archive:
-        info = next((item for item in archive.infolist() if member_name(item) == member), None)
+    with zipfile.ZipFile(source) as archive:  # by position: two members may share a name
+        info = None if view.member is None else member_at(archive, view.member)
         if info is None or info.file_size > config.policy.archive.max_total_size:
             return False
         with archive.open(info) as stream, _created(folder, name) as out:

@@ -19,7 +19,9 @@ import yaml
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.storage.repository import FAILED, PROCESSED, TOO_LARGE, Repository
 from tests.mailservers import drop, write_config
+from tests.media_corpus import pillow_loads
 from tests.mutate import mutate_mail, mutate_media, sample_mail
+from tests.test_validator_structure import ffmpeg_decodes
 
 CONTRACT_KEYS = {"path", "kind", "format", "width", "height", "ok", "reasons", "warnings"}
 MUTANTS_PER_FILE = 8
@@ -91,3 +93,61 @@ def test_mutated_mail_is_each_recorded_or_failed(tmp_path: Path, mail_media: Med
     failed = {row["source_key"] for row in json.loads(report.stdout)["failed"]}
     assert left == {key for key in keys if states[key] != PROCESSED}
     assert {record.source_key for key in left if (record := rows[key])} <= failed
+
+
+def _image_seeds(folder: Path) -> list[Path]:
+    """Seeds for the structure the photo probes check beyond the header: PSD and PSB RLE
+    rows (8- and 16-bit), and PNG chunk orders (many IDATs, an APNG's acTL/fcTL/fdAT, a
+    palette's PLTE and tRNS before the image data)."""
+    from PIL import Image
+
+    from safetymonth import samples
+
+    folder.mkdir()
+    seeds = [samples.make_psd(folder / "rle.psd", 320, 240),
+             samples.make_psd(folder / "rle16.psd", 320, 240, depth=16),
+             samples.make_psd(folder / "rle.psb", 320, 240, version=2)]
+    noise = Image.effect_noise((320, 240), 60).convert("RGB")
+    noise.save(folder / "idats.png", "PNG", compress_level=0)  # stored: several IDATs
+    frames = [Image.new("RGB", (320, 240), colour) for colour in ("red", "blue")]
+    frames[0].save(folder / "apng.png", "PNG", save_all=True, append_images=frames[1:])
+    palette = noise.quantize(16)
+    palette.save(folder / "trns.png", "PNG", transparency=0)
+    return [*seeds, folder / "idats.png", folder / "apng.png", folder / "trns.png"]
+
+
+def test_mutated_psd_rle_and_png_chunk_orders_each_get_a_verdict(tmp_path: Path) -> None:
+    """Mutants of the seeds each get a verdict, and none that Pillow or ffmpeg refuses
+    passes."""
+    folder = tmp_path / "image-mutants"
+    folder.mkdir()
+    mutants = []
+    for number, seed in enumerate(_image_seeds(tmp_path / "image-seeds")):
+        data = seed.read_bytes()
+        for copy in range(MUTANTS_PER_FILE):
+            mutant = folder / f"{copy}-{seed.name}"
+            mutant.write_bytes(mutate_media(data, random.Random(50_000 + number * 1000 + copy)))
+            mutants.append(mutant)
+
+    config = tmp_path / "config.yaml"  # small seeds: any size passes, only structure counts
+    config.write_text(yaml.safe_dump({"policy": {"probe": PROBE, "photo": {
+        "formats": ["PNG", "PSD"], "min_long_side": 1, "min_short_side": 1}}}),
+        encoding="utf-8")
+
+    result = cli("--config", str(config), "validate", "--json", "--jobs", "2", str(folder))
+
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    verdicts = json.loads(result.stdout)
+    assert all(set(verdict) == CONTRACT_KEYS for verdict in verdicts)
+    assert {verdict["path"] for verdict in verdicts} == {str(mutant) for mutant in mutants}
+    assert all(verdict["ok"] == (not verdict["reasons"]) for verdict in verdicts)
+    # Never ok for what the independent tools refuse: Pillow for PNG and 8-bit PSD, ffmpeg
+    # for 16-bit PSD (neither reads PSB).
+    passed = [Path(verdict["path"]) for verdict in verdicts if verdict["ok"]]
+    assert passed  # the mutants a mutation left readable
+    for path in passed:
+        if path.suffix == ".png" or path.name.endswith("-rle.psd"):
+            assert pillow_loads(path), path
+        elif path.name.endswith("-rle16.psd"):
+            assert ffmpeg_decodes(path), path

@@ -421,7 +421,7 @@ class Intake:
         digest, stored, size = store_attachment(self.store, attachment)
         verdicts = self.checker(self.store.path(stored), self.config.policy, attachment.name)
         return NewAttachment(attachment.position, attachment.name, stored, digest, size,
-                             attachment.content_type, [v.to_dict() for v in verdicts])
+                             attachment.content_type, [v.record() for v in verdicts])
 
     def _record(self, row: MessageRecord, mail: ParsedMail, files: list[NewAttachment]) -> str:
         """Steps 4 and 5 in one transaction: verdicts, message state and the queued reply."""

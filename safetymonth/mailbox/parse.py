@@ -37,6 +37,8 @@ from html import unescape
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
+from safetymonth.filenames import plain_name
+
 # Labels that clients write for text that is really GBK/GB18030.
 CHARSET_ALIASES = {
     "gb2312": "gb18030", "gb_2312-80": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
@@ -145,7 +147,7 @@ def safe_name(name: str | None, position: int) -> str:
 
     The name is only shown and used for the extension check; files are stored by hash.
     """
-    text = CONTROL.sub("", name or "").replace("\\", "/")
+    text = plain_name(CONTROL.sub("", name or "")).replace("\\", "/")
     text = text.split("/")[-1].strip().strip(".").strip()
     stem, suffix = PurePosixPath(text).stem, PurePosixPath(text).suffix
     if len(suffix) > 10:
@@ -590,7 +592,7 @@ def sender_of(raw: str | None) -> tuple[str, str | None, str | None]:
     if len(address) > MAX_ADDRESS or not ADDR_SPEC.fullmatch(address) or \
             (invalid and not _only_address(text, address)):
         return "", None, f"no single valid address in From: {shown!r}"
-    name = one_line(recover_8bit(str(addresses[0].display_name)))[:MAX_DISPLAY_NAME]
+    name = plain_name(one_line(recover_8bit(str(addresses[0].display_name))))[:MAX_DISPLAY_NAME]
     return name, address, None
 
 
@@ -708,7 +710,7 @@ def find_cloud_links(text: str, html: str) -> list[CloudLink]:
         found.setdefault(unescape(url), "")
     if not found and "超大附件" in text + html:
         found["(超大附件)"] = ""
-    return [CloudLink(name, url) for url, name in found.items()]
+    return [CloudLink(plain_name(name), url) for url, name in found.items()]
 
 
 def _plain(html: str) -> str:

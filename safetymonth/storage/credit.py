@@ -47,6 +47,7 @@ from sqlalchemy import (
     update,
 )
 
+from safetymonth.filenames import plain_name
 from safetymonth.storage.schema import (
     attachments,
     checks,
@@ -134,6 +135,7 @@ class FileView:
     decision_id: int | None
     reason: str | None
     verdict: dict[str, Any]
+    member: int | None = None  # a zip member's position (validator.archive.member_at)
 
 
 @dataclass(frozen=True)
@@ -176,13 +178,17 @@ def _latest_credit() -> Any:
         .group_by(decisions.c.message).subquery()
 
 
-def content_id(sha256: str, attachment: str, path: str) -> int:
+def content_id(sha256: str, attachment: str, path: str, shared: int | None = None) -> int:
     """A file's content as a number: its attachment's hash plus, for a zip member, the
     member's name, hashed to 63 bits (a signed BIGINT; two different contents share one
     with odds of 1 in 10^9 among 100,000 files). Deterministic, so copies recorded at the same
     moment by two processes still agree, and an integer, so counting distinct contents is
-    cheap. Stored in every check row: never change how it is computed."""
+    cheap. Stored in every check row: never change how it is computed. ``shared``: the
+    member's index when other members of its zip have its name, which then tells them apart
+    (a zip of two ``现场.jpg``, an HTML page and a photo, holds two contents)."""
     member = path[len(attachment) + 1:] if path != attachment else ""
+    if shared is not None:
+        member += f"#{shared}"
     digest = hashlib.sha256(f"{sha256}!{member}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
@@ -465,6 +471,7 @@ class CreditQueries:
         joined, ok, judgement = _judged()
         statement = select(
             checks.c.id, checks.c.path, checks.c.kind, checks.c.ok.label("verdict_ok"),
+            checks.c.member,
             ok.label("ok"), attachments.c.id.label("attachment"),
             attachments.c.message, attachments.c.name.label("attachment_name"),
             attachments.c.stored_name, attachments.c.sha256, attachments.c.size,
@@ -575,7 +582,8 @@ def _message_view(row: Row[Any]) -> MessageView:
     values = row._mapping
     return MessageView(
         id=values["id"], message_id=values["message_id"], sender=values["sender"],
-        sender_name=values["sender_name"], unit=values["credited_unit"],
+        sender_name=values["sender_name"] and plain_name(values["sender_name"]),
+        unit=values["credited_unit"],
         credited_by=values["credited_by"], subject=values["subject"],
         received=values["received_at"], state=values["state"],
         suspicious=values["suspicious"], not_credited=values["not_credited"],
@@ -585,13 +593,23 @@ def _message_view(row: Row[Any]) -> MessageView:
 
 def _file_view(row: Row[Any]) -> FileView:
     values = row._mapping
-    verdict = next((item for item in json.loads(values["verdict"])
-                    if item.get("path") == values["path"]), {})
+    verdict = _verdict_of(json.loads(values["verdict"]), values["path"], values["member"])
     return FileView(
         id=values["id"], message=values["message"], attachment=values["attachment"],
         unit=values["unit"], sender=values["sender"], received=values["received_at"],
-        name=values["path"], attachment_name=values["attachment_name"],
+        name=plain_name(values["path"]),
+        attachment_name=plain_name(values["attachment_name"]),
         stored_name=values["stored_name"], sha256=values["sha256"], size=values["size"],
         kind=values["kind"], verdict_ok=bool(values["verdict_ok"]), ok=bool(values["ok"]),
         decision=values["decision"], decision_id=values["decision_id"],
-        reason=values["reason"], verdict=verdict)
+        reason=values["reason"], verdict=verdict, member=values["member"])
+
+
+def _verdict_of(verdicts: list[dict[str, Any]], path: str, member: int | None) -> dict[str, Any]:
+    """The stored verdict of one check: by its member position (two members may share a
+    name; a store from before positions has -n for the n-th, all its verdicts members')."""
+    if member is not None and member < 0:
+        return verdicts[-member - 1] if -member <= len(verdicts) else {}
+    return next((item for item in verdicts
+                 if item.get("path") == path and item.get("member") == member),
+                next((item for item in verdicts if item.get("path") == path), {}))

@@ -767,8 +767,9 @@ class Repository(CreditQueries):
                 verdict=json.dumps(item.verdicts, ensure_ascii=False)) for item in files]).all()
             rows = [{"attachment": int(attachment), "path": verdict["path"],
                      "kind": verdict["kind"], "ok": int(bool(verdict["ok"])),
-                     "message": message,
-                     "content": content_id(item.sha256, item.name, verdict["path"])}
+                     "message": message, "member": verdict.get("member"),
+                     "content": content_id(item.sha256, item.name, verdict["path"],
+                                           _shared_name(item.verdicts, verdict))}
                     for (attachment,), item in zip(ids, files, strict=True)
                     for verdict in item.verdicts]
             if rows:
@@ -980,3 +981,12 @@ def _reply(row: Row[Any]) -> ReplyRecord:
     values["headers"] = json.loads(values["headers"])
     values["body"] = bytes(values["body"])
     return ReplyRecord(**values)
+
+
+def _shared_name(verdicts: list[dict[str, Any]], verdict: dict[str, Any]) -> int | None:
+    """A zip member's index when another member of its zip has the same name (its content is
+    then told apart by position: see :func:`~safetymonth.storage.credit.content_id`)."""
+    if verdict.get("member") is None:
+        return None
+    same = sum(1 for other in verdicts if other["path"] == verdict["path"])
+    return verdict["member"] if same > 1 else None

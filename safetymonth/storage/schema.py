@@ -98,6 +98,9 @@ checks = Table(
     # the tally is one scan of the checks_credit index.
     Column("credit_unit", Text),
     Column("judged_ok", Integer),
+    # A zip member's position (validator.archive.member_at), by which downloads and export
+    # find it: two members may share a name. NULL for an attachment that is no zip member.
+    Column("member", Integer),
     Index("checks_attachment", "attachment"),
     Index("checks_tally", "message", "kind", "ok", "content"),
     Index("checks_content", "content"),

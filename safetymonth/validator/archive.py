@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from safetymonth.config import Policy
+from safetymonth.filenames import plain_name
 from safetymonth.validator import messages
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
@@ -36,8 +37,14 @@ class Member:
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
-    """The member name as written. Chinese Windows tools write GBK without the UTF-8 flag,
-    which Python decodes as cp437 mojibake; the original bytes are recovered and decoded."""
+    """The member name as written, without the characters that make it read otherwise
+    (:func:`~safetymonth.filenames.plain_name`)."""
+    return plain_name(_written_name(info))
+
+
+def _written_name(info: zipfile.ZipInfo) -> str:
+    """Chinese Windows tools write GBK without the UTF-8 flag, which Python decodes as cp437
+    mojibake; the original bytes are recovered and decoded."""
     if info.flag_bits & UTF8_FLAG:
         return info.filename
     try:
@@ -50,6 +57,18 @@ def member_name(info: zipfile.ZipInfo) -> str:
         except UnicodeDecodeError:
             continue
     return info.filename
+
+
+def member_at(archive: zipfile.ZipFile, position: int) -> zipfile.ZipInfo | None:
+    """The member a verdict was recorded for, by position, never by name (two members may
+    share one): ``position`` >= 0 is its index in the central directory
+    (:attr:`Member.index`); a store written before positions were kept has -n for the n-th
+    file, directories not counted, the order its verdicts were recorded in."""
+    infos = archive.infolist()
+    if position < 0:
+        infos = [info for info in infos if not info.is_dir()]
+        position = -position - 1
+    return infos[position] if position < len(infos) else None
 
 
 def escapes(name: str) -> bool:
@@ -92,10 +111,13 @@ def _end_record(stream: BinaryIO) -> tuple[int, int] | None:
     locator = tail[at - 20:at] if at >= 20 else b""
     if not locator.startswith(b"PK\x06\x07"):
         return count, directory_size
-    stream.seek(struct.unpack("<Q", locator[8:16])[0])
+    offset = struct.unpack("<Q", locator[8:16])[0]
+    if offset + 56 > size:  # up to 2^64-1: never a seek past the file (ValueError)
+        return None  # a locator pointing nowhere: ZipFile reports the archive as damaged
+    stream.seek(offset)
     record = stream.read(56)
     if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
-        return count, directory_size
+        return None
     count64, directory_size64 = struct.unpack("<QQ", record[32:48])
     return count64, directory_size64
 
@@ -128,7 +150,7 @@ def members(archive: zipfile.ZipFile, archive_name: str,
         if refused:
             code, message = refused
             path = f"{archive_name}!{name}"
-            yield Verdict(path=path, kind=Kind.ARCHIVE).fail(code, message)
+            yield Verdict(path=path, kind=Kind.ARCHIVE, member=index).fail(code, message)
         else:
             yield Member(info, name, index)
 

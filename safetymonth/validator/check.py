@@ -69,7 +69,7 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
     if family == "PNG":
         return png.probe(stream, size, policy)
     if family == "PSD":
-        return psd.probe(stream, size, policy)
+        return psd.probe(stream, size, policy, source)
     if family == "IMAGE":
         return pillow.probe(stream, size, policy, found.format or "")
     if family == "PDF":
@@ -92,10 +92,10 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
 
 def _check_zip(stream: BinaryIO, name: str, policy: Policy, source: Source) -> list[Verdict]:
     whole = Verdict(path=name, kind=Kind.ARCHIVE, format="ZIP")
-    problem = archive.directory_problem(stream, policy)
-    if problem:  # judged from the end record, before Python loads the whole directory
-        return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
-    try:
+    try:  # an offset or size from the file can be anything up to 2^64-1
+        problem = archive.directory_problem(stream, policy)
+        if problem:  # judged from the end record, before Python loads the whole directory
+            return [whole.fail(Code.UNSAFE_ARCHIVE, messages.unsafe_archive(problem))]
         bundle = zipfile.ZipFile(stream)
     except READ_ERRORS:
         return [whole.fail(Code.CORRUPT, messages.corrupt("archive", "压缩包目录无法读取"))]
@@ -123,12 +123,15 @@ def _check_members(bundle: zipfile.ZipFile, name: str, policy: Policy,
         member_path = f"{name}!{member.name}"
         try:
             with bundle.open(member.info) as stream:
-                verdicts += check_stream(stream, member.info.file_size, member_path, policy,
-                                         Source(archive_path, member.index))
+                found = check_stream(stream, member.info.file_size, member_path, policy,
+                                     Source(archive_path, member.index))
         except READ_ERRORS:
             broken = Verdict(path=member_path, kind=Kind.ARCHIVE)
-            verdicts.append(broken.fail(Code.CORRUPT,
-                                        messages.corrupt("archive", "压缩包内文件无法解压")))
+            found = [broken.fail(Code.CORRUPT,
+                                 messages.corrupt("archive", "压缩包内文件无法解压"))]
+        for verdict in found:
+            verdict.member = member.index
+        verdicts += found
     if not verdicts:
         return [whole.fail(Code.EMPTY, "压缩包内没有文件，请重新打包后发送")]
     return verdicts

@@ -51,6 +51,9 @@ class Verdict:
     height: int | None = None
     reasons: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
+    # A zip member's index in its archive's central directory: what identifies it (two
+    # members may share a name). Stored with the verdict; not part of the JSON contract.
+    member: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -76,3 +79,10 @@ class Verdict:
             "reasons": [finding.to_dict() for finding in self.reasons],
             "warnings": [finding.to_dict() for finding in self.warnings],
         }
+
+    def record(self) -> dict[str, Any]:
+        """What the store keeps: :meth:`to_dict`, and a member's index in its zip."""
+        stored = self.to_dict()
+        if self.member is not None:
+            stored["member"] = self.member
+        return stored

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from safetymonth.storage.credit import FileView
+from safetymonth.validator.archive import member_at
 from safetymonth.web import views
 
 CHUNK = 256 * 1024
@@ -27,7 +28,7 @@ def response(view: FileView, path: Path, max_size: int) -> Response:
         return FileResponse(path, media_type=media_type,
                             headers={"content-disposition": disposition(inline, view.name)})
     member = view.name[len(view.attachment_name) + 1:]
-    return StreamingResponse(_member(path, member, max_size), media_type=media_type, headers={
+    return StreamingResponse(_member(path, view, max_size), media_type=media_type, headers={
         "content-disposition": disposition(inline, member.rsplit("/", 1)[-1])})
 
 
@@ -40,20 +41,17 @@ def disposition(inline: bool, name: str) -> str:
             f"filename*=UTF-8''{quote(name, safe='')}")
 
 
-def _member(path: Path, member: str, max_size: int) -> Iterator[bytes]:
-    """The bytes of one zip member, stopping at ``max_size`` (a member that claims less and
-    inflates to more is cut there: it was never checked beyond it)."""
+def _member(path: Path, view: FileView, max_size: int) -> Iterator[bytes]:
+    """The bytes of one zip member, found by its recorded position (two members may share a
+    name), stopping at ``max_size`` (a member that claims less and inflates to more is cut
+    there: it was never checked beyond it)."""
     with zipfile.ZipFile(path) as archive:
-        info = next(item for item in archive.infolist()
-                    if item.filename == member or _decoded(item) == member)
+        info = member_at(archive, view.member) if view.member is not None else None
+        if info is None:
+            return
         sent = 0
         with archive.open(info) as stream:
             while sent < max_size and (chunk := stream.read(min(CHUNK, max_size - sent))):
                 sent += len(chunk)
                 yield chunk
 
-
-def _decoded(info: zipfile.ZipInfo) -> str:
-    from safetymonth.validator.archive import member_name
-
-    return member_name(info)

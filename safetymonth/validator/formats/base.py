@@ -25,10 +25,11 @@ SHORT = 3  # the TIFF field type Orientation is stored as
 NO_VIDEO = "没有找到视频画面，文件可能损坏或缺少索引"
 
 # What reading a damaged file raises, most of all through a zip member: a bad compressed
-# stream, a "version needed" we lack, a name that is not valid UTF-8, a short read, and
-# MediaInfo's own RuntimeError.
-READ_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-               RuntimeError, zlib.error, lzma.LZMAError)
+# stream, a "version needed" we lack, a name that is not valid UTF-8, a short read, an offset
+# from the file too large to seek to (ValueError, OverflowError), and MediaInfo's own
+# RuntimeError.
+READ_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, OverflowError,
+               NotImplementedError, RuntimeError, zlib.error, lzma.LZMAError)
 
 
 def oriented(width: int, height: int, orientation: object) -> tuple[int, int]:

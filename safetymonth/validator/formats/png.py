@@ -1,6 +1,9 @@
 """PNG, read chunk by chunk without Pillow: IHDR for the size, eXIf for the orientation, every
 chunk's length (at most 2^31-1 and inside the file, as the specification requires), the IHDR
-CRC, and IEND for completeness.
+CRC, IEND for completeness, and the chunks' order: IHDR once, the IDAT chunks one after the
+other (the specification allows nothing between them; Pillow then stops reading the image
+data, ffmpeg refuses a header or a transparency chunk after it), and the chunks that describe
+the image data before it.
 
 With ``policy.photo.decode: scaled`` the image data is checked too: each chunk's CRC, and the
 IDAT stream inflated chunk by chunk with bounded output that is counted, never kept: it must
@@ -43,6 +46,10 @@ READ = 1024 * 1024  # image data is read and inflated this much at a time
 COLOUR_TYPES = {0: (1, {1, 2, 4, 8, 16}), 2: (3, {8, 16}), 3: (1, {1, 2, 4, 8}),
                 4: (2, {8, 16}), 6: (4, {8, 16})}
 MAX_FILTER = 4  # None, Sub, Up, Average, Paeth
+# Chunks the specification places before the image data: one found after it redefines an
+# image already decoded (ffmpeg: "tRNS after IDAT"; acTL is APNG's, also before it).
+BEFORE_IDAT = {b"PLTE", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"bKGD", b"hIST",
+               b"pHYs", b"sPLT", b"acTL"}
 # Adam7: (first column, first row, column step, row step) of each of the seven passes.
 ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
          (0, 1, 1, 2))
@@ -145,18 +152,46 @@ def _walk(stream: BinaryIO, size: int, header: Header, decode: bool) -> str | No
     """None when every chunk fits and IEND is reached; with ``decode``, also every CRC and
     the image data. Bytes after IEND are harmless (some tools append them)."""
     image = _ImageData(header) if decode else None
+    order = _Order()
     for chunk in _chunks(stream, size):
         if isinstance(chunk, str):
             return chunk
         kind, start, length = chunk
+        problem = order.see(kind)
+        if problem:
+            return problem
         if image is None:
             continue
         problem = _check_chunk(stream, kind, start, length, image)
         if problem:
             return problem
+    if not order.idat_seen:
+        return "文件中没有图像数据"
     if image is not None:
         return image.finish()
     return None
+
+
+class _Order:
+    """The chunks' order after IHDR: no second IHDR, the IDAT chunks consecutive, and the
+    chunks that describe the image data (BEFORE_IDAT) before it."""
+
+    def __init__(self) -> None:
+        self.idat_seen = False
+        self._idat_ended = False
+
+    def see(self, kind: bytes) -> str | None:
+        if kind == b"IHDR":
+            return "文件结构异常（文件头数据块重复）"
+        if kind == b"IDAT":
+            if self._idat_ended:
+                return "文件结构异常（图像数据块之间夹有其他数据块）"
+            self.idat_seen = True
+        elif self.idat_seen:
+            self._idat_ended = True
+            if kind in BEFORE_IDAT:
+                return f"文件结构异常（数据块{kind.decode('latin-1')}位于图像数据之后）"
+        return None
 
 
 def _check_chunk(stream: BinaryIO, kind: bytes, start: int, length: int,
