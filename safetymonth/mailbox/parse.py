@@ -329,8 +329,8 @@ class Attachment:
         """The decoded file, whole in memory."""
         if self.part.get_content_maintype() == "message":
             body = self.part.get_payload()
-            if isinstance(body, list) and body:
-                data = bytes(body[0])
+            if isinstance(body, list) and body:  # an attached message, or the field blocks
+                data = b"".join(bytes(item) for item in body)  # of a report's status part
                 if self.runs is not None and self.runs.token.encode() in data:
                     data = self.runs.restore(data.decode("ascii", "surrogateescape")) \
                         .encode("ascii", "surrogateescape")
@@ -698,9 +698,8 @@ def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str], runs: Runs
         mail.defects.append(TOO_DEEP)  # a multipart nested too deep: its parts stay unread
         return
     content_type = clean(recover_8bit(part.get_content_type()))
-    if content_type in REPORT_PARTS:
+    if content_type in REPORT_PARTS:  # read for the report, and kept as a file too
         mail.reports.append(ReportPart(content_type, _report_blocks(part)))
-        return
     if content_type in EMBEDDED_HEADERS and mail.report_type:
         _take_embedded_id(mail, part, runs)
     raw = {key.lower(): value for key, value in reversed(raw_items(part))}
@@ -717,14 +716,22 @@ def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str], runs: Runs
         else:
             mail.text += text
         return
-    if content_type in ("message/rfc822", "message/global") and not filename:
-        filename = "邮件.eml"
+    if not filename:
+        filename = UNNAMED.get(content_type)
     position = len(mail.attachments)
     mail.attachments.append(
         Attachment(position, safe_name(filename, position), content_type, part, runs))
 
 
 TOO_DEEP = "NestingTooDeep"
+# The names of unnamed parts a clerk opens as a file: an attached message, a report's status.
+UNNAMED = {"message/rfc822": "邮件.eml", "message/global": "邮件.eml",
+           "message/delivery-status": "投递状态.txt",
+           "message/global-delivery-status": "投递状态.txt",
+           "message/disposition-notification": "阅读回执.txt",
+           "message/global-disposition-notification": "阅读回执.txt",
+           "message/feedback-report": "投诉报告.txt",
+           "text/rfc822-headers": "邮件头.txt", "message/global-headers": "邮件头.txt"}
 # The status parts of machine reports: DSNs (RFC 3464, 6533), MDNs (RFC 8098), ARF (RFC 5965).
 REPORT_PARTS = frozenset({"message/delivery-status", "message/global-delivery-status",
                           "message/disposition-notification",
