@@ -2,7 +2,8 @@
 
 Chinese mail is the normal case: gb2312 labels are decoded as gb18030 (its superset, which
 clients really write), undeclared 8-bit GBK names are recovered, RFC 2047 and RFC 2231 are both
-read, and nothing here raises on broken input: problems become ``defects``. Hostile structure
+read, every header is unfolded before it is read (:func:`raw_items`), and nothing here raises
+on broken input: problems become ``defects``. Hostile structure
 is bounded: the sender is parsed from the raw From header before its display name is decoded
 (:func:`sender_of`), parts are read at most ``MAX_DEPTH`` deep, and an attached message sent
 base64 or quoted-printable is decoded, not parsed as text (:class:`_Part`).
@@ -401,7 +402,7 @@ class ParsedMail:
     message_id: str | None = None
     sender: str | None = None
     sender_name: str = ""
-    sender_problem: str | None = None  # why a From header gave no address
+    sender_problem: str | None = None  # why no reply can go to the From (no address, several)
     subject: str = ""
     date: str | None = None
     references: str = ""
