@@ -6,7 +6,7 @@ repository holds one database connection and the :class:`FileStore` of ``storage
 not thread-safe (one per thread or process).
 
 Several processes, exactly once. Recording is a constraint, not a check followed by an insert:
-a message's source key, its content hash and its Message-ID per sender are each a unique key,
+a message's source key, its hash and its content digest (no trace fields) are each a unique key,
 so two processes recording one message collide and one of them finds the other's record. A
 message is processed, and a reply handed to a transport, only by the worker that claimed it
 (:meth:`claim`, :meth:`claim_next`, :meth:`claim_replies`); a dead worker's claims are free
@@ -666,8 +666,8 @@ class Repository(CreditQueries):
 
     def record_received(self, key: str, received: Received) -> Recorded:
         """Record a newly stored raw message under its source key, claimed by this worker.
-        A message already recorded (the same key, bytes, or Message-ID from the same sender,
-        perhaps by another process a moment ago) is not recorded again: its record is
+        A message already recorded (the same key, bytes or content, perhaps by another process
+        a moment ago) is not recorded again: its record is
         returned, and ``key`` becomes another of its keys. A new message with the Message-ID
         of an earlier one notes it (``reuses``)."""
         with self.transaction():
