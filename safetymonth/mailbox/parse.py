@@ -622,7 +622,10 @@ def sender_of(raw: str | None) -> tuple[str, str | None, str | None]:
     if len(address) > MAX_ADDRESS or not ADDR_SPEC.fullmatch(address) or \
             (invalid and (len(addresses) > 1 or not _only_address(text, address))):
         return "", None, f"no single valid address in From: {shown!r}"
-    shown_name = _display_name(header, addresses[0].addr_spec)
+    try:
+        shown_name = _display_name(header, addresses[0].addr_spec)
+    except RecursionError:  # comments nested nearly as deep as the parser could read
+        shown_name = str(addresses[0].display_name)
     name = one_line(recover_8bit(shown_name))[:MAX_DISPLAY_NAME]
     return name, address, several if len(addresses) > 1 else None
 
