@@ -231,7 +231,8 @@ def _message_row(view: MessageView, names: dict[str, str]) -> dict[str, Any]:
             "credited_by": view.credited_by if view.unit in names else None,
             "subject": view.subject, "received": view.received, "state": view.state,
             "files": view.files, "added": view.added, "suspicious": view.suspicious,
-            "not_credited": view.not_credited, "no_reply": view.no_reply}
+            "not_credited": view.not_credited, "no_reply": view.no_reply,
+            "reuses_message_id_of": view.reuses}
 
 
 def file_rows(config: Config, store: Repository, unit: str | None = None,

@@ -110,10 +110,13 @@ def test_duplicate_delivery_is_one_record_and_one_reply(tmp_path: Path,
     raw = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<dup@dhmz>")
     drop(tmp_path / "inbox", "first.eml", raw)
     run_poll(config_path)
-    # The same message again under another name, and a re-sent copy (same Message-ID, new
-    # bytes), as a second folder or a server re-delivery would bring it.
+    # The same message again under another name, and a re-delivered copy (new bytes: the
+    # trace fields of its second delivery), as a second folder or a server would bring it.
     drop(tmp_path / "inbox", "again.eml", raw)
-    drop(tmp_path / "inbox", "resent.eml", b"X-Resent: 1\r\n" + raw)
+    drop(tmp_path / "inbox", "resent.eml",
+         b"Return-Path: <fuli@dhmz.example.cn>\r\nDelivered-To: aqgly@mzj.example.gov.cn\r\n"
+         b"Received: from mx2.dhmz.example.cn\r\n\tby mx.mzj.example.gov.cn; "
+         b"Mon, 17 Jun 2024 10:00:00 +0800\r\n" + raw)
     run_poll(config_path)
     with open_store(tmp_path) as store:
         [message] = store.messages()
@@ -121,6 +124,36 @@ def test_duplicate_delivery_is_one_record_and_one_reply(tmp_path: Path,
         keys = set(store.source_keys(message.id))
         assert keys == {"maildir:first.eml", "maildir:again.eml", "maildir:resent.eml"}
     assert len(os.listdir(tmp_path / "inbox" / "cur")) == 3
+
+
+def test_a_reused_message_id_with_other_content_is_a_new_submission(
+        tmp_path: Path, mail_media: Media) -> None:
+    """Issue 16: a client gave two different messages one Message-ID; the second was dropped
+    as a duplicate. Now each is recorded, checked and answered, and the second notes it."""
+    config_path = write_config(tmp_path)
+    first = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<same@dhmz>")
+    second = samplemail.failing_photo("fuli@dhmz.example.cn", mail_media, "<same@dhmz>")
+    drop(tmp_path / "inbox", "first.eml", first)
+    run_poll(config_path)
+    drop(tmp_path / "inbox", "second.eml", second)
+    drop(tmp_path / "inbox", "second-again.eml", second)  # a byte-identical copy: one record
+    run_poll(config_path)
+    with open_store(tmp_path) as store:
+        one, two = store.messages()
+        assert (one.message_id, two.message_id) == ("<same@dhmz>", "<same@dhmz>")
+        assert (one.reuses, two.reuses) == (None, one.id)
+        assert one.state == two.state == PROCESSED and two.no_reply is None
+        assert [item.name for item in store.attachments(two.id)] == ["微信压缩照片.jpg"]
+        assert store.attachments(two.id)[0].verdicts[0]["ok"] is False
+        assert sorted(reply.message for reply in store.replies()) == [one.id, two.id]
+        assert set(store.source_keys(two.id)) == {"maildir:second.eml",
+                                                 "maildir:second-again.eml"}
+    listed = json.loads(CliRunner().invoke(
+        main, ["--config", str(config_path), "messages", "--json"]).output)
+    assert [(row["id"], row["reuses_message_id_of"]) for row in listed] == \
+        [(one.id, None), (two.id, one.id)]
+    replies = outbox_messages(tmp_path)
+    assert sorted(str(reply["In-Reply-To"]) for reply in replies) == ["<same@dhmz>"] * 2
 
 
 def test_a_failing_message_is_marked_failed_and_does_not_block_others(

@@ -105,10 +105,15 @@ def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media, sou
                 == row.sha256
         assert len(store.replies()) == MESSAGES
         assert {row.state for row in store.replies()} == {"sent"}
+        # What each reply answers, by its own Message-ID (a reply to an unregistered sender
+        # quotes nothing of its message, not even its Message-ID as In-Reply-To).
+        message_ids = {row.id: row.message_id for row in rows}
+        answers = {reply.headers["Message-ID"]: message_ids[reply.message]
+                   for reply in store.replies() if reply.message is not None}
 
     delivered = [email.message_from_bytes(path.read_bytes(), policy=policy.default)
                  for path in (tmp_path / "outbox" / "new").iterdir()]
-    answered = Counter(message["In-Reply-To"] for message in delivered)
+    answered = Counter(answers[str(message["Message-ID"])] for message in delivered)
     assert len(delivered) == MESSAGES and set(answered) == set(expected)
     assert max(answered.values()) == 1
     assert unmarked(source, tmp_path, server, user) == 0

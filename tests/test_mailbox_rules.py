@@ -46,6 +46,15 @@ def _submit(tmp_path: Path, media: Media, sender: str = UNIT_SENDER,
     (UNIT_SENDER, [b"Precedence: junk"], "Precedence: junk"),
     (UNIT_SENDER, [b"X-Autoreply: yes"], "auto-reply"),
     ("aqgly@mzj.example.gov.cn", [], "our own address"),
+    # RFC 3834 as an expert reads it (issue 16): any Auto-Submitted other than "no" wins over
+    # a "no"; a null reverse-path written with a space; Precedence: auto_reply; a sender that
+    # asks Exchange-style for no auto-reply.
+    (UNIT_SENDER, [b"Auto-Submitted: no", b"Auto-Submitted: auto-replied"], "Auto-Submitted"),
+    (UNIT_SENDER, [b"Return-Path: < >"], "empty Return-Path"),
+    (UNIT_SENDER, [b"Precedence: auto_reply"], "Precedence: auto_reply"),
+    (UNIT_SENDER, [b"X-Auto-Response-Suppress: All"], "X-Auto-Response-Suppress"),
+    (UNIT_SENDER, [b"X-Auto-Response-Suppress: DR, AutoReply"], "X-Auto-Response-Suppress"),
+    (UNIT_SENDER, [b"X-Auto-Response-Suppress: OOF"], "X-Auto-Response-Suppress"),
 ])
 def test_no_reply_to_machines(tmp_path: Path, mail_media: Media, sender: str,
                               extra: list[bytes], reason: str) -> None:
@@ -58,7 +67,8 @@ def test_no_reply_to_machines(tmp_path: Path, mail_media: Media, sender: str,
 
 def test_auto_submitted_no_is_a_person(tmp_path: Path, mail_media: Media) -> None:
     with _submit(tmp_path, mail_media, extra=[b"Auto-Submitted: no",
-                                              b"Return-Path: <fuli@dhmz.example.cn>"]) as store:
+                                              b"Return-Path: <fuli@dhmz.example.cn>",
+                                              b"X-Auto-Response-Suppress: DR, RN, NRN"]) as store:
         assert len(store.replies()) == 1
 
 

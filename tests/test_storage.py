@@ -227,9 +227,31 @@ def test_records_round_trip_as_frozen_dataclasses(open_store: Opener) -> None:
         status = store.unit_tally("德化县社会福利中心")
         assert (status.submissions, status.photos_ok, status.videos_ok) == (1, 1, 0)
         assert store.accepted_counts("德化县社会福利中心") == {"photo": 1}
-        assert store.find_duplicate(None, None, "c" * 64) == message
-        assert store.find_duplicate("<m1@dhmz>", "fuli@dhmz.example.cn", "d" * 64) == message
-        assert store.find_duplicate("<m1@dhmz>", "other@x.cn", "d" * 64) is None
+        assert store.find_duplicate("c" * 64) == message
+        assert store.find_duplicate("d" * 64, "c" * 64) == message  # its content: its bytes
+        assert store.find_duplicate("d" * 64, "e" * 64) is None
+
+
+def test_a_duplicate_is_the_same_content_not_the_same_message_id(open_store: Opener) -> None:
+    """Issue 16: the content digest is the unique key, not (Message-ID, sender)."""
+    def content(sha: str, digest: str, message_id: str = "<m@dhmz>") -> Received:
+        return Received(sha256=sha, size=1, message_id=message_id, sender="a@dhmz.example.cn",
+                        sender_name=None, subject="", date_header=None, content=digest)
+
+    with open_store() as store:
+        first = store.record_received("k1", content("a" * 64, "1" * 64))
+        # Other bytes, same content (another delivery's trace fields): a duplicate.
+        again = store.record_received("k2", content("b" * 64, "1" * 64))
+        assert (again.message, again.new, again.duplicate) == (first.message, False, True)
+        # Same Message-ID and sender, other content: a new message noting the first.
+        other = store.record_received("k3", content("c" * 64, "2" * 64))
+        assert other.new and other.message != first.message
+        third = store.record_received("k4", content("d" * 64, "3" * 64))
+        unrelated = store.record_received("k5", content("e" * 64, "4" * 64, "<n@dhmz>"))
+        assert [(row.id, row.reuses) for row in store.messages()] == [
+            (first.message, None), (other.message, first.message),
+            (third.message, first.message), (unrelated.message, None)]
+        assert set(store.source_keys(first.message)) == {"k1", "k2"}
 
 
 def test_the_outbox_queues_each_reply_once_and_records_attempts(open_store: Opener) -> None:

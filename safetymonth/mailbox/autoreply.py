@@ -9,7 +9,9 @@ from safetymonth.mailbox.parse import ParsedMail
 MACHINE_LOCAL_PARTS = re.compile(
     r"^(mailer-daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?|"
     r"mail-daemon|daemon)([+\-].*)?$", re.IGNORECASE)
-BULK_PRECEDENCE = {"bulk", "list", "junk"}
+BULK_PRECEDENCE = {"bulk", "list", "junk", "auto_reply"}
+# X-Auto-Response-Suppress (Microsoft): a sender that asks for no auto-reply of these kinds.
+SUPPRESSED = {"all", "autoreply", "oof"}
 # Vendor markers of auto-replies (Exchange, many Chinese webmail vacation replies).
 VENDOR_AUTOREPLY = ("x-autoreply", "x-autorespond")
 # Machine reports, by report-type (RFC 6522) and by the subtype of their status part.
@@ -22,12 +24,12 @@ REPORTS = {"delivery-status": "delivery status notification",
 
 def no_reply_reason(mail: ParsedMail, own_address: str) -> str | None:
     """Why this message must get no automatic reply, or None when a reply is fine."""
-    auto = (mail.get("Auto-Submitted") or "").strip().lower()
-    if auto and auto.split(";")[0].strip() != "no":
+    auto = next((value for value in _lowered(mail, "Auto-Submitted")
+                 if value.split(";")[0].strip() != "no"), None)
+    if auto is not None:  # any one other than "no" wins, whichever comes first
         return f"Auto-Submitted: {auto}"
-    return_path = mail.get("Return-Path")
-    if return_path is not None and return_path.strip() in ("<>", ""):
-        return "empty Return-Path"
+    if any(not value.strip("<> \t") for value in mail.get_all("Return-Path")):
+        return "empty Return-Path"  # "<>", "< >", "" (RFC 5321: the null reverse-path)
     report = machine_report(mail)
     if report:
         return f"machine report: {report}"
@@ -39,9 +41,13 @@ def no_reply_reason(mail: ParsedMail, own_address: str) -> str | None:
         return f"machine sender {mail.sender}"
     if mail.sender == own_address.lower():
         return "sent by our own address"
-    precedence = (mail.get("Precedence") or "").strip().lower()
-    if precedence in BULK_PRECEDENCE:
+    precedence = next((value for value in _lowered(mail, "Precedence")
+                       if value in BULK_PRECEDENCE), None)
+    if precedence is not None:
         return f"Precedence: {precedence}"
+    for value in _lowered(mail, "X-Auto-Response-Suppress"):
+        if SUPPRESSED & set(re.split(r"[,;\s]+", value)):
+            return f"X-Auto-Response-Suppress: {value}"
     for name, _ in mail.headers:
         lowered = name.lower()
         if lowered.startswith("list-"):
@@ -57,3 +63,9 @@ def machine_report(mail: ParsedMail) -> str | None:
     (a bounce need not come with an empty Return-Path)."""
     kinds = [mail.report_type] + [part.content_type.split("/", 1)[1] for part in mail.reports]
     return next((REPORTS[kind] for kind in kinds if kind in REPORTS), None)
+
+
+def _lowered(mail: ParsedMail, name: str) -> list[str]:
+    """Every value of header ``name``, trimmed and lowercased: a rule reads them all, since a
+    message can carry a header twice (``Auto-Submitted: no`` above ``auto-replied``)."""
+    return [value.strip().lower() for value in mail.get_all(name)]

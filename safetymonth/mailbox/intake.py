@@ -5,7 +5,9 @@
 6. only then mark or move the message on the server.
 
 Each step is idempotent: a message seen again (a restart, another folder, a re-delivery, a
-new UIDVALIDITY) is recognised by its source key, its Message-ID or its hash.
+new UIDVALIDITY) is recognised by its source key, its hash or its content (the message without
+the trace fields a re-delivery changes; :mod:`safetymonth.mailbox.content`). A different
+message that reuses an earlier one's Message-ID is a new submission, noted as reusing it.
 
 Durability (see :mod:`safetymonth.storage.repository`): a run works in the repository's batch
 mode, where each step's commit survives the process being killed but is not forced to disk,
@@ -41,6 +43,7 @@ from typing import Any
 
 from safetymonth.config import Config, Policy
 from safetymonth.mailbox.bounces import delivery_failures
+from safetymonth.mailbox.content import content_digest
 from safetymonth.mailbox.decision import decide
 from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
 from safetymonth.mailbox.replies import compose_reply, reply_id_of
@@ -328,7 +331,7 @@ class Intake:
         recorded = self.store.record_received(key, Received(
             sha256=digest, size=len(raw), message_id=head.message_id, sender=head.sender,
             sender_name=head.sender_name, subject=head.subject[:1000],
-            date_header=head.date))
+            date_header=head.date, content=content_digest(raw)))
         if recorded.duplicate:
             log.info("%s: duplicate of message #%d (%s), not processed again", key,
                      recorded.message, head.message_id or digest[:12])
@@ -354,7 +357,7 @@ class Intake:
     def _replace_raw(self, message: int, raw: bytes) -> None:
         """A message recorded from its header only now comes whole: store it and process it
         (its reply, derived from the whole message's hash, is a new one: the files' verdicts)."""
-        self.store.replace_raw(message, self.store.put_raw(raw), len(raw))
+        self.store.replace_raw(message, self.store.put_raw(raw), len(raw), content_digest(raw))
         log.info("message #%d: under the raised size limit now, taken in whole", message)
 
     def record_too_large(self, item: Item, header: bytes) -> str:
@@ -370,7 +373,7 @@ class Intake:
                 sha256=digest, size=item.size or 0, message_id=head.message_id,
                 sender=head.sender, sender_name=head.sender_name,
                 subject=head.subject[:1000], date_header=head.date, state=TOO_LARGE,
-                last_error=error))
+                last_error=error, content=content_digest(header)))
             if not recorded.new:  # recorded already (another process, or a duplicate)
                 return TOO_LARGE
             record = self.store.message(recorded.message)
@@ -389,6 +392,9 @@ class Intake:
     def _work(self, row: MessageRecord) -> str:
         """Steps 2 to 5 for a message this process has claimed."""
         message = row.id
+        if row.reuses is not None and row.tries <= 1:
+            log.info("%s #%d: reuses the Message-ID %s of message #%d with other content: "
+                     "a new submission", row.source_key, message, row.message_id, row.reuses)
         try:
             with self.store.raw_path(row.sha256).open("rb") as stream:
                 mail = parse(stream)  # attachments are decoded from the stream

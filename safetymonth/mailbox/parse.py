@@ -2,7 +2,8 @@
 
 Chinese mail is the normal case: gb2312 labels are decoded as gb18030 (its superset, which
 clients really write), undeclared 8-bit GBK names are recovered, RFC 2047 and RFC 2231 are both
-read, and nothing here raises on broken input: problems become ``defects``. Hostile structure
+read, every header is unfolded before it is read (:func:`raw_items`), and nothing here raises
+on broken input: problems become ``defects``. Hostile structure
 is bounded: the sender is parsed from the raw From header before its display name is decoded
 (:func:`sender_of`), parts are read at most ``MAX_DEPTH`` deep, and an attached message sent
 base64 or quoted-printable is decoded, not parsed as text (:class:`_Part`).
@@ -73,6 +74,23 @@ def clean(text: str) -> str:
     return text.encode("utf-8", errors="replace").decode("utf-8")
 
 
+FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def unfold(value: str) -> str:
+    """A raw header value as RFC 5322 section 2.2.3 unfolds it: each line break followed by
+    white space removed (the white space stays). Clients fold any line over 78 characters,
+    often right after ``From:`` or between a display name and its address; the header
+    parser cannot read an address list with the line breaks still in it."""
+    return FOLD.sub("", value) if "\n" in value else value
+
+
+def raw_items(part: email.message.Message) -> list[tuple[str, str]]:
+    """A part's headers as written, names and values, each value unfolded: the one way this
+    module reads a raw header."""
+    return [(key, unfold(value)) for key, value in part.raw_items()]
+
+
 def one_line(value: str) -> str:
     """A header value as one line of text: folds joined, and no CR, LF or other control
     character left (a decoded RFC 2047 word can hold a newline, which must never reach the
@@ -126,7 +144,7 @@ def decode_words(value: str) -> str:
 def param(raw_header: str, name: str) -> str | None:
     """A parameter of a raw structured header, RFC 2231 continuations and charsets included."""
     holder = email.message.Message()
-    holder["X"] = recover_8bit(raw_header)
+    holder["X"] = recover_8bit(unfold(raw_header))
     try:
         value = holder.get_param(name, header="x")
     except Exception:
@@ -314,8 +332,8 @@ class Attachment:
         """The decoded file, whole in memory."""
         if self.part.get_content_maintype() == "message":
             body = self.part.get_payload()
-            if isinstance(body, list) and body:
-                data = bytes(body[0])
+            if isinstance(body, list) and body:  # an attached message, or the field blocks
+                data = b"".join(bytes(item) for item in body)  # of a report's status part
                 if self.runs is not None and self.runs.token.encode() in data:
                     data = self.runs.restore(data.decode("ascii", "surrogateescape")) \
                         .encode("ascii", "surrogateescape")
@@ -338,7 +356,7 @@ class Attachment:
 
 
 def _cte(part: EmailMessage) -> str:
-    return str(dict(part.raw_items()).get("Content-Transfer-Encoding", "")).strip().lower()
+    return str(dict(raw_items(part)).get("Content-Transfer-Encoding", "")).strip().lower()
 
 
 def _restore_part(part: EmailMessage, runs: Runs | None) -> None:
@@ -386,7 +404,7 @@ class ParsedMail:
     message_id: str | None = None
     sender: str | None = None
     sender_name: str = ""
-    sender_problem: str | None = None  # why a From header gave no address
+    sender_problem: str | None = None  # why no reply can go to the From (no address, several)
     subject: str = ""
     date: str | None = None
     references: str = ""
@@ -472,6 +490,17 @@ class _Part(EmailMessage):
 
     depth = 0
 
+    def set_raw(self, name: str, value: Any) -> None:
+        """A MIME header as the parser found it, except that undeclared 8-bit bytes in a
+        leaf's structure headers are decoded (:func:`recover_8bit`: UTF-8, else GB18030, else
+        replaced): the email package itself reads their parameters (``charset="\\xff"``) and
+        would raise on a byte it cannot name. A multipart's boundary stays as written, to
+        match its body's lines."""
+        if name.lower() in PLAIN_HEADERS and isinstance(value, str) and not value.isascii() \
+                and not value.lstrip().lower().startswith("multipart/"):
+            value = clean(recover_8bit(value))
+        super().set_raw(name, value)
+
     def attach(self, payload: Any) -> None:
         payload.depth = self.depth + 1
         super().attach(payload)
@@ -528,7 +557,7 @@ def header_end(raw: bytes) -> int:
 
 
 def _header_fields(message: EmailMessage) -> ParsedMail:
-    raw = list(message.raw_items())
+    raw = raw_items(message)
     headers = [(key, one_line(decode_words(value))) for key, value in raw]
     mail = ParsedMail(headers=headers)
     mail.message_id = message_id_of(mail.get("Message-ID"))
@@ -569,31 +598,85 @@ ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*]*)([*?])")
 
 
 def sender_of(raw: str | None) -> tuple[str, str | None, str | None]:
-    """(display name, address, why there is no address) of a raw From header.
+    """(display name, address, why no reply can go to it) of a raw From header.
 
     The address is parsed from the raw header first (``email.headerregistry``), and only
     then is the display name decoded: an RFC 2047 name that decodes to a comma or quotes
-    ("张三, 办公室") can then neither split the address list nor hide the address. A From
-    without exactly one valid address gets none, and the reason says why."""
+    ("张三, 办公室") can then neither split the address list nor hide the address. Of a From
+    with several addresses the first is the sender, and the reason says there are several
+    (nobody is answered then); a From without a valid first address gives none."""
     if raw is None or not raw.strip():
         return "", None, None
     text = ENCODED_WORD_CHARSET.sub(
-        lambda found: f"=?{charset_alias(found.group(1))}{found.group(2)}", recover_8bit(raw))
+        lambda found: f"=?{charset_alias(found.group(1))}{found.group(2)}",
+        recover_8bit(unfold(raw)))
     shown = one_line(text)[:80]
     try:
         header = _FULL_HEADERS("From", text)
         addresses = header.addresses
     except Exception:  # e.g. IndexError on "a@", RecursionError on deeply nested comments
         return "", None, f"unreadable From: {shown!r}"
-    if len(addresses) != 1:
-        return "", None, f"{len(addresses)} addresses in From: {shown!r}"
+    several = f"{len(addresses)} addresses in From: {shown!r}"
+    if not addresses:
+        return "", None, several
     address = addresses[0].addr_spec.strip().lower()
     invalid = any(isinstance(defect, errors.InvalidHeaderDefect) for defect in header.defects)
     if len(address) > MAX_ADDRESS or not ADDR_SPEC.fullmatch(address) or \
-            (invalid and not _only_address(text, address)):
+            (invalid and (len(addresses) > 1 or not _only_address(text, address))):
         return "", None, f"no single valid address in From: {shown!r}"
-    name = plain_name(one_line(recover_8bit(str(addresses[0].display_name))))[:MAX_DISPLAY_NAME]
-    return name, address, None
+    try:
+        shown_name = _display_name(header, addresses[0].addr_spec)
+    except RecursionError:  # comments nested nearly as deep as the parser could read
+        shown_name = str(addresses[0].display_name)
+    name = plain_name(one_line(recover_8bit(shown_name)))[:MAX_DISPLAY_NAME]
+    return name, address, several if len(addresses) > 1 else None
+
+
+def _display_name(header: Any, addr_spec: str) -> str:
+    """The decoded display name of the mailbox ``addr_spec`` in a parsed address header.
+    Python 3.11's parser keeps the white space between two adjacent RFC 2047 words ("德化
+    县"), which RFC 2047 section 6.2 says to drop: a long Chinese name, written as several
+    words, would gain spaces. So the name is put together again from its tokens."""
+    tree = getattr(header, "_parse_tree", None)
+    mailbox = next((found for found in getattr(tree, "mailboxes", [])
+                    if getattr(found, "addr_spec", None) == addr_spec), None)
+    display = getattr(mailbox, "display_name", None)
+    if mailbox is None or not display:
+        return str(header.addresses[0].display_name)
+    phrase = next((token for token in _walk(mailbox) if token.token_type == "display-name"),
+                  None)
+    if phrase is None:
+        return str(display)
+    words: list[tuple[str, bool]] = []  # (text, is an encoded word); " " for white space
+    for token in _words(phrase):
+        if token.token_type == "cfws":  # with a comment in it, two words are not adjacent
+            commented = any(part.token_type == "comment" for part in _walk(token))
+            if words and words[-1][0] != " ":
+                words.append((" ", False))
+            if commented:
+                words.append(("", False))
+        else:
+            words.append((str(token.value), token.token_type == "encoded-word"))
+    kept = [text for at, (text, _) in enumerate(words) if text != " " or not (
+        0 < at < len(words) - 1 and words[at - 1][1] and words[at + 1][1])]
+    return "".join(kept).strip()
+
+
+def _walk(token: Any) -> Iterator[Any]:
+    yield token
+    if isinstance(token, list):
+        for child in token:
+            yield from _walk(child)
+
+
+def _words(phrase: Any) -> Iterator[Any]:
+    """The words and white space of a phrase, in order: atoms and quoted strings are opened
+    one level (their own leading and trailing white space is separate)."""
+    for word in phrase:
+        if word.token_type in ("atom", "quoted-string") and isinstance(word, list):
+            yield from word
+        else:
+            yield word
 
 
 def _only_address(text: str, address: str) -> bool:
@@ -621,12 +704,11 @@ def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str], runs: Runs
         mail.defects.append(TOO_DEEP)  # a multipart nested too deep: its parts stay unread
         return
     content_type = clean(recover_8bit(part.get_content_type()))
-    if content_type in REPORT_PARTS:
+    if content_type in REPORT_PARTS:  # read for the report, and kept as a file too
         mail.reports.append(ReportPart(content_type, _report_blocks(part)))
-        return
     if content_type in EMBEDDED_HEADERS and mail.report_type:
         _take_embedded_id(mail, part, runs)
-    raw = {key.lower(): value for key, value in reversed(list(part.raw_items()))}
+    raw = {key.lower(): value for key, value in reversed(raw_items(part))}
     disposition = raw.get("content-disposition", "")
     filename = (param(disposition, "filename") if disposition else None) or \
         (param(raw["content-type"], "name") if "content-type" in raw else None)
@@ -640,14 +722,22 @@ def _take_part(mail: ParsedMail, part: EmailMessage, html: list[str], runs: Runs
         else:
             mail.text += text
         return
-    if content_type in ("message/rfc822", "message/global") and not filename:
-        filename = "邮件.eml"
+    if not filename:
+        filename = UNNAMED.get(content_type)
     position = len(mail.attachments)
     mail.attachments.append(
         Attachment(position, safe_name(filename, position), content_type, part, runs))
 
 
 TOO_DEEP = "NestingTooDeep"
+# The names of unnamed parts a clerk opens as a file: an attached message, a report's status.
+UNNAMED = {"message/rfc822": "邮件.eml", "message/global": "邮件.eml",
+           "message/delivery-status": "投递状态.txt",
+           "message/global-delivery-status": "投递状态.txt",
+           "message/disposition-notification": "阅读回执.txt",
+           "message/global-disposition-notification": "阅读回执.txt",
+           "message/feedback-report": "投诉报告.txt",
+           "text/rfc822-headers": "邮件头.txt", "message/global-headers": "邮件头.txt"}
 # The status parts of machine reports: DSNs (RFC 3464, 6533), MDNs (RFC 8098), ARF (RFC 5965).
 REPORT_PARTS = frozenset({"message/delivery-status", "message/global-delivery-status",
                           "message/disposition-notification",
@@ -664,14 +754,14 @@ def _report_blocks(part: EmailMessage) -> list[dict[str, str]]:
     payload = part.get_payload()
     blocks = payload if isinstance(payload, list) else []
     return [{key.lower(): one_line(decode_words(value))[:MAX_FIELD]
-             for key, value in block.raw_items()} for block in blocks]
+             for key, value in raw_items(block)} for block in blocks]
 
 
 def _take_embedded_id(mail: ParsedMail, part: EmailMessage, runs: Runs) -> None:
     """The Message-ID of an attached message or header block (a bounce quotes ours)."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        value = next((value for message in payload[:1] for key, value in message.raw_items()
+        value = next((value for message in payload[:1] for key, value in raw_items(message)
                       if key.lower() == "message-id"), None)
         found = message_id_of(one_line(decode_words(value))) if value else None
     else:
@@ -686,7 +776,7 @@ def _text_of(part: EmailMessage, mail: ParsedMail) -> str:
     mail.defects += [type(defect).__name__ for defect in part.defects]
     if not isinstance(data, bytes):
         return ""
-    charset = param(dict(part.raw_items()).get("Content-Type", ""), "charset")
+    charset = param(dict(raw_items(part)).get("Content-Type", ""), "charset")
     return decode_text(data, charset)
 
 

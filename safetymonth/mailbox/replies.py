@@ -123,8 +123,11 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
                   received: datetime, too_large: int | None = None) -> Outgoing:
     """The answer to one message, addressed to its From address only, and never over
     ``MAX_REPLY_BYTES``: the files that do not fit are counted, not listed. ``too_large`` is
-    the size of a message that was not downloaded (over ``mailbox.max_message_size``)."""
+    the size of a message that was not downloaded (over ``mailbox.max_message_size``).
+    A sender that is no registered unit gets :func:`compose_stranger_reply` instead."""
     assert mail.sender is not None
+    if unit is None:
+        return compose_stranger_reply(config, mail.sender, sha256, too_large)
     limit = config.mailbox.max_message_size
     subject = cut(mail.subject, MAX_SUBJECT)
     files = [file_line(verdict) for verdict in verdicts]
@@ -160,6 +163,23 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
         if len(outgoing.data) <= MAX_REPLY_BYTES or not shown:
             return outgoing
         shown = shown[:len(shown) // 2]
+
+
+def compose_stranger_reply(config: Config, sender: str, sha256: str,
+                           too_large: int | None = None) -> Outgoing:
+    """The answer to an address that is no registered unit's: that it is not registered, and
+    whom to contact. It quotes nothing the message held (no subject, name, file name or
+    Message-ID): a From can be forged, and a reply that repeated its text would let anyone
+    make the bureau's address carry their words to a third party (backscatter)."""
+    limit = config.mailbox.max_message_size
+    subject = f"{config.campaign.name}材料收件箱：发信邮箱未登记"
+    context = {"campaign": config.campaign.name, "subject": subject,
+               "too_large": too_large and human_size(limit),
+               "deadline": _day(config.campaign.deadline),
+               "requirements": requirements(config.policy),
+               "address": config.mailbox.address, **_voice(config)}
+    return _build(config, reply_id(sha256), sender, subject, "stranger", context,
+                  "auto-replied", {})
 
 
 def _references(references: str, message_id: str | None) -> str:

@@ -4,8 +4,9 @@ the heartbeat that keeps this one's claims alive.
 A claim on a message, a reply or a source is only as good as its worker. A worker on another
 host is alive while its heartbeat is younger than :data:`LEASE` (60 s), so a host that died
 loses its claims within a minute. A worker on this host is alive while its process runs
-(its pid with the same start time, so a reused pid is not mistaken for it): a poll killed
-with kill -9 frees its claims for the next process at once.
+(its pid with the same start time, so a reused pid is not mistaken for it, and not a zombie):
+a poll killed with kill -9 frees its claims for the next process at once, collected by its
+parent or not.
 """
 
 from __future__ import annotations
@@ -49,24 +50,40 @@ def this_process() -> Identity:
                     socket.gethostname(), pid, process_start(pid))
 
 
+# States of /proc/PID/stat of a process that has ended: a zombie (killed or exited, not yet
+# collected by its parent) and a dead one. Its pid still answers kill(pid, 0).
+ENDED = frozenset({"Z", "X", "x"})
+
+
 def process_start(pid: int) -> str:
     """The process's start time in clock ticks since boot ('' where /proc has none)."""
+    return _stat(pid)[1]
+
+
+def _stat(pid: int) -> tuple[str, str]:
+    """(state, start time) of a process from /proc ('' for each where /proc has none)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return ""
-    return stat[stat.rindex(")") + 2:].split()[19]  # field 22: starttime
+        return "", ""
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[0], fields[19]  # fields 3 and 22: state, starttime
 
 
 def alive_here(pid: int, started: str) -> bool:
-    """Whether the process ``pid`` of this host, started at ``started``, still runs."""
+    """Whether the process ``pid`` of this host, started at ``started``, still runs. A
+    zombie does not: a poll killed by a supervisor that has not collected it yet is dead,
+    and its claims are taken over at once rather than when its lease runs out."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # it runs, as another user
-    return not started or process_start(pid) in ("", started)
+    state, start = _stat(pid)
+    if state in ENDED:
+        return False
+    return not started or start in ("", started)
 
 
 def timestamp(seconds_ago: float = 0.0) -> str:

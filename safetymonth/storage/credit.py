@@ -111,6 +111,7 @@ class MessageView:
     no_reply: str | None
     files: int
     added: bool
+    reuses: int | None = None  # the earlier message whose Message-ID it reuses
 
 
 @dataclass(frozen=True)
@@ -588,7 +589,7 @@ def _message_view(row: Row[Any]) -> MessageView:
         received=values["received_at"], state=values["state"],
         suspicious=values["suspicious"], not_credited=values["not_credited"],
         no_reply=values["no_reply"], files=int(values["file_count"]),
-        added=str(values["source_key"]).startswith(ADDED_PREFIX))
+        added=str(values["source_key"]).startswith(ADDED_PREFIX), reuses=values["reuses"])
 
 
 def _file_view(row: Row[Any]) -> FileView:

@@ -6,7 +6,7 @@ repository holds one database connection and the :class:`FileStore` of ``storage
 not thread-safe (one per thread or process).
 
 Several processes, exactly once. Recording is a constraint, not a check followed by an insert:
-a message's source key, its content hash and its Message-ID per sender are each a unique key,
+a message's source key, its hash and its content digest (no trace fields) are each a unique key,
 so two processes recording one message collide and one of them finds the other's record. A
 message is processed, and a reply handed to a transport, only by the worker that claimed it
 (:meth:`claim`, :meth:`claim_next`, :meth:`claim_replies`); a dead worker's claims are free
@@ -54,8 +54,8 @@ from safetymonth.storage.files import (
 from safetymonth.storage.schema import (
     attachments,
     checks,
+    message_contents,
     message_digests,
-    message_ids,
     messages,
     meta,
     replies,
@@ -111,6 +111,7 @@ class MessageRecord:
     held_until: str | None = None  # held for the digest until then (UTC)
     digest: str | None = None  # the digest reply that answered it
     credit_unit: str | None = None  # the unit credited now (storage.credit)
+    reuses: int | None = None  # the earlier message whose Message-ID it reuses (other content)
 
     @property
     def claimed_unit(self) -> str | None:
@@ -180,6 +181,7 @@ class Received:
     date_header: str | None
     state: str = RECEIVED
     last_error: str | None = None
+    content: str | None = None  # its content digest (mailbox.content); None: its sha256
 
 
 @dataclass(frozen=True)
@@ -241,8 +243,11 @@ _MESSAGE_FOR_KEY = select(messages).join(source_keys, source_keys.c.message == m
 _MESSAGE_OF_KEY = select(source_keys.c.message).where(source_keys.c.key == bindparam("key_"))
 _MESSAGE_OF_DIGEST = select(message_digests.c.message) \
     .where(message_digests.c.sha256 == bindparam("digest"))
-_MESSAGE_OF_ID = select(message_ids.c.message).where(
-    message_ids.c.message_id == bindparam("mid"), message_ids.c.sender == bindparam("from_"))
+_MESSAGE_OF_CONTENT = select(message_contents.c.message) \
+    .where(message_contents.c.content == bindparam("content_"))
+# The earliest message with a Message-ID, evaluated as a new message is inserted.
+_REUSED = select(func.min(messages.c.id)).where(
+    messages.c.message_id == bindparam("reused_id")).scalar_subquery()
 _CLAIM = update(messages).where(
     messages.c.id == bindparam("message_"), messages.c.state == RECEIVED,
     _free(messages.c.claimed_by)).values(
@@ -285,6 +290,16 @@ def _inserting(dialect: str, table: Any, key: tuple[str, ...], updating: tuple[s
             set_={name: statement.excluded[name] for name in updating})
     return statement.on_conflict_do_nothing(index_elements=list(key)) \
         .returning(table.c[returning or key[0]])
+
+
+@cache
+def _inserting_message(dialect: str) -> Any:
+    """INSERT a message unless its source key is taken, returning its id, with ``reuses``
+    set in the same statement to the earliest message with its Message-ID (bound as
+    ``reused_id``): a new message costs no extra lookup."""
+    statement = _insert(dialect, messages).values(reuses=_REUSED)
+    return statement.on_conflict_do_nothing(index_elements=["source_key"]) \
+        .returning(messages.c.id)
 
 
 def _insert(dialect: str, table: Any) -> Any:
@@ -641,19 +656,20 @@ class Repository(CreditQueries):
         row = self._one(_MESSAGE_FOR_KEY, {"key_": key})
         return _message(row) if row else None
 
-    def find_duplicate(self, message_id: str | None, sender: str | None,
-                       sha256: str) -> int | None:
-        """A message already recorded: same bytes, or same Message-ID from the same sender."""
+    def find_duplicate(self, sha256: str, content: str | None = None) -> int | None:
+        """A message already recorded: the same bytes, or the same content (the message
+        without its trace fields). The same Message-ID alone is no duplicate."""
         row = self._one(_MESSAGE_OF_DIGEST, {"digest": sha256})
-        if row is None and message_id:
-            row = self._one(_MESSAGE_OF_ID, {"mid": message_id, "from_": sender or ""})
+        if row is None and content:
+            row = self._one(_MESSAGE_OF_CONTENT, {"content_": content})
         return int(row[0]) if row else None
 
     def record_received(self, key: str, received: Received) -> Recorded:
         """Record a newly stored raw message under its source key, claimed by this worker.
-        A message already recorded (the same key, bytes, or Message-ID from the same sender,
-        perhaps by another process a moment ago) is not recorded again: its record is
-        returned, and ``key`` becomes another of its keys."""
+        A message already recorded (the same key, bytes or content, perhaps by another process
+        a moment ago) is not recorded again: its record is
+        returned, and ``key`` becomes another of its keys. A new message with the Message-ID
+        of an earlier one notes it (``reuses``)."""
         with self.transaction():
             # Inserted first and looked up only on a conflict: a new message (nearly every
             # one) costs no lookups, and a known one is found by the key it collided on.
@@ -670,7 +686,7 @@ class Repository(CreditQueries):
         row = self.conn.execute(_MESSAGE_OF_KEY, {"key_": key}).first()
         if row is not None:
             return Recorded(int(row[0]), new=False)
-        duplicate = self.find_duplicate(received.message_id, received.sender, received.sha256)
+        duplicate = self.find_duplicate(received.sha256, received.content)
         if duplicate is None:
             return None
         self.add_source_key(key, duplicate)
@@ -679,8 +695,8 @@ class Repository(CreditQueries):
     def _insert_message(self, key: str, received: Received) -> int:
         """INSERT the message and each of its unique keys, or raise :class:`_TakenMeanwhile`
         when one of them is taken (by a record of this message, or another transaction's)."""
-        row = self.conn.execute(_inserting(self.dialect, messages, ("source_key",),
-                                                      returning="id"), dict(
+        row = self.conn.execute(_inserting_message(self.dialect), dict(
+            reused_id=received.message_id,
             source_key=key, received_at=now(), message_id=received.message_id,
             sha256=received.sha256, size=received.size, sender=received.sender,
             sender_name=received.sender_name, sender_domain=_domain(received.sender),
@@ -689,11 +705,9 @@ class Repository(CreditQueries):
         if row is None:
             raise _TakenMeanwhile
         message = int(row[0])
-        keys = [(message_digests, ["sha256"], {"sha256": received.sha256})]
-        if received.message_id:
-            keys.append((message_ids, ["message_id", "sender"],
-                         {"message_id": received.message_id, "sender": received.sender or ""}))
-        keys.append((source_keys, ["key"], {"key": key, "seen_at": now()}))
+        keys = [(message_digests, ["sha256"], {"sha256": received.sha256}),
+                (message_contents, ["content"], {"content": received.content or received.sha256}),
+                (source_keys, ["key"], {"key": key, "seen_at": now()})]
         for table, columns, values in keys:
             if not self._insert_ignoring(table, columns, {**values, "message": message}):
                 raise _TakenMeanwhile
@@ -744,13 +758,17 @@ class Repository(CreditQueries):
                     .values(state=RECEIVED, tries=0))
 
     @keeps_credit
-    def replace_raw(self, message: int, sha256: str, size: int) -> None:
+    def replace_raw(self, message: int, sha256: str, size: int,
+                    content: str | None = None) -> None:
         """A message recorded from its header only is now stored whole: process it."""
         with self.transaction():
             self.conn.execute(update(messages).where(messages.c.id == message).values(
                 sha256=sha256, size=size, state=RECEIVED, tries=0, last_error=None))
             self._insert_ignoring(message_digests, ["sha256"],
                                   {"sha256": sha256, "message": message})
+            if content:
+                self._insert_ignoring(message_contents, ["content"],
+                                      {"content": content, "message": message})
 
     def record_verdicts(self, message: int, files: list[NewAttachment]) -> None:
         """The message's attachments, their verdicts and one check row per verdict

@@ -52,6 +52,9 @@ messages = Table(
     # The unit credited now (storage.credit's rule), kept in step with the registry, the
     # decisions and the message's state by CreditQueries.refresh_credit: the board reads it.
     Column("credit_unit", Text),
+    # The earliest message with the same Message-ID but other content: a client that reuses
+    # Message-IDs sent this as a new submission (see safetymonth.mailbox.content).
+    Column("reuses", Integer),
     Index("messages_message_id", "message_id"),
     Index("messages_sha256", "sha256"),
     Index("messages_unit", "unit"),
@@ -180,16 +183,17 @@ meta = Table(
 )
 
 # What makes a message a duplicate, one row each, so that two processes recording the same
-# message at once collide on a key instead of both inserting.
+# message at once collide on a key instead of both inserting: its bytes, and its content (the
+# message without its trace fields: the same message delivered twice; see
+# safetymonth.mailbox.content). Not its Message-ID, which clients reuse for other messages.
 message_digests = Table(
     "message_digests", metadata,
     Column("sha256", Text, primary_key=True),
     Column("message", Integer, ForeignKey("messages.id"), nullable=False),
 )
-message_ids = Table(
-    "message_ids", metadata,
-    Column("message_id", Text, primary_key=True),
-    Column("sender", Text, primary_key=True),  # '' when the message has none
+message_contents = Table(
+    "message_contents", metadata,
+    Column("content", Text, primary_key=True),
     Column("message", Integer, ForeignKey("messages.id"), nullable=False),
 )
 

@@ -41,6 +41,13 @@ def serve(requests: Connection, replies: Connection) -> None:
     # Imported here, under the cap: these are the parsers the cap is for.
     from safetymonth.validator.formats import jpeg, media  # noqa: F401
 
+    try:
+        _serve(requests, replies)
+    except (BrokenPipeError, EOFError):  # the parent is gone (a short poll ended before this
+        return  # worker was ready): nothing to answer, nobody to tell, no traceback
+
+
+def _serve(requests: Connection, replies: Connection) -> None:
     replies.send(READY)
     while True:
         try:
