@@ -8,20 +8,16 @@ fields cannot be told apart here without its raw file): a byte-identical copy is
 duplicate, while a copy with other trace fields than the stored one is taken as new.
 
 Revision ID: 0075
-Revises: 0070 where that revision exists (another branch's), else 0060
+Revises: 0070
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0075"
-# 0070 is being written on another branch at the same time: revise it once both are merged,
-# so that the chain keeps one head either way.
-down_revision = "0070" if any(Path(__file__).parent.glob("0070_*.py")) else "0060"
+down_revision = "0070"
 branch_labels = None
 depends_on = None
 
