@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from alembic import command
 
 from safetymonth.config import load_config
 from safetymonth.mailbox import samplemail
@@ -102,8 +102,7 @@ def test_a_store_from_before_member_positions_is_upgraded_to_them(
     engine = database.create(database.database_url(settings.storage_dir,
                                                    settings.storage.database), None)
     with engine.begin() as connection:  # the store as the release before wrote it
-        connection.execute(text("ALTER TABLE checks DROP COLUMN member"))
-        connection.execute(text("UPDATE alembic_version SET version_num = '0060'"))
+        command.downgrade(database._alembic(connection), "0060")
     engine.dispose()
 
     page, photo = members(config)  # the first open upgrades it

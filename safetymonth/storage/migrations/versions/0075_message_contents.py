@@ -43,5 +43,4 @@ def downgrade() -> None:
                "SELECT message_id, COALESCE(sender, ''), MIN(id) FROM messages "
                "WHERE message_id IS NOT NULL GROUP BY message_id, COALESCE(sender, '')")
     op.drop_table("message_contents")
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_column("reuses")
+    op.execute("ALTER TABLE messages DROP COLUMN reuses")  # not batch: the table is kept
