@@ -113,15 +113,20 @@ def _judge(config: Config, store: Repository, action: str, file: str, reason: st
 
 
 def add(config: Config, store: Repository, unit: str, reason: str, by: str,
-        paths: list[Path], notify: bool = False) -> tuple[DecisionRecord, list[FileView]]:
+        paths: list[Path], notify: bool = False, names: list[str] | None = None
+        ) -> tuple[DecisionRecord, list[FileView]]:
     """Files received outside mail (a cloud link, a USB stick): stored in the store, checked
-    by the validator and credited to ``unit``, as one added submission."""
+    by the validator and credited to ``unit``, as one added submission. ``names`` (one per
+    path, files only) are the names to record when the files on disk had to be named
+    otherwise (an upload's name cut to what the file system takes)."""
     owner = find_unit(config, unit)
     files = _files_of(paths)
     if not files:
         raise DecisionError("no files to add in " + ", ".join(map(str, paths)))
-    checked = [_store_and_check(config, store, position, path)
-               for position, path in enumerate(files)]
+    given = names if names is not None and len(names) == len(files) else \
+        [path.name for path in files]
+    checked = [_store_and_check(config, store, position, path, name)
+               for position, (path, name) in enumerate(zip(files, given, strict=True))]
     at = now()
     digest = hashlib.sha256("\n".join([uuid.uuid4().hex] + [item.sha256 for item in checked])
                             .encode()).hexdigest()
@@ -174,11 +179,11 @@ def _files_of(paths: list[Path]) -> list[Path]:
 
 
 def _store_and_check(config: Config, store: Repository, position: int,
-                     path: Path) -> NewAttachment:
+                     path: Path, name: str) -> NewAttachment:
     with path.open("rb") as stream:
         digest, stored, size = store.put_stream(iter(lambda: stream.read(ADD_READ_CHUNK), b""))
-    verdicts = check_file(store.path(stored), config.policy, path.name)
-    return NewAttachment(position, path.name, stored, digest, size,
+    verdicts = check_file(store.path(stored), config.policy, name)
+    return NewAttachment(position, name, stored, digest, size,
                          "application/octet-stream", [v.to_dict() for v in verdicts])
 
 

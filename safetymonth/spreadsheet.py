@@ -2,8 +2,9 @@
 expect), from a header row and rows of plain values.
 
 Every text cell may hold what came in a mail (a subject, a file name), so a text starting
-with ``=``, ``+``, ``-`` or ``@`` is stored as text, never as a formula (in a CSV, prefixed
-with ``'``), and characters XML cannot hold are dropped.
+with ``=``, ``+``, ``-``, ``@``, a TAB or a CR is stored as text, never as a formula (in a
+CSV, prefixed with ``'``: Excel and LibreOffice strip a leading TAB or CR and would read the
+rest as a formula), and characters XML cannot hold are dropped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from re import Pattern
 from typing import BinaryIO
 
-FORMULA_STARTS = ("=", "+", "-", "@")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_COLUMN_WIDTH = 60
 
 

@@ -48,6 +48,16 @@ async def healthz() -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
+FAVICON = Path(__file__).parent / "static" / "favicon.ico"
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The tab's icon, where every browser asks for it (no login: it shows on /login)."""
+    return FileResponse(FAVICON, media_type="image/vnd.microsoft.icon",
+                        headers={"cache-control": "public, max-age=604800"})
+
+
 # --- logging in and out ---------------------------------------------------------------------
 
 
@@ -80,9 +90,11 @@ async def login(request: Request) -> Response:
         return _login_page(request, target, "页面已过期，请重新登录。", 403)
     name, password = str(form.get("name", ""))[:100], str(form.get("password", ""))
     address = request.client.host if request.client else "unknown"
-    result = await pool(request).run(auth.log_in, name, password, address)
-    if result.throttled:
+    attempt = await pool(request).run(auth.begin_login, name, address)
+    if attempt.throttled:
         return _login_page(request, target, "登录失败次数过多，请 15 分钟后再试。", 429)
+    matched = await auth.verify_password(attempt, password)
+    result = await pool(request).run(auth.finish_login, attempt, matched)
     if result.token is None:
         return _login_page(request, target, "用户名或密码错误。", 401)
     response = RedirectResponse(target, status_code=303)
@@ -266,7 +278,8 @@ async def add_files(request: Request, ident: str, who: Decider) -> Response:
                 return render(request, "error.html", who, 400, message="没有选择文件。")
             reason = upload.fields.get("reason", "")
             await pool(request).run(lambda repository: decisions.add(
-                settings, repository, target.key, reason, who.user, upload.paths))
+                settings, repository, target.key, reason, who.user, upload.paths,
+                names=upload.names))
     except uploads.UploadTooLarge as error:
         return render(request, "error.html", who, 413, message=str(error))
     except uploads.BadUpload:
@@ -371,14 +384,14 @@ async def document_form(request: Request, kind: str, who: Who, error: str = "") 
 @router.post("/documents/{kind}")
 async def document_save(request: Request, kind: str, who: Decider,
                         form: CheckedForm) -> Response:
-    """Save the form as the YAML data file, then write the .docx as ``generate`` does."""
+    """Check the form, write the .docx as ``generate`` does, then save it as the YAML data
+    file (refused data is never saved: 400 with what is wrong)."""
     settings, kind = config(request), _kind(kind)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
     rows = (await pool(request).run(report_from_repository, settings))["units"]
 
     def save_and_generate() -> None:
-        documents.save(settings, kind, documents.data_from_form(kind, fields))
-        documents.generate(settings, kind, rows)
+        documents.publish(settings, kind, documents.data_from_form(kind, fields), rows)
 
     try:
         await run_in_threadpool(save_and_generate)
@@ -409,7 +422,8 @@ async def document_preview(request: Request, kind: str, who: Who) -> Response:
 
 async def _converted(request: Request, who: Visitor, kind: str,
                      convert: Callable[[Config, str], Path], media_type: str) -> Response:
-    """A PDF or page-1 PNG made by LibreOffice from the generated .docx."""
+    """A PDF or page-1 PNG made by LibreOffice from the generated .docx, once per content
+    (later requests are served the kept file)."""
     settings = config(request)
     if not await run_in_threadpool(documents.docx_files, settings, kind):
         raise NotFound()
@@ -418,5 +432,6 @@ async def _converted(request: Request, who: Visitor, kind: str,
     except (docgen.PdfError, OSError, subprocess.SubprocessError) as error:
         return render(request, "error.html", who, 500, message=f"PDF 导出失败：{error}")
     inline = media_type == "image/png"
+    name = f"{documents.KINDS[kind][0]}{path.suffix}"
     return FileResponse(path, media_type=media_type,
-                        headers={"content-disposition": downloads.disposition(inline, path.name)})
+                        headers={"content-disposition": downloads.disposition(inline, name)})
