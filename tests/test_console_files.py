@@ -155,3 +155,24 @@ def test_upload_over_the_size_limit_is_refused_and_removed(console: Console,
         assert client.get("/api/history").json() == []
         tmp = small.folder / "storage" / "tmp"
         assert not [path for path in tmp.iterdir() if path.name.startswith("upload-")]
+
+
+def test_upload_with_a_name_too_long_for_the_file_system(console: Console,
+                                                         tmp_path: Path) -> None:
+    # 100 CJK characters + .jpg is 304 bytes of UTF-8: over ext4's 255 for one name.
+    client = console.logged_in()
+    token = csrf_of(client.get("/").text)
+    photo = samples.make_photo(tmp_path / "p.jpg", 1920, 1080).read_bytes()
+    fits, cut = "安全管理月消防演练现场照片" * 7 + "德化县民政局救助站", "长" * 200
+    response = client.post("/units/德化县救助管理站/add",
+                           data={"csrf": token, "reason": "U盘拷来的照片"},
+                           files=[("files", (f"{fits}.jpg", photo, "image/jpeg")),
+                                  ("files", (f"{cut}.jpg", photo, "image/jpeg"))])
+    assert response.status_code == 303
+    added = client.get("/api/files", params={"unit": "德化县救助管理站"}).json()
+    # Kept as intake keeps an attachment's name: whole up to 120 characters, else cut there.
+    assert len(fits) == 100 and len(f"{fits}.jpg".encode()) == 304
+    assert sorted(item["name"] for item in added) == sorted([f"{fits}.jpg",
+                                                             "长" * 116 + ".jpg"])
+    stored = client.get(f"/files/{next(i['id'] for i in added if i['name'].startswith('安'))}")
+    assert stored.content == photo

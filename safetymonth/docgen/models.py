@@ -43,9 +43,9 @@ def printable(value: str) -> str:
     found = CONTROL.search(value)
     if found:
         raise PydanticCustomError(
-            "control_character", "第 {position} 个字符是不可见的控制字符 U+{code:04X}，"
-            "请删去 (a control character)", {"position": found.start() + 1,
-                                            "code": ord(found.group())})
+            "control_character", "第 {position} 个字符是不可见的控制字符 {code}，请删去 "
+            "(a control character)", {"position": found.start() + 1,
+                                      "code": f"U+{ord(found.group()):04X}"})
     return value
 
 
