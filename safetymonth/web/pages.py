@@ -11,7 +11,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -22,7 +28,7 @@ from safetymonth.report import clerk_xlsx, report_from_repository, write_clerk_c
 from safetymonth.storage.credit import FileView
 from safetymonth.storage.files import TMP_DIR
 from safetymonth.storage.repository import Repository
-from safetymonth.web import auth, documents, downloads, thumbnails, uploads, views
+from safetymonth.web import auth, bundle, documents, downloads, thumbnails, uploads, views
 from safetymonth.web.auth import Forbidden, Visitor
 from safetymonth.web.deps import (
     CSRF_FAILED,
@@ -157,6 +163,20 @@ async def unit(request: Request, ident: str, who: Who) -> Response:
     page = await pool(request).run(views.unit_page, config(request), _unit(request, ident))
     return render(request, "unit.html", who, page=page, views=views,
                   reply_text=views.reply_text)
+
+
+@router.get("/units/{ident}/files.zip")
+async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") -> Response:
+    """The unit's files (``?accepted=1``: only those accepted) as one zip, streamed."""
+    target = _unit(request, ident)
+    items = await pool(request).run(bundle.entries, target.key, accepted == "1")
+    if not items:
+        raise NotFound()
+    return StreamingResponse(
+        bundle.stream(items, config(request).policy.max_file_size),
+        media_type="application/zip", headers={
+            "content-disposition": downloads.disposition(False,
+                                                         bundle.download_name(target.name))})
 
 
 def _unit(request: Request, ident: str) -> Unit:
