@@ -1,7 +1,8 @@
-"""Coordinators' decisions: credit a message to a unit, accept or reject a file, add files
-received outside mail, and undo any of them. Each is recorded with who, when and why
-(:mod:`safetymonth.storage.credit` works out what follows from them at read time), and the
-listings that scripts and the console read (``messages``, ``files``, ``history``).
+"""Coordinators' decisions: credit a message to a unit, put aside one that is no submission,
+accept or reject a file, add files received outside mail, and undo any of them. Each is
+recorded with who, when and why (:mod:`safetymonth.storage.credit` works out what follows
+from them at read time), and the listings that scripts and the console read (``messages``,
+``files``, ``history``).
 
 The dictionaries returned here are the CLI's JSON contract (DESIGN.md).
 """
@@ -23,6 +24,7 @@ from safetymonth.storage.credit import (
     ACCEPT,
     ADD,
     CREDIT,
+    DISMISS,
     REJECT,
     DecisionRecord,
     FileView,
@@ -84,6 +86,23 @@ def credit(config: Config, store: Repository, message: str, unit: str, reason: s
                                          unit=owner.key)
         record = _notified(config, store, decision, owner, notify,
                            f"邮件（编号 {target}）已计入贵单位的报送材料")
+    return record
+
+
+def dismiss(config: Config, store: Repository, message: str, reason: str,
+            by: str) -> DecisionRecord:
+    """Put aside a message that is no submission (a question, a thank-you): 已处理. It
+    leaves the list of mail credited to no unit; undo brings it back."""
+    target = find_message(store, message)
+    if store.credited_unit(target) is not None:
+        raise DecisionError(f"message {target} is credited to a unit: undo that first")
+    if any(record.action == DISMISS and record.message == target and not record.undone_at
+           for record in store.decisions()):
+        raise DecisionError(f"message {target} was put aside already (see safetymonth history)")
+    with store.transaction():
+        decision = store.record_decision(DISMISS, _reason(reason), by, now(), message=target)
+    record = store.decision(decision)
+    assert record is not None
     return record
 
 

@@ -25,10 +25,19 @@ from starlette.datastructures import FormData
 from safetymonth import decisions, docgen
 from safetymonth.config import Config, Unit
 from safetymonth.report import clerk_xlsx, report_from_repository, write_clerk_csv
-from safetymonth.storage.credit import FileView
+from safetymonth.storage.credit import DecisionRecord, FileView
 from safetymonth.storage.files import TMP_DIR
 from safetymonth.storage.repository import Repository
-from safetymonth.web import auth, bundle, documents, downloads, thumbnails, uploads, views
+from safetymonth.web import (
+    auth,
+    bundle,
+    documents,
+    downloads,
+    notices,
+    thumbnails,
+    uploads,
+    views,
+)
 from safetymonth.web.auth import Forbidden, Visitor
 from safetymonth.web.deps import (
     CSRF_FAILED,
@@ -244,14 +253,18 @@ async def thumb(request: Request, ident: str, _who: Who) -> Response:
 async def _decide(request: Request, who: Visitor, form: FormData, back: str,
                   decide: Callable[..., object], *args: object) -> Response:
     """Run a decision (``decisions.credit`` …) with the form's reason and the visitor as
-    who decided; a decision that cannot be made is a page saying why (400)."""
+    who decided; a decision that cannot be made is a page saying why (400). The next page
+    says what was done, with an undo button (:mod:`~safetymonth.web.notices`)."""
     reason = str(form.get("reason", ""))[:1000]
     try:
-        await pool(request).run(
+        made = await pool(request).run(
             lambda repository: decide(config(request), repository, *args, reason, who.user))
     except decisions.DecisionError as error:
         return render(request, "error.html", who, 400, message=str(error))
-    return RedirectResponse(back, status_code=303)
+    response = RedirectResponse(back, status_code=303)
+    if isinstance(made, DecisionRecord):
+        notices.tell(response, request, notices.decided(made, config(request)))
+    return response
 
 
 def _back(form: FormData, default: str) -> str:
@@ -269,10 +282,20 @@ async def judge_file(request: Request, ident: str, action: str, who: Decider,
 
 @router.post("/messages/{ident}/credit")
 async def credit(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
+    if not form.get("unit"):
+        return render(request, "error.html", who, 400, message="请选择要计入的单位。")
     unit = _unit(request, str(form.get("unit", "")))
     return await _decide(request, who, form, _back(form, "/uncredited"),
                          lambda settings, repository, reason, by: decisions.credit(
                              settings, repository, str(number(ident)), unit.key, reason, by))
+
+
+@router.post("/messages/{ident}/dismiss")
+async def dismiss(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
+    """Put aside mail that is no submission (a question): 已处理, undoable."""
+    return await _decide(request, who, form, _back(form, "/uncredited"),
+                         lambda settings, repository, reason, by: decisions.dismiss(
+                             settings, repository, str(number(ident)), reason, by))
 
 
 @router.post("/decisions/{ident}/undo")
@@ -297,7 +320,7 @@ async def add_files(request: Request, ident: str, who: Decider) -> Response:
             if not upload.paths:
                 return render(request, "error.html", who, 400, message="没有选择文件。")
             reason = upload.fields.get("reason", "")
-            await pool(request).run(lambda repository: decisions.add(
+            record, added = await pool(request).run(lambda repository: decisions.add(
                 settings, repository, target.key, reason, who.user, upload.paths,
                 names=upload.names))
     except uploads.UploadTooLarge as error:
@@ -306,7 +329,9 @@ async def add_files(request: Request, ident: str, who: Decider) -> Response:
         raise Forbidden(CSRF_FAILED) from None
     except decisions.DecisionError as error:
         return render(request, "error.html", who, 400, message=str(error))
-    return RedirectResponse(f"/units/{quote(target.key)}", status_code=303)
+    response = RedirectResponse(f"/units/{quote(target.key)}", status_code=303)
+    notices.tell(response, request, notices.added(record, added))
+    return response
 
 
 # --- reminders ------------------------------------------------------------------------------

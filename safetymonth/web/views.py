@@ -34,7 +34,7 @@ PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
                "other": "其他"}
 ACTION_LABELS = {"credit": "计入单位", "accept": "认定合格", "reject": "认定不合格",
-                 "add": "补充文件"}
+                 "add": "补充文件", "dismiss": "已处理（非报送邮件）"}
 
 
 def zone(config: Config) -> str:
