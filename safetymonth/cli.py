@@ -373,6 +373,22 @@ def credit(ctx: click.Context, message: str, unit: str, reason: str, by: str | N
         _after_decision(ctx, config, store, record, notify)
 
 
+@main.command()
+@config_option
+@click.argument("message", metavar="MESSAGE")
+@reason_option
+@by_option
+@click.pass_context
+def dismiss(ctx: click.Context, message: str, reason: str, by: str | None) -> None:
+    """Put aside MESSAGE (its id or Message-ID), mail that is no submission: it leaves the
+    mail credited to no unit (已处理); `undo` brings it back."""
+    from safetymonth import decisions
+
+    with _decisions(ctx) as (config, store):
+        record = decisions.dismiss(config, store, message, reason, decisions.decided_by(by))
+        click.echo(decisions.describe(record, decisions.unit_names(config)))
+
+
 def _judgement_command(action: str, summary: str) -> None:
     """Register ``accept`` or ``reject``: one command for either judgement of a file."""
 

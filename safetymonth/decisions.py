@@ -1,7 +1,8 @@
-"""Coordinators' decisions: credit a message to a unit, accept or reject a file, add files
-received outside mail, and undo any of them. Each is recorded with who, when and why
-(:mod:`safetymonth.storage.credit` works out what follows from them at read time), and the
-listings that scripts and the console read (``messages``, ``files``, ``history``).
+"""Coordinators' decisions: credit a message to a unit, put aside one that is no submission,
+accept or reject a file, add files received outside mail, and undo any of them. Each is
+recorded with who, when and why (:mod:`safetymonth.storage.credit` works out what follows
+from them at read time), and the listings that scripts and the console read (``messages``,
+``files``, ``history``).
 
 The dictionaries returned here are the CLI's JSON contract (DESIGN.md).
 """
@@ -24,6 +25,7 @@ from safetymonth.storage.credit import (
     ACCEPT,
     ADD,
     CREDIT,
+    DISMISS,
     REJECT,
     DecisionRecord,
     FileView,
@@ -37,7 +39,7 @@ ADD_READ_CHUNK = 1024 * 1024
 KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
                "other": "其他"}
 ACTION_LABELS = {"credit": "计入单位", "accept": "认定合格", "reject": "认定不合格",
-                 "add": "补充文件"}
+                 "add": "补充文件", "dismiss": "已处理（非报送邮件）"}
 CREDITED_BY_LABELS = {"registry": "登记名单", "decision": "人工决定"}
 CELL_LABELS = {"kind": KIND_LABELS, "decision": ACTION_LABELS, "action": ACTION_LABELS,
                "credited_by": CREDITED_BY_LABELS}
@@ -96,6 +98,23 @@ def credit(config: Config, store: Repository, message: str, unit: str, reason: s
     return record
 
 
+def dismiss(config: Config, store: Repository, message: str, reason: str,
+            by: str) -> DecisionRecord:
+    """Put aside a message that is no submission (a question, a thank-you): 已处理. It
+    leaves the list of mail credited to no unit; undo brings it back."""
+    target = find_message(store, message)
+    if store.credited_unit(target) is not None:
+        raise DecisionError(f"message {target} is credited to a unit: undo that first")
+    if any(record.action == DISMISS and record.message == target and not record.undone_at
+           for record in store.decisions()):
+        raise DecisionError(f"message {target} was put aside already (see safetymonth history)")
+    with store.transaction():
+        decision = store.record_decision(DISMISS, _reason(reason), by, now(), message=target)
+    record = store.decision(decision)
+    assert record is not None
+    return record
+
+
 def accept(config: Config, store: Repository, file: str, reason: str, by: str,
            notify: bool = False) -> DecisionRecord:
     """Count a file as accepted whatever the validator said (every copy of its content)."""
@@ -122,15 +141,20 @@ def _judge(config: Config, store: Repository, action: str, file: str, reason: st
 
 
 def add(config: Config, store: Repository, unit: str, reason: str, by: str,
-        paths: list[Path], notify: bool = False) -> tuple[DecisionRecord, list[FileView]]:
+        paths: list[Path], notify: bool = False, names: list[str] | None = None
+        ) -> tuple[DecisionRecord, list[FileView]]:
     """Files received outside mail (a cloud link, a USB stick): stored in the store, checked
-    by the validator and credited to ``unit``, as one added submission."""
+    by the validator and credited to ``unit``, as one added submission. ``names`` (one per
+    path, files only) are the names to record when the files on disk had to be named
+    otherwise (an upload's name cut to what the file system takes)."""
     owner = find_unit(config, unit)
     files = _files_of(paths)
     if not files:
         raise DecisionError("no files to add in " + ", ".join(map(str, paths)))
-    checked = [_store_and_check(config, store, position, path)
-               for position, path in enumerate(files)]
+    given = names if names is not None and len(names) == len(files) else \
+        [path.name for path in files]
+    checked = [_store_and_check(config, store, position, path, name)
+               for position, (path, name) in enumerate(zip(files, given, strict=True))]
     at = now()
     digest = hashlib.sha256("\n".join([uuid.uuid4().hex] + [item.sha256 for item in checked])
                             .encode()).hexdigest()
@@ -183,10 +207,10 @@ def _files_of(paths: list[Path]) -> list[Path]:
 
 
 def _store_and_check(config: Config, store: Repository, position: int,
-                     path: Path) -> NewAttachment:
+                     path: Path, name: str) -> NewAttachment:
     with path.open("rb") as stream:
         digest, stored, size = store.put_stream(iter(lambda: stream.read(ADD_READ_CHUNK), b""))
-    name = plain_name(path.name)
+    name = plain_name(name)
     verdicts = check_file(store.path(stored), config.policy, name)
     return NewAttachment(position, name, stored, digest, size,
                          "application/octet-stream", [v.record() for v in verdicts])

@@ -3,7 +3,8 @@ forward or archive.
 
 ``DIR/<unit name>/`` holds each file under its original name, byte-identical, made safe for
 Windows (:mod:`safetymonth.filenames`); a zip member is a file of its own (only its last path
-component names it). ``DIR/清单.xlsx`` lists one row per file. Writing never leaves DIR and
+component names it). A file a unit sent more than once is written once (the manifest lists
+every copy, pointing at it). ``DIR/清单.xlsx`` lists one row per file. Writing never leaves DIR and
 never follows a symlink: DIR and each unit folder are opened with ``O_NOFOLLOW`` and every
 file is created relative to its folder's descriptor with ``O_EXCL | O_NOFOLLOW``, so a link
 planted anywhere is refused, not written through.
@@ -63,12 +64,17 @@ def export_files(config: Config, store: Repository, folder: Path, unit: str | No
     with _folder(folder) as root:
         folders: dict[str, tuple[int, set[str], str]] = {}
         folder_names: set[str] = {MANIFEST.casefold()}
+        copies: dict[tuple[str, str, str], str] = {}  # (unit, content) -> where it went
         try:
             for view in views:
                 unit_name = names.get(view.unit or "", UNCREDITED)
                 if unit_name not in folders:
                     folders[unit_name] = _unit_folder(root, unit_name, folder_names)
                 descriptor, taken, folder_name = folders[unit_name]
+                copy = (unit_name, *same_content(view))
+                if copy in copies:  # the same file sent again: once is enough
+                    rows.append(_manifest_row(view, unit_name, copies[copy], config))
+                    continue
                 stem, suffix = safe_file_name(view.name.rpartition("!")[2] or view.name,
                                               f"文件{view.id}")
                 exported = unique(stem, suffix, taken)
@@ -78,6 +84,7 @@ def export_files(config: Config, store: Repository, folder: Path, unit: str | No
                 else:
                     skipped += 1
                     relative = "（未导出：压缩包中不安全的成员）"
+                copies[copy] = relative
                 rows.append(_manifest_row(view, unit_name, relative, config))
         finally:
             for descriptor, _, _ in folders.values():
@@ -85,6 +92,12 @@ def export_files(config: Config, store: Repository, folder: Path, unit: str | No
         with _created(root, MANIFEST) as out:
             write_xlsx(out, "清单", MANIFEST_HEADERS, rows)
     return Exported(written, skipped, folder / MANIFEST)
+
+
+def same_content(view: FileView) -> tuple[str, str]:
+    """What tells a file's content apart, as the tally counts it (identical content once):
+    its attachment's SHA-256 and, for a zip member, its path in the zip."""
+    return view.sha256, view.name[len(view.attachment_name):]
 
 
 @contextmanager

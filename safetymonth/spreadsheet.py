@@ -5,8 +5,9 @@ Times are given as naive local datetimes: in an .xlsx they are date cells with a
 (a clerk sorts and filters them), in a .csv ``YYYY-MM-DD HH:MM`` text.
 
 Every text cell may hold what came in a mail (a subject, a file name), so a text starting
-with ``=``, ``+``, ``-`` or ``@`` is stored as text, never as a formula (in a CSV, prefixed
-with ``'``), and characters XML cannot hold are dropped.
+with ``=``, ``+``, ``-``, ``@``, a TAB or a CR is stored as text, never as a formula (in a
+CSV, prefixed with ``'``: Excel and LibreOffice strip a leading TAB or CR and would read the
+rest as a formula), and characters XML cannot hold are dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from re import Pattern
 from typing import BinaryIO
 
-FORMULA_STARTS = ("=", "+", "-", "@")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_COLUMN_WIDTH = 60
 DATE_FORMAT = "yyyy-mm-dd hh:mm"  # an Excel/WPS date cell, sortable and filterable by date
 

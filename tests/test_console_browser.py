@@ -32,6 +32,14 @@ def browser(tmp_path: Path) -> Iterator[BrowserContext]:
             context.close()
 
 
+def give_reason(page: Page, prompt: str, reason: str) -> None:
+    """Answer the page's reason dialog (a <dialog>, not the browser's window.prompt)."""
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label(prompt).fill(reason)
+    dialog.get_by_role("button", name="确定").click()
+
+
 def _row(page: Page, unit: str) -> Locator:
     return page.locator("table.board tbody tr", has=page.get_by_role("link", name=unit,
                                                                       exact=True))
@@ -73,8 +81,8 @@ def test_a_coordinators_session(console: Console, browser: BrowserContext,
     assert photo.locator("img.thumb").evaluate("image => [image.naturalWidth, "
                                                "image.naturalHeight]") == [320, 240]
     page.screenshot(path=shots / "unit.png", full_page=True)
-    page.once("dialog", lambda dialog: dialog.accept("实地演练的唯一照片，分辨率略低，予以认可"))
     photo.get_by_role("button", name="认定合格…").click()
+    give_reason(page, "认定合格的理由：", "实地演练的唯一照片，分辨率略低，予以认可")
     accepted = page.locator("li.file.ok").first
     expect(accepted.locator(".decision")).to_contain_text("实地演练的唯一照片")
 
@@ -86,8 +94,8 @@ def test_a_coordinators_session(console: Console, browser: BrowserContext,
     page.get_by_role("link", name="未计入的邮件").first.click()
     stranger = page.locator("article.message", has_text=STRANGER).first
     stranger.get_by_label("计入单位").select_option(label=CREDITED_TO)
-    page.once("dialog", lambda dialog: dialog.accept("站长用私人邮箱报送，已电话核实"))
     stranger.get_by_role("button", name="计入…").click()
+    give_reason(page, "计入该单位的理由：", "站长用私人邮箱报送，已电话核实")
     page.get_by_role("link", name="看板").click()
     assert _cells(page, CREDITED_TO)[1:3] == ["已齐全", ""]
 

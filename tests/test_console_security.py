@@ -16,8 +16,9 @@ PAGES = ["/", "/units/德化县社会福利中心", "/uncredited", "/history", "
          "/files/1", "/api/report", "/api/messages", "/api/files", "/api/history",
          "/api/openapi.json"]
 POSTS = ["/logout", "/remind", "/files/1/accept", "/files/1/reject", "/messages/4/credit",
-         "/decisions/1/undo", "/units/德化县殡仪馆/add"]
-DECISIONS = ["/files/1/accept", "/files/1/reject", "/messages/4/credit", "/units/德化县殡仪馆/add"]
+         "/messages/4/dismiss", "/decisions/1/undo", "/units/德化县殡仪馆/add"]
+DECISIONS = ["/files/1/accept", "/files/1/reject", "/messages/4/credit", "/messages/4/dismiss",
+             "/units/德化县殡仪馆/add"]
 
 
 def test_healthz_needs_no_session(console: Console) -> None:

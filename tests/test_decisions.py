@@ -310,3 +310,27 @@ def test_terminal_tables_say_in_chinese_what_the_json_keeps_as_codes(
     for command in ("files", "messages", "history"):
         cells = {cell for row in _cells(run(config, command).stdout) for cell in row}
         assert not cells & codes, command
+
+
+def test_a_question_is_put_aside_and_brought_back(tmp_path: Path, mail_media: Media) -> None:
+    question = samplemail.message("asker@163.example.com", "请问视频格式有什么要求？",
+                                  [samplemail.text_part("请问视频格式有什么要求？")],
+                                  message_id="<q@x>")
+    config = polled(tmp_path, {
+        "1.eml": question,
+        "2.eml": samplemail.failing_photo("xzjly@dhmz.example.cn", mail_media, "<f@x>")})
+    before = as_json(config, "report")
+    assert [item["address"] for item in before["unknown_senders"]] == ["asker@163.example.com"]
+
+    result = run(config, "dismiss", "<q@x>", "--reason", "咨询视频格式，已电话答复", "--by", "张三")
+    assert "已处理" in result.stdout
+    assert as_json(config, "report")["unknown_senders"] == []  # handled: no longer listed
+    [decision] = as_json(config, "history")
+    assert (decision["action"], decision["target"], decision["unit"], decision["by"],
+            decision["reason"]) == ("dismiss", 1, None, "张三", "咨询视频格式，已电话答复")
+    # Once only; and mail credited to a unit is no question to put aside.
+    assert "already" in run(config, "dismiss", "1", "--reason", "x", code=2).stderr
+    assert "credited" in run(config, "dismiss", "<f@x>", "--reason", "x", code=2).stderr
+
+    run(config, "undo", str(decision["id"]))
+    assert as_json(config, "report") == before

@@ -27,13 +27,14 @@ def manifest(folder: Path) -> list[dict[str, object]]:
 
 
 def hostile_names(sender: str, media: Media, tmp_path: Path) -> bytes:
-    """Names a Windows clerk's PC cannot take, two files of the same name, and a zip whose
-    members sit in folders and escape it."""
+    """Names a Windows clerk's PC cannot take, two files of the same name (each content
+    sent once: the same content twice is exported once), and a zip whose members sit in
+    folders and escape it."""
     bundle = samples.make_zip(tmp_path / "bundle.zip", {
         "现场/培训.jpg": media.photo, "../../逃逸.jpg": media.photo}).read_bytes()
     parts = [samplemail.text_part("附件")]
     for name, data in [("CON.jpg", media.photo), ("a\x01b:c.jpg", media.small_photo),
-                       ("同名.jpg", media.photo), ("同名.JPG", media.small_photo),
+                       ("同名.jpg", media.pdf), ("同名.JPG", media.video),
                        ("=HYPERLINK(1).docx", media.document), ("打包.zip", bundle)]:
         parts.append(samplemail.file_part(data, samplemail.utf8_name(name), "image/jpeg"))
     return samplemail.message(sender, "=cmd|' /C calc'!A0", parts, message_id="<h@x>")
@@ -83,8 +84,8 @@ def test_export_names_are_safe_for_windows_and_never_leave_dir(
     names = sorted(path.name for path in (out / BYG).iterdir())
     assert names == sorted(["_CON.jpg", "ab_c.jpg", "同名.jpg", "同名 (2).JPG",
                             "=HYPERLINK(1).docx", "培训.jpg"])
-    assert (out / BYG / "同名.jpg").read_bytes() == mail_media.photo
-    assert (out / BYG / "同名 (2).JPG").read_bytes() == mail_media.small_photo
+    assert (out / BYG / "同名.jpg").read_bytes() == mail_media.pdf
+    assert (out / BYG / "同名 (2).JPG").read_bytes() == mail_media.video
     assert (out / BYG / "培训.jpg").read_bytes() == mail_media.photo
     # The escaping member was refused by the validator and is listed, never written.
     assert files_under(tmp_path) >= files_under(out)
@@ -123,3 +124,21 @@ def test_export_refuses_a_symlink_or_a_folder_in_use(tmp_path: Path, mail_media:
     (tmp_path / "used" / "old.txt").write_text("x")
     assert "not empty" in run(config, "export", str(tmp_path / "used"), code=1).stderr
     assert [path.name for path in (tmp_path / "used").iterdir()] == ["old.txt"]
+
+
+def test_a_file_sent_twice_is_exported_once(tmp_path: Path, mail_media: Media) -> None:
+    config = polled(tmp_path, {
+        "1.eml": samplemail.complete_submission("fuli@dhmz.example.cn", mail_media,
+                                                message_id="<first@x>"),
+        "2.eml": samplemail.complete_submission("fuli@dhmz.example.cn", mail_media,
+                                                message_id="<again@x>")})
+    out = tmp_path / "out"
+    run(config, "export", str(out))
+    assert sorted(path.name for path in (out / FULI).iterdir()) == \
+        sorted(["安全管理月活动总结.docx", "消防疏散演练.mp4", "消防演练现场.jpg"])
+    assert (out / FULI / "消防疏散演练.mp4").read_bytes() == mail_media.video
+    rows = manifest(out)
+    assert len(rows) == 6  # every copy is listed, each pointing at the one file written
+    assert sorted(str(row["导出为"]) for row in rows) == sorted(
+        2 * [f"{FULI}/安全管理月活动总结.docx", f"{FULI}/消防疏散演练.mp4",
+             f"{FULI}/消防演练现场.jpg"])

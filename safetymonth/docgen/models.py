@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,7 +27,32 @@ from pydantic_core import PydanticCustomError
 
 from safetymonth.config import describe_validation_error
 
-Text = Annotated[str, Field(min_length=1)]
+# Bounds on every field: the form posts what a clerk typed (or anything), and laying out a
+# title of 300,000 characters took 27 s. Control characters (but TAB, LF, CR) cannot be put
+# in a .docx at all, so they are refused here, before anything is saved or generated.
+MAX_TITLE = 200
+MAX_TEXT = 500
+MAX_LONG_TEXT = 20_000
+MAX_ITEMS = 50
+MAX_UNITS = 5_000
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def printable(value: str) -> str:
+    """Text without control characters, which a Word document cannot hold."""
+    found = CONTROL.search(value)
+    if found:
+        raise PydanticCustomError(
+            "control_character", "第 {position} 个字符是不可见的控制字符 {code}，请删去 "
+            "(a control character)", {"position": found.start() + 1,
+                                      "code": f"U+{ord(found.group()):04X}"})
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(printable)]
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(printable)]
+LongText = Annotated[str, Field(min_length=1, max_length=MAX_LONG_TEXT),
+                     AfterValidator(printable)]
 # 发文字号 as often typed: the year in [ ], ( ), （ ）, 【 】 or ［ ］, the number with zeros.
 DOC_NUMBER = re.compile(
     r"^(?P<prefix>.*?)\s*[\[(（【［〔]\s*(?P<year>\d{4})\s*[\])）】］〕]\s*0*(?P<seq>[1-9]\d*)\s*号$")
@@ -112,7 +138,8 @@ class _Issued(_Strict):
     issuer: Text
     mark: Text | None = None  # issuer mark; default issuer + 文件
     number: Text | None = None  # 发文字号, e.g. 威民发〔2016〕64号
-    signer: list[Text] = []  # 签发人 (a 上行文): a name or a list of names
+    # 签发人 (a 上行文): a name or a list of names
+    signer: list[Text] = Field([], max_length=MAX_ITEMS)
 
     @field_validator("signer", mode="before")
     @classmethod
@@ -132,24 +159,24 @@ class _Issued(_Strict):
 class Part(_Strict):
     """A document printed after the notice (the plan it 印发s) or an 附件 page."""
 
-    title: Text
-    body: Text
+    title: Title
+    body: LongText
 
 
 class Notice(_Issued):
     kind: Literal["notice"] = "notice"
-    title: Text
+    title: Title
     recipients: Text | None = None
-    body: Text
-    attachments: list[Text] = []
+    body: LongText
+    attachments: list[Text] = Field([], max_length=MAX_ITEMS)
     signature: Text | None = None  # default: the issuer
     date: Date
-    note: Text | None = None
-    cc: list[Text] = []
+    note: LongText | None = None
+    cc: list[Text] = Field([], max_length=MAX_ITEMS)
     printed_by: Text | None = None  # default: the issuer
     printed_on: Date | None = None  # default: the date
     enclosed: Part | None = None
-    appendix: list[Part] = []
+    appendix: list[Part] = Field([], max_length=MAX_ITEMS)
 
     @field_validator("cc", mode="before")
     @classmethod
@@ -176,8 +203,8 @@ class Term(_Strict):
 
 
 class Duties(_Strict):
-    party_a: list[Text] | None = None
-    party_b: list[Text] | None = None
+    party_a: list[LongText] | None = Field(None, max_length=MAX_ITEMS)
+    party_b: list[LongText] | None = Field(None, max_length=MAX_ITEMS)
 
 
 class LetterUnit(_Strict):
@@ -188,13 +215,14 @@ class LetterUnit(_Strict):
 
 class Letter(_Strict):
     kind: Literal["letter"] = "letter"
-    title: Text
+    title: Title
     party_a: Text
     year: int = Field(ge=2000, le=2100)
     term: Term
-    targets: list[Text] | None = None  # None: the template's defaults
+    # None: the template's defaults
+    targets: list[LongText] | None = Field(None, max_length=MAX_ITEMS)
     duties: Duties = Duties()
-    units: list[LetterUnit] = Field(min_length=1)
+    units: list[LetterUnit] = Field(min_length=1, max_length=MAX_UNITS)
     signed_on: Date | None = None
     # The month's name in the body (安全管理, 安全生产); default: the one the title names.
     campaign: Text | None = None
@@ -216,18 +244,18 @@ class Letter(_Strict):
 class Sections(_Strict):
     """The five parts of a summary, keyed by their Chinese headings in the data file."""
 
-    basic: Text = Field(alias="基本情况")
-    methods: Text = Field(alias="主要做法")
-    results: Text = Field(alias="取得成效")
-    problems: Text = Field(alias="存在问题")
-    plans: Text = Field(alias="下步打算")
+    basic: LongText = Field(alias="基本情况")
+    methods: LongText = Field(alias="主要做法")
+    results: LongText = Field(alias="取得成效")
+    problems: LongText = Field(alias="存在问题")
+    plans: LongText = Field(alias="下步打算")
 
 
 class Summary(_Issued):
     kind: Literal["summary"] = "summary"
-    title: Text
+    title: Title
     recipients: Text
-    basis: Text
+    basis: LongText
     sections: Sections
     intake: bool = False
     signature: Text | None = None

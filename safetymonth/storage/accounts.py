@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from safetymonth.storage.repository import Repository, now
 from safetymonth.storage.schema import login_failures, sessions, users
+
+LOGIN_LOCK = 0x5AFE9  # PostgreSQL advisory lock held while a login attempt is counted
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,26 @@ class Accounts:
                 delete(login_failures).where(login_failures.c.at < forget_before))
             self.repository.conn.execute(
                 login_failures.insert().values(user=user, address=address, at=now()))
+
+    def claim_login_attempt(self, user: str, address: str, since: str, limit: int) -> bool:
+        """Check and count a login attempt atomically: False (and nothing recorded) when the
+        user or the address has ``limit`` failures since ``since``; else the attempt is
+        recorded as a failure (:meth:`forget_login_failures` clears it when it succeeds).
+
+        One write transaction, serialised against every other claim (SQLite: BEGIN
+        IMMEDIATE; PostgreSQL: an advisory lock), so parallel attempts cannot all read the
+        same count before any of them is recorded."""
+        with self.repository.transaction():
+            if self.repository.dialect == "postgresql":
+                self.repository.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                             {"key": LOGIN_LOCK})
+            self.repository.conn.execute(
+                delete(login_failures).where(login_failures.c.at < since))
+            if max(self.login_failures(user, address, since)) >= limit:
+                return False
+            self.repository.conn.execute(
+                login_failures.insert().values(user=user, address=address, at=now()))
+            return True
 
     def login_failures(self, user: str, address: str, since: str) -> tuple[int, int]:
         """Failed logins since ``since``: (for this user, from this address)."""

@@ -38,6 +38,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     literal,
     or_,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 
 PROCESSED = "processed"
 CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
+DISMISS = "dismiss"  # a message that is no submission (a question), put aside: 已处理
 MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
 ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
 REGISTRY_LOCK = 0x5AFE8  # PostgreSQL advisory lock held while the unit registry is rewritten
@@ -177,6 +179,13 @@ def _latest_credit() -> Any:
     return select(decisions.c.message, func.max(decisions.c.id).label("decision")) \
         .where(_one_of(decisions.c.action, MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
         .group_by(decisions.c.message).subquery()
+
+
+def dismissed() -> Any:
+    """The message (of the enclosing query on ``messages``) was put aside by a dismiss
+    decision that is not undone."""
+    return exists().where(decisions.c.message == messages.c.id,
+                          decisions.c.action == DISMISS, decisions.c.undone_at.is_(None))
 
 
 def content_id(sha256: str, attachment: str, path: str, shared: int | None = None) -> int:
@@ -412,13 +421,13 @@ class CreditQueries:
                 for kind, count in self._all(_accepted_counts(), {"unit": unit})}
 
     def unknown_senders_now(self: Repository) -> list[tuple[str, int]]:
-        """Senders of processed mail credited to no unit (neither forged nor a machine),
-        with how many messages each sent."""
+        """Senders of processed mail credited to no unit (neither forged nor a machine) and
+        not put aside, with how many messages each sent."""
         rows = self._all(
             select(messages.c.sender, func.count())
             .where(messages.c.credit_unit.is_(None), messages.c.suspicious.is_(None),
                    messages.c.not_credited.is_(None), messages.c.sender.is_not(None),
-                   messages.c.state == PROCESSED)
+                   messages.c.state == PROCESSED, ~dismissed())
             .group_by(messages.c.sender).order_by(messages.c.sender))
         return [(str(sender), int(count)) for sender, count in rows]
 

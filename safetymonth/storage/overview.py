@@ -10,7 +10,13 @@ from collections import defaultdict
 from sqlalchemy import exists, func, literal, or_, select
 
 from safetymonth.storage import store_version
-from safetymonth.storage.credit import ADDED_PREFIX, MessageView, _credit, _message_view
+from safetymonth.storage.credit import (
+    ADDED_PREFIX,
+    MessageView,
+    _credit,
+    _message_view,
+    dismissed,
+)
 from safetymonth.storage.repository import PROCESSED, SENT, ReplyRecord, Repository, _reply
 from safetymonth.storage.schema import messages, meta, replies
 
@@ -46,13 +52,14 @@ class Overview:
 
     def uncredited(self, limit: int = 500) -> list[MessageView]:
         """Processed mail credited to no unit now (unknown senders, failed authentication,
-        machine mail), newest first; ``files`` is not counted (0)."""
+        machine mail) and not put aside (dismissed), newest first; ``files`` is not
+        counted (0)."""
         credit = _credit()
         return [_message_view(row) for row in self.repository._all(
             select(messages, credit.c.unit.label("credited_unit"), credit.c.credited_by,
                    literal(0).label("file_count"))
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
-            .where(credit.c.unit.is_(None), messages.c.state == PROCESSED)
+            .where(credit.c.unit.is_(None), messages.c.state == PROCESSED, ~dismissed())
             .order_by(messages.c.id.desc()).limit(limit))]
 
     def uncredited_count(self) -> int:
@@ -60,7 +67,8 @@ class Overview:
         counts what that page shows, machine mail and forged mail included."""
         return int(self.repository._all(
             select(func.count()).select_from(messages)
-            .where(messages.c.credit_unit.is_(None), messages.c.state == PROCESSED))[0][0])
+            .where(messages.c.credit_unit.is_(None), messages.c.state == PROCESSED,
+                   ~dismissed()))[0][0])
 
     def replies_of(self, message_ids: list[int]) -> dict[int, list[ReplyRecord]]:
         """The replies queued for each message, oldest first, with the digest that answered

@@ -20,6 +20,7 @@ from safetymonth.config import Config
 from safetymonth.web import api, pages
 from safetymonth.web.auth import Forbidden, LoginRequired
 from safetymonth.web.deps import render
+from safetymonth.web.limits import BodyLimit
 from safetymonth.web.pool import RepositoryPool
 from safetymonth.web.views import StoreCache
 
@@ -37,8 +38,16 @@ SECURITY_HEADERS = [
 ]
 
 
+# Paths whose responses a browser or proxy may keep: the script, the style sheet, the icon.
+# Everything else (pages, /api/*, /files/*, /report.*) is a clerk's data behind a login.
+CACHEABLE = ("/static/", "/favicon.ico")
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class SecurityHeaders:
-    """A plain ASGI middleware (cheaper than BaseHTTPMiddleware on every page)."""
+    """A plain ASGI middleware (cheaper than BaseHTTPMiddleware on every page). Responses
+    that set no ``Cache-Control`` of their own (a thumbnail keeps ``private``) get
+    ``no-store``: a shared or back-button cache never holds a unit's files or the board."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,9 +57,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        cacheable = str(scope.get("path", "")).startswith(CACHEABLE)
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = [*message.get("headers", []), *SECURITY_HEADERS]
+                if not cacheable and not any(name.lower() == b"cache-control"
+                                             for name, _ in headers):
+                    headers.append(NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -72,7 +87,8 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # the outer one: a 413 gets the headers too
     _error_pages(app)
     return app
 

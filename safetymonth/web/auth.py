@@ -8,14 +8,20 @@
   The login form, before any session, uses a cookie of its own holding a random token
   (double submit).
 - After :data:`MAX_FAILURES` failed logins for a user or from an address within
-  :data:`WINDOW`, further attempts get 429 until the window has passed.
+  :data:`WINDOW`, further attempts get 429 until the window has passed. Each attempt is
+  checked and counted in one transaction before its password is verified, so parallel
+  attempts cannot slip past the limit.
+- Passwords are verified on a pool of their own (:data:`PASSWORD_WORKERS` threads), not in
+  the page pool: logins never starve pages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,13 +30,15 @@ from starlette.responses import Response
 
 from safetymonth.storage.accounts import Accounts, SessionRecord
 from safetymonth.storage.repository import Repository
-from safetymonth.web.users import can_decide, check_password
+from safetymonth.web.users import can_decide, password_hash_of, password_matches
 
 SESSION_COOKIE = "safetymonth_session"
 LOGIN_COOKIE = "safetymonth_login"
 SESSION_LIFETIME = timedelta(hours=12)
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)
+PASSWORD_WORKERS = 1  # argon2 runs at once per process (each uses every core for ~0.1 s)
+_verifier = ThreadPoolExecutor(max_workers=PASSWORD_WORKERS, thread_name_prefix="password")
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,18 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())
 
 
-# --- logging in -----------------------------------------------------------------------------
+# --- logging in ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login let through the throttle (already counted as a failure until the password
+    proves right), with the hash its password is verified against."""
+
+    name: str
+    known: bool  # a user of this name exists
+    password_hash: str
+    throttled: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,21 +103,36 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def log_in(repository: Repository, name: str, password: str, address: str) -> LoginResult:
-    """Check the password unless the user or the address is throttled; open a session."""
-    accounts = Accounts(repository)
-    moment = datetime.now(UTC)
-    since = _stamp(moment - WINDOW)
-    if max(accounts.login_failures(name, address, since)) >= MAX_FAILURES:
-        return LoginResult(throttled=True)
-    user = check_password(repository, name, password)
-    if user is None:
-        accounts.record_login_failure(name, address, forget_before=since)
+def begin_login(repository: Repository, name: str, address: str) -> LoginAttempt:
+    """Check the throttle and count this attempt in one transaction of the store (so that
+    parallel attempts from many addresses never get past :data:`MAX_FAILURES`), and fetch
+    the user's hash. Short: it runs in the page pool."""
+    since = _stamp(datetime.now(UTC) - WINDOW)
+    if not Accounts(repository).claim_login_attempt(name, address, since, MAX_FAILURES):
+        return LoginAttempt(name, False, "", throttled=True)
+    user, password_hash = password_hash_of(repository, name)
+    return LoginAttempt(name, user is not None, password_hash)
+
+
+async def verify_password(attempt: LoginAttempt, password: str) -> bool:
+    """argon2 on a small pool of its own (:data:`PASSWORD_WORKERS` threads, queued beyond
+    that): a burst of logins never holds the page pool's connections or the event loop's
+    worker threads, so pages stay fast while passwords are checked."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_verifier, password_matches, attempt.password_hash,
+                                      password)
+
+
+def finish_login(repository: Repository, attempt: LoginAttempt, matched: bool) -> LoginResult:
+    """After the password was verified: a right one clears the user's failures (this
+    attempt's too) and opens a session; a wrong one stays counted."""
+    if not matched or not attempt.known:
         return LoginResult()
-    accounts.forget_login_failures(name)
+    accounts = Accounts(repository)
+    accounts.forget_login_failures(attempt.name)
     token = secrets.token_urlsafe(32)
-    accounts.open_session(token_hash(token), user.name, secrets.token_urlsafe(32),
-                          _stamp(moment + SESSION_LIFETIME))
+    accounts.open_session(token_hash(token), attempt.name, secrets.token_urlsafe(32),
+                          _stamp(datetime.now(UTC) + SESSION_LIFETIME))
     return LoginResult(token=token)
 
 

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
 from safetymonth.config import Config
-from safetymonth.web import auth, thumbnails
+from safetymonth.web import auth, notices, thumbnails
 from safetymonth.web.auth import Forbidden, LoginRequired, Visitor
 from safetymonth.web.pool import RepositoryPool
 
@@ -62,7 +62,12 @@ CheckedForm = Annotated[FormData, Depends(checked_form)]  # a POST whose CSRF to
 
 def render(request: Request, name: str, who: Visitor | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
+    """A page; a logged-in visitor's page also shows what their last action did (once)."""
+    notice = notices.take(request) if who is not None else None
     page = templates.get_template(name).render(
         request=request, visitor=who, config=config(request), thumbnails=thumbnails,
-        **context)
-    return HTMLResponse(page, status_code=status_code)
+        notice=notice, **context)
+    response = HTMLResponse(page, status_code=status_code)
+    if notice is not None:
+        response.delete_cookie(notices.COOKIE, path="/")
+    return response

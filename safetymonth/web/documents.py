@@ -9,8 +9,12 @@ edited as YAML. The data is checked by docgen's own models before it replaces th
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import os
 import subprocess
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,26 +101,24 @@ def data_from_form(kind: str, form: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def save(config: Config, kind: str, data: dict[str, Any]) -> Path:
-    """Check ``data`` as docgen reads it, then replace the data file (0600, atomically)."""
+def publish(config: Config, kind: str, data: dict[str, Any],
+            intake_rows: list[dict[str, Any]]) -> list[Path]:
+    """Check ``data`` as docgen reads it, generate the .docx from it, and only then replace
+    the data file (0600, atomically): data that is refused, or that cannot be generated,
+    leaves the saved file as it was."""
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
-    docgen.models.parse(yaml.safe_load(text), kind, KINDS[kind][0])
+    checked = docgen.models.parse(yaml.safe_load(text), kind, KINDS[kind][0])
+    templates = config.docgen.templates_dir
+    rows = intake_rows if getattr(checked, "intake", False) else []
+    made = docgen.generate(checked, output(config, kind),
+                           templates and config.resolve(templates), intake_rows=rows, jobs=1)
     target = data_path(config, kind)
     temp = target.with_suffix(".tmp")
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         out.write(text)
     os.replace(temp, target)
-    return target
-
-
-def generate(config: Config, kind: str, intake_rows: list[dict[str, Any]]) -> list[Path]:
-    """The .docx file(s) from the saved data, as ``generate`` writes them."""
-    data = docgen.load(data_path(config, kind), kind)
-    templates = config.docgen.templates_dir
-    rows = intake_rows if getattr(data, "intake", False) else []
-    return docgen.generate(data, output(config, kind), templates and config.resolve(templates),
-                           intake_rows=rows, jobs=1)
+    return made
 
 
 def docx_files(config: Config, kind: str) -> list[Path]:
@@ -132,21 +134,63 @@ def docx_files(config: Config, kind: str) -> list[Path]:
             if path.is_file()]
 
 
+# --- PDF and preview, made once per content -------------------------------------------------
+
+
 def pdf(config: Config, kind: str) -> Path:
-    """The PDF (LibreOffice); the letters as one combined PDF, in the order of the units."""
-    paths = docgen.to_pdf(docx_files(config, kind))
+    """The PDF (LibreOffice); the letters as one combined PDF, in the order of the units.
+    Made once per content of the .docx files and kept (see :func:`_cached`)."""
+    return _cached(config, kind, "pdf", lambda folder: _make_pdf(config, kind, folder))
+
+
+def preview(config: Config, kind: str) -> Path:
+    """Page 1 of the PDF as PNG (poppler's pdftoppm), made once per content."""
+    source = pdf(config, kind)
+    return _cached(config, kind, "png", lambda folder: _make_preview(source, folder))
+
+
+def _make_pdf(config: Config, kind: str, folder: Path) -> Path:
+    paths = docgen.to_pdf(docx_files(config, kind), folder)
     if kind != "letter":
         return paths[0]
-    combined = folder(config) / "out" / "letters.pdf"
+    combined = folder / "letters.pdf"
     subprocess.run(["pdfunite", *map(str, paths), str(combined)], check=True,
                    capture_output=True, timeout=120)
     return combined
 
 
-def preview(config: Config, kind: str) -> Path:
-    """Page 1 of the PDF as PNG (poppler's pdftoppm)."""
-    source = pdf(config, kind)
-    target = folder(config) / "out" / f"{kind}-page1"
+def _make_preview(source: Path, folder: Path) -> Path:
+    target = folder / "page1"
     subprocess.run(["pdftoppm", "-png", "-f", "1", "-l", "1", "-r", PREVIEW_DPI, "-singlefile",
                     str(source), str(target)], check=True, capture_output=True, timeout=120)
     return target.with_suffix(".png")
+
+
+def content_key(config: Config, kind: str) -> str:
+    """The SHA-256 of the generated .docx files, in order: what a PDF is made from."""
+    digest = hashlib.sha256(kind.encode())
+    for path in docx_files(config, kind):
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _cached(config: Config, kind: str, suffix: str, make: Callable[[Path], Path]) -> Path:
+    """``cache/<kind>-<content key>.<suffix>``, made by ``make`` (into a private temporary
+    folder, then renamed into place) unless it exists. A lock file (``flock``: threads and
+    the replicas on one storage.dir alike) lets one request convert while the others wait
+    and then serve its file; LibreOffice's 2.5 s are paid once per content, not per GET."""
+    cache = folder(config) / "out" / "cache"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    target = cache / f"{kind}-{content_key(config, kind)}.{suffix}"
+    if target.is_file():
+        return target
+    with (cache / f"{kind}.{suffix}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            return target
+        with tempfile.TemporaryDirectory(prefix=f"{kind}-", dir=cache) as work:
+            os.replace(make(Path(work)), target)
+        for stale in cache.glob(f"{kind}-*.{suffix}"):
+            if stale != target:
+                stale.unlink(missing_ok=True)
+    return target

@@ -10,7 +10,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -18,10 +24,19 @@ from starlette.datastructures import FormData
 from safetymonth import decisions, docgen
 from safetymonth.config import Config, Unit
 from safetymonth.report import clerk_xlsx, report_from_repository, write_clerk_csv
-from safetymonth.storage.credit import FileView
+from safetymonth.storage.credit import DecisionRecord, FileView
 from safetymonth.storage.files import TMP_DIR
 from safetymonth.storage.repository import Repository
-from safetymonth.web import auth, documents, downloads, thumbnails, uploads, views
+from safetymonth.web import (
+    auth,
+    bundle,
+    documents,
+    downloads,
+    notices,
+    thumbnails,
+    uploads,
+    views,
+)
 from safetymonth.web.auth import Forbidden, Visitor
 from safetymonth.web.deps import (
     CSRF_FAILED,
@@ -46,6 +61,16 @@ class NotFound(Exception):
 @router.get("/healthz")
 async def healthz() -> PlainTextResponse:
     return PlainTextResponse("ok")
+
+
+FAVICON = Path(__file__).parent / "static" / "favicon.ico"
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The tab's icon, where every browser asks for it (no login: it shows on /login)."""
+    return FileResponse(FAVICON, media_type="image/vnd.microsoft.icon",
+                        headers={"cache-control": "public, max-age=604800"})
 
 
 # --- logging in and out ---------------------------------------------------------------------
@@ -80,9 +105,11 @@ async def login(request: Request) -> Response:
         return _login_page(request, target, "页面已过期，请重新登录。", 403)
     name, password = str(form.get("name", ""))[:100], str(form.get("password", ""))
     address = request.client.host if request.client else "unknown"
-    result = await pool(request).run(auth.log_in, name, password, address)
-    if result.throttled:
+    attempt = await pool(request).run(auth.begin_login, name, address)
+    if attempt.throttled:
         return _login_page(request, target, "登录失败次数过多，请 15 分钟后再试。", 429)
+    matched = await auth.verify_password(attempt, password)
+    result = await pool(request).run(auth.finish_login, attempt, matched)
     if result.token is None:
         return _login_page(request, target, "用户名或密码错误。", 401)
     response = RedirectResponse(target, status_code=303)
@@ -146,6 +173,20 @@ async def unit(request: Request, ident: str, who: Who) -> Response:
     page = await pool(request).run(views.unit_page, config(request), _unit(request, ident))
     return render(request, "unit.html", who, page=page, views=views,
                   reply_text=views.reply_text)
+
+
+@router.get("/units/{ident}/files.zip")
+async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") -> Response:
+    """The unit's files (``?accepted=1``: only those accepted) as one zip, streamed."""
+    target = _unit(request, ident)
+    items = await pool(request).run(bundle.entries, target.key, accepted == "1")
+    if not items:
+        raise NotFound()
+    return StreamingResponse(
+        bundle.stream(items, config(request).policy.max_file_size),
+        media_type="application/zip", headers={
+            "content-disposition": downloads.disposition(False,
+                                                         bundle.download_name(target.name))})
 
 
 def _unit(request: Request, ident: str) -> Unit:
@@ -214,14 +255,18 @@ async def thumb(request: Request, ident: str, _who: Who) -> Response:
 async def _decide(request: Request, who: Visitor, form: FormData, back: str,
                   decide: Callable[..., object], *args: object) -> Response:
     """Run a decision (``decisions.credit`` …) with the form's reason and the visitor as
-    who decided; a decision that cannot be made is a page saying why (400)."""
+    who decided; a decision that cannot be made is a page saying why (400). The next page
+    says what was done, with an undo button (:mod:`~safetymonth.web.notices`)."""
     reason = str(form.get("reason", ""))[:1000]
     try:
-        await pool(request).run(
+        made = await pool(request).run(
             lambda repository: decide(config(request), repository, *args, reason, who.user))
     except decisions.DecisionError as error:
         return render(request, "error.html", who, 400, message=str(error))
-    return RedirectResponse(back, status_code=303)
+    response = RedirectResponse(back, status_code=303)
+    if isinstance(made, DecisionRecord):
+        notices.tell(response, request, notices.decided(made, config(request)))
+    return response
 
 
 def _back(form: FormData, default: str) -> str:
@@ -239,10 +284,20 @@ async def judge_file(request: Request, ident: str, action: str, who: Decider,
 
 @router.post("/messages/{ident}/credit")
 async def credit(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
+    if not form.get("unit"):
+        return render(request, "error.html", who, 400, message="请选择要计入的单位。")
     unit = _unit(request, str(form.get("unit", "")))
     return await _decide(request, who, form, _back(form, "/uncredited"),
                          lambda settings, repository, reason, by: decisions.credit(
                              settings, repository, str(number(ident)), unit.key, reason, by))
+
+
+@router.post("/messages/{ident}/dismiss")
+async def dismiss(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
+    """Put aside mail that is no submission (a question): 已处理, undoable."""
+    return await _decide(request, who, form, _back(form, "/uncredited"),
+                         lambda settings, repository, reason, by: decisions.dismiss(
+                             settings, repository, str(number(ident)), reason, by))
 
 
 @router.post("/decisions/{ident}/undo")
@@ -267,15 +322,18 @@ async def add_files(request: Request, ident: str, who: Decider) -> Response:
             if not upload.paths:
                 return render(request, "error.html", who, 400, message="没有选择文件。")
             reason = upload.fields.get("reason", "")
-            await pool(request).run(lambda repository: decisions.add(
-                settings, repository, target.key, reason, who.user, upload.paths))
+            record, added = await pool(request).run(lambda repository: decisions.add(
+                settings, repository, target.key, reason, who.user, upload.paths,
+                names=upload.names))
     except uploads.UploadTooLarge as error:
         return render(request, "error.html", who, 413, message=str(error))
     except uploads.BadUpload:
         raise Forbidden(CSRF_FAILED) from None
     except decisions.DecisionError as error:
         return render(request, "error.html", who, 400, message=str(error))
-    return RedirectResponse(f"/units/{quote(target.key)}", status_code=303)
+    response = RedirectResponse(f"/units/{quote(target.key)}", status_code=303)
+    notices.tell(response, request, notices.added(record, added))
+    return response
 
 
 # --- reminders ------------------------------------------------------------------------------
@@ -374,14 +432,14 @@ async def document_form(request: Request, kind: str, who: Who, error: str = "") 
 @router.post("/documents/{kind}")
 async def document_save(request: Request, kind: str, who: Decider,
                         form: CheckedForm) -> Response:
-    """Save the form as the YAML data file, then write the .docx as ``generate`` does."""
+    """Check the form, write the .docx as ``generate`` does, then save it as the YAML data
+    file (refused data is never saved: 400 with what is wrong)."""
     settings, kind = config(request), _kind(kind)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
     rows = (await pool(request).run(report_from_repository, settings))["units"]
 
     def save_and_generate() -> None:
-        documents.save(settings, kind, documents.data_from_form(kind, fields))
-        documents.generate(settings, kind, rows)
+        documents.publish(settings, kind, documents.data_from_form(kind, fields), rows)
 
     try:
         await run_in_threadpool(save_and_generate)
@@ -412,7 +470,8 @@ async def document_preview(request: Request, kind: str, who: Who) -> Response:
 
 async def _converted(request: Request, who: Visitor, kind: str,
                      convert: Callable[[Config, str], Path], media_type: str) -> Response:
-    """A PDF or page-1 PNG made by LibreOffice from the generated .docx."""
+    """A PDF or page-1 PNG made by LibreOffice from the generated .docx, once per content
+    (later requests are served the kept file)."""
     settings = config(request)
     if not await run_in_threadpool(documents.docx_files, settings, kind):
         raise NotFound()
@@ -421,5 +480,6 @@ async def _converted(request: Request, who: Visitor, kind: str,
     except (docgen.PdfError, OSError, subprocess.SubprocessError) as error:
         return render(request, "error.html", who, 500, message=f"PDF 导出失败：{error}")
     inline = media_type == "image/png"
+    name = f"{documents.KINDS[kind][0]}{path.suffix}"
     return FileResponse(path, media_type=media_type,
-                        headers={"content-disposition": downloads.disposition(inline, path.name)})
+                        headers={"content-disposition": downloads.disposition(inline, name)})

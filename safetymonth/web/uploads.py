@@ -17,6 +17,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, parse_options_header
 from starlette.requests import Request
 
+from safetymonth.filenames import safe_file_name
+from safetymonth.mailbox import parse
 from safetymonth.storage.files import TMP_DIR
 
 
@@ -32,15 +34,23 @@ class UploadTooLarge(BadUpload):
 class Upload:
     fields: dict[str, str] = field(default_factory=dict)
     paths: list[Path] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # each file's name, as it is recorded
 
 
 def safe_name(raw: bytes | None, number: int) -> str:
-    """A browser's file name as a plain name: no folders (``C:\\x\\a.jpg`` gives ``a.jpg``),
-    no control characters, never empty or a dot name."""
-    text = (raw or b"").decode("utf-8", errors="replace")
-    name = PureWindowsPath(text).name.replace("/", "_")
-    name = "".join(char for char in name if char.isprintable()).strip()
+    """A browser's file name as intake keeps an attachment's (:func:`safetymonth.mailbox.
+    parse.safe_name`): no folders (``C:\\x\\a.jpg`` gives ``a.jpg``), no control characters,
+    cut to the same length, never empty or a dot name."""
+    text = PureWindowsPath((raw or b"").decode("utf-8", errors="replace")).name
+    name = parse.safe_name(text.replace("/", "_"), number - 1)
     return name if name.strip(".") else f"上传文件{number}"
+
+
+def disk_name(name: str, number: int) -> str:
+    """Where the file waits on disk: ``name`` cut to what every file system takes (a name of
+    100 CJK characters is 300 bytes, over the 255 of ext4), as ``export`` cuts names."""
+    stem, suffix = safe_file_name(name, f"上传文件{number}")
+    return stem + suffix
 
 
 @asynccontextmanager
@@ -65,10 +75,12 @@ async def receive(request: Request, storage_dir: Path, limit: int) -> AsyncItera
             item.close()
             if item.actual_file_name is None or item.size == 0:
                 continue
-            target = folder / str(number) / safe_name(item.file_name, number)
+            name = safe_name(item.file_name, number)
+            target = folder / str(number) / disk_name(name, number)
             target.parent.mkdir(mode=0o700)
             os.replace(item.actual_file_name, target)
             upload.paths.append(target)
+            upload.names.append(name)
         yield upload
     finally:
         for item in files:

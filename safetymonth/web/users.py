@@ -94,11 +94,16 @@ def change_password(config: Config, name: str, password: str) -> None:
             raise UserError(f"no user {name!r}")
 
 
-def check_password(repository: Repository, name: str, password: str) -> UserRecord | None:
-    """The user when ``password`` is theirs, else None (same cost for an unknown name)."""
+def password_hash_of(repository: Repository, name: str) -> tuple[UserRecord | None, str]:
+    """The user of this name and the hash a login is verified against (a dummy one for an
+    unknown name, so that a wrong name costs what a wrong password does)."""
     user = Accounts(repository).user(name)
+    return user, user.password_hash if user else _DUMMY_HASH
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    """argon2id verification: the costly part of a login, run outside the page pool."""
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password[:MAX_PASSWORD])
+        return bool(_hasher.verify(password_hash, password[:MAX_PASSWORD]))
     except (VerificationError, InvalidHashError):
-        return None
-    return user
+        return False

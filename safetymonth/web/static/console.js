@@ -1,4 +1,5 @@
-// The console's only script: a live countdown, and a reason asked before a decision is sent.
+// The console's only script: a live countdown, and a reason asked (in a <dialog>) before a
+// decision is sent.
 "use strict";
 
 function updateCountdown(element) {
@@ -17,16 +18,24 @@ function updateCountdown(element) {
 }
 
 function askReason(event) {
-  // A decision needs a reason: ask for it before the form is sent.
+  // A decision needs a reason: ask for it in the page's dialog before the form is sent.
   const form = event.target;
   const field = form.querySelector("input[name=reason]");
-  if (!field || field.value) return;
-  const reason = window.prompt(form.dataset.prompt || "请填写理由：");
-  if (!reason) {
-    event.preventDefault();
-    return;
-  }
-  field.value = reason;
+  const dialog = document.getElementById("reason-dialog");
+  if (!field || field.value || !dialog) return;
+  event.preventDefault();
+  const text = dialog.querySelector("textarea");
+  dialog.querySelector("label").textContent = form.dataset.prompt || "请填写理由：";
+  text.value = "";
+  dialog.returnValue = "";
+  dialog.onclose = () => {
+    const reason = text.value.trim();
+    if (dialog.returnValue === "ok" && reason) {
+      field.value = reason;
+      form.submit();
+    }
+  };
+  dialog.showModal();
 }
 
 document.addEventListener("DOMContentLoaded", () => {

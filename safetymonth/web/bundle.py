@@ -1,0 +1,124 @@
+"""A unit's files as one zip download, streamed as it is written (never held in memory or
+written to disk whole): ``单位名称-安全管理月材料.zip``.
+
+Members are named as ``export`` names files (the original name's last part, made safe for
+Windows, a second file of the same name numbered ``name (2).jpg``), and a file the unit sent
+more than once is in it once (:func:`safetymonth.export.same_content`). Stored, not
+deflated: photos, videos and .docx are compressed already, and a clerk's unzip is faster.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetymonth.export import same_content
+from safetymonth.filenames import safe_file_name, unique
+from safetymonth.storage.repository import Repository
+from safetymonth.validator.archive import member_name
+
+CHUNK = 256 * 1024
+ZIP64_FROM = 2**31  # members from this size need ZIP64 sizes (unknown until written)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One member: its name in the download, where its bytes are, and which zip member."""
+
+    name: str
+    path: Path
+    member: str | None  # the file's path in its attachment, when it is a zip member
+    size: int
+    received: str
+
+
+def download_name(unit_name: str) -> str:
+    return f"{unit_name}-安全管理月材料.zip"
+
+
+def entries(store: Repository, unit: str, accepted_only: bool) -> list[Entry]:
+    """The unit's files (or only those accepted after decisions), each content once."""
+    found, taken, seen = [], set(), set()
+    members: dict[Path, set[str]] = {}
+    for view in store.file_views(unit):
+        if (accepted_only and not view.ok) or same_content(view) in seen:
+            continue
+        path, member = store.path(view.stored_name), None
+        if view.name != view.attachment_name:
+            member = view.name[len(view.attachment_name) + 1:]
+            if view.kind == "archive" or member not in _members(path, members):
+                continue  # a zip in a zip, or a member refused as unsafe: never unpacked
+        seen.add(same_content(view))
+        stem, suffix = safe_file_name(view.name.rpartition("!")[2] or view.name,
+                                      f"文件{view.id}")
+        found.append(Entry(unique(stem, suffix, taken), path, member, view.size,
+                           view.received))
+    return found
+
+
+def _members(path: Path, known: dict[Path, set[str]]) -> set[str]:
+    """The member names of a stored zip as the validator names them, read once per zip."""
+    if path not in known:
+        with zipfile.ZipFile(path) as archive:
+            known[path] = {member_name(info) for info in archive.infolist()}
+    return known[path]
+
+
+class _Pending:
+    """What the zip writer wrote since the last chunk was handed on (no seek, no tell: the
+    writer then puts each member's sizes after its data)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts, self.size = b"".join(self.parts), [], 0
+        return data
+
+
+def stream(items: list[Entry], max_member: int) -> Iterator[bytes]:
+    """The zip's bytes, a chunk at a time (Starlette runs this iterator in a worker thread)."""
+    pending = _Pending()
+    with zipfile.ZipFile(pending, "w", zipfile.ZIP_STORED) as archive:  # type: ignore[arg-type]
+        for item in items:
+            info = zipfile.ZipInfo(item.name, _date_time(item.received))
+            with archive.open(info, "w", force_zip64=item.size >= ZIP64_FROM) as out:
+                for chunk in _bytes_of(item, max_member):
+                    out.write(chunk)
+                    if pending.size >= CHUNK:
+                        yield pending.take()
+            yield pending.take()
+    yield pending.take()
+
+
+def _bytes_of(item: Entry, max_member: int) -> Iterator[bytes]:
+    if item.member is None:
+        with item.path.open("rb") as source:
+            while chunk := source.read(CHUNK):
+                yield chunk
+        return
+    with zipfile.ZipFile(item.path) as archive:
+        info = next(entry for entry in archive.infolist() if member_name(entry) == item.member)
+        sent = 0
+        with archive.open(info) as source:
+            while sent < max_member and (chunk := source.read(min(CHUNK, max_member - sent))):
+                sent += len(chunk)
+                yield chunk
+
+
+def _date_time(received: str) -> tuple[int, int, int, int, int, int]:
+    """A member's time: when its mail was received (UTC, as stored)."""
+    digits = [int(part) for part in (received[:4], received[5:7], received[8:10],
+                                     received[11:13], received[14:16], received[17:19])]
+    return (max(digits[0], 1980), *digits[1:])  # type: ignore[return-value]
