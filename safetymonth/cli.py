@@ -386,7 +386,7 @@ def dismiss(ctx: click.Context, message: str, reason: str, by: str | None) -> No
 
     with _decisions(ctx) as (config, store):
         record = decisions.dismiss(config, store, message, reason, decisions.decided_by(by))
-        click.echo(decisions.describe(record, decisions.unit_names(config)))
+        click.echo(decisions.describe(record, decisions.unit_names(config), {}))
 
 
 def _judgement_command(action: str, summary: str) -> None:
