@@ -164,6 +164,15 @@ class Policy(_Strict):
     archive: ArchiveLimits = ArchiveLimits()
     probe: ProbeLimits = ProbeLimits()
 
+    @field_validator("video", mode="before")
+    @classmethod
+    def _video_rule(cls, value: object) -> object:
+        """A plain ``SizeRule`` (code written before videos had ``decode``) is taken with
+        the default decode."""
+        if isinstance(value, SizeRule) and not isinstance(value, VideoRule):
+            return value.model_dump()
+        return value
+
     @model_validator(mode="after")
     def _formats_of_their_kind(self) -> Policy:
         for key, rule, known in (("photo", self.photo, PHOTO_FORMATS),
