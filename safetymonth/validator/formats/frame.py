@@ -64,12 +64,13 @@ def first_picture(source: Source) -> Picture | str:
                 return _decode(av, source.path, logs)
             with source.open() as stream:
                 return _decode(av, stream, logs)
-        except av.FFmpegError:
+        except (av.FFmpegError, ValueError):  # ValueError: PyAV's own, on odd values
             return "文件无法被播放器打开（解码器报错）"
 
 
 def _decode(av: Any, target: Any, logs: list[tuple[int, str, str]]) -> Picture | str:
-    with av.open(target, options=OPEN_OPTIONS) as container:
+    # Tags in a legacy code page are no reason to refuse a file: they are not used here.
+    with av.open(target, options=OPEN_OPTIONS, metadata_errors="replace") as container:
         video = next((s for s in container.streams if s.type == "video"), None)
         if video is None:
             return "没有找到视频画面，文件可能损坏或缺少索引"

@@ -62,6 +62,7 @@ TRUN_PER_SAMPLE = (0x100, 0x200, 0x400, 0x800)  # duration, size, flags, composi
 @dataclass
 class Track:
     handler: bytes = b""
+    track_id: int = 0  # tkhd
     width: float = 0.0  # tkhd presentation size (16.16 fixed point in the file)
     height: float = 0.0
     rotation: int = 0
@@ -85,6 +86,7 @@ class Movie:
     truncated: bool = False
     fragmented: bool = False  # an mvex in the moov: the samples are in moof boxes
     fragments: int = 0
+    extended: set[int] = field(default_factory=set)  # track ids with a trex in the mvex
     problem: str | None = None  # the first structural error found
     tracks: list[Track] = field(default_factory=list)
     boxes: int = 0  # looked at so far
@@ -264,6 +266,7 @@ def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | N
                 return
         if kind == b"mvex":
             movie.fragmented = True
+            _read_trex(stream, body, box_end, movie)
         if kind == b"trak":
             movie.tracks.append(Track())
             _walk(stream, body, box_end, movie, movie.tracks[-1], depth + 1)
@@ -367,14 +370,38 @@ def _check_fragment(stream: BinaryIO, start: int, end: int, movie: Movie) -> Non
         first = True
         for child, child_start, child_end, child_header in _boxes(
                 stream, box_start + header, box_end, movie):
-            if first and child != b"tfhd":
-                movie.fail("视频片段缺少轨道片段头（tfhd）")
+            if first and not _known_track(stream, child, child_start + child_header, movie):
+                movie.fail("视频片段缺少轨道片段头（tfhd）或指向不存在的轨道")
                 return
             first = False
             if child == b"trun" and not _trun_fits(stream, child_start + child_header,
                                                    child_end):
                 movie.fail("视频片段的帧表（trun）超出其盒子")
                 return
+
+
+def _read_trex(stream: BinaryIO, start: int, end: int, movie: Movie) -> None:
+    """The track ids the ``mvex`` has defaults (``trex``) for: ffmpeg reads no fragment of a
+    track without one."""
+    for kind, box_start, _, header in _boxes(stream, start, end, movie):
+        if kind == b"trex":
+            stream.seek(box_start + header + 4)
+            raw = stream.read(4)
+            if len(raw) == 4:
+                movie.extended.add(struct.unpack(">I", raw)[0])
+
+
+def _known_track(stream: BinaryIO, kind: bytes, body: int, movie: Movie) -> bool:
+    """Whether a ``traf``'s first box is a ``tfhd`` naming a track of the ``moov`` that has
+    fragment defaults (``trex``)."""
+    if kind != b"tfhd":
+        return False
+    stream.seek(body + 4)
+    raw = stream.read(4)
+    if len(raw) < 4:
+        return False
+    track_id = struct.unpack(">I", raw)[0]
+    return track_id in movie.extended and track_id in {t.track_id for t in movie.tracks}
 
 
 def _trun_fits(stream: BinaryIO, body: int, end: int) -> bool:
@@ -398,6 +425,8 @@ def _read_tkhd(data: bytes, track: Track) -> None:
     matrix_at = 4 + (20 if data[:1] == b"\x00" else 32) + 16
     if len(data) < matrix_at + 44:
         return
+    id_at = 12 if data[:1] == b"\x00" else 20  # after version, flags and two dates
+    track.track_id = struct.unpack(">I", data[id_at:id_at + 4])[0]
     a, b = struct.unpack(">ii", data[matrix_at:matrix_at + 8])
     track.rotation = round(math.degrees(math.atan2(b, a))) % 360
     width, height = struct.unpack(">II", data[matrix_at + 36:matrix_at + 44])
