@@ -159,6 +159,46 @@ def test_mp4_whose_headers_claim_hd_over_a_tiny_stream_is_judged_at_the_true_siz
     assert codes(verdict) == [Code.RESOLUTION_TOO_LOW]
 
 
+def ffprobe_displayed(path: Path) -> tuple[int, int]:
+    """ffprobe's width widened by its sample aspect ratio, and its height."""
+    result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0",
+                             "-show_entries", "stream=width,height,sample_aspect_ratio",
+                             "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                            timeout=60)
+    width, height, sar = result.stdout.strip().split(",")[:3]
+    num, den = (int(part) for part in sar.split(":"))
+    return round(int(width) * num / den), int(height)
+
+
+@pytest.mark.parametrize(("recipe", "entry", "extra"), [
+    ("h264.mp4", b"avc1", ["-vf", "setsar=4/3"]),  # the VUI's pixel aspect
+    ("h264.mp4", b"avc1", ["-pix_fmt", "yuv422p10le"]),  # High 4:2:2, its own SPS layout
+    ("hevc.mp4", b"hvc1", ["-vf", "setsar=4/3"]),  # the aspect after the reference sets
+])
+def test_codec_headers_give_cropping_and_pixel_aspect_as_ffprobe_does(
+        folder: Path, tmp_path: Path, recipe: str, entry: bytes, extra: list[str]) -> None:
+    """1278×718 is coded as 1280×720 and cropped in the SPS; the container is made to claim
+    1920×1080 (``pasp`` removed), so only the codec header can give the true size."""
+    source = ffmpeg(tmp_path / f"source-{recipe}", *[arg.format(size="1278x718")
+                                                      for arg in TESTSRC],
+                    *RECIPES[recipe], *extra)
+
+    def lie(data: bytearray) -> None:
+        set_tkhd_size(data, 1920, 1080)
+        set_entry_size(data, entry, 1920, 1080)
+        pasp = data.find(b"pasp", data.find(b"stsd"))
+        if pasp > 0:
+            data[pasp:pasp + 4] = b"free"
+
+    path = changed(source, tmp_path / f"lying-{recipe}", lie)
+    expected = ffprobe_displayed(path)
+
+    verdict = verdict_of(path, LENIENT["off"])
+
+    assert verdict.ok, verdict.reasons
+    assert (verdict.width, verdict.height) == expected
+
+
 @pytest.mark.parametrize("mode", ["frame", "off"])
 def test_mp4_whose_track_header_alone_claims_720p_is_judged_at_the_true_size(
         folder: Path, tmp_path: Path, mode: str) -> None:
