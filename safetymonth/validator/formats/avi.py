@@ -67,6 +67,8 @@ FOURCCS = {
          "AZPR", "RPZA", "M101", "M102", "YUV2", "2VUY", "XD5D", "XD5E", "XD5F",
          "MSRL", "VCR1", "PDVC", "SPDV"},
 }
+# FFmpeg's decoder for each codec family whose first frame a decoder takes alone.
+DECODERS = {"H264": "h264", "MPEG4": "mpeg4", "MJPEG": "mjpeg", "MPEG2": "mpeg2video"}
 # biCompression values below 32 are the uncompressed and RLE bitmaps (BI_RGB, BI_RLE8, ...).
 BITMAP_CODES = range(0, 32)
 
@@ -82,6 +84,7 @@ class Stream:
     aspect: float | None = None
     has_format: bool = False
     compression: bytes = b""  # strf biCompression
+    extradata: bytes = b""  # what follows the bitmap header in strf: the decoder's setup
     number: int = 0  # its place among the streams: the "00" of its "00dc" chunks
 
 
@@ -118,23 +121,35 @@ def probe(stream: BinaryIO, size: int, policy: Policy, source: Source) -> Verdic
     movie = _movie_list(stream, size)
     if isinstance(movie, str):
         return corrupt(verdict, movie)
+    first = _first_frame(stream, movie, found.number)
     try:
-        picture = _first_frame_picture(stream, movie, found.number, codec)
+        picture = _frame_picture(stream, first, codec)
     except codecs.Short:
         return corrupt(verdict, "第一帧的编码头无效，播放器无法解码")
     if picture is not None:
         if not picture.plausible():
             return corrupt(verdict, "视频编码参数中的尺寸不合理")
         verdict.width, verdict.height = picture.displayed()
-    return frame.confirm(verdict, policy, source)
+    sample = None
+    if first and codec in DECODERS:
+        sample = frame.Sample(DECODERS[codec], first[0], first[1], found.extradata)
+    return frame.confirm(verdict, policy, source, sample=sample)
 
 
-def _first_frame_picture(stream: BinaryIO, movie: tuple[int, int], number: int,
-                         codec: str) -> Picture | None:
+def _frame_picture(stream: BinaryIO, first: tuple[int, int] | None,
+                   codec: str) -> Picture | None:
     """The picture the first video frame's own header declares, or None (no frame found in
     the first chunks, or a codec whose header we do not read)."""
-    if not codec:
+    if not first or not codec:
         return None
+    stream.seek(first[0])
+    return codecs.from_frame(codec, stream.read(min(first[1], MAX_FRAME_READ)))
+
+
+def _first_frame(stream: BinaryIO, movie: tuple[int, int],
+                 number: int) -> tuple[int, int] | None:
+    """(offset, length) of the first video frame's data in the ``movi`` list, or None when
+    none is among its first chunks."""
     wanted = (b"%02d" % number, (b"dc", b"db"))
     position, end = movie
     for _ in range(MAX_MOVIE_CHUNKS):
@@ -146,7 +161,7 @@ def _first_frame_picture(stream: BinaryIO, movie: tuple[int, int], number: int,
             position += 12
             continue
         if kind[:2] == wanted[0] and kind[2:] in wanted[1] and length:
-            return codecs.from_frame(codec, stream.read(min(length, MAX_FRAME_READ)))
+            return (position + 8, length) if position + 8 + length <= end else None
         position += 8 + length + (length & 1)
     return None
 
@@ -218,6 +233,7 @@ def _stream_size(data: bytes, start: int, end: int) -> Stream | None:
                 width, height = struct.unpack("<ii", data[body + 4:body + 12])
                 found.size = (abs(width), abs(height))
                 found.compression = data[body + 16:body + 20]
+                found.extradata = data[body + BITMAP_HEADER:body + length]
         elif kind == b"vprp" and length >= 24:
             x, y = struct.unpack("<HH", data[body + 20:body + 24])[::-1]
             found.aspect = x / y if x and y else None

@@ -14,7 +14,7 @@ from safetymonth.validator.formats import h264, hevc, jpeg, mpegvideo
 from safetymonth.validator.formats.bits import Short
 from safetymonth.validator.formats.picture import Picture
 
-__all__ = ["Short", "from_config", "from_frame"]
+__all__ = ["Short", "decoder_specific_info", "from_config", "from_frame"]
 
 ESDS_DECODER_SPECIFIC = 0x05
 
@@ -29,7 +29,7 @@ def from_config(kind: bytes, config: bytes) -> Picture | None:
             raise Short("hvcC without an SPS")
         return hevc.parse_sps(sps)
     if kind == b"esds":
-        info = _decoder_specific_info(config)
+        info = decoder_specific_info(config)
         return mpegvideo.video_object_layer(info) if info else None
     return None
 
@@ -63,7 +63,7 @@ def _avcc(config: bytes) -> Picture:
     return h264.parse_sps(sps)
 
 
-def _decoder_specific_info(esds: bytes) -> bytes | None:
+def decoder_specific_info(esds: bytes) -> bytes | None:
     """The DecoderSpecificInfo descriptor of an ``esds`` body (after version and flags)."""
     position = 4
     while position + 2 <= len(esds):

@@ -19,7 +19,8 @@ over everything else, at the same cost for any length.
   past the ``stco``, chunk offsets inside the file, an ``mdhd`` time scale above 0, a sample
   description for every track that has samples; in a fragmented file, a ``tfhd`` first in
   every ``traf`` and ``trun`` counts that fit their box. Besides the counts, only the last
-  ``stsc`` entry and the chunk offsets (up to ``MAX_OFFSETS_READ``) are read.
+  ``stsc`` entry and the chunk offsets (all, or the first and last ``MAX_OFFSETS_CHECKED``)
+  are read.
 - The picture size is the codec's (the ``avcC``/``hvcC`` SPS, the ``esds`` VOL), not the
   container's (see ``picture``); then, with ``policy.video.decode: frame``, the first keyframe
   is decoded in the sandbox (``frame``).
@@ -53,8 +54,14 @@ MAX_SIDE = 16384  # larger than any camera writes (8K is 7680): a corrupt header
 MAX_SIZE_FACTOR = 4  # tkhd against the sample entry: anamorphic, yes; a thousandfold, no
 # Bytes per entry (after version, flags and count) of the tables whose count must fit the box.
 TABLE_ENTRY = {b"stts": 8, b"ctts": 8, b"stss": 4, b"stsc": 12, b"stco": 4, b"co64": 8}
-MAX_OFFSETS_READ = 4 * 1024 * 1024  # a 4 GB file has some 100,000 chunks: 400 KB
+# Chunk offsets checked against the file's end: all of them up to this many, else this many
+# at each end of the table (a cut file loses its last chunks). A 10 MB video has about 1,500
+# chunks per track, a 1 GB one 200,000+, whose max() alone would take 12 ms.
+MAX_OFFSETS_CHECKED = 1024
 CODEC_CONFIGS = {b"avcC", b"hvcC", b"esds"}
+# Sample entries whose first sample a decoder takes alone (FFmpeg's decoder names).
+DECODERS = {"avc1": "h264", "avc3": "h264", "hvc1": "hevc", "hev1": "hevc", "mp4v": "mpeg4",
+            "jpeg": "mjpeg", "mjpa": "mjpeg"}
 TRUN_OPTIONAL = ((0x001, 4), (0x004, 4))  # data offset, first sample flags
 TRUN_PER_SAMPLE = (0x100, 0x200, 0x400, 0x800)  # duration, size, flags, composition offset
 
@@ -77,6 +84,9 @@ class Track:
     counts: dict[bytes, int] = field(default_factory=dict)  # entries of stts, stsc...
     last_first_chunk: int = 0  # the first chunk of stsc's last entry
     max_offset: int = 0  # the largest chunk offset read
+    first_offset: int = 0  # of the first chunk
+    first_size: int = 0  # of the first sample
+    first_sync: int = 1  # the first sample stss lists as a keyframe (all are, without stss)
 
 
 @dataclass
@@ -126,7 +136,20 @@ def probe(stream: BinaryIO, size: int, policy: Policy, source: Source) -> Verdic
         if not picture.plausible():
             return corrupt(verdict, "视频编码参数中的尺寸不合理")
         verdict.width, verdict.height = picture.displayed(turned)
-    return frame.confirm(verdict, policy, source, turned)
+    return frame.confirm(verdict, policy, source, turned, _first_sample(movie, video),
+                         video.pixel_aspect)
+
+
+def _first_sample(movie: Movie, track: Track) -> frame.Sample | None:
+    """The first sample, for a decoder alone, when it is a keyframe of a codec we map; None
+    sends the file to FFmpeg's demuxer."""
+    name = DECODERS.get(track.codec)
+    if movie.fragmented or name is None or not track.first_size or track.first_sync != 1:
+        return None
+    extradata = track.config[1] if track.config else b""
+    if track.config and track.config[0] == b"esds":
+        extradata = codecs.decoder_specific_info(extradata) or b""
+    return frame.Sample(name, track.first_offset, track.first_size, extradata)
 
 
 def _codec_picture(track: Track) -> Picture | None:
@@ -304,6 +327,8 @@ def _read_table(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Movie
         table = (count * bits + 7) // 8
         track.samples = count
         fixed = 12
+        if kind == b"stsz":
+            track.first_size = field_or_size or _first_entry(stream, body + 12, end)
     else:
         count = struct.unpack(">I", head[4:8])[0]
         table = count * (8 if kind == b"co64" else 4)
@@ -328,6 +353,12 @@ def _read_entries(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Mov
         movie.fail(f"{_name(kind)}表的条目数超出其盒子")
         return
     track.counts[kind] = count
+    if kind == b"stss" and count:
+        track.first_sync = _first_entry(stream, body + 8, end)
+    if kind in (b"stco", b"co64") and count:
+        stream.seek(body + 8)
+        raw = stream.read(entry)
+        track.first_offset = int.from_bytes(raw, "big") if len(raw) == entry else 0
     if kind == b"stsc" and count:
         stream.seek(body + 8 + (count - 1) * entry)
         track.last_first_chunk = struct.unpack(">I", stream.read(4).rjust(4, b"\0"))[0]
@@ -335,17 +366,25 @@ def _read_entries(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Mov
         track.max_offset = max(track.max_offset, _max_offset(stream, body + 8, count, entry))
 
 
+def _first_entry(stream: BinaryIO, at: int, end: int) -> int:
+    """The 32-bit entry at ``at``, 0 when it is not inside the box."""
+    if at + 4 > end:
+        return 0
+    stream.seek(at)
+    return struct.unpack(">I", stream.read(4).rjust(4, b"\0"))[0]
+
+
 def _max_offset(stream: BinaryIO, start: int, count: int, entry: int) -> int:
-    """The largest chunk offset: of the whole table when it is at most ``MAX_OFFSETS_READ``
-    bytes, else of its first and last entries (offsets grow through a file)."""
-    if count * entry <= MAX_OFFSETS_READ:
-        stream.seek(start)
-        table = array("Q" if entry == 8 else "I", stream.read(count * entry))
+    """The largest chunk offset of the whole table, or of its first and last
+    ``MAX_OFFSETS_CHECKED`` entries when it is longer: a cost that does not grow with length."""
+    stream.seek(start)
+    if count <= 2 * MAX_OFFSETS_CHECKED:
+        raw = stream.read(count * entry)
     else:
-        stream.seek(start)
-        first = stream.read(entry)
-        stream.seek(start + (count - 1) * entry)
-        table = array("Q" if entry == 8 else "I", first + stream.read(entry))
+        raw = stream.read(MAX_OFFSETS_CHECKED * entry)
+        stream.seek(start + (count - MAX_OFFSETS_CHECKED) * entry)
+        raw += stream.read(MAX_OFFSETS_CHECKED * entry)
+    table = array("Q" if entry == 8 else "I", raw[:len(raw) - len(raw) % entry])
     if table.itemsize != entry:  # "I" is 4 bytes on every platform Python runs on
         return 0
     if array("H", [1]).tobytes() == b"\x01\x00":
