@@ -89,6 +89,8 @@ def decode_sample(source: Source, sample: Sample) -> Picture | str:
             codec = av.CodecContext.create(sample.codec, "r")
             codec.extradata = sample.extradata or None
             codec.thread_count = 1
+            # Deblocking finds no error and is a third of an H.264 picture's decode.
+            codec.options = {"skip_loop_filter": "all"}
             frames = [*codec.decode(av.Packet(data)), *codec.decode(None)]
         except (av.FFmpegError, ValueError):
             return UNDECODABLE
