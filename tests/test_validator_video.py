@@ -352,6 +352,21 @@ def test_avi_of_a_codec_no_decoder_knows_is_corrupt(folder: Path, tmp_path: Path
     assert codes(verdict) == [Code.CORRUPT]
 
 
+@pytest.mark.parametrize("mode", ["frame", "off"])
+def test_mp4_of_a_codec_no_decoder_knows_is_corrupt(folder: Path, tmp_path: Path,
+                                                    mode: str) -> None:
+    def unknown_codec(data: bytearray) -> None:
+        at = box(data, b"avc1", after=b"stsd")
+        data[at + 4:at + 8] = b"QQQQ"
+
+    path = changed(make(folder, "h264.mp4", "1280x720"), tmp_path / "qqqq.mp4", unknown_codec)
+    assert "Decoder (codec none) not found" in ffmpeg_complaints(path)
+
+    verdict = verdict_of(path, LENIENT[mode])
+
+    assert codes(verdict) == [Code.CORRUPT]
+
+
 def test_frame_decode_off_still_reads_the_codec_headers(folder: Path, tmp_path: Path) -> None:
     """``decode: off`` saves the sandbox round trip; the SPS is still the size's source."""
     path = changed(make(folder, "h264.mp4", "320x180"), tmp_path / "off.mp4",

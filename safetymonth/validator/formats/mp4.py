@@ -59,6 +59,14 @@ TABLE_ENTRY = {b"stts": 8, b"ctts": 8, b"stss": 4, b"stsc": 12, b"stco": 4, b"co
 # chunks per track, a 1 GB one 200,000+, whose max() alone would take 12 ms.
 MAX_OFFSETS_CHECKED = 1024
 CODEC_CONFIGS = {b"avcC", b"hvcC", b"esds"}
+# Video sample entries FFmpeg has a decoder for (its mov tags), as cameras, phones and editors
+# write them; the families of professional variants by their first two letters.
+KNOWN_ENTRIES = {"avc1", "avc2", "avc3", "avc4", "hvc1", "hev1", "dvh1", "dvhe", "dva1", "dvav",
+                 "mp4v", "jpeg", "mjpa", "mjpb", "av01", "vp08", "vp09", "s263", "h263",
+                 "mp1v", "mp2v", "m1v ", "m2v1", "icod", "2vuy", "yuv2", "v210", "raw ",
+                 "png ", "mx3n", "mx5n", "mx3p", "mx5p", "rle ", "smc ", "rpza", "cvid",
+                 "svq1", "svq3", "8BPS", "tiff", "mpeg", "AVdn", "AVdh", "AV1x", "AVUI"}
+KNOWN_FAMILIES = ("ap", "xd", "hd", "dv", "ai")  # ProRes, XDCAM, HDV, DV, AVC-Intra
 # Sample entries whose first sample a decoder takes alone (FFmpeg's decoder names).
 DECODERS = {"avc1": "h264", "avc3": "h264", "hvc1": "hevc", "hev1": "hevc", "mp4v": "mpeg4",
             "jpeg": "mjpeg", "mjpa": "mjpeg"}
@@ -184,6 +192,9 @@ def _video_problem(movie: Movie, track: Track) -> str | None:
     """What makes the video track unplayable, or None."""
     if not track.descriptions:
         return "视频轨道缺少编码描述（stsd）"
+    if track.codec and not (track.codec in KNOWN_ENTRIES
+                            or track.codec.startswith(KNOWN_FAMILIES)):
+        return frame.NO_DECODER
     if not movie.fragmented and not (track.samples and track.chunks):
         return "视频轨道没有帧（索引表为空）"
     if movie.fragmented and not (track.samples or movie.fragments):
