@@ -33,9 +33,10 @@ MAX_PACKETS = 300  # packets of the video stream read to reach its first keyfram
 MAX_BYTES = 64 * 1024 * 1024
 # Opening a file, FFmpeg reads ahead to identify its streams (5 MB and 5 s by default) and,
 # for H.264, decodes up to 7 frames to guess the reorder delay: twice our decode's cost, for
-# nothing we use. So it reads at most 256 KB / 0.5 s, and the decoders it opens for that skip
-# every frame (``skip_frame``, a per-stream codec option); ours, opened afterwards, does not.
-OPEN_OPTIONS = {"probesize": str(256 * 1024), "analyzeduration": "500000",
+# nothing we use. So it reads at most 64 KB / 0.1 s (a program or transport stream names its
+# video in its first packets), and the decoders it opens for that skip every frame
+# (``skip_frame``, a per-stream codec option); ours, opened afterwards, does not.
+OPEN_OPTIONS = {"probesize": str(64 * 1024), "analyzeduration": "100000",
                 "threads": "1", "skip_frame": "all"}
 NO_DECODER = "视频编码无法识别，播放器无法解码"
 UNDECODABLE = "视频画面无法解码"
