@@ -116,6 +116,14 @@ class PhotoRule(SizeRule):
     decode: Literal["scaled", "off"] = "scaled"
 
 
+class VideoRule(SizeRule):
+    """Videos also say whether one picture is decoded: ``frame`` decodes the first keyframe
+    in a sandbox worker (the size a player shows, and proof that a decoder opens the file),
+    ``off`` trusts the container's and the codec's headers alone."""
+
+    decode: Literal["frame", "off"] = "frame"
+
+
 class ProbeLimits(_Strict):
     """What one third-party parser may take in its sandboxed worker, per file."""
 
@@ -145,8 +153,8 @@ class Policy(_Strict):
 
     photo: PhotoRule = PhotoRule(formats=["JPEG", "PNG", "PSD"], min_long_side=1920,
                                  min_short_side=1080)
-    video: SizeRule = SizeRule(formats=["MP4", "MPG2", "AVI", "MTS"], min_long_side=1280,
-                               min_short_side=720)
+    video: VideoRule = VideoRule(formats=["MP4", "MPG2", "AVI", "MTS"], min_long_side=1280,
+                                 min_short_side=720)
     document: DocumentRule = DocumentRule()
     # The 2016 notice says videos "大于" 1280×720; the design card says "at least".
     inclusive: bool = True
@@ -155,6 +163,15 @@ class Policy(_Strict):
     max_image_pixels: int = Field(default=200_000_000, ge=1)
     archive: ArchiveLimits = ArchiveLimits()
     probe: ProbeLimits = ProbeLimits()
+
+    @field_validator("video", mode="before")
+    @classmethod
+    def _video_rule(cls, value: object) -> object:
+        """A plain ``SizeRule`` (code written before videos had ``decode``) is taken with
+        the default decode."""
+        if isinstance(value, SizeRule) and not isinstance(value, VideoRule):
+            return value.model_dump()
+        return value
 
     @model_validator(mode="after")
     def _formats_of_their_kind(self) -> Policy:

@@ -25,6 +25,9 @@ from tests.test_validator_structure import ffmpeg_decodes
 
 CONTRACT_KEYS = {"path", "kind", "format", "width", "height", "ok", "reasons", "warnings"}
 MUTANTS_PER_FILE = 8
+SEEDS = Path(__file__).parent / "data" / "hostile" / "seeds"
+# Video kinds the corpus has no file of, as tiny ffmpeg seeds (tests/data/hostile/README.md).
+SEED_KINDS = ["seed-fragmented.mp4", "seed-hevc.mp4", "seed-mpeg2.mpg", "seed-mjpeg.avi"]
 MAILS = 36
 PROBE = {"timeout": 3, "max_memory": "1 GiB"}
 
@@ -38,8 +41,9 @@ def test_mutated_media_each_get_a_verdict(tmp_path: Path, media: dict[str, Path]
     folder = tmp_path / "mutants"
     folder.mkdir()
     mutants = []
-    for number, name in enumerate(sorted(media)):
-        data = media[name].read_bytes()
+    sources = {**media, **{name: SEEDS / name for name in SEED_KINDS}}
+    for number, name in enumerate(sorted(sources)):
+        data = sources[name].read_bytes()
         for copy in range(MUTANTS_PER_FILE):
             rng = random.Random(number * 1000 + copy)
             mutant = folder / f"{copy}-{name}"

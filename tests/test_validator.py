@@ -176,12 +176,16 @@ def test_unreadable_path_is_a_verdict_not_a_traceback(tmp_path: Path, policy: Po
 def test_mp4_and_avi_are_read_without_mediainfo(name: str, reader: str,
                                                 media: dict[str, Path]) -> None:
     """Their indexes grow with length, so their headers are read directly (constant cost)."""
+    from safetymonth.config import VideoRule
     from safetymonth.validator.formats import avi, mp4
+    from safetymonth.validator.sandbox import Source
 
     module = {"mp4": mp4, "avi": avi}[reader]
     path = media[name]
+    headers_only = Policy(video=VideoRule(formats=["MP4", "AVI"], min_long_side=1,
+                                          min_short_side=1, decode="off"))
     with path.open("rb") as stream:
-        verdict = module.probe(stream, path.stat().st_size)
+        verdict = module.probe(stream, path.stat().st_size, headers_only, Source(str(path)))
     assert verdict is not None
     expected_width, expected_height = SINGLE_FILE_CASES[name][3]
     assert (verdict.width, verdict.height) == (expected_width, expected_height)

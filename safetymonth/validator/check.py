@@ -82,10 +82,11 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
     # MP4/MOV and AVI headers are read directly (their indexes grow with length); MediaInfo
     # reads the stream formats, and any file the direct readers find no video track in.
     direct = {"ISOBMFF": mp4.probe, "AVI": avi.probe}.get(family)
-    verdict = direct(stream, size) if direct else None
+    verdict = direct(stream, size, policy, source) if direct else None
     if verdict is not None:
         return verdict
-    verdict = sandboxed(new(Kind.VIDEO, found.format), policy, media.probe_video, source)
+    verdict = sandboxed(new(Kind.VIDEO, found.format), policy, media.probe_video, source,
+                        policy.video.decode == "frame")
     verdict.format = verdict.format or found.format
     return verdict
 

@@ -39,7 +39,9 @@ def _cap_cpu(timeout: float) -> None:
 
 def serve(requests: Connection, replies: Connection) -> None:
     # Imported here, under the cap: these are the parsers the cap is for.
-    from safetymonth.validator.formats import jpeg, media  # noqa: F401
+    import av  # noqa: F401 (FFmpeg, for the video frame decode)
+
+    from safetymonth.validator.formats import frame, jpeg, media  # noqa: F401
 
     try:
         _serve(requests, replies)

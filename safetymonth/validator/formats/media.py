@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from pymediainfo import MediaInfo
 
+from safetymonth.validator.formats import frame
 from safetymonth.validator.formats.base import NO_VIDEO, READ_ERRORS, corrupt, new
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Kind, Verdict
@@ -69,8 +70,10 @@ def parse(source: Source) -> MediaInfo:
                                mediainfo_options=MEDIAINFO_OPTIONS)
 
 
-def probe_video(source: Source) -> Verdict:
-    """Runs in a sandbox worker."""
+def probe_video(source: Source, decode: bool = False) -> Verdict:
+    """Runs in a sandbox worker. ``decode``: the first keyframe is decoded as well, and its
+    size is the verdict's (MediaInfo reports the headers' claims: an MPEG-2 sequence header of
+    4095×4095 over 320×180 slices is "4095×4095" to it, and to no decoder)."""
     verdict = new(Kind.VIDEO, None)
     try:
         info = parse(source)
@@ -86,6 +89,9 @@ def probe_video(source: Source) -> Verdict:
         return corrupt(verdict, NO_VIDEO)
     if not _fill_size(verdict, video):
         return corrupt(verdict, "无法读取视频分辨率")
+    if decode:
+        turned = round(_number(getattr(video, "rotation", None)) or 0) % 180 == 90
+        frame.apply(verdict, frame.first_picture(source), turned)
     return verdict
 
 

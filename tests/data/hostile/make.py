@@ -35,6 +35,10 @@ ZZUF = {
     "contradictory-stsc-stco.mp4": ("seed.mp4", 577, "0.002"),
     "unreadable-header.mp4": ("seed.mp4", 596, "0.002"),
     "no-frame-size.mp4": ("seed.mp4", 580, "0.002"),
+    # Found by the video branch's fuzz run (issue 16): main called all three ok.
+    "fragment-without-trex.mp4": ("seed-fragmented.mp4", 35, "0.002"),
+    "mjpeg-garbled-huffman.avi": ("seed-mjpeg.avi", 60, "0.002"),
+    "mjpeg-garbled-huffman-2.avi": ("seed-mjpeg.avi", 1, "0.004"),
 }
 
 
