@@ -168,14 +168,8 @@ def _board_rows(request: Request, found: views.Board) -> dict[views.BoardRow, Ma
     return rows
 
 
-@router.get("/units/{ident:path}")  # a name may hold "/" (no id)
-async def unit(request: Request, ident: str, who: Who) -> Response:
-    page = await pool(request).run(views.unit_page, config(request), _unit(request, ident))
-    return render(request, "unit.html", who, page=page, views=views,
-                  reply_text=views.reply_text)
-
-
-@router.get("/units/{ident}/files.zip")
+# Before the unit page, whose path parameter would take "…/files.zip" as a unit name.
+@router.get("/units/{ident:path}/files.zip")
 async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") -> Response:
     """The unit's files (``?accepted=1``: only those accepted) as one zip, streamed."""
     target = _unit(request, ident)
@@ -187,6 +181,13 @@ async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") 
         media_type="application/zip", headers={
             "content-disposition": downloads.disposition(False,
                                                          bundle.download_name(target.name))})
+
+
+@router.get("/units/{ident:path}")  # a name may hold "/" (no id)
+async def unit(request: Request, ident: str, who: Who) -> Response:
+    page = await pool(request).run(views.unit_page, config(request), _unit(request, ident))
+    return render(request, "unit.html", who, page=page, views=views,
+                  reply_text=views.reply_text)
 
 
 def _unit(request: Request, ident: str) -> Unit:
