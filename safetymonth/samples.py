@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -205,10 +206,16 @@ def make_sample_set(folder: Path) -> list[Path]:
     return made
 
 
+def fill_folder_from_argv(make: Callable[[Path], list[Path]], default: str) -> tuple[Path, int]:
+    """What a sample script's ``main`` does: ``make`` fills the folder named by its one
+    argument (``default`` without one). The folder and how many files were made."""
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(default)
+    return folder, len(make(folder))
+
+
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("var/samples")
-    made = make_sample_set(folder)
-    print(f"wrote {len(made)} sample files to {folder}")
+    folder, made = fill_folder_from_argv(make_sample_set, "var/samples")
+    print(f"wrote {made} sample files to {folder}")
 
 
 if __name__ == "__main__":

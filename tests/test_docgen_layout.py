@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from safetymonth import docgen
-from safetymonth.docgen import documents, layout, models, pdf, titles
+from safetymonth.docgen import documents, geometry, measure, models, pdf, titles
 from tests.test_docgen_conformance import (
     BLOCK_BOTTOM,
     BLOCK_LEFT,
@@ -153,11 +153,11 @@ def test_only_a_paragraph_a_little_over_one_line_is_squeezed() -> None:
     break): it is set a little tighter, on one line. A paragraph that fits, or that runs
     onto a second line by more, keeps the grid's spacing."""
     spilled = "2.重大事故隐患整改率100%，一般隐患整改率不低于95%。"
-    spacing = layout.squeezed_spacing(spilled)
+    spacing = measure.squeezed_spacing(spilled)
     assert spacing is not None
-    assert layout.CHAR_SPACING - layout.SQUEEZE_PT <= spacing < layout.CHAR_SPACING
-    assert layout.squeezed_spacing("3.消防设施完好率100%，疏散通道、安全出口保持畅通。") is None
-    assert layout.squeezed_spacing(spilled + "一般隐患整改率") is None
+    assert geometry.CHAR_SPACING - measure.SQUEEZE_PT <= spacing < geometry.CHAR_SPACING
+    assert measure.squeezed_spacing("3.消防设施完好率100%，疏散通道、安全出口保持畅通。") is None
+    assert measure.squeezed_spacing(spilled + "一般隐患整改率") is None
 
 
 def _plain_chinese(text: str) -> bool:
@@ -308,6 +308,6 @@ def test_a_book_title_longer_than_a_line_breaks_at_a_word_inside_it() -> None:
     ("{{ unit.category }}", False),  # a long name that is not an address
 ])
 def test_only_addresses_may_break_inside(text: str, breaks: bool) -> None:
-    made = layout.breakable(text)
-    assert made.replace(layout.ZERO_WIDTH_SPACE, "") == text
-    assert (layout.ZERO_WIDTH_SPACE in made) == breaks
+    made = measure.breakable(text)
+    assert made.replace(measure.ZERO_WIDTH_SPACE, "") == text
+    assert (measure.ZERO_WIDTH_SPACE in made) == breaks

@@ -13,7 +13,9 @@ import pytest
 
 from safetymonth.config import load_config
 from safetymonth.mailbox import samplemail
-from safetymonth.mailbox.parse import decode_text, parse, safe_name
+from safetymonth.mailbox.attachments import safe_name
+from safetymonth.mailbox.charsets import decode_text
+from safetymonth.mailbox.parse import parse
 from safetymonth.mailbox.samplemail import (
     Media,
     file_part,

@@ -12,8 +12,9 @@ from email import policy
 
 import pytest
 
-from safetymonth.mailbox import parse as parse_module
-from safetymonth.mailbox.parse import Runs, parse, skeleton
+from safetymonth.mailbox import runs as parse_module
+from safetymonth.mailbox.parse import parse
+from safetymonth.mailbox.runs import Runs, skeleton
 from safetymonth.mailbox.samplemail import file_part, message, text_part, utf8_name
 
 BIG = os.urandom(3 * 1024 * 1024 + 7)

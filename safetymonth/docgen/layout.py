@@ -9,76 +9,51 @@ from __future__ import annotations
 
 import enum
 import io
-import math
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import docx
 from docx.document import Document
-from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_BREAK, WD_LINE_SPACING, WD_PARAGRAPH_ALIGNMENT, WD_TAB_ALIGNMENT
-from docx.shared import Mm, Pt, RGBColor, Twips
+from docx.shared import Mm, Pt, Twips
 from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph
 from lxml.etree import _Element
 
 from safetymonth.docgen import markup, oxml, titles
-from safetymonth.docgen.fonts import (
-    DEFAULT_FACES,
-    FANGSONG,
-    HEITI,
-    KAITI,
-    SONGTI,
-    XIAOBIAOSONG,
-    Faces,
+from safetymonth.docgen.fonts import DEFAULT_FACES, FANGSONG, HEITI, Faces
+from safetymonth.docgen.geometry import (
+    BLOCK_H,
+    BLOCK_W,
+    BODY_PT,
+    BOTTOM,
+    CELL_MARGIN_MM,
+    CHAR,
+    FOOTER_MM,
+    HALF_LEADING_MM,
+    IMPRINT_INNER_PT,
+    IMPRINT_OUTER_PT,
+    IMPRINT_PAD_PT,
+    LEFT,
+    LINE_PITCH,
+    MARK_PT,
+    PAGE_H,
+    PAGE_TITLE_DROP,
+    PAGE_W,
+    RIGHT,
+    RULE_SPACE_PT,
+    SMALL_PT,
+    TOP,
 )
-
-# --- GB/T 9704-2012 in numbers ------------------------------------------------------------
-PAGE_W, PAGE_H = 210, 297  # A4, mm
-TOP, BOTTOM, LEFT, RIGHT = 37, 35, 28, 26  # margins: a 156 × 225 mm text block
-BLOCK_W, BLOCK_H = PAGE_W - LEFT - RIGHT, PAGE_H - TOP - BOTTOM
-LINE_PITCH = 579  # twips: 22 lines in 225 mm
-BODY_PT = 16  # 3号
-TITLE_PT = 22  # 2号
-SMALL_PT = 14  # 4号: page numbers, 版记, tables
-CHAR_SPACING = -0.25  # pt: 28 characters of 16 pt fit 156 mm in LibreOffice and Word
-CHAR = BODY_PT + CHAR_SPACING  # advance of one body character, pt
-RED = RGBColor(0xFF, 0x00, 0x00)
-# GB/T 9704 places the printed characters: the first line's glyphs start 37 mm from the top.
-# LibreOffice centres a 16 pt line in its grid line, so the page margin sits half the leading
-# higher (and the bottom margin as much lower), keeping the 225 mm, 22-line block. (With any
-# other height LibreOffice centres the 22 grid lines in the area and the text moves.)
-HALF_LEADING_MM = (LINE_PITCH / 20 - BODY_PT) / 2 * 25.4 / 72
-
-HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG, 4: FANGSONG}
-
-# Calibrated in LibreOffice against the PDF (tests/test_docgen_conformance.py measures it):
-# the mark's glyph top lands 35 mm below the text block with this space before its line.
-MARK_PT = 42  # 初号; shrunk when a long mark would not fit the text block
-MARK_SPACE_BEFORE_MM = 35.6
-MARK_LINE = 2 * LINE_PITCH
-# Paragraph-border gap: the red rule 4 mm under the 发文字号's em box (the line's own half
-# leading, 2.3 mm, comes on top of this gap).
-RULE_SPACE_PT = 3
-FOOTER_MM = 21.5  # page-number line: its top about 7 mm under the text block
-# A title opening a page is dropped this far so its glyphs start at the block's top (37 mm);
-# the blank line under it is shortened as much, so the body below stays on the grid.
-PAGE_TITLE_DROP = 96  # twips
-# LibreOffice always puts about 3.4 pt between a Chinese character and a digit or Latin letter
-# (it ignores autoSpaceDE/DN; measured in the PDF). Word's autospace, on by default, also adds
-# a gap there (its size not measured here).
-AUTOSPACE_PT = 3.4
-# Digits and Latin letters: 0.5 em in 仿宋_GB2312, 0.56 em in Noto Serif CJK (measured in the
-# LibreOffice PDF). The mean keeps a signature within about 0.6 mm of centre over a date
-# with eight digits in either.
-NARROW_EM = 0.53
-# Data tables (4号): cell margins, and room for the estimate of a cell's width to err.
-CELL_MARGIN_MM, CELL_SLACK_MM = 1.0, 1.5
-# 版记 (4号, off the grid): exact 20 pt lines, 3 pt before and after each, rules of 1 pt
-# (outer) and 0.75 pt (between).
-IMPRINT_LINE_PT, IMPRINT_PAD_PT, IMPRINT_OUTER_PT, IMPRINT_INNER_PT = 20, 3, 1, 0.75
+from safetymonth.docgen.measure import (
+    breakable,
+    fitted_widths,
+    imprint_row_pt,
+    squeezed_spacing,
+    title_width_pt,
+    width_pt,
+)
+from safetymonth.docgen.styles import KEEP_STYLES, define_styles
 
 
 class Placement(enum.Enum):
@@ -90,22 +65,6 @@ class Placement(enum.Enum):
     AFTER_BLANK = "blank"  # a blank page, then the 版记's page, neither numbered
 
 
-@dataclass(frozen=True)
-class Styles:
-    """The paragraph and character styles every document uses (by python-docx proxy)."""
-
-    body: BaseStyle
-    plain: BaseStyle
-    title: BaseStyle
-    mark: BaseStyle
-    center: BaseStyle
-    signature: BaseStyle
-    small: BaseStyle
-    headings: dict[int, BaseStyle]
-    heading_chars: dict[int, BaseStyle]
-    footer: BaseStyle
-
-
 class OfficialDocument:
     """One official document, built top to bottom."""
 
@@ -114,10 +73,10 @@ class OfficialDocument:
         self.faces = faces
         oxml.drop_template_extras(self.doc)
         self._page_setup()
-        self.styles = _define_styles(self.doc, faces)
+        self.styles = define_styles(self.doc, faces)
         self._built: dict[markup.Block, list[_Element]] = {}
         self._footers()
-        oxml.prune_styles(self.doc, keep=_KEEP_STYLES | {s.style_id for s in self._all_styles()})
+        oxml.prune_styles(self.doc, keep=KEEP_STYLES | {s.style_id for s in self._all_styles()})
         self._name_fonts()
 
     def _name_fonts(self) -> None:
@@ -217,7 +176,7 @@ class OfficialDocument:
         if page_break:
             paragraph.paragraph_format.space_before = Twips(PAGE_TITLE_DROP)
         for index, line in enumerate(titles.split_title(text, BLOCK_W / 25.4 * 72,
-                                                        _title_width_pt)):
+                                                        title_width_pt)):
             run = paragraph.add_run()
             if index:
                 run.add_break(WD_BREAK.LINE)
@@ -267,7 +226,7 @@ class OfficialDocument:
         ruled = block.header
         if ruled:
             oxml.set_cell_margins(table, CELL_MARGIN_MM, CELL_MARGIN_MM)
-            oxml.set_table_width(table, BLOCK_W, _fitted_widths(block.rows))
+            oxml.set_table_width(table, BLOCK_W, fitted_widths(block.rows))
             oxml.repeat_header_row(table)
         else:  # a layout table (the letter's two parties): columns alike
             oxml.set_table_width(table, BLOCK_W, [BLOCK_W / columns] * columns)
@@ -317,7 +276,7 @@ class OfficialDocument:
         oxml.keep_last_with_next(self.doc)
         self.blank()
         self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
-        offset_pt = 4 * CHAR + max(0.0, (_width_pt(date_text) - _width_pt(name)) / 2)
+        offset_pt = 4 * CHAR + max(0.0, (width_pt(date_text) - width_pt(name)) / 2)
         paragraph = self.paragraph(name, self.styles.signature)
         paragraph.paragraph_format.right_indent = Pt(offset_pt)
         paragraph.paragraph_format.keep_with_next = True
@@ -369,9 +328,9 @@ class OfficialDocument:
         cc_text = "抄送：" + "，".join(cc).rstrip("。") + "。" if cc else ""
         printed = f"{printed_by}\t{printed_on}印发"
         line_capacity = BLOCK_W / 25.4 * 72 - 2 * SMALL_PT  # 左右各空一字
-        rows_pt = [_imprint_row_pt(printed, line_capacity, line_capacity)]
+        rows_pt = [imprint_row_pt(printed, line_capacity, line_capacity)]
         if cc:
-            rows_pt.insert(0, _imprint_row_pt(cc_text, line_capacity, line_capacity - 3 * SMALL_PT))
+            rows_pt.insert(0, imprint_row_pt(cc_text, line_capacity, line_capacity - 3 * SMALL_PT))
         table = self.doc.add_table(rows=len(rows_pt), cols=1)
         oxml.set_table_width(table, BLOCK_W, [BLOCK_W])
         oxml.set_cell_margins(table, 0, 0)
@@ -424,178 +383,3 @@ class OfficialDocument:
         buffer = io.BytesIO()
         self.doc.save(buffer)
         return buffer.getvalue()
-
-
-# An e-mail address or a URL of 10 characters or more would move to the next line whole and
-# stretch the line it leaves: it may break anywhere. (Other Latin runs, numbers with units or
-# names, keep their place and are short.)
-LONG_LATIN = re.compile(r"(?=[!-~]*(?:@|://|www\.))[!-~]{10,}")
-ZERO_WIDTH_SPACE = "\u200b"
-
-
-def breakable(text: str) -> str:
-    """Text with a break opportunity (U+200B, invisible) after every character of each long
-    Latin run, so that no line is stretched by an e-mail address that does not fit.
-
-    Word and LibreOffice both break at U+200B. (LibreOffice ignores Word's own switch,
-    ``w:wordWrap``, which would also let Word break every Latin word anywhere.)
-    """
-    return LONG_LATIN.sub(lambda run: ZERO_WIDTH_SPACE.join(run.group()), text)
-
-
-# A body paragraph a little longer than one line is set that little tighter, on one line: what
-# would spill is often a tail that cannot break ("95%。": a number, then a mark that may not
-# start a line) and would leave the first line stretched, each gap about 13% wide (JIS X 4051
-# and clreq squeeze a line before they stretch one). At most SQUEEZE_PT per character (1.6% of
-# the grid's pitch); SQUEEZE_MARGIN_PT covers what the width estimate misses (FangSong's "%" is
-# wider than a digit, its "." narrower).
-SQUEEZE_PT = 0.25
-SQUEEZE_MARGIN_PT = 6.0
-
-
-def squeezed_spacing(text: str) -> float | None:
-    """The character spacing (pt) that keeps a body paragraph of ``text`` on one line, or None
-    when it fits as it is, or would need more than SQUEEZE_PT a character."""
-    if not text or LONG_LATIN.search(text) or "\n" in text:
-        return None
-    line = BLOCK_W * 72 / 25.4 - 2 * CHAR  # after the first-line indent
-    over = _width_pt(text) - line
-    if over <= 0:
-        return None
-    squeeze = (over + SQUEEZE_MARGIN_PT) / len(text)
-    if squeeze > SQUEEZE_PT:
-        return None
-    return math.floor((CHAR_SPACING - squeeze) * 20) / 20  # whole twentieths, never looser
-
-
-_KEEP_STYLES = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList", "Header", "Footer"}
-
-
-def _fitted_widths(rows: tuple[tuple[str, ...], ...]) -> list[float]:
-    """Column widths (mm) of a data table: each as wide as its longest cell on one line.
-
-    Space left over is shared equally; where the block is too narrow, the widest columns
-    give way (they wrap) and the narrow ones keep their width.
-    """
-    natural = [max(_width_pt(row[index], SMALL_PT, 0) for row in rows) * 25.4 / 72
-               + 2 * CELL_MARGIN_MM + CELL_SLACK_MM for index in range(len(rows[0]))]
-    spare = BLOCK_W - sum(natural)
-    if spare >= 0:
-        return [width + spare / len(natural) for width in natural]
-    cap = max(natural)
-    while sum(min(width, cap) for width in natural) > BLOCK_W:
-        cap -= 0.5
-    widths = [min(width, cap) for width in natural]
-    capped = [index for index, width in enumerate(natural) if width > cap]
-    share = (BLOCK_W - sum(widths)) / len(capped)
-    return [width + share if index in capped else width for index, width in enumerate(widths)]
-
-
-def _is_wide(char: str) -> bool:
-    return ord(char) >= 0x2E80
-
-
-def _kind(char: str) -> str:
-    """"wide" (Chinese), "narrow" (a digit or Latin letter) or "other" (spaces, punctuation)."""
-    if _is_wide(char):
-        return "wide"
-    return "narrow" if char.isascii() and char.isalnum() else "other"
-
-
-def _width_pt(text: str, size: float = BODY_PT, spacing: float = CHAR_SPACING) -> float:
-    """Printed width of one line of text in points, about as LibreOffice sets it.
-
-    Chinese characters are one em, digits and Latin letters about half (NARROW_EM), each
-    plus the character spacing; every change between Chinese and a digit or Latin letter
-    adds the automatic gap (AUTOSPACE_PT).
-    """
-    width = 0.0
-    for index, char in enumerate(text):
-        if char == "\t":
-            continue
-        width += (size if _is_wide(char) else NARROW_EM * size) + spacing
-        if index and {_kind(char), _kind(text[index - 1])} == {"wide", "narrow"}:
-            width += AUTOSPACE_PT
-    return width
-
-
-def _title_width_pt(text: str) -> float:
-    """A title line's width: Chinese quotes are full-width there, as in the PDF."""
-    return _width_pt(text.translate(_FULL_WIDTH_QUOTES), TITLE_PT, 0)
-
-
-_FULL_WIDTH_QUOTES = str.maketrans("“”‘’", "国国国国")
-
-
-def _imprint_row_pt(text: str, first_pt: float, later_pt: float) -> float:
-    """A 版记 row's height: its lines, counted leaving 1.5 characters of room on each."""
-    room = 1.5 * SMALL_PT
-    width = _width_pt(text, SMALL_PT, 0) + (SMALL_PT if "\t" in text else 0)
-    lines, capacity = 1, first_pt - room
-    while width > capacity:
-        width -= capacity
-        lines, capacity = lines + 1, later_pt - room
-    return 2 * IMPRINT_PAD_PT + lines * IMPRINT_LINE_PT
-
-
-def _define_styles(document: Document, faces: Faces) -> Styles:
-    styles = document.styles
-    normal = styles["Normal"]
-    oxml.set_fonts(normal, faces[FANGSONG])
-    normal.font.size = Pt(BODY_PT)
-    oxml.set_char_spacing(normal, CHAR_SPACING)
-
-    def paragraph_style(name: str, font: str | None = None, size: float | None = None,
-                        base: BaseStyle = normal) -> BaseStyle:
-        style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
-        style.base_style = base
-        style.quick_style = True
-        if font:
-            oxml.set_fonts(style, faces[font])
-        if size:
-            style.font.size = Pt(size)
-        return style
-
-    plain = paragraph_style("GW Plain")
-    plain.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.JUSTIFY
-    body = paragraph_style("GW Body", base=plain)
-    oxml.set_first_line_chars(body, 2, round(2 * CHAR * 20))
-    headings = {}
-    for level, font in HEADING_FONTS.items():
-        heading = paragraph_style(f"GW Heading {level}", font, base=body)
-        heading.paragraph_format.keep_with_next = True
-        headings[level] = heading
-    heading_chars = {}
-    for level, font in HEADING_FONTS.items():
-        char_style = styles.add_style(f"GW Heading {level} Char", WD_STYLE_TYPE.CHARACTER)
-        oxml.set_fonts(char_style, faces[font])
-        heading_chars[level] = char_style
-    title = _off_grid(paragraph_style("GW Title", XIAOBIAOSONG, TITLE_PT), LINE_PITCH)
-    title.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
-    oxml.set_char_spacing(title, 0)
-    mark = _off_grid(paragraph_style("GW Mark", XIAOBIAOSONG, MARK_PT), MARK_LINE)
-    mark.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
-    mark.paragraph_format.space_before = Mm(MARK_SPACE_BEFORE_MM)
-    mark.font.color.rgb = RED
-    oxml.set_char_spacing(mark, 0)
-    center = paragraph_style("GW Center", base=plain)
-    center.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.CENTER
-    signature = paragraph_style("GW Signature", base=plain)
-    signature.paragraph_format.alignment = WD_PARAGRAPH_ALIGNMENT.RIGHT
-    small = _off_grid(paragraph_style("GW Small", FANGSONG, SMALL_PT, base=plain),
-                     IMPRINT_LINE_PT * 20)
-    oxml.set_char_spacing(small, 0)
-    footer = paragraph_style("GW Page Number", SONGTI, SMALL_PT, base=plain)
-    oxml.set_char_spacing(footer, 0)
-    return Styles(body=body, plain=plain, title=title, mark=mark, center=center,
-                  signature=signature, small=small, headings=headings,
-                  heading_chars=heading_chars, footer=footer)
-
-
-def _off_grid(style: BaseStyle, line_twips: int) -> BaseStyle:
-    """Off the line grid with an exact line height: a 22 pt line would take two grid lines."""
-    oxml.set_snap_to_grid(style, False)
-    style.paragraph_format.line_spacing = Twips(line_twips)
-    style.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
-    return style
-

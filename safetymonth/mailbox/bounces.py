@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from safetymonth.mailbox.parse import ParsedMail, message_id_of, sender_of
+from safetymonth.mailbox.headers import message_id_of
+from safetymonth.mailbox.parse import ParsedMail
+from safetymonth.mailbox.senders import sender_of
 
 DSN_PARTS = ("message/delivery-status", "message/global-delivery-status")
 

@@ -42,10 +42,11 @@ from threading import Event
 from typing import Any
 
 from safetymonth.config import Config, Policy
+from safetymonth.mailbox.attachments import Attachment
 from safetymonth.mailbox.bounces import delivery_failures
 from safetymonth.mailbox.content import content_digest
 from safetymonth.mailbox.decision import decide
-from safetymonth.mailbox.parse import Attachment, ParsedMail, parse, parse_headers
+from safetymonth.mailbox.parse import ParsedMail, parse, parse_headers
 from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.source import Item, Source
 from safetymonth.mailbox.units import match_unit

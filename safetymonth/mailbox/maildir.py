@@ -17,7 +17,7 @@ from pathlib import Path
 from threading import Event
 from typing import BinaryIO
 
-from safetymonth.mailbox.parse import header_end
+from safetymonth.mailbox.headers import header_end
 from safetymonth.mailbox.source import Item
 
 log = logging.getLogger("safetymonth.maildir")

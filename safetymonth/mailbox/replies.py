@@ -19,7 +19,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from safetymonth.config import Config, Policy, SizeRule
-from safetymonth.mailbox.parse import MAX_DEPTH, TOO_DEEP, CloudLink, ParsedMail, one_line
+from safetymonth.mailbox.cloudlinks import CloudLink
+from safetymonth.mailbox.headers import one_line
+from safetymonth.mailbox.mimepolicy import MAX_DEPTH
+from safetymonth.mailbox.parse import TOO_DEEP, ParsedMail
 from safetymonth.report import UnitProgress
 from safetymonth.validator.messages import KIND_NAMES, human_size
 from safetymonth.zone import local_minute, now_in

@@ -8,7 +8,6 @@ mail: a complete unit, a failing photo, a GBK Foxmail message, an auto-reply and
 from __future__ import annotations
 
 import base64
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -219,9 +218,8 @@ def build_demo_inbox(folder: Path) -> list[Path]:
 
 
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("var/inbox")
-    written = build_demo_inbox(folder)
-    print(f"wrote {len(written)} messages to {folder / 'new'}")
+    folder, written = samples.fill_folder_from_argv(build_demo_inbox, "var/inbox")
+    print(f"wrote {written} messages to {folder / 'new'}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from python_multipart.multipart import Field, File, parse_options_header
 from starlette.requests import Request
 
 from safetymonth.filenames import safe_file_name
-from safetymonth.mailbox import parse
+from safetymonth.mailbox import attachments
 from safetymonth.storage.files import TMP_DIR
 
 
@@ -39,10 +39,10 @@ class Upload:
 
 def safe_name(raw: bytes | None, number: int) -> str:
     """A browser's file name as intake keeps an attachment's (:func:`safetymonth.mailbox.
-    parse.safe_name`): no folders (``C:\\x\\a.jpg`` gives ``a.jpg``), no control characters,
+    attachments.safe_name`): no folders (``C:\\x\\a.jpg`` gives ``a.jpg``), no control characters,
     cut to the same length, never empty or a dot name."""
     text = PureWindowsPath((raw or b"").decode("utf-8", errors="replace")).name
-    name = parse.safe_name(text.replace("/", "_"), number - 1)
+    name = attachments.safe_name(text.replace("/", "_"), number - 1)
     return name if name.strip(".") else f"上传文件{number}"
 
 

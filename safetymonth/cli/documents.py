@@ -1,0 +1,64 @@
+"""``safetymonth generate``: the notice, the letters and the summary (GB/T 9704-2012)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from safetymonth.cli.group import EXIT_FAILED, EXIT_USAGE, main
+from safetymonth.cli.options import config_of, config_option
+from safetymonth.cli.runtime import progress
+
+
+@main.command()
+@config_option
+@click.argument("kind", type=click.Choice(["notice", "letter", "summary"]))
+@click.argument("data_path", metavar="DATA.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
+              help="The .docx (notice, summary) or the folder (letter: one file per unit).")
+@click.option("--pdf", "with_pdf", is_flag=True, help="Also export PDFs through LibreOffice.")
+@click.option("--combined", is_flag=True,
+              help="Letters: also one PDF of them all, in roster order, for printing "
+                   "(double-sided unless docgen.imprint_on_even_page is false).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes for letters (0: one per core).")
+@click.pass_context
+def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf: bool,
+             combined: bool, jobs: int) -> None:
+    """Write a notice, the responsibility letters or the summary in GB/T 9704-2012 layout.
+
+    Exit 2 for bad data, templates or templates_dir; exit 1 when an output file or a PDF
+    cannot be written.
+    """
+    from safetymonth import docgen
+    from safetymonth.report import intake_rows
+
+    config = config_of(ctx)
+    templates = config.docgen.templates_dir
+    try:
+        options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
+                                 config.docgen.imprint_on_even_page)
+        data = docgen.load(data_path, kind)
+        rows = intake_rows(config) if getattr(data, "intake", False) else []
+        with progress(len(getattr(data, "units", ())), "letters") as advance:
+            paths = docgen.generate(data, out, templates and config.resolve(templates),
+                                    intake_rows=rows, jobs=jobs, on_done=advance,
+                                    options=options)
+    except docgen.OutputError as error:
+        click.echo(f"safetymonth: {error}", err=True)
+        ctx.exit(EXIT_FAILED)
+    except docgen.DocgenError as error:
+        click.echo(f"safetymonth: {error}", err=True)
+        ctx.exit(EXIT_USAGE)
+    click.echo(paths[0] if len(paths) == 1 else f"{len(paths)} files in {out}")
+    if with_pdf or (combined and kind == "letter"):
+        try:
+            pdfs = docgen.to_pdf(paths)
+            if combined and kind == "letter":
+                click.echo(docgen.unite(pdfs, out / docgen.COMBINED_NAME,
+                                        config.docgen.imprint_on_even_page))
+        except (docgen.PdfError, OSError) as error:
+            click.echo(f"safetymonth: PDF export failed: {error}", err=True)
+            ctx.exit(EXIT_FAILED)
+        click.echo(pdfs[0] if len(pdfs) == 1 else f"{len(pdfs)} PDF files in {out}")

@@ -1,0 +1,72 @@
+"""``poll`` and ``remind``: the mail going in and the reminders going out."""
+
+from __future__ import annotations
+
+import click
+
+from safetymonth.cli.group import EXIT_FAILED, EXIT_QUEUED, main
+from safetymonth.cli.options import config_of, config_option
+from safetymonth.cli.runtime import log_to_stderr, mail_server_errors
+
+
+@main.command()
+@config_option
+@click.option("--once", is_flag=True, help="Process what is new, send replies, then exit.")
+@click.option("--retry-failed", is_flag=True, help="Put messages marked failed back in the queue.")
+@click.option("--new-database", is_flag=True,
+              help="Start a new database although storage.dir holds messages (the old one is "
+                   "lost and no backup is at hand).")
+@click.pass_context
+def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool) -> None:
+    """Read new mail from mailbox.source, check it, and reply through mailbox.outbox.
+
+    With --once, exit 0 when done, 1 when the source failed or storage.dir is full, 2 for a
+    usage or config error, 3 when replies stay queued because the outbox failed (the next run
+    sends them).
+    """
+    from safetymonth.mailbox import service
+
+    config = config_of(ctx)
+    log_to_stderr(config)
+    stop = service.stop_on_signals()
+    if once:
+        with mail_server_errors(ctx):
+            stats = service.poll_once(config, stop, retry_failed=retry_failed,
+                                      new_database=new_database)
+        click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
+                   f"failed {stats.failed}, too large {stats.too_large}", err=True)
+        if stats.disk_full:  # the line above says which message waits for space
+            ctx.exit(EXIT_FAILED)
+        if stats.replies_left:
+            click.echo(f"safetymonth: {stats.replies_left} replies stay queued because the "
+                       f"outbox failed (see the lines above); the next poll sends them",
+                       err=True)
+            ctx.exit(EXIT_QUEUED)
+    else:
+        with mail_server_errors(ctx):  # a login refused again and again: one line, exit 1
+            service.watch(config, stop, new_database=new_database)
+
+
+@main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Show who would be reminded; queue nothing.")
+@click.option("--overdue", is_flag=True,
+              help="After the deadline, chase incomplete units (once per interval).")
+@click.pass_context
+def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
+    """Queue a reminder to every incomplete unit (once per interval), then send the queue.
+
+    Exit 3 when replies stay queued because the outbox failed (the next run sends them).
+    """
+    from safetymonth.mailbox.reminders import remind as queue_and_send
+
+    config = config_of(ctx)
+    log_to_stderr(config)
+    with mail_server_errors(ctx):
+        result = queue_and_send(config, dry_run=dry_run, overdue=overdue)
+    for plan in result.plans:
+        click.echo(plan.describe(dry_run))
+    if result.left:
+        click.echo(f"safetymonth: {result.left} replies stay queued because the outbox "
+                   "failed (see the lines above); the next run sends them", err=True)
+        ctx.exit(EXIT_QUEUED)
