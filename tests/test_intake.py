@@ -40,7 +40,7 @@ def outbox_messages(folder: Path) -> list[email.message.EmailMessage]:
 
 def test_complete_submission_is_stored_checked_and_answered(tmp_path: Path,
                                                             mail_media: Media) -> None:
-    config_path = write_config(tmp_path)
+    config_path = write_config(tmp_path, campaign={"deadline": "2024-06-24"})
     raw = samplemail.complete_submission("fuli@dhmz.example.cn", mail_media, "<a1@dhmz>")
     drop(tmp_path / "inbox", "m1.eml", raw)
     run_poll(config_path)
