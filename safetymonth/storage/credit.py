@@ -15,7 +15,7 @@ is read, never copied into the message rows:
 
 The rule is written once, as the SQL of :func:`_credit` and :func:`_judgement`. The board
 needs it for every file at once, so its result is also kept in columns (``messages.
-credit_unit``, ``checks.credit_unit``, ``checks.judged_ok``) by :meth:`CreditQueries.
+credit_unit``, ``checks.credit_unit``, ``checks.judged_ok``) by :meth:`Credit.
 refresh_credit`, in the transaction of every write it depends on: a registry sync, a decision
 or its undo, a message's outcome or restart. The tally is then one scan of a covering index
 (2,000 units and 100,000 files), and adding an address to a unit still credits its earlier
@@ -28,13 +28,11 @@ import functools
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     Integer,
-    Row,
     bindparam,
     case,
     cast,
@@ -48,7 +46,26 @@ from sqlalchemy import (
     update,
 )
 
-from safetymonth.filenames import plain_name
+from safetymonth.storage.records import (
+    ACCEPT,
+    ADD,
+    ADDED_PREFIX,
+    CREDIT,
+    DISMISS,
+    FILE_ACTIONS,
+    MESSAGE_ACTIONS,
+    PROCESSED,
+    REJECT,
+    TALLY_FIELDS,
+    DecisionRecord,
+    FileView,
+    MessageView,
+    RegistryUnit,
+    SenderCount,
+    Tally,
+    file_view,
+    message_view,
+)
 from safetymonth.storage.schema import (
     attachments,
     checks,
@@ -57,112 +74,15 @@ from safetymonth.storage.schema import (
     meta,
     registry_addresses,
     registry_units,
-    replies,
 )
+from safetymonth.storage.session import Session
 
-if TYPE_CHECKING:
-    from safetymonth.storage.repository import Repository
+__all__ = ["ACCEPT", "ADD", "ADDED_PREFIX", "CREDIT", "DISMISS", "FILE_ACTIONS",
+           "MESSAGE_ACTIONS", "REJECT", "Credit", "DecisionRecord", "FileView", "MessageView",
+           "RegistryUnit", "Tally", "content_id", "dismissed"]
 
-PROCESSED = "processed"
-CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
-DISMISS = "dismiss"  # a message that is no submission (a question), put aside: 已处理
-MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
-ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
 REGISTRY_LOCK = 0x5AFE8  # PostgreSQL advisory lock held while the unit registry is rewritten
 CHUNK = 500  # ids per IN (...), under SQLite's variable limit
-
-
-@dataclass(frozen=True)
-class RegistryUnit:
-    """One unit of the config's registry: its key (id, else name), name and addresses."""
-
-    key: str
-    name: str
-    addresses: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Tally:
-    """What one unit has sent, counted from the current registry and decisions."""
-
-    submissions: int = 0
-    last_submission: str | None = None
-    documents_ok: int = 0
-    documents_failed: int = 0
-    photos_ok: int = 0
-    photos_failed: int = 0
-    videos_ok: int = 0
-    videos_failed: int = 0
-
-
-@dataclass(frozen=True)
-class MessageView:
-    """A message as ``messages`` lists it: with the unit credited now and why."""
-
-    id: int
-    message_id: str | None
-    sender: str | None
-    sender_name: str | None
-    unit: str | None  # the unit's key
-    credited_by: str | None  # "registry", "decision" or None
-    subject: str | None
-    received: str
-    state: str
-    suspicious: str | None
-    not_credited: str | None
-    no_reply: str | None
-    files: int
-    added: bool
-    reuses: int | None = None  # the earlier message whose Message-ID it reuses
-
-
-@dataclass(frozen=True)
-class FileView:
-    """One checked file (a zip member is a file of its own) with both judgements."""
-
-    id: int
-    message: int
-    attachment: int
-    unit: str | None
-    sender: str | None
-    received: str
-    name: str
-    attachment_name: str
-    stored_name: str
-    sha256: str
-    size: int
-    kind: str
-    verdict_ok: bool
-    ok: bool
-    decision: str | None  # accept or reject, when a decision overrides the verdict
-    decision_id: int | None
-    reason: str | None
-    verdict: dict[str, Any]
-    member: int | None = None  # a zip member's position (validator.archive.member_at)
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    id: int
-    action: str
-    message: int | None
-    file: int | None
-    content: int | None
-    unit: str | None
-    reason: str
-    by: str
-    at: str
-    undone_at: str | None
-    undone_by: str | None
-
-    @property
-    def target(self) -> int | None:
-        return self.file if self.action in FILE_ACTIONS else self.message
-
-
-TALLY_FIELDS = {("document", True): "documents_ok", ("document", False): "documents_failed",
-                ("photo", True): "photos_ok", ("photo", False): "photos_failed",
-                ("video", True): "videos_ok", ("video", False): "videos_failed"}
 
 
 # --- the SQL --------------------------------------------------------------------------------
@@ -203,7 +123,7 @@ def content_id(sha256: str, attachment: str, path: str, shared: int | None = Non
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def _credit(unit: Any = None, message: Any = None) -> Any:
+def credit_query(unit: Any = None, message: Any = None) -> Any:
     """(message, unit, credited_by) for every message; with ``unit``, only the messages that
     could be that unit's (index lookups, not a scan of every message); with ``message``, that
     one message."""
@@ -266,28 +186,12 @@ def _one_message() -> tuple[Any, Any, Any, Any]:
     bound as ``message_``, its credit, and the updates that store ``unit_`` as its and its
     checks'."""
     message, unit = bindparam("message_"), bindparam("unit_")
-    credit = _credit(message=message)
+    credit = credit_query(message=message)
     return (select(messages.c.id).where(messages.c.id == message).with_for_update(),
             select(credit.c.unit),
             update(messages).where(messages.c.id == message).values(credit_unit=unit),
             update(checks).where(checks.c.message == message)
             .values(credit_unit=unit, judged_ok=_judgement()))
-
-
-Write = TypeVar("Write", bound=Callable[..., Any])
-
-
-def keeps_credit(method: Write) -> Write:
-    """For a :class:`Repository` write on one message (its first argument) that changes what
-    the credit rule reads (its state, authentication, machine verdict): the credit columns
-    follow in the same transaction."""
-    @functools.wraps(method)
-    def write(self: Repository, message: int, *args: Any, **kwargs: Any) -> Any:
-        with self.transaction():
-            result = method(self, message, *args, **kwargs)
-            self.refresh_credit(message)
-            return result
-    return write  # type: ignore[return-value]
 
 
 @functools.cache
@@ -303,10 +207,13 @@ def _accepted_counts() -> Any:
 # --- the mixin ------------------------------------------------------------------------------
 
 
-class CreditQueries:
-    """Registry, credit, tallies and decisions; mixed into :class:`Repository`."""
+class Credit:
+    """The registry, the credit columns kept in step with the rule, tallies and listings."""
 
-    def sync_registry(self: Repository, units: Sequence[RegistryUnit]) -> None:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def sync_registry(self, units: Sequence[RegistryUnit]) -> None:
         """Make the registry tables the config's ``units[]`` (a no-op when unchanged). The
         first unit listing an address (or a domain) gets it, as intake's matching does."""
         fingerprint = hashlib.sha256(json.dumps(
@@ -318,56 +225,56 @@ class CreditQueries:
         for unit in units:
             for address in unit.addresses:
                 owners.setdefault(address, unit.key)
-        with self.transaction():
+        with self.session.transaction():
             # Several processes open the store at once (pollers, the console): one rewrites
             # the registry, the others find it done. SQLite's write lock already serialises
             # this; PostgreSQL needs the lock, or two inserts of the same keys collide.
-            if self.dialect == "postgresql":
-                self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+            if self.session.dialect == "postgresql":
+                self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                   {"key": REGISTRY_LOCK})
             if self._registry_fingerprint() == fingerprint:
                 return
-            self.conn.execute(registry_addresses.delete())
-            self.conn.execute(registry_units.delete())
+            self.session.execute(registry_addresses.delete())
+            self.session.execute(registry_units.delete())
             if units:
-                self.conn.execute(registry_units.insert(), [
+                self.session.execute(registry_units.insert(), [
                     {"key": unit.key, "name": unit.name, "position": position}
                     for position, unit in enumerate(units)])
             if owners:
-                self.conn.execute(registry_addresses.insert(), [
+                self.session.execute(registry_addresses.insert(), [
                     {"address": address, "unit": key} for address, key in owners.items()])
-            self._upsert(meta, ["key"], {"key": "registry", "value": fingerprint})
+            self.session.upsert(meta, ["key"], {"key": "registry", "value": fingerprint})
             self.refresh_credit()
 
-    def _registry_fingerprint(self: Repository) -> str | None:
-        row = self._one(select(meta.c.value).where(meta.c.key == "registry"))
+    def _registry_fingerprint(self) -> str | None:
+        row = self.session.one(select(meta.c.value).where(meta.c.key == "registry"))
         return None if row is None else str(row[0])
 
     # --- credit kept in columns -------------------------------------------------------
 
-    def refresh_credit(self: Repository, message: int | None = None) -> None:
+    def refresh_credit(self, message: int | None = None) -> None:
         """Bring the credit columns of ``message`` (or of every message) and its checks in
         step with the rule, in the caller's transaction. Call it after every write the rule
         reads: a message's state, authentication or machine verdict, a credit decision."""
         if message is not None:
             lock, credit_of, set_message, set_checks = _one_message()
-            with self.transaction():
+            with self.session.transaction():
                 # PostgreSQL: two writers refreshing one message (a poller's outcome, a
                 # coordinator's credit) take turns, and the second reads the rule after the
                 # first committed, so neither stores a result the other made stale.
-                if self.dialect == "postgresql":  # SQLite's write lock serialises them
-                    self.conn.execute(lock, {"message_": message})
-                unit = self.conn.execute(credit_of, {"message_": message}).scalar()
-                self.conn.execute(set_message, {"message_": message, "unit_": unit})
-                self.conn.execute(set_checks, {"message_": message, "unit_": unit})
+                if self.session.dialect == "postgresql":  # SQLite's write lock serialises them
+                    self.session.execute(lock, {"message_": message})
+                unit = self.session.execute(credit_of, {"message_": message}).scalar()
+                self.session.execute(set_message, {"message_": message, "unit_": unit})
+                self.session.execute(set_checks, {"message_": message, "unit_": unit})
             return
-        with self.transaction():
-            if self.dialect == "postgresql":  # no message's credit changes meanwhile
-                self.conn.execute(text(
+        with self.session.transaction():
+            if self.session.dialect == "postgresql":  # no message's credit changes meanwhile
+                self.session.execute(text(
                     "LOCK TABLE messages, decisions IN SHARE ROW EXCLUSIVE MODE"))
-            credit = _credit()
+            credit = credit_query()
             moved: dict[str | None, list[int]] = defaultdict(list)
-            for ident, unit, stored in self.conn.execute(
+            for ident, unit, stored in self.session.execute(
                     select(credit.c.message, credit.c.unit, messages.c.credit_unit)
                     .select_from(credit.join(messages, messages.c.id == credit.c.message))):
                 if unit != stored:
@@ -375,55 +282,55 @@ class CreditQueries:
             for unit, idents in moved.items():
                 for start in range(0, len(idents), CHUNK):
                     chunk = idents[start:start + CHUNK]
-                    self.conn.execute(update(messages).where(messages.c.id.in_(chunk))
+                    self.session.execute(update(messages).where(messages.c.id.in_(chunk))
                                       .values(credit_unit=unit))
-                    self.conn.execute(update(checks).where(checks.c.message.in_(chunk))
+                    self.session.execute(update(checks).where(checks.c.message.in_(chunk))
                                       .values(credit_unit=unit))
-            self._rejudge(true())
+            self.rejudge(true())
 
-    def _rejudge(self: Repository, which: Any) -> None:
+    def rejudge(self, which: Any) -> None:
         """``checks.judged_ok`` of the checks ``which`` selects, after the decisions. Their
         rows are locked first (PostgreSQL), so the update reads decisions committed by a
         concurrent judge of the same content (as for one message's credit above)."""
-        self.conn.execute(select(checks.c.id).where(which).with_for_update())
-        self.conn.execute(update(checks).where(which).values(judged_ok=_judgement()))
+        self.session.execute(select(checks.c.id).where(which).with_for_update())
+        self.session.execute(update(checks).where(which).values(judged_ok=_judgement()))
 
-    def _refresh_after_decision(self: Repository, action: str, message: int | None,
+    def refresh_after_decision(self, action: str, message: int | None,
                                 content: int | None) -> None:
         if action in MESSAGE_ACTIONS and message is not None:
             self.refresh_credit(message)
         elif action in FILE_ACTIONS and content is not None:
-            self._rejudge(checks.c.content == content)
+            self.rejudge(checks.c.content == content)
 
     # --- tallies ----------------------------------------------------------------------
 
-    def unit_tallies(self: Repository, unit: str | None = None) -> dict[str, Tally]:
+    def unit_tallies(self, unit: str | None = None) -> dict[str, Tally]:
         """What each unit (or only ``unit``) has sent, by its key: two grouped queries, each
         over an index that covers it (the credit columns)."""
         counts: dict[str, dict[str, Any]] = {}
-        for key, submissions, last in self._all(
+        for key, submissions, last in self.session.all(
                 select(messages.c.credit_unit, func.count(), func.max(messages.c.received_at))
                 .where(_credited(messages.c.credit_unit, unit))
                 .group_by(messages.c.credit_unit)):
             counts[str(key)] = {"submissions": int(submissions), "last_submission": last}
-        for key, *files in self._all(_files_per_unit(unit)):
+        for key, *files in self.session.all(_files_per_unit(unit)):
             counts.setdefault(key, {}).update(zip(TALLY_FIELDS.values(), files, strict=True))
         return {key: Tally(**values) for key, values in counts.items()}
 
-    def unit_tally(self: Repository, unit: str) -> Tally:
+    def unit_tally(self, unit: str) -> Tally:
         return self.unit_tallies(unit).get(unit, Tally())
 
-    def accepted_counts(self: Repository, unit: str) -> dict[str, int]:
+    def accepted_counts(self, unit: str) -> dict[str, int]:
         """How many distinct accepted files of each kind ``unit`` has (kinds it has none of
         are absent): one grouped query on the credit columns, built once (intake asks it for
         every reply, after the message's outcome refreshed its credit)."""
         return {str(kind): int(count)
-                for kind, count in self._all(_accepted_counts(), {"unit": unit})}
+                for kind, count in self.session.all(_accepted_counts(), {"unit": unit})}
 
-    def unknown_senders_now(self: Repository) -> list[tuple[str, int]]:
+    def unknown_senders_now(self) -> list[tuple[str, int]]:
         """Senders of processed mail credited to no unit (neither forged nor a machine) and
         not put aside, with how many messages each sent."""
-        rows = self._all(
+        rows = self.session.all(
             select(messages.c.sender, func.count())
             .where(messages.c.credit_unit.is_(None), messages.c.suspicious.is_(None),
                    messages.c.not_credited.is_(None), messages.c.sender.is_not(None),
@@ -431,15 +338,20 @@ class CreditQueries:
             .group_by(messages.c.sender).order_by(messages.c.sender))
         return [(str(sender), int(count)) for sender, count in rows]
 
-    def credited_unit(self: Repository, message: int) -> str | None:
-        credit = _credit()
-        row = self._one(select(credit.c.unit).where(credit.c.message == message))
+    def unknown_senders(self) -> list[SenderCount]:
+        """Senders of processed mail credited to no unit now (and neither forged nor a
+        machine), with how many messages each sent."""
+        return [SenderCount(sender, count) for sender, count in self.unknown_senders_now()]
+
+    def credited_unit(self, message: int) -> str | None:
+        credit = credit_query()
+        row = self.session.one(select(credit.c.unit).where(credit.c.message == message))
         return row[0] if row else None
 
-    def latest_unit_sender(self: Repository, unit: str) -> str | None:
+    def latest_unit_sender(self, unit: str) -> str | None:
         """The address ``unit``'s latest credited mail came from (for a domain-only unit)."""
-        credit = _credit(unit)
-        row = self._one(
+        credit = credit_query(unit)
+        row = self.session.one(
             select(messages.c.sender)
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
             .where(credit.c.unit == unit, messages.c.sender.is_not(None),
@@ -449,10 +361,10 @@ class CreditQueries:
 
     # --- listings ---------------------------------------------------------------------
 
-    def message_views(self: Repository, unit: str | None = None) -> list[MessageView]:
+    def message_views(self, unit: str | None = None) -> list[MessageView]:
         """Every message (or ``unit``'s), oldest first, with its credit now; files added by
         hand whose add was undone are left out."""
-        credit = _credit(unit)
+        credit = credit_query(unit)
         # Counted per listed message through the checks' index (checks.message is the
         # attachment's message): a grouped count of every file in the store would cost a
         # unit's page a scan of 100,000 checks.
@@ -466,18 +378,18 @@ class CreditQueries:
             .where(messages.c.id.not_in(undone_add)).order_by(messages.c.id)
         if unit is not None:
             statement = statement.where(credit.c.unit == unit)
-        return [_message_view(row) for row in self._all(statement)]
+        return [message_view(row) for row in self.session.all(statement)]
 
-    def message_by_message_id(self: Repository, message_id: str) -> int | None:
-        row = self._one(select(messages.c.id).where(messages.c.message_id == message_id)
+    def message_by_message_id(self, message_id: str) -> int | None:
+        row = self.session.one(select(messages.c.id).where(messages.c.message_id == message_id)
                         .order_by(messages.c.id).limit(1))
         return int(row[0]) if row else None
 
-    def file_views(self: Repository, unit: str | None = None, failed: bool = False,
+    def file_views(self, unit: str | None = None, failed: bool = False,
                    file: int | None = None) -> list[FileView]:
         """Checked files (zip members each on their own), oldest first, with the verdict
         and the judgement after decisions; ``failed``: only those not accepted now."""
-        credit = _credit(unit)
+        credit = credit_query(unit)
         joined, ok, judgement = _judged()
         statement = select(
             checks.c.id, checks.c.path, checks.c.kind, checks.c.ok.label("verdict_ok"),
@@ -501,70 +413,7 @@ class CreditQueries:
             statement = statement.where(ok == 0)
         if file is not None:
             statement = statement.where(checks.c.id == file)
-        return [_file_view(row) for row in self._all(statement)]
-
-    # --- decisions --------------------------------------------------------------------
-
-    def record_decision(self: Repository, action: str, reason: str, by: str, at: str,
-                        message: int | None = None, file: int | None = None,
-                        unit: str | None = None) -> int:
-        """Store one decision (inside the caller's transaction, if any); returns its id. A
-        decision on a file keeps the file's content id: it holds for every copy."""
-        with self.transaction():
-            content = None if file is None else self.conn.execute(
-                select(checks.c.content).where(checks.c.id == file)).scalar()
-            result = self.conn.execute(decisions.insert().values(
-                action=action, message=message, file=file, content=content, unit=unit,
-                reason=reason, by=by, at=at))
-            self._refresh_after_decision(action, message, content)
-            return int(result.inserted_primary_key[0])
-
-    def decision(self: Repository, decision: int) -> DecisionRecord | None:
-        row = self._one(select(decisions).where(decisions.c.id == decision))
-        return DecisionRecord(**row._mapping) if row else None
-
-    def decisions(self: Repository) -> list[DecisionRecord]:
-        """Every decision, undone ones too, oldest first."""
-        return [DecisionRecord(**row._mapping)
-                for row in self._all(select(decisions).order_by(decisions.c.id))]
-
-    def undo_decision(self: Repository, decision: int, by: str, at: str) -> bool:
-        """Mark a decision undone; False when it was undone already (or does not exist)."""
-        with self.transaction():
-            undone = self.conn.execute(update(decisions).where(
-                decisions.c.id == decision, decisions.c.undone_at.is_(None))
-                .values(undone_at=at, undone_by=by)
-                .returning(decisions.c.action, decisions.c.message, decisions.c.content)).first()
-            if undone is not None:
-                self._refresh_after_decision(*undone)
-            return undone is not None
-
-    def active_decisions(self: Repository) -> int:
-        row = self._one(select(func.count()).where(decisions.c.undone_at.is_(None)))
-        return int(row[0]) if row else 0
-
-    def active_decisions_by_unit(self: Repository) -> dict[str, int]:
-        """How many decisions not undone concern each unit (by its key)."""
-        return {str(unit): int(count) for unit, count in self._all(
-            select(decisions.c.unit, func.count()).where(
-                decisions.c.undone_at.is_(None), decisions.c.unit.is_not(None))
-            .group_by(decisions.c.unit))}
-
-    def queued_replies_by_unit(self: Repository) -> dict[str, int]:
-        """Queued replies, reminders, notices and digests per unit (by its key)."""
-        return {str(unit): int(count) for unit, count in self._all(
-            select(replies.c.unit, func.count()).where(
-                replies.c.state == "queued", replies.c.unit.is_not(None))
-            .group_by(replies.c.unit))}
-
-    def record_added_message(self: Repository, key: str, sha256: str, subject: str,
-                             at: str) -> int:
-        """The record that holds files a coordinator added by hand (no raw message)."""
-        with self.transaction():
-            result = self.conn.execute(messages.insert().values(
-                source_key=ADDED_PREFIX + key, sha256=sha256, size=0, subject=subject,
-                received_at=at, state=PROCESSED))
-            return int(result.inserted_primary_key[0])
+        return [file_view(row) for row in self.session.all(statement)]
 
 
 def _files_per_unit(unit: str | None) -> Any:
@@ -586,40 +435,3 @@ def _files_per_unit(unit: str | None) -> Any:
 def _credited(column: Any, unit: str | None) -> Any:
     """``column`` (a credit_unit) names ``unit``, or any unit."""
     return column.is_not(None) if unit is None else column == unit
-
-
-def _message_view(row: Row[Any]) -> MessageView:
-    values = row._mapping
-    return MessageView(
-        id=values["id"], message_id=values["message_id"], sender=values["sender"],
-        sender_name=values["sender_name"] and plain_name(values["sender_name"]),
-        unit=values["credited_unit"],
-        credited_by=values["credited_by"], subject=values["subject"],
-        received=values["received_at"], state=values["state"],
-        suspicious=values["suspicious"], not_credited=values["not_credited"],
-        no_reply=values["no_reply"], files=int(values["file_count"]),
-        added=str(values["source_key"]).startswith(ADDED_PREFIX), reuses=values["reuses"])
-
-
-def _file_view(row: Row[Any]) -> FileView:
-    values = row._mapping
-    verdict = _verdict_of(json.loads(values["verdict"]), values["path"], values["member"])
-    return FileView(
-        id=values["id"], message=values["message"], attachment=values["attachment"],
-        unit=values["unit"], sender=values["sender"], received=values["received_at"],
-        name=plain_name(values["path"]),
-        attachment_name=plain_name(values["attachment_name"]),
-        stored_name=values["stored_name"], sha256=values["sha256"], size=values["size"],
-        kind=values["kind"], verdict_ok=bool(values["verdict_ok"]), ok=bool(values["ok"]),
-        decision=values["decision"], decision_id=values["decision_id"],
-        reason=values["reason"], verdict=verdict, member=values["member"])
-
-
-def _verdict_of(verdicts: list[dict[str, Any]], path: str, member: int | None) -> dict[str, Any]:
-    """The stored verdict of one check: by its member position (two members may share a
-    name; a store from before positions has -n for the n-th, all its verdicts members')."""
-    if member is not None and member < 0:
-        return verdicts[-member - 1] if -member <= len(verdicts) else {}
-    return next((item for item in verdicts
-                 if item.get("path") == path and item.get("member") == member),
-                next((item for item in verdicts if item.get("path") == path), {}))
