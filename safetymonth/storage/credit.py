@@ -1,19 +1,19 @@
-"""Read-time credit and coordinators' decisions, as SQL (mixed into the repository).
+"""Read-time credit and judgement, as SQL: the repository's credit part.
 
 Whose submission a message is, and whether a file counts as accepted, is worked out when it
 is read, never copied into the message rows:
 
-- **credit**: the latest credit (or add) decision on the message that is not undone; else,
-  for processed mail that passed authentication and was not written by a machine, the unit
-  of the registry (``registry_addresses``, synced from ``units[]`` on open) listing the
-  sender's exact address, else its ``@domain``. Adding an address to a unit therefore
-  credits that address's earlier mail at once, without a re-poll.
+- **credit**: :func:`safetymonth.crediting.credit`, the one rule intake's triage also
+  evaluates, here on SQL columns (:data:`COLUMNS`), with the registry
+  (``registry_addresses``, synced from ``units[]`` on open). Adding an address to a unit
+  therefore credits that address's earlier mail at once, without a re-poll.
 - **judgement**: the latest accept or reject decision on the same content (sha256, and the
   member's name in a zip) that is not undone; else the validator's verdict. A decision holds
   for every copy of the content, so a re-sent file never disagrees with itself.
 - **tally**: per unit, kind and judgement, identical content counts once.
 
-The rule is written once, as the SQL of :func:`_credit` and :func:`_judgement`. The board
+The judgement is written once, as the SQL of :func:`_judgement`; the credit is the rule of
+:mod:`safetymonth.crediting` made SQL by :func:`credit_query`. The board
 needs it for every file at once, so its result is also kept in columns (``messages.
 credit_unit``, ``checks.credit_unit``, ``checks.judged_ok``) by :meth:`Credit.
 refresh_credit`, in the transaction of every write it depends on: a registry sync, a decision
@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
+    and_,
     bindparam,
     case,
     cast,
@@ -46,6 +47,7 @@ from sqlalchemy import (
     update,
 )
 
+from safetymonth import crediting
 from safetymonth.storage.records import (
     ACCEPT,
     ADD,
@@ -123,6 +125,31 @@ def content_id(sha256: str, attachment: str, path: str, shared: int | None = Non
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+class _Columns:
+    """The credit rule's :class:`~safetymonth.crediting.Terms` on SQL expressions."""
+
+    def first(self, *values: Any) -> Any:
+        return func.coalesce(*values)
+
+    def when(self, condition: Any, value: Any) -> Any:
+        return case((condition, literal(value) if isinstance(value, str) else value))
+
+    def present(self, value: Any) -> Any:
+        return value.is_not(None)
+
+    def absent(self, value: Any) -> Any:
+        return value.is_(None)
+
+    def equals(self, value: Any, constant: str) -> Any:
+        return value == constant
+
+    def every(self, *conditions: Any) -> Any:
+        return and_(*conditions)
+
+
+COLUMNS: crediting.Terms[Any] = _Columns()
+
+
 def credit_query(unit: Any = None, message: Any = None) -> Any:
     """(message, unit, credited_by) for every message; with ``unit``, only the messages that
     could be that unit's (index lookups, not a scan of every message); with ``message``, that
@@ -131,14 +158,13 @@ def credit_query(unit: Any = None, message: Any = None) -> Any:
     credit = decisions.alias("credit_decision")
     exact = registry_addresses.alias("exact")
     domain = registry_addresses.alias("domain")
-    eligible = (messages.c.state == PROCESSED) & messages.c.suspicious.is_(None) & \
-        messages.c.not_credited.is_(None)
-    by_registry = case((eligible, func.coalesce(exact.c.unit, domain.c.unit)))
+    rule = crediting.credit(COLUMNS, crediting.Facts(
+        decision=credit.c.id, decided=credit.c.unit, state=messages.c.state,
+        suspicious=messages.c.suspicious, machine=messages.c.not_credited,
+        exact=exact.c.unit, domain=domain.c.unit))
     statement = select(
-        messages.c.id.label("message"),
-        func.coalesce(credit.c.unit, by_registry).label("unit"),
-        case((credit.c.id.is_not(None), literal("decision")),
-             (by_registry.is_not(None), literal("registry"))).label("credited_by"),
+        messages.c.id.label("message"), rule.unit.label("unit"),
+        rule.credited_by.label("credited_by"),
     ).select_from(
         messages.outerjoin(decided, decided.c.message == messages.c.id)
         .outerjoin(credit, credit.c.id == decided.c.decision)
