@@ -65,11 +65,8 @@ from safetymonth.storage.records import (
     RegistryUnit,
     SenderCount,
     Tally,
-    file_view,
-    message_view,
 )
 from safetymonth.storage.schema import (
-    attachments,
     checks,
     decisions,
     messages,
@@ -90,7 +87,7 @@ CHUNK = 500  # ids per IN (...), under SQLite's variable limit
 # --- the SQL --------------------------------------------------------------------------------
 
 
-def _one_of(column: Any, values: tuple[str, ...]) -> Any:
+def one_of(column: Any, values: tuple[str, ...]) -> Any:
     """``column`` is one of ``values``, as plain comparisons: an ``IN`` of a list is expanded
     when executed, which costs the statement its cached SQL at every execution."""
     return or_(*(column == value for value in values))
@@ -99,7 +96,7 @@ def _one_of(column: Any, values: tuple[str, ...]) -> Any:
 def _latest_credit() -> Any:
     """Per message, the id of its latest credit (or add) decision that is not undone."""
     return select(decisions.c.message, func.max(decisions.c.id).label("decision")) \
-        .where(_one_of(decisions.c.action, MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .where(one_of(decisions.c.action, MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
         .group_by(decisions.c.message).subquery()
 
 
@@ -180,20 +177,6 @@ def credit_query(unit: Any = None, message: Any = None) -> Any:
     # Worked out once per message, then joined to the checks through their index (left to
     # itself, the planner repeats the message's joins for each of its files).
     return statement.cte("credit").prefix_with("MATERIALIZED")
-
-
-def _judged() -> tuple[Any, Any, Any]:
-    """The checks with their judgement: (the join, the effective ok expression, the judging
-    decision's table). The checks of ``attachments`` are included."""
-    latest = select(decisions.c.content, func.max(decisions.c.id).label("decision")) \
-        .where(_one_of(decisions.c.action, FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
-        .group_by(decisions.c.content).subquery("judged")
-    judgement = decisions.alias("judgement")
-    joined = checks.outerjoin(latest, latest.c.content == checks.c.content) \
-        .outerjoin(judgement, judgement.c.id == latest.c.decision)
-    ok = case((judgement.c.action == ACCEPT, 1), (judgement.c.action == REJECT, 0),
-              else_=checks.c.ok)
-    return joined, ok, judgement
 
 
 def _judgement() -> Any:
@@ -384,62 +367,6 @@ class Credit:
                    messages.c.suspicious.is_(None), messages.c.not_credited.is_(None))
             .order_by(messages.c.id.desc()).limit(1))
         return str(row[0]) if row else None
-
-    # --- listings ---------------------------------------------------------------------
-
-    def message_views(self, unit: str | None = None) -> list[MessageView]:
-        """Every message (or ``unit``'s), oldest first, with its credit now; files added by
-        hand whose add was undone are left out."""
-        credit = credit_query(unit)
-        # Counted per listed message through the checks' index (checks.message is the
-        # attachment's message): a grouped count of every file in the store would cost a
-        # unit's page a scan of 100,000 checks.
-        files = select(func.count()).select_from(checks) \
-            .where(checks.c.message == messages.c.id).scalar_subquery()
-        undone_add = select(decisions.c.message).where(
-            decisions.c.action == ADD, decisions.c.undone_at.is_not(None))
-        statement = select(messages, credit.c.unit.label("credited_unit"), credit.c.credited_by,
-                           files.label("file_count")) \
-            .select_from(credit.join(messages, messages.c.id == credit.c.message)) \
-            .where(messages.c.id.not_in(undone_add)).order_by(messages.c.id)
-        if unit is not None:
-            statement = statement.where(credit.c.unit == unit)
-        return [message_view(row) for row in self.session.all(statement)]
-
-    def message_by_message_id(self, message_id: str) -> int | None:
-        row = self.session.one(select(messages.c.id).where(messages.c.message_id == message_id)
-                        .order_by(messages.c.id).limit(1))
-        return int(row[0]) if row else None
-
-    def file_views(self, unit: str | None = None, failed: bool = False,
-                   file: int | None = None) -> list[FileView]:
-        """Checked files (zip members each on their own), oldest first, with the verdict
-        and the judgement after decisions; ``failed``: only those not accepted now."""
-        credit = credit_query(unit)
-        joined, ok, judgement = _judged()
-        statement = select(
-            checks.c.id, checks.c.path, checks.c.kind, checks.c.ok.label("verdict_ok"),
-            checks.c.member,
-            ok.label("ok"), attachments.c.id.label("attachment"),
-            attachments.c.message, attachments.c.name.label("attachment_name"),
-            attachments.c.stored_name, attachments.c.sha256, attachments.c.size,
-            attachments.c.verdict, credit.c.unit, messages.c.sender,
-            messages.c.received_at, judgement.c.action.label("decision"),
-            judgement.c.id.label("decision_id"), judgement.c.reason,
-        ).select_from(credit.join(messages, messages.c.id == credit.c.message)
-                      .join(joined, checks.c.message == messages.c.id)
-                      .join(attachments, attachments.c.id == checks.c.attachment))
-        if unit is not None:
-            # A unit's files from its messages through the checks' index: ordered by the
-            # bare id, SQLite would rather walk all 100,000 checks in id order.
-            statement = statement.where(credit.c.unit == unit).order_by(checks.c.id + 0)
-        else:
-            statement = statement.order_by(checks.c.id)
-        if failed:
-            statement = statement.where(ok == 0)
-        if file is not None:
-            statement = statement.where(checks.c.id == file)
-        return [file_view(row) for row in self.session.all(statement)]
 
 
 def _files_per_unit(unit: str | None) -> Any:

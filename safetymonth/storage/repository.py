@@ -1,7 +1,8 @@
 """The repository: every read and write of the store's state, named for its purpose; a
 facade over parts that each keep one purpose's SQL (:mod:`~safetymonth.storage.messages`,
 :mod:`~safetymonth.storage.replies`, :mod:`~safetymonth.storage.claiming`,
-:mod:`~safetymonth.storage.credit`, :mod:`~safetymonth.storage.decisions`), all over one
+:mod:`~safetymonth.storage.credit`, :mod:`~safetymonth.storage.decisions`,
+:mod:`~safetymonth.storage.listings`), all over one
 :class:`~safetymonth.storage.session.Session`. Callers call ``store.method(...)``: each method
 is the part's own (see :data:`FORWARDED`).
 
@@ -48,6 +49,7 @@ from safetymonth.storage.claiming import Claims
 from safetymonth.storage.credit import Credit
 from safetymonth.storage.decisions import Decisions
 from safetymonth.storage.files import FILES_DIR, RAW_DIR, FileStore, file_sha256
+from safetymonth.storage.listings import Listings
 from safetymonth.storage.messages import Messages
 from safetymonth.storage.records import (
     FAILED,
@@ -90,6 +92,7 @@ class Parts:
     claims: Claims
     credit: Credit
     decisions: Decisions
+    listings: Listings
 
 
 # Which part answers each of the repository's methods.
@@ -110,8 +113,8 @@ FORWARDED: dict[str, tuple[str, ...]] = {
         "hold_source", "source_cursor", "save_source_cursor"),
     "credit": (
         "sync_registry", "refresh_credit", "unit_tallies", "unit_tally", "accepted_counts",
-        "unknown_senders", "unknown_senders_now", "credited_unit", "latest_unit_sender",
-        "message_views", "file_views"),
+        "unknown_senders", "unknown_senders_now", "credited_unit", "latest_unit_sender"),
+    "listings": ("message_views", "file_views"),
     "decisions": (
         "record_decision", "decision", "decisions", "undo_decision", "active_decisions",
         "active_decisions_by_unit"),
@@ -139,7 +142,8 @@ class Repository:
         credit = Credit(self.session)
         self.parts = Parts(messages=Messages(self.session, credit),
                            replies=Replies(self.session, clock), claims=Claims(self.session),
-                           credit=credit, decisions=Decisions(self.session, credit))
+                           credit=credit, decisions=Decisions(self.session, credit),
+                           listings=Listings(self.session))
         self._batch = False
 
     def close(self) -> None:
@@ -254,7 +258,7 @@ class Repository:
 
 
 _PART_TYPES = {"messages": Messages, "replies": Replies, "claims": Claims, "credit": Credit,
-               "decisions": Decisions}
+               "decisions": Decisions, "listings": Listings}
 for _part, _names in FORWARDED.items():
     for _name in _names:
         setattr(Repository, _name, _forward(_part, _name, _PART_TYPES[_part]))
