@@ -9,8 +9,8 @@ import pytest
 
 from safetymonth.config import Config
 from safetymonth.mailbox import samplemail
-from safetymonth.mailbox.decision import decide
 from safetymonth.mailbox.parse import parse
+from safetymonth.mailbox.triage import triage as decide
 
 UNIT = "德化县社会福利中心"
 UNIT_ADDRESS = "fuli@dhmz.example.cn"

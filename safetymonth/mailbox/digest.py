@@ -1,5 +1,5 @@
 """Digest replies: a registered unit's submissions over the reply rate limit are held (see
-:mod:`safetymonth.mailbox.decision`) and answered together, in one reply per sender and
+:mod:`safetymonth.mailbox.triage`) and answered together, in one reply per sender and
 window, once the window has ended.
 
 The poll loop calls :func:`queue_due_digests` on every pass (``poll --once`` from cron after
@@ -57,7 +57,7 @@ def _unit_of(config: Config, store: Repository, row: MessageRecord) -> Unit | No
     """The unit the held message is credited to now (else the one it was held for)."""
     key = store.credited_unit(row.id)
     return next((unit for unit in config.units if unit.key == key), None) or \
-        next((unit for unit in config.units if unit.name == row.unit), None)
+        next((unit for unit in config.units if unit.key == row.unit), None)
 
 
 def seconds_to_next_digest(store: Repository, longest: float) -> float:

@@ -1,7 +1,8 @@
 """The intake pipeline, one message at a time, in the order the house rules require:
 
 1. store the raw message and commit; 2. parse; 3. validate each attachment (zip members too);
-4. record the verdicts; 5. decide the reply and queue it, in the same transaction as 4;
+4. record the verdicts; 5. triage it and queue the reply (:mod:`~safetymonth.mailbox.outcome`),
+   in the same transaction as 4;
 6. only then mark or move the message on the server.
 
 Each step is idempotent: a message seen again (a restart, another folder, a re-delivery, a
@@ -36,21 +37,15 @@ import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from threading import Event
-from typing import Any
 
 from safetymonth.config import Config, Policy
 from safetymonth.mailbox.attachments import Attachment
-from safetymonth.mailbox.bounces import delivery_failures
 from safetymonth.mailbox.content import content_digest
-from safetymonth.mailbox.decision import decide
+from safetymonth.mailbox.outcome import describe, record_triage
 from safetymonth.mailbox.parse import ParsedMail, parse, parse_headers
-from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.source import Item, Source
-from safetymonth.mailbox.units import match_unit
-from safetymonth.report import local_time, missing
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.repository import (
     FAILED,
@@ -59,7 +54,6 @@ from safetymonth.storage.repository import (
     TOO_LARGE,
     MessageRecord,
     NewAttachment,
-    Outcome,
     Received,
     Repository,
 )
@@ -379,9 +373,10 @@ class Intake:
                 return TOO_LARGE
             record = self.store.message(recorded.message)
             assert record is not None
-            unit, reason = self._decide(record, head, [], TOO_LARGE, too_large=item.size)
+            unit, reason = record_triage(self.config, self.store, record, head, [], TOO_LARGE,
+                                         too_large=item.size)
         log.warning("%s from %s: too large (%s bytes), left on the server: %s", item.key,
-                    head.sender, item.size, _outcome(unit, reason))
+                    head.sender, item.size, describe(unit, reason))
         return TOO_LARGE
 
     def process(self, message: int) -> str:
@@ -435,85 +430,15 @@ class Intake:
         verdicts = [verdict for item in files for verdict in item.verdicts]
         with self.store.transaction():
             self.store.record_verdicts(row.id, files)
-            unit, reason = self._decide(row, mail, verdicts, PROCESSED)
+            unit, reason = record_triage(self.config, self.store, row, mail, verdicts,
+                                         PROCESSED)
         ok = sum(1 for verdict in verdicts if verdict["ok"])
-        return _outcome(unit, reason, f"files={len(verdicts)} ok={ok} ")
-
-    def _decide(self, row: MessageRecord, mail: ParsedMail, verdicts: list[dict[str, Any]],
-                state: str, too_large: int | None = None) -> tuple[str | None, str | None]:
-        """Inside the caller's transaction: the decision (:func:`decide`) persisted with the
-        message's final state, and the reply queued when one is due. Returns the unit
-        credited and why no reply."""
-        limit = self.config.mailbox.reply_rate_limit
-        recent = self.store.replies_since(mail.sender, "reply", limit.hours) \
-            if mail.sender else 0
-        decision = decide(mail, self.config.mailbox, self.config.units, recent)
-        held_until = self.store.rate_window_end(mail.sender, "reply", limit.hours, limit.count) \
-            if decision.held and mail.sender else None  # answered by the digest then
-        notes = dict(decision.notes)
-        bounces = self._bounces(mail) if decision.machine else []
-        if bounces:
-            notes["bounces"] = bounces
-        # State first, so the reply's "still missing" counts this message too.
-        self.store.record_outcome(row.id, Outcome(
-            state=state, unit=decision.unit, auth=decision.auth,
-            suspicious=decision.suspicious, not_credited=decision.not_credited,
-            no_reply=decision.no_reply, notes=notes,
-            last_error=row.last_error if state == TOO_LARGE else None,
-            held_until=held_until))
-        if decision.no_reply is None:
-            self._queue_reply(row, mail, decision.unit, verdicts, too_large)
-        zone = self.config.campaign.timezone
-        return decision.unit, (f"{decision.no_reply} until {local_time(held_until, zone)}"
-                               if held_until else decision.no_reply)
-
-    def _bounces(self, mail: ParsedMail) -> list[dict[str, str | None]]:
-        """The failures a DSN reports for our own replies or reminders, or for a unit's
-        address: each with the unit whose address bounced (``report`` lists them)."""
-        domain = self.config.mailbox.address.rsplit("@", 1)[-1]
-        found = []
-        for failure in delivery_failures(mail):
-            ours = [(message_id, self.store.reply(ident))
-                    for message_id in failure.message_ids
-                    if (ident := reply_id_of(message_id, domain))]
-            reply_message_id, reply = next(((mid, reply) for mid, reply in ours if reply),
-                                           (None, None))
-            claimed = match_unit(failure.address, self.config.units)
-            replied = self._unit_name(reply.unit) if reply and reply.unit else None
-            unit = replied or (claimed.name if claimed else None)
-            if reply is None and unit is None:
-                continue  # someone else's message bounced
-            found.append({"unit": unit,
-                          "address": failure.address or (reply.recipient if reply else None),
-                          "reply_message_id": reply_message_id, "status": failure.status,
-                          "diagnostic": failure.diagnostic})
-        return found
-
-    def _unit_name(self, key: str) -> str:
-        """The name of the unit keyed ``key`` (a reply's unit), else the key itself."""
-        return next((unit.name for unit in self.config.units if unit.key == key), key)
-
-    def _queue_reply(self, row: MessageRecord, mail: ParsedMail, unit: str | None,
-                     verdicts: list[dict[str, Any]], too_large: int | None) -> None:
-        credited = next((item for item in self.config.units if item.name == unit), None)
-        completion = self.config.campaign.completion
-        lacking = missing(self.store, credited.key, completion) if credited else []
-        received = datetime.fromisoformat(row.received_at)
-        outgoing = compose_reply(self.config, mail, row.sha256, unit, verdicts, lacking,
-                                 received, too_large)
-        self.store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
-                               outgoing.recipient, outgoing.headers, outgoing.data)
+        return describe(unit, reason, f"files={len(verdicts)} ok={ok} ")
 
 
 def _no_space(error: BaseException) -> bool:
     """A full disk (or quota): the message is not at fault, and waits for space."""
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def _outcome(unit: str | None, no_reply: str | None, files: str = "") -> str:
-    """The end of a message's log line."""
-    reply = "queued" if no_reply is None else f"none ({no_reply})"
-    return f"unit={unit or '-'} {files}reply={reply}"
 
 
 def _settled_prefix(items: list[Item], settled: set[str]) -> list[Item]:

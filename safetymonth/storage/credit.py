@@ -1,21 +1,21 @@
-"""Read-time credit and coordinators' decisions, as SQL (mixed into the repository).
+"""Read-time credit and judgement, as SQL: the repository's credit part.
 
 Whose submission a message is, and whether a file counts as accepted, is worked out when it
 is read, never copied into the message rows:
 
-- **credit**: the latest credit (or add) decision on the message that is not undone; else,
-  for processed mail that passed authentication and was not written by a machine, the unit
-  of the registry (``registry_addresses``, synced from ``units[]`` on open) listing the
-  sender's exact address, else its ``@domain``. Adding an address to a unit therefore
-  credits that address's earlier mail at once, without a re-poll.
+- **credit**: :func:`safetymonth.crediting.credit`, the one rule intake's triage also
+  evaluates, here on SQL columns (:data:`COLUMNS`), with the registry
+  (``registry_addresses``, synced from ``units[]`` on open). Adding an address to a unit
+  therefore credits that address's earlier mail at once, without a re-poll.
 - **judgement**: the latest accept or reject decision on the same content (sha256, and the
   member's name in a zip) that is not undone; else the validator's verdict. A decision holds
   for every copy of the content, so a re-sent file never disagrees with itself.
 - **tally**: per unit, kind and judgement, identical content counts once.
 
-The rule is written once, as the SQL of :func:`_credit` and :func:`_judgement`. The board
+The judgement is written once, as the SQL of :func:`_judgement`; the credit is the rule of
+:mod:`safetymonth.crediting` made SQL by :func:`credit_query`. The board
 needs it for every file at once, so its result is also kept in columns (``messages.
-credit_unit``, ``checks.credit_unit``, ``checks.judged_ok``) by :meth:`CreditQueries.
+credit_unit``, ``checks.credit_unit``, ``checks.judged_ok``) by :meth:`Credit.
 refresh_credit`, in the transaction of every write it depends on: a registry sync, a decision
 or its undo, a message's outcome or restart. The tally is then one scan of a covering index
 (2,000 units and 100,000 files), and adding an address to a unit still credits its earlier
@@ -28,13 +28,12 @@ import functools
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     Integer,
-    Row,
+    and_,
     bindparam,
     case,
     cast,
@@ -48,127 +47,47 @@ from sqlalchemy import (
     update,
 )
 
-from safetymonth.filenames import plain_name
+from safetymonth import crediting
+from safetymonth.storage.records import (
+    ACCEPT,
+    ADD,
+    ADDED_PREFIX,
+    CREDIT,
+    DISMISS,
+    FILE_ACTIONS,
+    MESSAGE_ACTIONS,
+    PROCESSED,
+    REJECT,
+    TALLY_FIELDS,
+    DecisionRecord,
+    FileView,
+    MessageView,
+    RegistryUnit,
+    SenderCount,
+    Tally,
+)
 from safetymonth.storage.schema import (
-    attachments,
     checks,
     decisions,
     messages,
     meta,
     registry_addresses,
     registry_units,
-    replies,
 )
+from safetymonth.storage.session import Session
 
-if TYPE_CHECKING:
-    from safetymonth.storage.repository import Repository
+__all__ = ["ACCEPT", "ADD", "ADDED_PREFIX", "CREDIT", "DISMISS", "FILE_ACTIONS",
+           "MESSAGE_ACTIONS", "REJECT", "Credit", "DecisionRecord", "FileView", "MessageView",
+           "RegistryUnit", "Tally", "content_id", "dismissed"]
 
-PROCESSED = "processed"
-CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
-DISMISS = "dismiss"  # a message that is no submission (a question), put aside: 已处理
-MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
-ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
 REGISTRY_LOCK = 0x5AFE8  # PostgreSQL advisory lock held while the unit registry is rewritten
 CHUNK = 500  # ids per IN (...), under SQLite's variable limit
-
-
-@dataclass(frozen=True)
-class RegistryUnit:
-    """One unit of the config's registry: its key (id, else name), name and addresses."""
-
-    key: str
-    name: str
-    addresses: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Tally:
-    """What one unit has sent, counted from the current registry and decisions."""
-
-    submissions: int = 0
-    last_submission: str | None = None
-    documents_ok: int = 0
-    documents_failed: int = 0
-    photos_ok: int = 0
-    photos_failed: int = 0
-    videos_ok: int = 0
-    videos_failed: int = 0
-
-
-@dataclass(frozen=True)
-class MessageView:
-    """A message as ``messages`` lists it: with the unit credited now and why."""
-
-    id: int
-    message_id: str | None
-    sender: str | None
-    sender_name: str | None
-    unit: str | None  # the unit's key
-    credited_by: str | None  # "registry", "decision" or None
-    subject: str | None
-    received: str
-    state: str
-    suspicious: str | None
-    not_credited: str | None
-    no_reply: str | None
-    files: int
-    added: bool
-    reuses: int | None = None  # the earlier message whose Message-ID it reuses
-
-
-@dataclass(frozen=True)
-class FileView:
-    """One checked file (a zip member is a file of its own) with both judgements."""
-
-    id: int
-    message: int
-    attachment: int
-    unit: str | None
-    sender: str | None
-    received: str
-    name: str
-    attachment_name: str
-    stored_name: str
-    sha256: str
-    size: int
-    kind: str
-    verdict_ok: bool
-    ok: bool
-    decision: str | None  # accept or reject, when a decision overrides the verdict
-    decision_id: int | None
-    reason: str | None
-    verdict: dict[str, Any]
-    member: int | None = None  # a zip member's position (validator.archive.member_at)
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    id: int
-    action: str
-    message: int | None
-    file: int | None
-    content: int | None
-    unit: str | None
-    reason: str
-    by: str
-    at: str
-    undone_at: str | None
-    undone_by: str | None
-
-    @property
-    def target(self) -> int | None:
-        return self.file if self.action in FILE_ACTIONS else self.message
-
-
-TALLY_FIELDS = {("document", True): "documents_ok", ("document", False): "documents_failed",
-                ("photo", True): "photos_ok", ("photo", False): "photos_failed",
-                ("video", True): "videos_ok", ("video", False): "videos_failed"}
 
 
 # --- the SQL --------------------------------------------------------------------------------
 
 
-def _one_of(column: Any, values: tuple[str, ...]) -> Any:
+def one_of(column: Any, values: tuple[str, ...]) -> Any:
     """``column`` is one of ``values``, as plain comparisons: an ``IN`` of a list is expanded
     when executed, which costs the statement its cached SQL at every execution."""
     return or_(*(column == value for value in values))
@@ -177,7 +96,7 @@ def _one_of(column: Any, values: tuple[str, ...]) -> Any:
 def _latest_credit() -> Any:
     """Per message, the id of its latest credit (or add) decision that is not undone."""
     return select(decisions.c.message, func.max(decisions.c.id).label("decision")) \
-        .where(_one_of(decisions.c.action, MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
+        .where(one_of(decisions.c.action, MESSAGE_ACTIONS), decisions.c.undone_at.is_(None)) \
         .group_by(decisions.c.message).subquery()
 
 
@@ -203,7 +122,32 @@ def content_id(sha256: str, attachment: str, path: str, shared: int | None = Non
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def _credit(unit: Any = None, message: Any = None) -> Any:
+class _Columns:
+    """The credit rule's :class:`~safetymonth.crediting.Terms` on SQL expressions."""
+
+    def first(self, *values: Any) -> Any:
+        return func.coalesce(*values)
+
+    def when(self, condition: Any, value: Any) -> Any:
+        return case((condition, literal(value) if isinstance(value, str) else value))
+
+    def present(self, value: Any) -> Any:
+        return value.is_not(None)
+
+    def absent(self, value: Any) -> Any:
+        return value.is_(None)
+
+    def equals(self, value: Any, constant: str) -> Any:
+        return value == constant
+
+    def every(self, *conditions: Any) -> Any:
+        return and_(*conditions)
+
+
+COLUMNS: crediting.Terms[Any] = _Columns()
+
+
+def credit_query(unit: Any = None, message: Any = None) -> Any:
     """(message, unit, credited_by) for every message; with ``unit``, only the messages that
     could be that unit's (index lookups, not a scan of every message); with ``message``, that
     one message."""
@@ -211,14 +155,13 @@ def _credit(unit: Any = None, message: Any = None) -> Any:
     credit = decisions.alias("credit_decision")
     exact = registry_addresses.alias("exact")
     domain = registry_addresses.alias("domain")
-    eligible = (messages.c.state == PROCESSED) & messages.c.suspicious.is_(None) & \
-        messages.c.not_credited.is_(None)
-    by_registry = case((eligible, func.coalesce(exact.c.unit, domain.c.unit)))
+    rule = crediting.credit(COLUMNS, crediting.Facts(
+        decision=credit.c.id, decided=credit.c.unit, state=messages.c.state,
+        suspicious=messages.c.suspicious, machine=messages.c.not_credited,
+        exact=exact.c.unit, domain=domain.c.unit))
     statement = select(
-        messages.c.id.label("message"),
-        func.coalesce(credit.c.unit, by_registry).label("unit"),
-        case((credit.c.id.is_not(None), literal("decision")),
-             (by_registry.is_not(None), literal("registry"))).label("credited_by"),
+        messages.c.id.label("message"), rule.unit.label("unit"),
+        rule.credited_by.label("credited_by"),
     ).select_from(
         messages.outerjoin(decided, decided.c.message == messages.c.id)
         .outerjoin(credit, credit.c.id == decided.c.decision)
@@ -234,20 +177,6 @@ def _credit(unit: Any = None, message: Any = None) -> Any:
     # Worked out once per message, then joined to the checks through their index (left to
     # itself, the planner repeats the message's joins for each of its files).
     return statement.cte("credit").prefix_with("MATERIALIZED")
-
-
-def _judged() -> tuple[Any, Any, Any]:
-    """The checks with their judgement: (the join, the effective ok expression, the judging
-    decision's table). The checks of ``attachments`` are included."""
-    latest = select(decisions.c.content, func.max(decisions.c.id).label("decision")) \
-        .where(_one_of(decisions.c.action, FILE_ACTIONS), decisions.c.undone_at.is_(None)) \
-        .group_by(decisions.c.content).subquery("judged")
-    judgement = decisions.alias("judgement")
-    joined = checks.outerjoin(latest, latest.c.content == checks.c.content) \
-        .outerjoin(judgement, judgement.c.id == latest.c.decision)
-    ok = case((judgement.c.action == ACCEPT, 1), (judgement.c.action == REJECT, 0),
-              else_=checks.c.ok)
-    return joined, ok, judgement
 
 
 def _judgement() -> Any:
@@ -266,28 +195,12 @@ def _one_message() -> tuple[Any, Any, Any, Any]:
     bound as ``message_``, its credit, and the updates that store ``unit_`` as its and its
     checks'."""
     message, unit = bindparam("message_"), bindparam("unit_")
-    credit = _credit(message=message)
+    credit = credit_query(message=message)
     return (select(messages.c.id).where(messages.c.id == message).with_for_update(),
             select(credit.c.unit),
             update(messages).where(messages.c.id == message).values(credit_unit=unit),
             update(checks).where(checks.c.message == message)
             .values(credit_unit=unit, judged_ok=_judgement()))
-
-
-Write = TypeVar("Write", bound=Callable[..., Any])
-
-
-def keeps_credit(method: Write) -> Write:
-    """For a :class:`Repository` write on one message (its first argument) that changes what
-    the credit rule reads (its state, authentication, machine verdict): the credit columns
-    follow in the same transaction."""
-    @functools.wraps(method)
-    def write(self: Repository, message: int, *args: Any, **kwargs: Any) -> Any:
-        with self.transaction():
-            result = method(self, message, *args, **kwargs)
-            self.refresh_credit(message)
-            return result
-    return write  # type: ignore[return-value]
 
 
 @functools.cache
@@ -303,10 +216,13 @@ def _accepted_counts() -> Any:
 # --- the mixin ------------------------------------------------------------------------------
 
 
-class CreditQueries:
-    """Registry, credit, tallies and decisions; mixed into :class:`Repository`."""
+class Credit:
+    """The registry, the credit columns kept in step with the rule, tallies and listings."""
 
-    def sync_registry(self: Repository, units: Sequence[RegistryUnit]) -> None:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def sync_registry(self, units: Sequence[RegistryUnit]) -> None:
         """Make the registry tables the config's ``units[]`` (a no-op when unchanged). The
         first unit listing an address (or a domain) gets it, as intake's matching does."""
         fingerprint = hashlib.sha256(json.dumps(
@@ -318,56 +234,56 @@ class CreditQueries:
         for unit in units:
             for address in unit.addresses:
                 owners.setdefault(address, unit.key)
-        with self.transaction():
+        with self.session.transaction():
             # Several processes open the store at once (pollers, the console): one rewrites
             # the registry, the others find it done. SQLite's write lock already serialises
             # this; PostgreSQL needs the lock, or two inserts of the same keys collide.
-            if self.dialect == "postgresql":
-                self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+            if self.session.dialect == "postgresql":
+                self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                   {"key": REGISTRY_LOCK})
             if self._registry_fingerprint() == fingerprint:
                 return
-            self.conn.execute(registry_addresses.delete())
-            self.conn.execute(registry_units.delete())
+            self.session.execute(registry_addresses.delete())
+            self.session.execute(registry_units.delete())
             if units:
-                self.conn.execute(registry_units.insert(), [
+                self.session.execute(registry_units.insert(), [
                     {"key": unit.key, "name": unit.name, "position": position}
                     for position, unit in enumerate(units)])
             if owners:
-                self.conn.execute(registry_addresses.insert(), [
+                self.session.execute(registry_addresses.insert(), [
                     {"address": address, "unit": key} for address, key in owners.items()])
-            self._upsert(meta, ["key"], {"key": "registry", "value": fingerprint})
+            self.session.upsert(meta, ["key"], {"key": "registry", "value": fingerprint})
             self.refresh_credit()
 
-    def _registry_fingerprint(self: Repository) -> str | None:
-        row = self._one(select(meta.c.value).where(meta.c.key == "registry"))
+    def _registry_fingerprint(self) -> str | None:
+        row = self.session.one(select(meta.c.value).where(meta.c.key == "registry"))
         return None if row is None else str(row[0])
 
     # --- credit kept in columns -------------------------------------------------------
 
-    def refresh_credit(self: Repository, message: int | None = None) -> None:
+    def refresh_credit(self, message: int | None = None) -> None:
         """Bring the credit columns of ``message`` (or of every message) and its checks in
         step with the rule, in the caller's transaction. Call it after every write the rule
         reads: a message's state, authentication or machine verdict, a credit decision."""
         if message is not None:
             lock, credit_of, set_message, set_checks = _one_message()
-            with self.transaction():
+            with self.session.transaction():
                 # PostgreSQL: two writers refreshing one message (a poller's outcome, a
                 # coordinator's credit) take turns, and the second reads the rule after the
                 # first committed, so neither stores a result the other made stale.
-                if self.dialect == "postgresql":  # SQLite's write lock serialises them
-                    self.conn.execute(lock, {"message_": message})
-                unit = self.conn.execute(credit_of, {"message_": message}).scalar()
-                self.conn.execute(set_message, {"message_": message, "unit_": unit})
-                self.conn.execute(set_checks, {"message_": message, "unit_": unit})
+                if self.session.dialect == "postgresql":  # SQLite's write lock serialises them
+                    self.session.execute(lock, {"message_": message})
+                unit = self.session.execute(credit_of, {"message_": message}).scalar()
+                self.session.execute(set_message, {"message_": message, "unit_": unit})
+                self.session.execute(set_checks, {"message_": message, "unit_": unit})
             return
-        with self.transaction():
-            if self.dialect == "postgresql":  # no message's credit changes meanwhile
-                self.conn.execute(text(
+        with self.session.transaction():
+            if self.session.dialect == "postgresql":  # no message's credit changes meanwhile
+                self.session.execute(text(
                     "LOCK TABLE messages, decisions IN SHARE ROW EXCLUSIVE MODE"))
-            credit = _credit()
+            credit = credit_query()
             moved: dict[str | None, list[int]] = defaultdict(list)
-            for ident, unit, stored in self.conn.execute(
+            for ident, unit, stored in self.session.execute(
                     select(credit.c.message, credit.c.unit, messages.c.credit_unit)
                     .select_from(credit.join(messages, messages.c.id == credit.c.message))):
                 if unit != stored:
@@ -375,55 +291,55 @@ class CreditQueries:
             for unit, idents in moved.items():
                 for start in range(0, len(idents), CHUNK):
                     chunk = idents[start:start + CHUNK]
-                    self.conn.execute(update(messages).where(messages.c.id.in_(chunk))
+                    self.session.execute(update(messages).where(messages.c.id.in_(chunk))
                                       .values(credit_unit=unit))
-                    self.conn.execute(update(checks).where(checks.c.message.in_(chunk))
+                    self.session.execute(update(checks).where(checks.c.message.in_(chunk))
                                       .values(credit_unit=unit))
-            self._rejudge(true())
+            self.rejudge(true())
 
-    def _rejudge(self: Repository, which: Any) -> None:
+    def rejudge(self, which: Any) -> None:
         """``checks.judged_ok`` of the checks ``which`` selects, after the decisions. Their
         rows are locked first (PostgreSQL), so the update reads decisions committed by a
         concurrent judge of the same content (as for one message's credit above)."""
-        self.conn.execute(select(checks.c.id).where(which).with_for_update())
-        self.conn.execute(update(checks).where(which).values(judged_ok=_judgement()))
+        self.session.execute(select(checks.c.id).where(which).with_for_update())
+        self.session.execute(update(checks).where(which).values(judged_ok=_judgement()))
 
-    def _refresh_after_decision(self: Repository, action: str, message: int | None,
+    def refresh_after_decision(self, action: str, message: int | None,
                                 content: int | None) -> None:
         if action in MESSAGE_ACTIONS and message is not None:
             self.refresh_credit(message)
         elif action in FILE_ACTIONS and content is not None:
-            self._rejudge(checks.c.content == content)
+            self.rejudge(checks.c.content == content)
 
     # --- tallies ----------------------------------------------------------------------
 
-    def unit_tallies(self: Repository, unit: str | None = None) -> dict[str, Tally]:
+    def unit_tallies(self, unit: str | None = None) -> dict[str, Tally]:
         """What each unit (or only ``unit``) has sent, by its key: two grouped queries, each
         over an index that covers it (the credit columns)."""
         counts: dict[str, dict[str, Any]] = {}
-        for key, submissions, last in self._all(
+        for key, submissions, last in self.session.all(
                 select(messages.c.credit_unit, func.count(), func.max(messages.c.received_at))
                 .where(_credited(messages.c.credit_unit, unit))
                 .group_by(messages.c.credit_unit)):
             counts[str(key)] = {"submissions": int(submissions), "last_submission": last}
-        for key, *files in self._all(_files_per_unit(unit)):
+        for key, *files in self.session.all(_files_per_unit(unit)):
             counts.setdefault(key, {}).update(zip(TALLY_FIELDS.values(), files, strict=True))
         return {key: Tally(**values) for key, values in counts.items()}
 
-    def unit_tally(self: Repository, unit: str) -> Tally:
+    def unit_tally(self, unit: str) -> Tally:
         return self.unit_tallies(unit).get(unit, Tally())
 
-    def accepted_counts(self: Repository, unit: str) -> dict[str, int]:
+    def accepted_counts(self, unit: str) -> dict[str, int]:
         """How many distinct accepted files of each kind ``unit`` has (kinds it has none of
         are absent): one grouped query on the credit columns, built once (intake asks it for
         every reply, after the message's outcome refreshed its credit)."""
         return {str(kind): int(count)
-                for kind, count in self._all(_accepted_counts(), {"unit": unit})}
+                for kind, count in self.session.all(_accepted_counts(), {"unit": unit})}
 
-    def unknown_senders_now(self: Repository) -> list[tuple[str, int]]:
+    def unknown_senders_now(self) -> list[tuple[str, int]]:
         """Senders of processed mail credited to no unit (neither forged nor a machine) and
         not put aside, with how many messages each sent."""
-        rows = self._all(
+        rows = self.session.all(
             select(messages.c.sender, func.count())
             .where(messages.c.credit_unit.is_(None), messages.c.suspicious.is_(None),
                    messages.c.not_credited.is_(None), messages.c.sender.is_not(None),
@@ -431,140 +347,26 @@ class CreditQueries:
             .group_by(messages.c.sender).order_by(messages.c.sender))
         return [(str(sender), int(count)) for sender, count in rows]
 
-    def credited_unit(self: Repository, message: int) -> str | None:
-        credit = _credit()
-        row = self._one(select(credit.c.unit).where(credit.c.message == message))
+    def unknown_senders(self) -> list[SenderCount]:
+        """Senders of processed mail credited to no unit now (and neither forged nor a
+        machine), with how many messages each sent."""
+        return [SenderCount(sender, count) for sender, count in self.unknown_senders_now()]
+
+    def credited_unit(self, message: int) -> str | None:
+        credit = credit_query()
+        row = self.session.one(select(credit.c.unit).where(credit.c.message == message))
         return row[0] if row else None
 
-    def latest_unit_sender(self: Repository, unit: str) -> str | None:
+    def latest_unit_sender(self, unit: str) -> str | None:
         """The address ``unit``'s latest credited mail came from (for a domain-only unit)."""
-        credit = _credit(unit)
-        row = self._one(
+        credit = credit_query(unit)
+        row = self.session.one(
             select(messages.c.sender)
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
             .where(credit.c.unit == unit, messages.c.sender.is_not(None),
                    messages.c.suspicious.is_(None), messages.c.not_credited.is_(None))
             .order_by(messages.c.id.desc()).limit(1))
         return str(row[0]) if row else None
-
-    # --- listings ---------------------------------------------------------------------
-
-    def message_views(self: Repository, unit: str | None = None) -> list[MessageView]:
-        """Every message (or ``unit``'s), oldest first, with its credit now; files added by
-        hand whose add was undone are left out."""
-        credit = _credit(unit)
-        # Counted per listed message through the checks' index (checks.message is the
-        # attachment's message): a grouped count of every file in the store would cost a
-        # unit's page a scan of 100,000 checks.
-        files = select(func.count()).select_from(checks) \
-            .where(checks.c.message == messages.c.id).scalar_subquery()
-        undone_add = select(decisions.c.message).where(
-            decisions.c.action == ADD, decisions.c.undone_at.is_not(None))
-        statement = select(messages, credit.c.unit.label("credited_unit"), credit.c.credited_by,
-                           files.label("file_count")) \
-            .select_from(credit.join(messages, messages.c.id == credit.c.message)) \
-            .where(messages.c.id.not_in(undone_add)).order_by(messages.c.id)
-        if unit is not None:
-            statement = statement.where(credit.c.unit == unit)
-        return [_message_view(row) for row in self._all(statement)]
-
-    def message_by_message_id(self: Repository, message_id: str) -> int | None:
-        row = self._one(select(messages.c.id).where(messages.c.message_id == message_id)
-                        .order_by(messages.c.id).limit(1))
-        return int(row[0]) if row else None
-
-    def file_views(self: Repository, unit: str | None = None, failed: bool = False,
-                   file: int | None = None) -> list[FileView]:
-        """Checked files (zip members each on their own), oldest first, with the verdict
-        and the judgement after decisions; ``failed``: only those not accepted now."""
-        credit = _credit(unit)
-        joined, ok, judgement = _judged()
-        statement = select(
-            checks.c.id, checks.c.path, checks.c.kind, checks.c.ok.label("verdict_ok"),
-            checks.c.member,
-            ok.label("ok"), attachments.c.id.label("attachment"),
-            attachments.c.message, attachments.c.name.label("attachment_name"),
-            attachments.c.stored_name, attachments.c.sha256, attachments.c.size,
-            attachments.c.verdict, credit.c.unit, messages.c.sender,
-            messages.c.received_at, judgement.c.action.label("decision"),
-            judgement.c.id.label("decision_id"), judgement.c.reason,
-        ).select_from(credit.join(messages, messages.c.id == credit.c.message)
-                      .join(joined, checks.c.message == messages.c.id)
-                      .join(attachments, attachments.c.id == checks.c.attachment))
-        if unit is not None:
-            # A unit's files from its messages through the checks' index: ordered by the
-            # bare id, SQLite would rather walk all 100,000 checks in id order.
-            statement = statement.where(credit.c.unit == unit).order_by(checks.c.id + 0)
-        else:
-            statement = statement.order_by(checks.c.id)
-        if failed:
-            statement = statement.where(ok == 0)
-        if file is not None:
-            statement = statement.where(checks.c.id == file)
-        return [_file_view(row) for row in self._all(statement)]
-
-    # --- decisions --------------------------------------------------------------------
-
-    def record_decision(self: Repository, action: str, reason: str, by: str, at: str,
-                        message: int | None = None, file: int | None = None,
-                        unit: str | None = None) -> int:
-        """Store one decision (inside the caller's transaction, if any); returns its id. A
-        decision on a file keeps the file's content id: it holds for every copy."""
-        with self.transaction():
-            content = None if file is None else self.conn.execute(
-                select(checks.c.content).where(checks.c.id == file)).scalar()
-            result = self.conn.execute(decisions.insert().values(
-                action=action, message=message, file=file, content=content, unit=unit,
-                reason=reason, by=by, at=at))
-            self._refresh_after_decision(action, message, content)
-            return int(result.inserted_primary_key[0])
-
-    def decision(self: Repository, decision: int) -> DecisionRecord | None:
-        row = self._one(select(decisions).where(decisions.c.id == decision))
-        return DecisionRecord(**row._mapping) if row else None
-
-    def decisions(self: Repository) -> list[DecisionRecord]:
-        """Every decision, undone ones too, oldest first."""
-        return [DecisionRecord(**row._mapping)
-                for row in self._all(select(decisions).order_by(decisions.c.id))]
-
-    def undo_decision(self: Repository, decision: int, by: str, at: str) -> bool:
-        """Mark a decision undone; False when it was undone already (or does not exist)."""
-        with self.transaction():
-            undone = self.conn.execute(update(decisions).where(
-                decisions.c.id == decision, decisions.c.undone_at.is_(None))
-                .values(undone_at=at, undone_by=by)
-                .returning(decisions.c.action, decisions.c.message, decisions.c.content)).first()
-            if undone is not None:
-                self._refresh_after_decision(*undone)
-            return undone is not None
-
-    def active_decisions(self: Repository) -> int:
-        row = self._one(select(func.count()).where(decisions.c.undone_at.is_(None)))
-        return int(row[0]) if row else 0
-
-    def active_decisions_by_unit(self: Repository) -> dict[str, int]:
-        """How many decisions not undone concern each unit (by its key)."""
-        return {str(unit): int(count) for unit, count in self._all(
-            select(decisions.c.unit, func.count()).where(
-                decisions.c.undone_at.is_(None), decisions.c.unit.is_not(None))
-            .group_by(decisions.c.unit))}
-
-    def queued_replies_by_unit(self: Repository) -> dict[str, int]:
-        """Queued replies, reminders, notices and digests per unit (by its key)."""
-        return {str(unit): int(count) for unit, count in self._all(
-            select(replies.c.unit, func.count()).where(
-                replies.c.state == "queued", replies.c.unit.is_not(None))
-            .group_by(replies.c.unit))}
-
-    def record_added_message(self: Repository, key: str, sha256: str, subject: str,
-                             at: str) -> int:
-        """The record that holds files a coordinator added by hand (no raw message)."""
-        with self.transaction():
-            result = self.conn.execute(messages.insert().values(
-                source_key=ADDED_PREFIX + key, sha256=sha256, size=0, subject=subject,
-                received_at=at, state=PROCESSED))
-            return int(result.inserted_primary_key[0])
 
 
 def _files_per_unit(unit: str | None) -> Any:
@@ -586,40 +388,3 @@ def _files_per_unit(unit: str | None) -> Any:
 def _credited(column: Any, unit: str | None) -> Any:
     """``column`` (a credit_unit) names ``unit``, or any unit."""
     return column.is_not(None) if unit is None else column == unit
-
-
-def _message_view(row: Row[Any]) -> MessageView:
-    values = row._mapping
-    return MessageView(
-        id=values["id"], message_id=values["message_id"], sender=values["sender"],
-        sender_name=values["sender_name"] and plain_name(values["sender_name"]),
-        unit=values["credited_unit"],
-        credited_by=values["credited_by"], subject=values["subject"],
-        received=values["received_at"], state=values["state"],
-        suspicious=values["suspicious"], not_credited=values["not_credited"],
-        no_reply=values["no_reply"], files=int(values["file_count"]),
-        added=str(values["source_key"]).startswith(ADDED_PREFIX), reuses=values["reuses"])
-
-
-def _file_view(row: Row[Any]) -> FileView:
-    values = row._mapping
-    verdict = _verdict_of(json.loads(values["verdict"]), values["path"], values["member"])
-    return FileView(
-        id=values["id"], message=values["message"], attachment=values["attachment"],
-        unit=values["unit"], sender=values["sender"], received=values["received_at"],
-        name=plain_name(values["path"]),
-        attachment_name=plain_name(values["attachment_name"]),
-        stored_name=values["stored_name"], sha256=values["sha256"], size=values["size"],
-        kind=values["kind"], verdict_ok=bool(values["verdict_ok"]), ok=bool(values["ok"]),
-        decision=values["decision"], decision_id=values["decision_id"],
-        reason=values["reason"], verdict=verdict, member=values["member"])
-
-
-def _verdict_of(verdicts: list[dict[str, Any]], path: str, member: int | None) -> dict[str, Any]:
-    """The stored verdict of one check: by its member position (two members may share a
-    name; a store from before positions has -n for the n-th, all its verdicts members')."""
-    if member is not None and member < 0:
-        return verdicts[-member - 1] if -member <= len(verdicts) else {}
-    return next((item for item in verdicts
-                 if item.get("path") == path and item.get("member") == member),
-                next((item for item in verdicts if item.get("path") == path), {}))

@@ -6,33 +6,39 @@ of a page's messages. Credit is the read-time credit of :mod:`~safetymonth.stora
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, func, literal, or_, select
 
 from safetymonth.storage import store_version
-from safetymonth.storage.credit import (
+from safetymonth.storage.credit import credit_query, dismissed
+from safetymonth.storage.records import (
     ADDED_PREFIX,
+    PROCESSED,
+    SENT,
     MessageView,
-    _credit,
-    _message_view,
-    dismissed,
+    ReplyRecord,
+    message_view,
+    reply_record,
 )
-from safetymonth.storage.repository import PROCESSED, SENT, ReplyRecord, Repository, _reply
 from safetymonth.storage.schema import messages, meta, replies
+
+if TYPE_CHECKING:
+    from safetymonth.storage.repository import Repository
 
 CHUNK = 500  # ids per IN (...), under SQLite's variable limit
 
 
 class Overview:
     def __init__(self, repository: Repository) -> None:
-        self.repository = repository
+        self.session = repository.session
 
     def version(self) -> tuple[object, ...]:
         """A fingerprint of everything the board is computed from: the store's version, which
         the database's triggers bump in every write to messages, checks, decisions and
         replies (:mod:`~safetymonth.storage.store_version`), and the registry's fingerprint.
         One primary-key lookup, whatever the size of the store."""
-        return tuple(sorted(self.repository._all(
+        return tuple(sorted(self.session.all(
             select(meta.c.key, meta.c.value).where(
                 meta.c.key.in_((store_version.KEY, "registry"))))))
 
@@ -44,7 +50,7 @@ class Overview:
         clerks' table."""
         answered = exists().where(replies.c.state == SENT, or_(
             replies.c.message == messages.c.id, replies.c.id == messages.c.digest))
-        return {str(unit): int(count) for unit, count in self.repository._all(
+        return {str(unit): int(count) for unit, count in self.session.all(
             select(messages.c.credit_unit, func.count())
             .where(messages.c.credit_unit.is_not(None), ~answered,
                    ~messages.c.source_key.startswith(ADDED_PREFIX, autoescape=True))
@@ -54,8 +60,8 @@ class Overview:
         """Processed mail credited to no unit now (unknown senders, failed authentication,
         machine mail) and not put aside (dismissed), newest first; ``files`` is not
         counted (0)."""
-        credit = _credit()
-        return [_message_view(row) for row in self.repository._all(
+        credit = credit_query()
+        return [message_view(row) for row in self.session.all(
             select(messages, credit.c.unit.label("credited_unit"), credit.c.credited_by,
                    literal(0).label("file_count"))
             .select_from(credit.join(messages, messages.c.id == credit.c.message))
@@ -65,7 +71,7 @@ class Overview:
     def uncredited_count(self) -> int:
         """How many messages :meth:`uncredited` lists, all of them: the board's 未计入的邮件
         counts what that page shows, machine mail and forged mail included."""
-        return int(self.repository._all(
+        return int(self.session.all(
             select(func.count()).select_from(messages)
             .where(messages.c.credit_unit.is_(None), messages.c.state == PROCESSED,
                    ~dismissed()))[0][0])
@@ -76,16 +82,16 @@ class Overview:
         found: dict[int, list[ReplyRecord]] = defaultdict(list)
         for start in range(0, len(message_ids), CHUNK):
             chunk = message_ids[start:start + CHUNK]
-            for row in self.repository._all(
+            for row in self.session.all(
                     select(replies).where(replies.c.message.in_(chunk))
                     .order_by(replies.c.created_at, replies.c.id)):
-                record = _reply(row)
+                record = reply_record(row)
                 if record.message is not None:
                     found[record.message].append(record)
-            held = {int(message): str(digest) for message, digest in self.repository._all(
+            held = {int(message): str(digest) for message, digest in self.session.all(
                 select(messages.c.id, messages.c.digest).where(
                     messages.c.id.in_(chunk), messages.c.digest.is_not(None)))}
-            digests = {str(row.id): _reply(row) for row in self.repository._all(
+            digests = {str(row.id): reply_record(row) for row in self.session.all(
                 select(replies).where(replies.c.id.in_(set(held.values()))))}
             for message, digest in held.items():
                 found[message].append(digests[digest])

@@ -50,7 +50,7 @@ messages = Table(
     Column("held_until", Text),
     Column("digest", Text),
     # The unit credited now (storage.credit's rule), kept in step with the registry, the
-    # decisions and the message's state by CreditQueries.refresh_credit: the board reads it.
+    # decisions and the message's state by Credit.refresh_credit: the board reads it.
     Column("credit_unit", Text),
     # The earliest message with the same Message-ID but other content: a client that reuses
     # Message-IDs sent this as a new submission (see safetymonth.mailbox.content).
