@@ -46,7 +46,15 @@ demo: system venv
 	-$(BIN)/safetymonth generate letter examples/letters-2024.yaml -o var/out/letters --pdf
 	-$(BIN)/safetymonth generate summary examples/summary-2024.yaml -o var/out/summary-2024.docx --pdf
 
-test: system venv
+# The wheels `make dist` packs, fetched once here (an install step, like pip's): the packaging
+# tests then build the .deb with no network (PIP_NO_INDEX=1).
+WHEELHOUSE := build/wheelhouse/.filled
+$(WHEELHOUSE): pyproject.toml
+	deploy/debian/build-deb.sh build/prefetch $(RUNTIME_PACKAGES) >/dev/null
+	rm -rf build/prefetch
+	touch $(WHEELHOUSE)
+
+test: system venv $(WHEELHOUSE)
 	$(BIN)/ruff check safetymonth tests bench
 	$(BIN)/pytest
 

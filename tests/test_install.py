@@ -39,6 +39,7 @@ from tests.mailservers import PASSWORD, Dovecot, drop, free_port, wait_for_port
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[1]
+WHEELHOUSE = ROOT / "build" / "wheelhouse"  # filled by `make test` before the tests run
 STORE_HOME = Path("/var/lib/safetymonth")
 UNITS = ("safetymonth-poll.service", "safetymonth-serve.service",
          "safetymonth-remind.service", "safetymonth-remind.timer")
@@ -73,7 +74,8 @@ def run(*args: str | Path, check: bool = True,
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``make dist`` into a temp folder: the wheel and the .deb."""
     folder = tmp_path_factory.mktemp("dist")
-    run("make", "-C", ROOT, "dist", f"DIST={folder}", env={**clean_env(), "HOME": "/root"})
+    run("make", "-C", ROOT, "dist", f"DIST={folder}",  # no network: `make test` filled the
+        env={**clean_env(), "HOME": "/root", "PIP_NO_INDEX": "1"})  # wheelhouse before
     return folder
 
 
@@ -108,7 +110,8 @@ def test_building_the_wheel_prints_no_license_deprecation(tmp_path: Path) -> Non
     venv = tmp_path / "venv"
     run("/usr/bin/python3", "-m", "venv", venv)
     built = run(venv / "bin" / "python", "-m", "pip", "wheel", "-v", "--no-deps",
-                "-w", tmp_path / "out", ROOT, env={**clean_env(), "PIP_FIND_LINKS": ""})
+                "-w", tmp_path / "out", ROOT,
+                env={**clean_env(), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(WHEELHOUSE)})
     output = built.stdout + built.stderr
     assert "Successfully built safetymonth" in output
     assert not re.search(r"license.*deprecat|deprecat.*license", output, re.I | re.S), \

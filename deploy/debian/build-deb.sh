@@ -28,10 +28,16 @@ mkdir -p "$dist" "$build" "$wheelhouse"
 "$python" -m venv "$build/venv"
 pip=("$build/venv/bin/python" -m pip --disable-pip-version-check --no-input)
 
+# 0. What building our wheel needs (pyproject's build-system), kept in the wheelhouse too, so
+#    that a build with PIP_NO_INDEX=1 (the tests: no network) finds it there.
+PIP_FIND_LINKS= "${pip[@]}" download --quiet --find-links "$wheelhouse" --dest "$wheelhouse" \
+    "setuptools>=77" wheel
+
 # 1. The project's wheel (templates, static files, migrations, examples: pyproject's
 #    package-data). setuptools builds in place: stale build/lib files must not slip in.
 rm -rf "$top/build/lib" "$top/build/bdist".*
-PIP_FIND_LINKS= "${pip[@]}" wheel --quiet --no-deps --wheel-dir "$dist" "$top"
+PIP_FIND_LINKS= "${pip[@]}" wheel --quiet --no-deps --find-links "$wheelhouse" \
+    --wheel-dir "$dist" "$top"
 wheel="$dist/safetymonth-$version-py3-none-any.whl"
 test -f "$wheel"
 
