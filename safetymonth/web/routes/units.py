@@ -14,14 +14,9 @@ from safetymonth.web.routes.common import NotFound, unit_of
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/units/{ident:path}")  # a name may hold "/" (no id)
-async def unit(request: Request, ident: str, who: Who) -> Response:
-    page = await pool(request).run(views.unit_page, config(request), unit_of(request, ident))
-    return render(request, "unit.html", who, page=page, views=views,
-                  reply_text=views.reply_text)
-
-
-@router.get("/units/{ident}/files.zip")
+# Before the unit's page, whose path would take "…/files.zip" as part of a unit's name; a name
+# may hold "/" here too.
+@router.get("/units/{ident:path}/files.zip")
 async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") -> Response:
     """The unit's files (``?accepted=1``: only those accepted) as one zip, streamed."""
     target = unit_of(request, ident)
@@ -33,6 +28,13 @@ async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") 
         media_type="application/zip", headers={
             "content-disposition": downloads.disposition(False,
                                                          bundle.download_name(target.name))})
+
+
+@router.get("/units/{ident:path}")  # a name may hold "/" (no id)
+async def unit(request: Request, ident: str, who: Who) -> Response:
+    page = await pool(request).run(views.unit_page, config(request), unit_of(request, ident))
+    return render(request, "unit.html", who, page=page, views=views,
+                  reply_text=views.reply_text)
 
 
 @router.get("/uncredited")
