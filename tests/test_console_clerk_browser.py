@@ -117,7 +117,7 @@ def test_what_a_clerk_saw(clerk_console: Console, new_york_browser: BrowserConte
     page.locator("details.add summary").click()
     photo = tmp_path / "演练照片.jpg"
     photo.write_bytes(mail_media.photo)
-    page.get_by_role("textbox", name="理由", exact=True).fill("站长微信发来的照片")
+    page.get_by_label("理由", exact=True).fill("站长微信发来的照片")
     page.locator("input[type=file]").set_input_files(photo)
     page.get_by_role("button", name="上传并检测").click()
     added = page.locator("article.message", has_text="补充文件")

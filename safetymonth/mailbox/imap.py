@@ -237,20 +237,22 @@ class ImapMailbox:
     def _idles(self) -> bool:
         return self.config.idle and "IDLE" in self._connect().client.capabilities
 
-    def wait(self, seconds: float, stop: Event) -> None:
-        """IDLE until the server reports a change, ``seconds`` pass or ``stop`` is set."""
+    def wait(self, seconds: float, stop: Event) -> bool:
+        """IDLE until the server reports a change (True), ``seconds`` pass or ``stop`` is
+        set (False)."""
         if not self._idles():
             stop.wait(seconds)
-            return
+            return False
         box = self._connect()
         deadline = time.monotonic() + seconds
         while not stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                return False
             responses = box.idle.wait(timeout=min(IDLE_SLICE, remaining))
             if any(b"EXISTS" in line or b"EXPUNGE" in line for line in responses):
-                return
+                return True
+        return False
 
 
 def _refresh_capabilities(client: imaplib.IMAP4) -> None:

@@ -133,8 +133,10 @@ class MaildirSource:
     def waiting(self, seconds: float) -> str:
         return f"every {seconds:g} s"
 
-    def wait(self, seconds: float, stop: Event) -> None:
+    def wait(self, seconds: float, stop: Event) -> bool:
+        """A Maildir says nothing when mail arrives: the watcher looks again each time."""
         stop.wait(seconds)
+        return False
 
     def close(self) -> None:
         """A Maildir holds no connection."""

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass, field
 from threading import Event
 from types import FrameType
@@ -32,6 +33,10 @@ LOGIN_ATTEMPTS = 3  # refused logins in a row before watch mode gives up
 # 10 s, ... at most 45 s (whatever the poll interval), so with the connection attempts of
 # one delivery they go within a minute of the outbox coming back.
 OUTBOX_RETRY_FIRST, OUTBOX_RETRY_MAX = 5.0, 45.0
+# While waiting for mail, the watcher looks at the outbox this often: a reminder or a
+# decision's notice that the console (or a script) queued goes within seconds, mail or no
+# mail. Requests never send mail themselves; the watcher is the one that does.
+OUTBOX_TICK = 2.0
 
 
 def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False,
@@ -98,6 +103,7 @@ class Watcher:
     backoff: float = 1.0  # before the next reconnection after an outage
     refused: dict[str, int] = field(default_factory=dict)  # refused logins in a row, by side
     outbox_retry: float = 0.0  # 0: the outbox works; else seconds to the next delivery
+    left: int = 0  # replies still queued after the last delivery (deferred ones)
 
     def run(self) -> None:
         interval = self.config.mailbox.poll_interval
@@ -106,7 +112,7 @@ class Watcher:
                 self._round()
                 wait = min(interval, self.outbox_retry) if self.outbox_retry else interval
                 wait = seconds_to_next_digest(self.store, wait)
-                self.source.wait(wait, self.stop)
+                self._wait(wait)
             except LoginsRefused:
                 raise
             except AccountError as error:
@@ -126,6 +132,7 @@ class Watcher:
             self.announced = True
         queue_due_digests(self.config, self.store)
         outbox = send_queued(self.config, self.store)
+        self.left = outbox.left
         if outbox.account_refused:
             assert isinstance(outbox.stopped_by, AccountError)
             self._count_refusal("mailbox.outbox", outbox.stopped_by)
@@ -138,6 +145,22 @@ class Watcher:
                                     OUTBOX_RETRY_FIRST)
             log.info("%d replies stay queued: delivery is tried again in %.0f s",
                      outbox.left, self.outbox_retry)
+
+    def _wait(self, seconds: float) -> None:
+        """Wait as the source does (IDLE, or the poll interval), for at most ``seconds``,
+        but look at the outbox every :data:`OUTBOX_TICK` seconds and end the wait once more
+        replies are queued than the last delivery left (deferred replies wait for their
+        retry; while the outbox fails, its retry time is the wait)."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.source.wait(min(OUTBOX_TICK, remaining), self.stop):
+                return
+            if not self.outbox_retry:
+                queued = self.store.queued_reply_count()
+                if queued > self.left:
+                    return
+                self.left = queued  # another process sent some: count from what is left
 
     def _count_refusal(self, side: str, error: AccountError) -> None:
         """Raise once the same side has refused our login :data:`LOGIN_ATTEMPTS` times:

@@ -45,8 +45,9 @@ class Source(Protocol):
     def waiting(self, seconds: float) -> str:
         """How :meth:`wait` waits, for the start-up line: "IDLE" or "every 60 s"."""
 
-    def wait(self, seconds: float, stop: Event) -> None:
-        """Block until new mail may have arrived, ``seconds`` pass or ``stop`` is set."""
+    def wait(self, seconds: float, stop: Event) -> bool:
+        """Block until new mail may have arrived (True: the server said so), ``seconds``
+        pass or ``stop`` is set (False)."""
 
     def close(self) -> None: ...
 

@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safetymonth.config import Config
-from safetymonth.web import api, pages
+from safetymonth.web import api
 from safetymonth.web.auth import Forbidden, LoginRequired
 from safetymonth.web.deps import render
 from safetymonth.web.limits import BodyLimit
 from safetymonth.web.pool import RepositoryPool
+from safetymonth.web.routes import ROUTERS
+from safetymonth.web.routes.common import NotFound
 from safetymonth.web.views import StoreCache
 
 STATIC = Path(__file__).parent / "static"
@@ -84,7 +86,8 @@ def create_app(config: Config) -> FastAPI:
     app.state.cache = StoreCache()
     app.state.board_tables = {}  # status filter -> (board, its rendered table)
     app.state.board_rows = (None, {})  # (board, each of its rows -> the row's HTML)
-    app.include_router(pages.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit)
@@ -110,8 +113,8 @@ def _error_pages(app: FastAPI) -> None:
             return JSONResponse({"detail": str(error)}, status_code=403)
         return render(request, "error.html", None, 403, message=str(error))
 
-    @app.exception_handler(pages.NotFound)
-    async def not_found(request: Request, _error: pages.NotFound) -> Response:
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, _error: NotFound) -> Response:
         return _not_found(request)
 
     @app.exception_handler(HTTPException)

@@ -1,0 +1,51 @@
+"""A unit's page and its files in one zip; the mail credited to no unit; the decisions'
+history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from safetymonth import decisions
+from safetymonth.web import bundle, downloads, views
+from safetymonth.web.deps import Who, config, pool, render
+from safetymonth.web.routes.common import NotFound, unit_of
+
+router = APIRouter(include_in_schema=False)
+
+
+# Before the unit's page, whose path would take "…/files.zip" as part of a unit's name; a name
+# may hold "/" here too.
+@router.get("/units/{ident:path}/files.zip")
+async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") -> Response:
+    """The unit's files (``?accepted=1``: only those accepted) as one zip, streamed."""
+    target = unit_of(request, ident)
+    items = await pool(request).run(bundle.entries, target.key, accepted == "1")
+    if not items:
+        raise NotFound()
+    return StreamingResponse(
+        bundle.stream(items, config(request).policy.max_file_size),
+        media_type="application/zip", headers={
+            "content-disposition": downloads.disposition(False,
+                                                         bundle.download_name(target.name))})
+
+
+@router.get("/units/{ident:path}")  # a name may hold "/" (no id)
+async def unit(request: Request, ident: str, who: Who) -> Response:
+    page = await pool(request).run(views.unit_page, config(request), unit_of(request, ident))
+    return render(request, "unit.html", who, page=page, views=views,
+                  reply_text=views.reply_text)
+
+
+@router.get("/uncredited")
+async def uncredited(request: Request, who: Who) -> Response:
+    found = await pool(request).run(views.uncredited, config(request))
+    return render(request, "uncredited.html", who, messages=found, views=views)
+
+
+@router.get("/history")
+async def history(request: Request, who: Who, action: str = "", unit: str = "") -> Response:
+    found = await pool(request).run(views.history, action, unit)
+    return render(request, "history.html", who, records=found.records, action=action,
+                  unit=unit, views=views, names=decisions.unit_names(config(request)),
+                  files=found.files_named)
