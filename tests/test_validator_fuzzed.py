@@ -1,0 +1,92 @@
+"""Classes of files the fuzz campaign of issue 16 (bench/fuzz.py) found us passing while the
+expert refused them. Each file is made by ffmpeg, then broken by byte surgery the way the
+mutant was; each test first asks the expert the campaign asks (``ffmpeg -xerror`` on the first
+keyframe, ``expert_refuses``), then asserts our verdict agrees.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from safetymonth.config import Policy, VideoRule
+from safetymonth.validator import check_file
+from safetymonth.validator.verdict import Code, Verdict
+
+LENIENT = Policy(video=VideoRule(formats=["MP4", "AVI", "MPG2", "MTS"], min_long_side=16,
+                                 min_short_side=16, decode="frame"))
+M2TS = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "mpegts",
+        "-mpegts_m2ts_mode", "1"]
+PACKET = 192  # BDAV: a 4-byte time code before each 188-byte transport packet
+
+
+def expert_refuses(path: Path) -> bool:
+    """The campaign's expert: FFmpeg decoding the first keyframe with ``-xerror``."""
+    result = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-threads", "1",
+                             "-skip_frame:v", "nokey", "-i", str(path), "-map", "0:v:0",
+                             "-frames:v", "1", "-f", "null", "-"],
+                            capture_output=True, timeout=120)
+    return result.returncode != 0
+
+
+def transport_packets(data: bytes) -> list[int]:
+    """Offsets of the transport packets (after each one's time code)."""
+    return [at + 4 for at in range(0, len(data) - PACKET + 1, PACKET) if data[at + 4] == 0x47]
+
+
+def pid(data: bytes, at: int) -> int:
+    return (data[at + 1] & 0x1F) << 8 | data[at + 2]
+
+
+def starts_video(data: bytes, at: int) -> bool:
+    """A packet that starts a PES of video (stream id 0xE0), after any adaptation field."""
+    payload = at + 4 + (1 + data[at + 4] if data[at + 3] & 0x20 else 0)
+    return bool(data[at + 1] & 0x40) and data[payload:payload + 4] == b"\x00\x00\x01\xe0"
+
+
+def lose_a_frames_first_packet(data: bytearray, nth: int = 2) -> None:
+    """The transport packet that starts the ``nth`` video PES after the first moved to a PID
+    no stream has, as one bit flipped in its header does (the fuzz mutant that found this
+    class): the PES before it runs on into the rest of that frame, a continuity count is
+    skipped, and the demuxer marks the keyframe's packet corrupt."""
+    packets = transport_packets(data)
+    first = next(at for at in packets if starts_video(data, at))
+    starts = [at for at in packets if at >= first and starts_video(data, at)
+              and pid(data, at) == pid(data, first)]
+    data[starts[nth] + 1] |= 0x02  # PID 0x1011 becomes 0x1211
+
+
+def verdict_of(path: Path) -> Verdict:
+    [verdict] = check_file(path, LENIENT)
+    return verdict
+
+
+def codes(verdict: Verdict) -> list[Code]:
+    return [reason.code for reason in verdict.reasons]
+
+
+@pytest.fixture(scope="module")
+def mts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One second of 640×360 H.264 in a BDAV stream, as AVCHD cameras write it."""
+    path = tmp_path_factory.mktemp("fuzzed") / "whole.mts"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=640x360:rate=5:duration=1", *M2TS, str(path)],
+                   check=True, timeout=120)
+    return path
+
+
+def test_mts_whose_first_keyframe_packet_is_marked_corrupt_is_corrupt(mts: Path,
+                                                                       tmp_path: Path) -> None:
+    """``ffmpeg -xerror`` stops on a packet its demuxer marks corrupt; the decoder alone
+    still paints the keyframe from its first bytes, so the decode had passed it."""
+    assert not expert_refuses(mts)
+    assert verdict_of(mts).ok
+    data = bytearray(mts.read_bytes())
+    lose_a_frames_first_packet(data)
+    broken = tmp_path / "lost-packet.mts"
+    broken.write_bytes(bytes(data))
+    assert expert_refuses(broken)
+    verdict = verdict_of(broken)
+    assert codes(verdict) == [Code.CORRUPT]
