@@ -6,17 +6,23 @@ keyframe, ``expert_refuses``), then asserts our verdict agrees.
 
 from __future__ import annotations
 
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from safetymonth.config import Policy, VideoRule
+from safetymonth import samples
+from safetymonth.config import PhotoRule, Policy, VideoRule
 from safetymonth.validator import check_file
 from safetymonth.validator.verdict import Code, Verdict
 
 LENIENT = Policy(video=VideoRule(formats=["MP4", "AVI", "MPG2", "MTS"], min_long_side=16,
-                                 min_short_side=16, decode="frame"))
+                                 min_short_side=16, decode="frame"),
+                 photo=PhotoRule(formats=["JPEG", "PNG", "PSD"], min_long_side=16,
+                                 min_short_side=16, decode="scaled"))
 M2TS = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "mpegts",
         "-mpegts_m2ts_mode", "1"]
 PACKET = 192  # BDAV: a 4-byte time code before each 188-byte transport packet
@@ -90,3 +96,55 @@ def test_mts_whose_first_keyframe_packet_is_marked_corrupt_is_corrupt(mts: Path,
     assert expert_refuses(broken)
     verdict = verdict_of(broken)
     assert codes(verdict) == [Code.CORRUPT]
+
+
+# --- PSD: section lengths that land in the RLE table, where "0002" reads as ZIP ----------------
+
+
+def pillow_loads(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception:  # any refusal is the expert's verdict
+        return False
+    return True
+
+
+def ffmpeg_decodes(path: Path) -> bool:
+    result = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path),
+                             "-f", "null", "-"], capture_output=True, timeout=120)
+    return result.returncode == 0
+
+
+def test_psd_whose_image_data_starts_inside_its_rle_table_is_corrupt(tmp_path: Path) -> None:
+    """The layers' length grown by 2 (a flipped bit, in the mutant that found this): the image
+    data then starts at the RLE table's first count, 2, read as "ZIP", which passed with no
+    check while Pillow and ffmpeg refuse the file."""
+    whole = samples.make_psd(tmp_path / "whole.psd", 120, 80)  # each row packs to 2 bytes
+    assert pillow_loads(whole) and ffmpeg_decodes(whole)
+    assert verdict_of(whole).ok
+    data = bytearray(whole.read_bytes())
+    layers = 26 + 4 + 4  # after the header, the colour mode and the resources lengths
+    assert data[layers:layers + 4] == bytes(4) and data[layers + 6:layers + 8] == b"\0\x02"
+    data[layers:layers + 4] = struct.pack(">I", 2)
+    broken = tmp_path / "shifted.psd"
+    broken.write_bytes(bytes(data))
+    assert not pillow_loads(broken) and not ffmpeg_decodes(broken)
+    assert codes(verdict_of(broken)) == [Code.CORRUPT]
+
+
+def zip_psd(path: Path, width: int, height: int, cut: int = 0) -> Path:
+    """An RGB PSD whose image data is ZIP (method 2): one deflate stream of the planes,
+    less its last ``cut`` bytes."""
+    planes = bytes(range(256)) * (3 * width * height // 256 + 1)
+    stream = zlib.compress(planes[:3 * width * height])
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3)
+    path.write_bytes(header + struct.pack(">IIIH", 0, 0, 0, 2) + stream[:len(stream) - cut])
+    return path
+
+
+def test_zip_image_data_must_inflate_to_the_image(tmp_path: Path) -> None:
+    """Neither Pillow nor ffmpeg reads ZIP image data, so the expectation comes from how the
+    file was made: a whole stream of the image's bytes passes, a cut one does not."""
+    assert verdict_of(zip_psd(tmp_path / "zip.psd", 64, 48)).ok
+    assert codes(verdict_of(zip_psd(tmp_path / "cut.psd", 64, 48, cut=40))) == [Code.CORRUPT]
