@@ -148,3 +148,21 @@ def test_zip_image_data_must_inflate_to_the_image(tmp_path: Path) -> None:
     file was made: a whole stream of the image's bytes passes, a cut one does not."""
     assert verdict_of(zip_psd(tmp_path / "zip.psd", 64, 48)).ok
     assert codes(verdict_of(zip_psd(tmp_path / "cut.psd", 64, 48, cut=40))) == [Code.CORRUPT]
+
+
+def test_avi_chunk_id_of_control_bytes_never_reaches_the_message(tmp_path: Path) -> None:
+    """A top-level chunk after ``hdrl`` whose id became ``03 00 00 00`` and whose length runs
+    past the file: the sentence names it "?", not with control bytes a reply cannot carry."""
+    whole = tmp_path / "whole.avi"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=5:duration=1", "-c:v", "mpeg4", "-f", "avi",
+                    str(whole)], check=True, timeout=120)
+    data = bytearray(whole.read_bytes())
+    after_hdrl = 12 + 8 + struct.unpack("<I", data[16:20])[0]
+    data[after_hdrl:after_hdrl + 8] = b"\x03\0\0\0" + struct.pack("<I", 0x7FFFFFFF)
+    broken = tmp_path / "control.avi"
+    broken.write_bytes(bytes(data))
+    verdict = verdict_of(broken)
+    assert codes(verdict) == [Code.CORRUPT]
+    assert "?块" in verdict.reasons[0].message
+    assert not any(ord(char) < 0x20 for char in verdict.reasons[0].message)
