@@ -166,3 +166,28 @@ def test_avi_chunk_id_of_control_bytes_never_reaches_the_message(tmp_path: Path)
     assert codes(verdict) == [Code.CORRUPT]
     assert "?块" in verdict.reasons[0].message
     assert not any(ord(char) < 0x20 for char in verdict.reasons[0].message)
+
+
+def test_mp4_whose_last_stsc_entry_repeats_the_one_before_is_corrupt(tmp_path: Path) -> None:
+    """The sound track's ``stsc``: its last two entries both start at the last chunk. FFmpeg
+    moves the last one a chunk further, past the ``stco``, and refuses the file ("STSC entry
+    3 is invalid", "contradictionary STSC and STCO"); the last entry alone looked right."""
+    whole = tmp_path / "whole.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=5:duration=1", "-f", "lavfi", "-i", "sine=d=1",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-shortest", str(whole)], check=True, timeout=120)
+    assert not expert_refuses(whole)
+    assert verdict_of(whole).ok
+    data = bytearray(whole.read_bytes())
+    at = max(data.find(b"stsc"), data.rfind(b"stsc"),
+             key=lambda box: struct.unpack(">I", data[box + 8:box + 12])[0])
+    entries = struct.unpack(">I", data[at + 8:at + 12])[0]
+    chunks = struct.unpack(">I", data[data.rfind(b"stco") + 8:data.rfind(b"stco") + 12])[0]
+    assert entries >= 2 and data.find(b"stsc") != data.rfind(b"stsc")
+    for index in (entries - 2, entries - 1):
+        data[at + 12 + index * 12:at + 16 + index * 12] = struct.pack(">I", chunks)
+    broken = tmp_path / "stsc.mp4"
+    broken.write_bytes(bytes(data))
+    assert expert_refuses(broken)
+    assert codes(verdict_of(broken)) == [Code.CORRUPT]

@@ -17,6 +17,7 @@ TABLE_ENTRY = {b"stts": 8, b"ctts": 8, b"stss": 4, b"stsc": 12, b"stco": 4, b"co
 # at each end of the table (a cut file loses its last chunks). A 10 MB video has about 1,500
 # chunks per track, a 1 GB one 200,000+, whose max() alone would take 12 ms.
 MAX_OFFSETS_CHECKED = 1024
+MAX_STSC_DROPPED = 16  # empty last stsc entries followed back, as FFmpeg drops them
 TRUN_OPTIONAL = ((0x001, 4), (0x004, 4))  # data offset, first sample flags
 TRUN_PER_SAMPLE = (0x100, 0x200, 0x400, 0x800)  # duration, size, flags, composition offset
 
@@ -85,10 +86,35 @@ def read_entries(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Movi
         raw = stream.read(entry)
         track.first_offset = int.from_bytes(raw, "big") if len(raw) == entry else 0
     if kind == b"stsc" and count:
-        stream.seek(body + 8 + (count - 1) * entry)
-        track.last_first_chunk = struct.unpack(">I", stream.read(4).rjust(4, b"\0"))[0]
+        track.last_first_chunk = _last_first_chunk(stream, body + 8, count)
     elif kind in (b"stco", b"co64") and count:
         track.max_offset = max(track.max_offset, max_offset(stream, body + 8, count, entry))
+
+
+def _last_first_chunk(stream: BinaryIO, table: int, count: int) -> int:
+    """The first chunk of ``stsc``'s last entry as FFmpeg's demuxer repairs it before it
+    compares it with the chunk count: an entry whose sample count is 0 is dropped, and the
+    last one's first chunk raised to at least its position and past the entry before it (a
+    last entry repeating the one before it becomes "one chunk past the table", which FFmpeg
+    then refuses). Reads at most ``MAX_STSC_DROPPED`` + 2 entries."""
+    def entry(index: int) -> tuple[int, int]:
+        stream.seek(table + index * 12)
+        first, samples = struct.unpack(">II", stream.read(8).rjust(8, b"\0"))
+        return first, samples
+
+    last = count - 1
+    first, samples = entry(last)
+    for _ in range(MAX_STSC_DROPPED):
+        if samples or last == 0:
+            break
+        last -= 1
+        first, samples = entry(last)
+    first = max(first, last + 1)
+    if last > 0:
+        before = entry(last - 1)[0]
+        if first <= before:
+            first = before + 1
+    return first
 
 
 def first_entry(stream: BinaryIO, at: int, end: int) -> int:
