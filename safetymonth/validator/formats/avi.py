@@ -181,7 +181,10 @@ def _chunks(data: bytes, position: int, end: int) -> Iterator[tuple[bytes, bytes
 
 
 def _name(kind: bytes) -> str:
-    return kind.decode("latin-1").strip() or "?"
+    """A chunk id for a message to the unit: its four letters, or "?" for bytes that are not
+    (the fuzz campaign found NUL and control bytes reaching the sentence)."""
+    text = kind.decode("latin-1").strip()
+    return text if text and all(" " < char < "\x7f" for char in text) else "?"
 
 
 def _video_stream(stream: BinaryIO, size: int) -> Stream | None:

@@ -14,8 +14,10 @@ probe (``probesize``), and only the packets up to the first keyframe are read (a
 ``MAX_PACKETS`` / ``MAX_BYTES``). Either way the decoder is flushed after that keyframe, so no
 later frame is decoded, and nothing seeks. An error FFmpeg logs
 while opening the file or decoding that picture makes the file ``corrupt``, as
-``ffmpeg -v error`` shows such errors; errors on packets before the first keyframe (a
-recording cut in the middle of a group of pictures) do not count.
+``ffmpeg -v error`` shows such errors, and so does a keyframe packet the demuxer marks
+corrupt (a transport stream packet of it lost: ``ffmpeg -xerror`` stops on it); errors on
+packets before the first keyframe (a recording cut in the middle of a group of pictures) do
+not count.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ OPEN_OPTIONS = {"probesize": str(64 * 1024), "analyzeduration": "100000",
                 "threads": "1", "skip_frame": "all"}
 NO_DECODER = "视频编码无法识别，播放器无法解码"
 UNDECODABLE = "视频画面无法解码"
+DAMAGED_PACKET = "视频第一帧的数据不完整（数据包缺失或损坏）"
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ def _first_keyframe(container: Any, video: Any, codec: Any,
             return "视频开头没有可解码的关键帧"
         if packet.size == 0 or not packet.is_keyframe:
             continue
+        if packet.is_corrupt:  # the demuxer lost part of it (a TS packet missing or out of
+            return DAMAGED_PACKET  # order): ``ffmpeg -xerror`` stops there, players show garbage
         before = len(logs)
         frames = [*codec.decode(packet), *codec.decode(None)]
         if len(logs) > before or not frames or frames[0].is_corrupt:

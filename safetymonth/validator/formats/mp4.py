@@ -30,14 +30,22 @@ from __future__ import annotations
 
 import math
 import struct
-from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import BinaryIO
 
 from safetymonth.config import Policy
 from safetymonth.validator.formats import codecs, frame
 from safetymonth.validator.formats.base import NO_VIDEO, corrupt, new
+from safetymonth.validator.formats.mp4box import Movie, Track, box_name, boxes
+from safetymonth.validator.formats.mp4tables import (
+    SAMPLE_TABLES,
+    TABLE_ENTRY,
+    check_fragment,
+    read_entries,
+    read_table,
+    read_trex,
+    tables_problem,
+)
 from safetymonth.validator.formats.picture import Picture
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Kind, Verdict
@@ -45,19 +53,9 @@ from safetymonth.validator.verdict import Kind, Verdict
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 MAX_BOX_READ = 64 * 1024  # tkhd, hdlr and stsd are tiny; never read a big box whole
 MAX_DEPTH = 16  # containers nested deeper than this are not looked into
-# Boxes looked at in one file. A long fragmented recording has a moof and an mdat per second
-# or two; a file of millions of 8-byte boxes would keep this walker busy for minutes.
-MAX_BOXES = 200_000
 FULL_BOX_VERSIONS = {b"mvhd": {0, 1}, b"tkhd": {0, 1}, b"mdhd": {0, 1}}
-SAMPLE_TABLES = {b"stsz", b"stz2", b"stco", b"co64"}  # sample sizes and chunk offsets
 MAX_SIDE = 16384  # larger than any camera writes (8K is 7680): a corrupt header
 MAX_SIZE_FACTOR = 4  # tkhd against the sample entry: anamorphic, yes; a thousandfold, no
-# Bytes per entry (after version, flags and count) of the tables whose count must fit the box.
-TABLE_ENTRY = {b"stts": 8, b"ctts": 8, b"stss": 4, b"stsc": 12, b"stco": 4, b"co64": 8}
-# Chunk offsets checked against the file's end: all of them up to this many, else this many
-# at each end of the table (a cut file loses its last chunks). A 10 MB video has about 1,500
-# chunks per track, a 1 GB one 200,000+, whose max() alone would take 12 ms.
-MAX_OFFSETS_CHECKED = 1024
 CODEC_CONFIGS = {b"avcC", b"hvcC", b"esds"}
 # Video sample entries FFmpeg has a decoder for (its mov tags), as cameras, phones and editors
 # write them; the families of professional variants by their first two letters.
@@ -70,47 +68,6 @@ KNOWN_FAMILIES = ("ap", "xd", "hd", "dv", "ai")  # ProRes, XDCAM, HDV, DV, AVC-I
 # Sample entries whose first sample a decoder takes alone (FFmpeg's decoder names).
 DECODERS = {"avc1": "h264", "avc3": "h264", "hvc1": "hevc", "hev1": "hevc", "mp4v": "mpeg4",
             "jpeg": "mjpeg", "mjpa": "mjpeg"}
-TRUN_OPTIONAL = ((0x001, 4), (0x004, 4))  # data offset, first sample flags
-TRUN_PER_SAMPLE = (0x100, 0x200, 0x400, 0x800)  # duration, size, flags, composition offset
-
-
-@dataclass
-class Track:
-    handler: bytes = b""
-    track_id: int = 0  # tkhd
-    width: float = 0.0  # tkhd presentation size (16.16 fixed point in the file)
-    height: float = 0.0
-    rotation: int = 0
-    coded: tuple[int, int] = (0, 0)  # the sample entry's stored size
-    pixel_aspect: float | None = None
-    descriptions: int = 0  # stsd entries
-    samples: int = 0  # stsz/stz2 sample count
-    chunks: int = 0  # stco/co64 entry count
-    codec: str = ""  # the sample entry's four letters (avc1, hvc1, mp4a...)
-    config: tuple[bytes, bytes] | None = None  # the sample entry's avcC/hvcC/esds body
-    timescale: int | None = None  # mdhd
-    counts: dict[bytes, int] = field(default_factory=dict)  # entries of stts, stsc...
-    last_first_chunk: int = 0  # the first chunk of stsc's last entry
-    max_offset: int = 0  # the largest chunk offset read
-    first_offset: int = 0  # of the first chunk
-    first_size: int = 0  # of the first sample
-    first_sync: int = 1  # the first sample stss lists as a keyframe (all are, without stss)
-
-
-@dataclass
-class Movie:
-    brand: bytes | None = None
-    has_moov: bool = False
-    truncated: bool = False
-    fragmented: bool = False  # an mvex in the moov: the samples are in moof boxes
-    fragments: int = 0
-    extended: set[int] = field(default_factory=set)  # track ids with a trex in the mvex
-    problem: str | None = None  # the first structural error found
-    tracks: list[Track] = field(default_factory=list)
-    boxes: int = 0  # looked at so far
-
-    def fail(self, problem: str) -> None:
-        self.problem = self.problem or problem
 
 
 def probe(stream: BinaryIO, size: int, policy: Policy, source: Source) -> Verdict | None:
@@ -132,7 +89,7 @@ def probe(stream: BinaryIO, size: int, policy: Policy, source: Source) -> Verdic
         return corrupt(verdict, NO_VIDEO)
     if video is None or not _fill(verdict, video):
         return None
-    problem = _video_problem(movie, video) or _tables_problem(movie, size)
+    problem = _video_problem(movie, video) or tables_problem(movie, size)
     if problem:
         return corrupt(verdict, problem)
     turned = video.rotation in (90, 270)
@@ -169,23 +126,6 @@ def _codec_picture(track: Track) -> Picture | None:
     if picture is not None and track.pixel_aspect:
         picture = replace(picture, sar=track.pixel_aspect)
     return picture
-
-
-def _tables_problem(movie: Movie, size: int) -> str | None:
-    """What in any track's sample tables makes ffmpeg refuse the file, or None."""
-    for track in movie.tracks:
-        has_samples = track.samples or track.chunks
-        if has_samples and not track.descriptions:
-            return "有轨道缺少编码描述（stsd），播放器无法打开"
-        if track.timescale == 0:
-            return "轨道时间刻度为0（mdhd），文件已损坏"
-        if track.chunks and not (track.counts.get(b"stts") and track.counts.get(b"stsc")):
-            return "轨道索引表不完整（缺少stts或stsc）"
-        if track.last_first_chunk > track.chunks:
-            return "索引表前后矛盾（stsc与stco不符）"
-        if track.max_offset >= size:
-            return "索引指向文件末尾之外，文件不完整或已损坏"
-    return None
 
 
 def _video_problem(movie: Movie, track: Track) -> str | None:
@@ -239,13 +179,13 @@ def _format(movie: Movie) -> str | None:
 
 def read_movie(stream: BinaryIO, size: int) -> Movie:
     movie = Movie()
-    for kind, start, end, header in _boxes(stream, 0, size, movie):
+    for kind, start, end, header in boxes(stream, 0, size, movie):
         if end > size:
             movie.truncated = True
         if kind == b"moof":
             movie.fragments += 1
             if end <= size:
-                _check_fragment(stream, start + header, end, movie)
+                check_fragment(stream, start + header, end, movie)
         if kind == b"ftyp":
             stream.seek(start + header)
             movie.brand = stream.read(4)
@@ -255,52 +195,24 @@ def read_movie(stream: BinaryIO, size: int) -> Movie:
     return movie
 
 
-def _boxes(stream: BinaryIO, start: int, end: int,
-           movie: Movie) -> Iterator[tuple[bytes, int, int, int]]:
-    """(type, start, end, header length) of each box between ``start`` and ``end``.
-    A box shorter than its header ends the walk as a structural error; one that runs past
-    ``end`` is yielded (at the top level it means truncation: the caller decides)."""
-    position = start
-    while position + 8 <= end:
-        stream.seek(position)
-        raw = stream.read(16)
-        if len(raw) < 8:
-            return
-        length, kind = struct.unpack(">I4s", raw[:8])
-        header = 8
-        if length == 1 and len(raw) == 16:
-            length, header = struct.unpack(">Q", raw[8:16])[0], 16
-        elif length == 0:
-            length = end - position
-        if length < header:
-            movie.fail(f"{_name(kind)}盒子大小无效")
-            return  # a broken box: stop rather than loop
-        movie.boxes += 1
-        if movie.boxes > MAX_BOXES:
-            movie.fail("文件结构异常（盒子数量过多）")
-            return
-        yield kind, position, position + length, header
-        position += length
-
-
 def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | None,
           depth: int = 0) -> None:
     if depth > MAX_DEPTH:  # real files nest about six deep; a hostile one, thousands
         return
-    for kind, box_start, box_end, header in _boxes(stream, start, end, movie):
+    for kind, box_start, box_end, header in boxes(stream, start, end, movie):
         body = box_start + header
         if box_end > end:
-            movie.fail(f"{_name(kind)}盒子超出其所属范围")
+            movie.fail(f"{box_name(kind)}盒子超出其所属范围")
             return
         if kind in FULL_BOX_VERSIONS:
             stream.seek(body)
             version = stream.read(1)
             if not version or version[0] not in FULL_BOX_VERSIONS[kind]:
-                movie.fail(f"{_name(kind)}盒子版本未知")
+                movie.fail(f"{box_name(kind)}盒子版本未知")
                 return
         if kind == b"mvex":
             movie.fragmented = True
-            _read_trex(stream, body, box_end, movie)
+            read_trex(stream, body, box_end, movie)
         if kind == b"trak":
             movie.tracks.append(Track())
             _walk(stream, body, box_end, movie, movie.tracks[-1], depth + 1)
@@ -310,159 +222,17 @@ def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | N
             stream.seek(body)
             _READERS[kind](stream.read(min(box_end - body, MAX_BOX_READ)), track)
         elif track is not None and kind in SAMPLE_TABLES:
-            _read_table(stream, kind, body, box_end, movie, track)
+            read_table(stream, kind, body, box_end, movie, track)
         if track is not None and kind in TABLE_ENTRY:
-            _read_entries(stream, kind, body, box_end, movie, track)
+            read_entries(stream, kind, body, box_end, movie, track)
         if track is not None and kind == b"stsd":
             _check_descriptions(box_end - body, movie, track)
-
-
-def _name(kind: bytes) -> str:
-    """A box type for a message to the unit: its four letters, or "?" for bytes that are not
-    (a control byte must never reach a reply)."""
-    text = kind.decode("latin-1").strip()
-    return text if text and all(" " < char < "\x7f" for char in text) else "?"
-
-
-def _read_table(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Movie,
-                track: Track) -> None:
-    """The entry count of a sample size or chunk offset table, checked to fit its box."""
-    stream.seek(body)
-    head = stream.read(12)
-    if len(head) < 12:
-        movie.fail(f"{_name(kind)}盒子不完整")
-        return
-    if kind in (b"stsz", b"stz2"):
-        field_or_size, count = struct.unpack(">II", head[4:12])
-        bits = field_or_size & 0xFF if kind == b"stz2" else (0 if field_or_size else 32)
-        table = (count * bits + 7) // 8
-        track.samples = count
-        fixed = 12
-        if kind == b"stsz":
-            track.first_size = field_or_size or _first_entry(stream, body + 12, end)
-    else:
-        count = struct.unpack(">I", head[4:8])[0]
-        table = count * (8 if kind == b"co64" else 4)
-        track.chunks = count
-        fixed = 8
-    if body + fixed + table > end:
-        movie.fail(f"{_name(kind)}表超出其盒子")
-
-
-def _read_entries(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Movie,
-                  track: Track) -> None:
-    """A fixed-size table's entry count, checked to fit its box (ffmpeg allocates what the
-    count says: 2^28 entries is gigabytes); the last ``stsc`` entry; the chunk offsets."""
-    stream.seek(body)
-    head = stream.read(8)
-    if len(head) < 8:
-        movie.fail(f"{_name(kind)}盒子不完整")
-        return
-    count = struct.unpack(">I", head[4:8])[0]
-    entry = TABLE_ENTRY[kind]
-    if body + 8 + count * entry > end:
-        movie.fail(f"{_name(kind)}表的条目数超出其盒子")
-        return
-    track.counts[kind] = count
-    if kind == b"stss" and count:
-        track.first_sync = _first_entry(stream, body + 8, end)
-    if kind in (b"stco", b"co64") and count:
-        stream.seek(body + 8)
-        raw = stream.read(entry)
-        track.first_offset = int.from_bytes(raw, "big") if len(raw) == entry else 0
-    if kind == b"stsc" and count:
-        stream.seek(body + 8 + (count - 1) * entry)
-        track.last_first_chunk = struct.unpack(">I", stream.read(4).rjust(4, b"\0"))[0]
-    elif kind in (b"stco", b"co64") and count:
-        track.max_offset = max(track.max_offset, _max_offset(stream, body + 8, count, entry))
-
-
-def _first_entry(stream: BinaryIO, at: int, end: int) -> int:
-    """The 32-bit entry at ``at``, 0 when it is not inside the box."""
-    if at + 4 > end:
-        return 0
-    stream.seek(at)
-    return struct.unpack(">I", stream.read(4).rjust(4, b"\0"))[0]
-
-
-def _max_offset(stream: BinaryIO, start: int, count: int, entry: int) -> int:
-    """The largest chunk offset of the whole table, or of its first and last
-    ``MAX_OFFSETS_CHECKED`` entries when it is longer: a cost that does not grow with length."""
-    stream.seek(start)
-    if count <= 2 * MAX_OFFSETS_CHECKED:
-        raw = stream.read(count * entry)
-    else:
-        raw = stream.read(MAX_OFFSETS_CHECKED * entry)
-        stream.seek(start + (count - MAX_OFFSETS_CHECKED) * entry)
-        raw += stream.read(MAX_OFFSETS_CHECKED * entry)
-    table = array("Q" if entry == 8 else "I", raw[:len(raw) - len(raw) % entry])
-    if table.itemsize != entry:  # "I" is 4 bytes on every platform Python runs on
-        return 0
-    if array("H", [1]).tobytes() == b"\x01\x00":
-        table.byteswap()  # the file is big-endian
-    return max(table, default=0)
 
 
 def _check_descriptions(length: int, movie: Movie, track: Track) -> None:
     """``stsd``: an entry count that its box can hold (each entry is at least 8 bytes)."""
     if track.descriptions * 8 > length - 8:
         movie.fail("stsd的条目数超出其盒子")
-
-
-def _check_fragment(stream: BinaryIO, start: int, end: int, movie: Movie) -> None:
-    """A ``moof``: each ``traf`` starts with its ``tfhd``, each ``trun`` fits its box."""
-    for kind, box_start, box_end, header in _boxes(stream, start, end, movie):
-        if kind != b"traf":
-            continue
-        if box_end > end:
-            movie.fail("traf盒子超出其所属范围")
-            return
-        first = True
-        for child, child_start, child_end, child_header in _boxes(
-                stream, box_start + header, box_end, movie):
-            if first and not _known_track(stream, child, child_start + child_header, movie):
-                movie.fail("视频片段缺少轨道片段头（tfhd）或指向不存在的轨道")
-                return
-            first = False
-            if child == b"trun" and not _trun_fits(stream, child_start + child_header,
-                                                   child_end):
-                movie.fail("视频片段的帧表（trun）超出其盒子")
-                return
-
-
-def _read_trex(stream: BinaryIO, start: int, end: int, movie: Movie) -> None:
-    """The track ids the ``mvex`` has defaults (``trex``) for: ffmpeg reads no fragment of a
-    track without one."""
-    for kind, box_start, _, header in _boxes(stream, start, end, movie):
-        if kind == b"trex":
-            stream.seek(box_start + header + 4)
-            raw = stream.read(4)
-            if len(raw) == 4:
-                movie.extended.add(struct.unpack(">I", raw)[0])
-
-
-def _known_track(stream: BinaryIO, kind: bytes, body: int, movie: Movie) -> bool:
-    """Whether a ``traf``'s first box is a ``tfhd`` naming a track of the ``moov`` that has
-    fragment defaults (``trex``)."""
-    if kind != b"tfhd":
-        return False
-    stream.seek(body + 4)
-    raw = stream.read(4)
-    if len(raw) < 4:
-        return False
-    track_id = struct.unpack(">I", raw)[0]
-    return track_id in movie.extended and track_id in {t.track_id for t in movie.tracks}
-
-
-def _trun_fits(stream: BinaryIO, body: int, end: int) -> bool:
-    stream.seek(body)
-    head = stream.read(8)
-    if len(head) < 8:
-        return False
-    flags, count = struct.unpack(">I", head[:4])[0] & 0xFFFFFF, struct.unpack(">I", head[4:])[0]
-    fixed = 8 + sum(size for bit, size in TRUN_OPTIONAL if flags & bit)
-    per_sample = 4 * sum(1 for bit in TRUN_PER_SAMPLE if flags & bit)
-    return body + fixed + count * per_sample <= end
 
 
 def _read_mdhd(data: bytes, track: Track) -> None:
