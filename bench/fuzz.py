@@ -1,9 +1,10 @@
 """Fuzz campaigns, run by hand: ``nice .venv/bin/python bench/fuzz.py [--count N] [--mails M]``.
 
-Media: mutants of the validator's test corpus (tests/media_corpus.py) and of the tiny seeds in
-tests/data/hostile/seeds/, made by zzuf (``zzuf -s SEED -r RATIO``) and by tests/mutate.py, go
-through ``safetymonth validate --json`` in batches. Mail: mutants of the sample messages
-(safetymonth/mailbox/samplemail.py) go through ``safetymonth poll --once`` on a Maildir.
+Media: mutants of the validator's test corpus (tests/support/media_corpus.py) and of the tiny
+seeds in tests/data/hostile/seeds/, made by zzuf (``zzuf -s SEED -r RATIO``) and by
+tests/support/mutate.py, go through ``safetymonth validate --json`` in batches. Mail: mutants of
+the sample messages (safetymonth/mailbox/samplemail.py) go through ``safetymonth poll --once``
+on a Maildir.
 
 It prints the inputs, the tracebacks, the hangs (files whose check overran the sandbox's
 limits, and batches that never returned), the peak RSS of the CLI process and of its workers,
@@ -33,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 from safetymonth.config import PHOTO_FORMATS, VIDEO_FORMATS  # noqa: E402
 from safetymonth.mailbox import samplemail  # noqa: E402
 from safetymonth.storage.repository import Repository  # noqa: E402
-from tests import guarded  # noqa: E402
-from tests.guarded import Run  # noqa: E402
-from tests.mailservers import drop  # noqa: E402
-from tests.mutate import mutate_mail, mutate_media, sample_mail  # noqa: E402
+from tests.support import guarded  # noqa: E402
+from tests.support.guarded import Run  # noqa: E402
+from tests.support.mailservers import drop  # noqa: E402
+from tests.support.mutate import mutate_mail, mutate_media, sample_mail  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "fuzz"
 SEEDS = ROOT / "tests" / "data" / "hostile" / "seeds"
@@ -105,7 +106,8 @@ def media_originals() -> list[Path]:
         # In a child: building it takes this process to ~300 MB, and Linux would then carry
         # that peak into every CLI child's ru_maxrss across fork and exec.
         subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                        "from tests import media_corpus; media_corpus.build(Path(sys.argv[1]))",
+                        "from tests.support import media_corpus; "
+                        "media_corpus.build(Path(sys.argv[1]))",
                         str(corpus)], cwd=ROOT, check=True)
         (corpus / ".built").touch()
     files = [path for path in corpus.iterdir()

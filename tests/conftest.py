@@ -1,4 +1,4 @@
-"""Shared fixtures. Media files are real, made once per session (tests/media_corpus.py)."""
+"""Shared fixtures. Media files are real, made once per session (tests/support/media_corpus.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from safetymonth.config import Policy
-from tests import mailservers, media_corpus
-from tests.console import console, filled_store  # noqa: F401 (a running console)
-from tests.mailservers import (  # noqa: F401 (mail fixtures)
+from tests.support import mailservers, media_corpus
+from tests.support.console import console, filled_store  # noqa: F401 (a running console)
+from tests.support.mailservers import (  # noqa: F401 (mail fixtures)
     dovecot_server,
     imap_user,
     mail_media,
     smtp_server,
 )
-from tests.postgres import postgres_server, postgres_url  # noqa: F401 (PostgreSQL fixtures)
+from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 (PostgreSQL fixtures)
 
 
 @pytest.fixture(scope="session")

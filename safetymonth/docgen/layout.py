@@ -54,7 +54,7 @@ HALF_LEADING_MM = (LINE_PITCH / 20 - BODY_PT) / 2 * 25.4 / 72
 
 HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG, 4: FANGSONG}
 
-# Calibrated in LibreOffice against the PDF (tests/test_docgen_conformance.py measures it):
+# Calibrated in LibreOffice against the PDF (tests/docgen/test_docgen_conformance.py measures it):
 # the mark's glyph top lands 35 mm below the text block with this space before its line.
 MARK_PT = 42  # 初号; shrunk when a long mark would not fit the text block
 MARK_SPACE_BEFORE_MM = 35.6
