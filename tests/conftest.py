@@ -8,6 +8,7 @@ import pytest
 
 from safetymonth.config import Policy
 from tests.support import mailservers, media_corpus
+from tests.support.browser import browser  # noqa: F401 (Debian's Chromium, Playwright)
 from tests.support.console import console, filled_store  # noqa: F401 (a running console)
 from tests.support.mailservers import (  # noqa: F401 (mail fixtures)
     dovecot_server,

@@ -6,36 +6,22 @@ from __future__ import annotations
 
 import email
 import getpass
-import json
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from safetymonth.cli import main
 from safetymonth.config import DEFAULT_UNITS, load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.report import intake_rows
-from tests.support.mailservers import drop, write_config
+from tests.support.cli_runs import BYG, XZ, as_json, polled, run, sent, text_of
+from tests.support.mailservers import write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
-BYG = "德化县殡仪馆"  # registered as byg@dhmz.example.cn
-XZ = "德化县浔中镇敬老院"  # registered as xzjly@dhmz.example.cn
 SPOOFED = b"Authentication-Results: mx.example.cn; dkim=fail; spf=fail"
-
-
-def run(config: Path, *args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(main, ["--config", str(config), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def as_json(config: Path, *args: str) -> Any:
-    return json.loads(run(config, *args, "--json").stdout)
 
 
 def units(config: Path) -> dict[str, dict[str, Any]]:
@@ -48,26 +34,8 @@ def registry(**changes: list[str]) -> list[dict[str, Any]]:
             for unit in DEFAULT_UNITS]
 
 
-def polled(tmp_path: Path, messages: dict[str, bytes], **sections: Any) -> Path:
-    config = write_config(tmp_path, **sections)
-    for name, data in messages.items():
-        drop(tmp_path / "inbox", name, data)
-    run(config, "poll", "--once")
-    return config
-
-
-def sent(tmp_path: Path) -> list[email.message.Message]:
-    outbox = tmp_path / "outbox" / "new"
-    return [email.message_from_bytes(path.read_bytes()) for path in sorted(outbox.iterdir())]
-
-
 def header(message: email.message.Message, name: str) -> str:
     return str(make_header(decode_header(message[name])))
-
-
-def text_of(message: email.message.Message) -> str:
-    part = next(part for part in message.walk() if part.get_content_type() == "text/plain")
-    return part.get_payload(decode=True).decode("utf-8")
 
 
 # --- read-time credit -----------------------------------------------------------------------

@@ -21,23 +21,20 @@ from docx.document import Document
 
 from safetymonth import docgen
 from safetymonth.docgen import documents, models, oxml, pdf
+from tests.support.pdf_lines import (
+    BLOCK_BOTTOM,
+    BLOCK_LEFT,
+    BLOCK_RIGHT,
+    BLOCK_TOP,
+    MM,
+    Line,
+    page_lines,
+    page_rules,
+    pdf_pages,
+)
 
 DATA = Path(__file__).parents[1] / "data"
-MM = 72 / 25.4
 EXAMPLES = {"weihai": "notice-weihai-2016.yaml", "dehua": "notice-dehua-2024.yaml"}
-BLOCK_TOP, BLOCK_BOTTOM, BLOCK_LEFT, BLOCK_RIGHT = 37.0, 262.0, 28.0, 184.0
-
-
-@dataclass
-class Line:
-    top: float  # mm
-    bottom: float
-    x0: float
-    x1: float
-    size: float
-    text: str
-    fonts: set[str]
-    colors: set[tuple[float, ...]]
 
 
 @dataclass
@@ -47,38 +44,6 @@ class Rendered:
     data: models.Notice
     pages: list[list[Line]]  # text lines per page, top to bottom
     rules: list[list[tuple[float, float, float, tuple[float, ...]]]]  # (y, x0, x1, colour)
-
-
-def _lines(page: pdfplumber.page.Page) -> list[Line]:
-    rows: dict[float, list[dict]] = {}
-    for char in page.chars:
-        if not char["text"].strip():
-            continue
-        key = next((top for top in rows if abs(top - char["top"]) < 1.5), char["top"])
-        rows.setdefault(key, []).append(char)
-    lines = []
-    for chars in rows.values():
-        chars.sort(key=lambda char: char["x0"])
-        lines.append(Line(
-            top=min(c["top"] for c in chars) / MM, bottom=max(c["bottom"] for c in chars) / MM,
-            x0=chars[0]["x0"] / MM, x1=chars[-1]["x1"] / MM,
-            size=round(Counter(c["size"] for c in chars).most_common(1)[0][0], 1),
-            text="".join(c["text"] for c in chars),
-            fonts={c["fontname"].partition("+")[2] or c["fontname"] for c in chars},
-            colors={tuple(c["non_stroking_color"] or ()) for c in chars}))
-    return sorted(lines, key=lambda line: line.top)
-
-
-def _rules(page: pdfplumber.page.Page) -> list[tuple[float, float, float, tuple[float, ...]]]:
-    """Horizontal rules (thin rects or lines) as (y mm, x0 mm, x1 mm, colour)."""
-    found = []
-    for shape in [*page.rects, *page.lines]:
-        if shape["height"] < 2 and shape["width"] > 50 * MM:
-            colour = shape.get("non_stroking_color") or shape.get("stroking_color") or ()
-            found.append((round(shape["top"] / MM, 1), round(shape["x0"] / MM, 1),
-                          round(shape["x1"] / MM, 1),
-                          tuple(colour) if isinstance(colour, list | tuple) else (colour,)))
-    return sorted(set(found))  # a rule may be drawn as a line and a rect at once
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +60,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
     result = {}
     for (name, (path, data)), pdf_path in zip(sources.items(), pdfs, strict=True):
         with pdfplumber.open(pdf_path) as document:
-            pages = [_lines(page) for page in document.pages]
-            rules = [_rules(page) for page in document.pages]
+            pages = [page_lines(page) for page in document.pages]
+            rules = [page_rules(page) for page in document.pages]
             sizes = [(page.width / MM, page.height / MM) for page in document.pages]
         assert all(abs(w - 210) < 0.5 and abs(h - 297) < 0.5 for w, h in sizes), sizes
         result[name] = Rendered(path, pdf_path, data, pages, rules)
@@ -374,11 +339,6 @@ def closings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
                                                                   strict=True)}
 
 
-def _pages(path: Path) -> list[list[Line]]:
-    with pdfplumber.open(path) as document:
-        return [_lines(page) for page in document.pages]
-
-
 def _closing(pages: list[list[Line]], data: models.Notice | models.Summary
              ) -> tuple[int, int, Line, Line]:
     """(page, index of the signature line, signature, date)."""
@@ -393,7 +353,7 @@ def _closing(pages: list[list[Line]], data: models.Notice | models.Summary
 def test_signature_shares_its_page_with_body_text(
         closings: dict[str, tuple[Path, object]], rendered: dict[str, Rendered]) -> None:
     """GB/T 9704 7.3.5: never a page with the signature and no body text above it."""
-    cases = {name: (_pages(path), data) for name, (path, data) in closings.items()}
+    cases = {name: (pdf_pages(path), data) for name, (path, data) in closings.items()}
     cases |= {name: (doc.pages, doc.data) for name, doc in rendered.items()}
     signature_pages = set()
     for name, (pages, data) in cases.items():
@@ -410,7 +370,7 @@ def test_signature_shares_its_page_with_body_text(
 
 def test_signature_is_centred_over_the_date(
         closings: dict[str, tuple[Path, object]], rendered: dict[str, Rendered]) -> None:
-    cases = {name: (_pages(path), data) for name, (path, data) in closings.items()}
+    cases = {name: (pdf_pages(path), data) for name, (path, data) in closings.items()}
     cases |= {name: (doc.pages, doc.data) for name, doc in rendered.items()}
     for name, (pages, data) in cases.items():
         _, _, signature, date = _closing(pages, data)
@@ -424,7 +384,7 @@ def test_imprint_with_a_long_cc_list_still_ends_on_the_foot(
     path, _ = closings["cc"]
     with pdfplumber.open(path) as document:
         last = document.pages[-1]
-        lines, rules = _lines(last), _rules(last)
+        lines, rules = page_lines(last), page_rules(last)
     imprint = [line for line in _body(lines) if line.size == 14]
     assert imprint[0].text.startswith("抄送：泉州市民政局")
     assert len(imprint) >= 3  # the list wraps: at least two 抄送 lines and the 印发 line

@@ -14,14 +14,14 @@ import yaml
 
 from safetymonth import docgen
 from safetymonth.docgen import documents, layout, models, pdf, titles
-from tests.docgen.test_docgen_conformance import (
+from tests.support.pdf_lines import (
     BLOCK_BOTTOM,
     BLOCK_LEFT,
     BLOCK_RIGHT,
     MM,
     Line,
-    _lines,
-    _rules,
+    page_lines,
+    page_rules,
 )
 
 DATA = Path(__file__).parents[1] / "data"
@@ -86,7 +86,7 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Printed]:
     for (name, (data, _)), path in zip(made.items(), pdf.convert_cold(sources, folder),
                                        strict=True):
         with pdfplumber.open(path) as document:
-            result[name] = Printed(data, [_lines(page) for page in document.pages], path)
+            result[name] = Printed(data, [page_lines(page) for page in document.pages], path)
     return result
 
 
@@ -182,7 +182,7 @@ def test_upward_header_has_number_left_and_signer_right(printed: dict[str, Print
     assert abs(header.x0 - (BLOCK_LEFT + ONE_CHAR)) < 1, header.x0  # 居左空一字
     assert abs(header.x1 - (BLOCK_RIGHT - ONE_CHAR)) < 1, header.x1  # 居右空一字
     assert "FandolKai-Regular" in header.fonts  # the names in 楷体
-    red = [rule for rule in _rules(pdfplumber.open(summary.path).pages[0])
+    red = [rule for rule in page_rules(pdfplumber.open(summary.path).pages[0])
            if rule[3][:3] == (1.0, 0.0, 0.0)]
     assert len(red) == 1 and abs(red[0][0] - header.bottom - 4) <= 1
 
@@ -222,7 +222,7 @@ def test_cells_are_centred_both_ways(printed: dict[str, Printed]) -> None:
         page = document.pages[number]
         columns = sorted({round(edge["x0"] / MM, 1) for edge in [*page.rects, *page.lines]
                           if edge["height"] > 3 and edge["width"] < 2})
-        rows = sorted({rule[0] for rule in _rules(page)})
+        rows = sorted({rule[0] for rule in page_rules(page)})
         words = page.extract_words()
     assert len(columns) == 7, columns  # six columns
     header_words = [w for w in words if w["text"] in {"报送次数", "材料齐全", "总结"}]

@@ -11,7 +11,7 @@ import yaml
 
 from safetymonth import docgen
 from safetymonth.docgen import models, pdf
-from tests.docgen.test_docgen_conformance import BLOCK_BOTTOM, Line, _pages
+from tests.support.pdf_lines import BLOCK_BOTTOM, Line, pdf_pages
 
 DATA = Path(__file__).parents[1] / "data"
 # Measured once: 22 lines end on page 2 with room for the 版记; 26 end at the foot of page 2;
@@ -38,7 +38,7 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[Lin
         paths.append(folder / f"{name}.docx")
         docgen.build(data, options=options).save(paths[-1])
     pdfs = pdf.convert_cold(paths, folder)
-    return {name: _pages(made) for name, made in zip(sources, pdfs, strict=True)}
+    return {name: pdf_pages(made) for name, made in zip(sources, pdfs, strict=True)}
 
 
 def _imprint_page(pages: list[list[Line]]) -> int:

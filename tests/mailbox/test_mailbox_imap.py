@@ -3,48 +3,35 @@ size limit, SSL/STARTTLS and IDLE."""
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.message
 import email.policy
 import re
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from safetymonth.cli import main
-from safetymonth.config import Config, Policy, load_config
+from safetymonth.config import Config, Policy
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.imap import ImapMailbox
 from safetymonth.mailbox.intake import Intake
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.servers import ServerUnavailable
-from safetymonth.mailbox.service import poll_once, watch
+from safetymonth.mailbox.service import poll_once
 from safetymonth.storage.repository import PROCESSED, TOO_LARGE, open_repository
 from safetymonth.validator import Verdict, check_file
-from tests.support.mailservers import PASSWORD, Dovecot, free_port, write_config
+from tests.support.mailservers import PASSWORD, Dovecot, free_port
+from tests.support.watching import PASSWORD_ENV, imap_config, wait_for, watching
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
-
-PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
-
 
 @pytest.fixture(autouse=True)
 def _password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-
-
-def imap_config(tmp_path: Path, server: Dovecot, user: str, **imap: object) -> Config:
-    extra = imap.pop("mailbox", {})
-    block = {"host": "127.0.0.1", "port": server.port, "security": "none", "user": user,
-             "password_env": PASSWORD_ENV, **imap}
-    mailbox = {"source": {"imap": block}, **extra}  # type: ignore[dict-item]
-    return load_config(write_config(tmp_path, mailbox=mailbox))
 
 
 def submission(index: int, media: Media) -> bytes:
@@ -200,32 +187,9 @@ def test_ssl_refuses_an_untrusted_certificate(tmp_path: Path, dovecot_server: Do
     assert "set ca_file" in str(failure.value)
 
 
-def _wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def processed(config: Config) -> int:
     with open_repository(config) as store:
         return len([m for m in store.messages() if m.state == PROCESSED])
-
-
-@contextlib.contextmanager
-def watching(config: Config) -> Iterator[threading.Thread]:
-    """``safetymonth poll`` (watch mode) in a thread, stopped as SIGTERM would stop it."""
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(config, stop), daemon=True)
-    watcher.start()
-    try:
-        yield watcher
-    finally:
-        stop.set()
-        watcher.join(timeout=15)
-    assert not watcher.is_alive()
 
 
 def test_idle_wakes_the_watcher_and_it_reconnects_after_a_kick(
@@ -237,14 +201,14 @@ def test_idle_wakes_the_watcher_and_it_reconnects_after_a_kick(
         time.sleep(0.5)
         dovecot_server.append(imap_user, submission(1, mail_media))
         started = time.monotonic()
-        assert _wait_for(lambda: processed(config) == 1)
+        assert wait_for(lambda: processed(config) == 1)
         assert time.monotonic() - started < 3.0
         # The server drops the connection; the watcher reconnects and carries on.
         subprocess.run(["doveadm", "-c", str(dovecot_server.root / "dovecot.conf"), "kick",
                         imap_user], check=True, capture_output=True)
         time.sleep(0.5)
         dovecot_server.append(imap_user, submission(2, mail_media))
-        assert _wait_for(lambda: processed(config) == 2, timeout=20)
+        assert wait_for(lambda: processed(config) == 2, timeout=20)
 
 
 def test_too_large_sender_is_told_and_a_raised_limit_takes_the_message_whole(
@@ -321,16 +285,16 @@ def test_the_watcher_retries_a_refused_login_until_it_succeeds(
     config = imap_config(tmp_path, dovecot_server, imap_user, mailbox={"poll_interval": 1})
     dovecot_server.append(imap_user, submission(1, mail_media))
     with watching(config) as watcher:
-        assert _wait_for(lambda: "reconnecting" in caplog.text, timeout=10)
+        assert wait_for(lambda: "reconnecting" in caplog.text, timeout=10)
         assert watcher.is_alive() and processed(config) == 0
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-        assert _wait_for(lambda: processed(config) == 1, timeout=20)
+        assert wait_for(lambda: processed(config) == 1, timeout=20)
     assert "wrong-password" not in caplog.text
 
 
 def test_hostile_messages_over_imap_are_recorded_marked_and_answered_as_due(
         tmp_path: Path, dovecot_server: Dovecot, imap_user: str, mail_media: Media) -> None:
-    from tests.mailbox.test_mailbox_hostile import HOSTILE, MACHINE
+    from tests.support.hostile_mail import HOSTILE, MACHINE
 
     messages = {name: build(mail_media.photo) for name, build in HOSTILE.items()}
     messages.update(MACHINE)

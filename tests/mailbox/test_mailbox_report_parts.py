@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mailbox.test_mailbox_hostile import dsn_status, human, poll, report_message
+from tests.support.hostile_mail import dsn_status, human, poll, report_message
 from tests.support.mailservers import open_store
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL

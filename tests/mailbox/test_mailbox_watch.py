@@ -16,7 +16,6 @@ from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import LOGIN_ATTEMPTS
 from safetymonth.storage.repository import QUEUED, SENT, open_repository
-from tests.mailbox.test_mailbox_imap import PASSWORD_ENV, _wait_for, imap_config, watching
 from tests.support.mailservers import (
     PASSWORD,
     Dovecot,
@@ -26,6 +25,7 @@ from tests.support.mailservers import (
     write_config,
 )
 from tests.support.pollers import poller
+from tests.support.watching import PASSWORD_ENV, imap_config, wait_for, watching
 
 LONG = 3600  # a poll interval far longer than any test: only what is tested can act
 
@@ -39,7 +39,7 @@ def test_a_maildir_startup_line_names_the_folder_and_the_interval(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     config = load_config(write_config(tmp_path, mailbox={"poll_interval": 90}))
     with caplog.at_level(logging.INFO), watching(config):
-        assert _wait_for(lambda: "watching " in caplog.text)
+        assert wait_for(lambda: "watching " in caplog.text)
     assert _startup_line(caplog) == f"watching maildir:{tmp_path / 'inbox'} (every 90 s)"
 
 
@@ -55,7 +55,7 @@ def test_imap_startup_line(tmp_path: Path, dovecot_server: Dovecot, imap_user: s
     config = imap_config(tmp_path, dovecot_server, imap_user, idle=idle,
                          mailbox={"poll_interval": 60})
     with caplog.at_level(logging.INFO), watching(config):
-        assert _wait_for(lambda: "watching " in caplog.text)
+        assert wait_for(lambda: "watching " in caplog.text)
     label = f"imap://{imap_user}@127.0.0.1:{dovecot_server.port}/INBOX"
     assert _startup_line(caplog) == f"watching {label} ({how})"
 
@@ -74,10 +74,10 @@ def test_queued_replies_go_once_the_outbox_is_back_without_new_mail(
             return [(reply.state, reply.attempts) for reply in store.replies()]
 
     with watching(config):
-        assert _wait_for(lambda: reply_states() == [(QUEUED, 1)], timeout=30)
+        assert wait_for(lambda: reply_states() == [(QUEUED, 1)], timeout=30)
         smtp_server.start()  # back; no new mail arrives, and the poll interval is an hour
-        assert _wait_for(lambda: len(smtp_server.recorder.messages) == 1, timeout=90)
-        assert _wait_for(lambda: [state for state, _ in reply_states()] == [SENT])
+        assert wait_for(lambda: len(smtp_server.recorder.messages) == 1, timeout=90)
+        assert wait_for(lambda: [state for state, _ in reply_states()] == [SENT])
     [(_, recipients, _)] = smtp_server.recorder.messages
     assert recipients == ["fuli@dhmz.example.cn"]
 

@@ -11,7 +11,7 @@ import pytest
 
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from tests.cli.test_decisions import polled, run, sent, text_of
+from tests.support.cli_runs import polled, run, sent, text_of
 from tests.support.mailservers import drop, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL

@@ -27,7 +27,7 @@ from safetymonth.mailbox.service import poll_once, watch
 from safetymonth.report import build_report, format_report
 from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import open_repository
-from tests.cli.test_decisions import as_json, run, text_of
+from tests.support.cli_runs import as_json, run, text_of
 from tests.support.mailservers import drop, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL

@@ -13,7 +13,7 @@ import pytest
 
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from tests.cli.test_decisions import run
+from tests.support.cli_runs import run
 from tests.support.mailservers import drop, open_store, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL

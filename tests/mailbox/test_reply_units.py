@@ -13,8 +13,8 @@ from alembic import command
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.storage import database
-from tests.cli.test_decisions import as_json, run, sent
-from tests.mailbox.test_mailbox_hostile import dsn_status, human, quoted_headers, report_message
+from tests.support.cli_runs import as_json, run, sent
+from tests.support.hostile_mail import dsn_status, human, quoted_headers, report_message
 from tests.support.mailservers import drop, free_port, open_store, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from safetymonth import samples
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from tests.cli.test_decisions import BYG, XZ, as_json, polled, run
+from tests.support.cli_runs import BYG, XZ, as_json, polled, run
 from tests.support.mailservers import files_under
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL

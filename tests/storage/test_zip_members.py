@@ -19,7 +19,7 @@ from safetymonth.config import load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.storage import database
-from tests.cli.test_decisions import BYG, as_json, polled, run
+from tests.support.cli_runs import BYG, as_json, polled, run
 from tests.support.console import cli, log_in, serve
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL

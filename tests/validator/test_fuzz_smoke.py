@@ -19,9 +19,8 @@ import yaml
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.storage.repository import FAILED, PROCESSED, TOO_LARGE, Repository
 from tests.support.mailservers import drop, write_config
-from tests.support.media_corpus import pillow_loads
+from tests.support.media_corpus import ffmpeg_decodes, pillow_loads
 from tests.support.mutate import mutate_mail, mutate_media, sample_mail
-from tests.validator.test_validator_structure import ffmpeg_decodes
 
 CONTRACT_KEYS = {"path", "kind", "format", "width", "height", "ok", "reasons", "warnings"}
 MUTANTS_PER_FILE = 8

@@ -18,7 +18,7 @@ import pytest
 
 from safetymonth.config import Policy
 from safetymonth.validator import Code, check_file
-from tests.support.media_corpus import ffmpeg, pillow_loads
+from tests.support.media_corpus import ffmpeg, ffmpeg_decodes, pillow_loads
 
 
 def ffprobe(path: Path) -> tuple[int, list[dict[str, object]], str]:
@@ -28,13 +28,6 @@ def ffprobe(path: Path) -> tuple[int, list[dict[str, object]], str]:
         capture_output=True, text=True, timeout=60)
     streams = json.loads(result.stdout or "{}").get("streams", [])
     return result.returncode, streams, result.stderr
-
-
-def ffmpeg_decodes(path: Path) -> bool:
-    """Whether ffmpeg decodes every video frame without an error."""
-    result = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v?", "-f",
-                             "null", "-"], capture_output=True, text=True, timeout=120)
-    return result.returncode == 0 and not result.stderr.strip()
 
 
 def codes(path: Path, policy: Policy) -> list[Code]:

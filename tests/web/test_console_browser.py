@@ -4,40 +4,16 @@ session from login to logout; screenshots are saved in the test's temp folder.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from docx import Document
-from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from tests.support.browser import give_reason
 from tests.support.console import PASSWORDS, STRANGER, Console
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SMALL_PHOTO_UNIT = "德化县浔中镇敬老院"  # sent only a 1280×960 photo (fill_store)
 CREDITED_TO = "德化县救助管理站"  # sent nothing; the stranger's complete mail goes to it
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
-        try:
-            yield context
-        finally:
-            context.close()
-
-
-def give_reason(page: Page, prompt: str, reason: str) -> None:
-    """Answer the page's reason dialog (a <dialog>, not the browser's window.prompt)."""
-    dialog = page.get_by_role("dialog")
-    expect(dialog).to_be_visible()
-    dialog.get_by_label(prompt).fill(reason)
-    dialog.get_by_role("button", name="确定").click()
 
 
 def _row(page: Page, unit: str) -> Locator:

@@ -13,9 +13,9 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
+from tests.support.browser import give_reason
 from tests.support.console import PASSWORDS, Console, cli
 from tests.support.mailservers import drop
-from tests.web.test_console_browser import browser, give_reason  # noqa: F401 (fixture)
 
 QUESTION = "请问视频格式有什么要求？"
 ASKER = "asker@163.example.com"
@@ -36,7 +36,7 @@ def logged_in_page(console: Console, context: BrowserContext) -> tuple[Page, lis
 
 
 def test_decisions_ask_in_a_dialog_and_say_what_was_done(console: Console,
-                                                        browser: BrowserContext) -> None:  # noqa: F811
+                                                        browser: BrowserContext) -> None:
     page, opened = logged_in_page(console, browser)
     page.goto(f"{console.url}/units/{SMALL_PHOTO_UNIT}")
     photo = page.locator("li.file.failed").first
@@ -73,7 +73,7 @@ def test_decisions_ask_in_a_dialog_and_say_what_was_done(console: Console,
 
 
 def test_a_question_is_put_aside_and_brought_back(console: Console,
-                                                 browser: BrowserContext) -> None:  # noqa: F811
+                                                 browser: BrowserContext) -> None:
     drop(console.folder / "inbox", "question.eml", samplemail.message(
         ASKER, QUESTION, [samplemail.text_part(QUESTION + "\r\n谢谢！")]))
     cli(console.config_path, "poll", "--once")
@@ -100,7 +100,7 @@ def test_a_question_is_put_aside_and_brought_back(console: Console,
     assert opened == []
 
 
-def test_a_units_files_download_as_one_zip(console: Console, browser: BrowserContext,  # noqa: F811
+def test_a_units_files_download_as_one_zip(console: Console, browser: BrowserContext,
                                            mail_media: Media, tmp_path: Path) -> None:
     page, _ = logged_in_page(console, browser)
     page.goto(f"{console.url}/units/德化县社会福利中心")

@@ -19,9 +19,9 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from safetymonth.config import DEFAULT_UNITS
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
+from tests.support.browser import ARGS, CHROMIUM
 from tests.support.console import PASSWORDS, ROLES, STRANGER, Console, cli, serve
 from tests.support.mailservers import drop, write_config
-from tests.web.test_console_browser import ARGS, CHROMIUM
 
 CAMPAIGN_ZONE = "Asia/Urumqi"  # UTC+6: not the +08:00 the countdown once assumed
 PC_ZONE = "America/New_York"

@@ -16,7 +16,7 @@ import pytest
 from safetymonth import samples
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from tests.cli.test_decisions import BYG, as_json, polled, run, sent
+from tests.support.cli_runs import BYG, as_json, polled, run, sent
 from tests.support.console import cli, log_in, serve
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
