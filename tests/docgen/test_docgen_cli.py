@@ -30,6 +30,7 @@ def _config(folder: Path, extra: str = "") -> Path:
     return path
 
 
+@pytest.mark.libreoffice
 def test_notice_with_pdf(tmp_path: Path) -> None:
     out = tmp_path / "通知.docx"
     code, stdout, _ = _run("--config", _config(tmp_path), "generate", "notice",
@@ -41,6 +42,7 @@ def test_notice_with_pdf(tmp_path: Path) -> None:
         assert "威民发〔2016〕64号" in pdf.pages[0].extract_text().replace(" ", "")
 
 
+@pytest.mark.libreoffice
 def test_letters_one_per_unit_with_pdfs(tmp_path: Path) -> None:
     out = tmp_path / "letters"
     code, stdout, stderr = _run("--config", _config(tmp_path), "generate", "letter",
@@ -232,6 +234,7 @@ def test_a_libreoffice_that_hangs_is_a_message_and_exit_1(
     assert out.exists() and str(out) in stdout  # the .docx was written before
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("double_sided", [True, False])
 def test_combined_pdf_holds_every_letter_in_roster_order(tmp_path: Path,
                                                          double_sided: bool) -> None:

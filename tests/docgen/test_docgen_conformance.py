@@ -33,6 +33,8 @@ from tests.support.pdf_lines import (
     pdf_pages,
 )
 
+pytestmark = pytest.mark.libreoffice  # every case measures a PDF LibreOffice made
+
 DATA = Path(__file__).parents[1] / "data"
 EXAMPLES = {"weihai": "notice-weihai-2016.yaml", "dehua": "notice-dehua-2024.yaml"}
 

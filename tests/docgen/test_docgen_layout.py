@@ -24,6 +24,8 @@ from tests.support.pdf_lines import (
     page_rules,
 )
 
+pytestmark = pytest.mark.libreoffice  # every case measures a PDF LibreOffice made
+
 DATA = Path(__file__).parents[1] / "data"
 PITCH = 156 / 28  # mm: the grid's character pitch
 LINE = 225 / 22  # mm: the grid's line pitch

@@ -13,6 +13,8 @@ from safetymonth import docgen
 from safetymonth.docgen import models, pdf
 from tests.support.pdf_lines import BLOCK_BOTTOM, Line, pdf_pages
 
+pytestmark = pytest.mark.libreoffice  # every case measures a PDF LibreOffice made
+
 DATA = Path(__file__).parents[1] / "data"
 # Measured once: 22 lines end on page 2 with room for the 版记; 26 end at the foot of page 2;
 # 30 end on page 3; 48 fill page 3 to its foot.

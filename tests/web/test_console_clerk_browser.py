@@ -23,6 +23,8 @@ from tests.support.browser import ARGS, CHROMIUM
 from tests.support.console import PASSWORDS, ROLES, STRANGER, Console, cli, serve
 from tests.support.mailservers import drop, write_config
 
+pytestmark = pytest.mark.browser  # starts its own Chromium (a zone of its own per context)
+
 CAMPAIGN_ZONE = "Asia/Urumqi"  # UTC+6: not the +08:00 the countdown once assumed
 PC_ZONE = "America/New_York"
 SLASHED = "德化县民政局/养老服务中心"  # no id: its key is its name, "/" and all

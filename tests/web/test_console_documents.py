@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.console import Console, csrf_of
 
@@ -58,6 +59,7 @@ def test_the_form_is_checked_before_anything_is_saved(console: Console) -> None:
     assert saved(console).read_bytes() == before  # neither was saved
 
 
+@pytest.mark.libreoffice
 def test_pdf_and_preview_are_made_once_per_content(console: Console, tmp_path: Path) -> None:
     client = console.logged_in()
     assert post_notice(client, TITLE).status_code == 303
