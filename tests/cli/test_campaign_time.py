@@ -43,6 +43,7 @@ def shanghai(stored: str) -> str:
     return datetime.fromisoformat(stored).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 @pytest.mark.parametrize("host_zone", ["UTC", "America/New_York"])
 def test_reply_report_logs_and_users_in_campaign_time(tmp_path: Path, smtp_server: SmtpServer,
                                                        mail_media: Media,

@@ -38,6 +38,7 @@ def submission(index: int, media: Media, variant: str) -> bytes:
         message_id=f"<content-{index}@dhmz>")
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 def test_two_pollers_record_each_content_once_and_each_reuse_anew(
         tmp_path: Path, mail_media: Media) -> None:
     inbox = tmp_path / "inbox"

@@ -42,6 +42,7 @@ def unmarked(source: str, tmp_path: Path, server: Dovecot | None, user: str) -> 
                    for m in box.fetch(mark_seen=False, headers_only=True))
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 @pytest.mark.parametrize("source", ["maildir", pytest.param("imap", marks=pytest.mark.dovecot)])
 def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media, source: str,
                                           request: pytest.FixtureRequest,

@@ -33,6 +33,7 @@ def claimed_by(store: object, pid: int) -> int:
     return sum(f":{pid}:" in (row.claimed_by or "") for row in store.messages())  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 def test_after_a_crash_loop_one_run_answers_every_message(tmp_path: Path,
                                                           mail_media: Media) -> None:
     for index in range(MESSAGES):

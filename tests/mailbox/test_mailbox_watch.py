@@ -107,6 +107,7 @@ def test_a_refused_imap_login_is_tried_three_times_then_exit_1(
     assert len(failures) == LOGIN_ATTEMPTS
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 def test_a_refused_smtp_login_is_tried_three_times_then_exit_1(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mail_media: Media) -> None:
     logins: list[tuple[object, str]] = []

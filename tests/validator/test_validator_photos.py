@@ -76,6 +76,7 @@ def _mutants(data: bytes, seed: int, count: int, start: int) -> list[bytes]:
     return mutants
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 def test_mutated_jpegs_are_corrupt_exactly_when_pillow_cannot_decode_them(
         tmp_path: Path, camera_jpeg: Path, policy: Policy) -> None:
     data = camera_jpeg.read_bytes()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -28,6 +29,7 @@ def test_api_schema_needs_a_session(console: Console) -> None:
     assert console.client().get("/api/openapi.json").status_code == 401
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 def test_api_fuzzed_has_no_server_errors(console: Console) -> None:
     client = console.logged_in("viewer")
     schema = _schema(client)

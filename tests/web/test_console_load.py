@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 
 from safetymonth.config import load_config
@@ -73,6 +74,7 @@ def test_a_huge_login_form_is_refused_before_it_is_parsed(console: Console) -> N
 # --- 17: logins never starve pages ------------------------------------------------------------
 
 
+@pytest.mark.slow  # among the heaviest of the fast loop (--durations)
 def test_pages_are_served_while_a_burst_of_logins_runs(console: Console) -> None:
     logins = 40
     token, cookies = _login_form(console)
