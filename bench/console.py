@@ -44,9 +44,9 @@ from safetymonth.storage.repository import (  # noqa: E402
     Received,
     open_repository,
 )
-from tests.console import log_in  # noqa: E402
-from tests.mailservers import free_port  # noqa: E402
-from tests.postgres import Postgres  # noqa: E402
+from tests.support.console import log_in  # noqa: E402
+from tests.support.mailservers import free_port  # noqa: E402
+from tests.support.postgres import Postgres  # noqa: E402
 
 PASSWORD = "bench-password-1"
 FILES_PER_MESSAGE = 5

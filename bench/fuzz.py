@@ -3,8 +3,8 @@
 Media: seeds of every kind the validator judges are made at run time by ffmpeg and Pillow
 (``make_seeds``: a second or less of video, small pictures, so that a campaign of thousands of
 mutants stays affordable on two busy cores), with the tiny seeds of tests/data/hostile/seeds/
-(``--corpus`` adds the 1080p test corpus of tests/media_corpus.py). zzuf mutates them
-(``zzuf -s SEED -r RATIO``; ``--mutator`` also offers tests/mutate.py) and the mutants go
+(``--corpus`` adds the 1080p test corpus of tests/support/media_corpus.py). zzuf mutates them
+(``zzuf -s SEED -r RATIO``; ``--mutator`` also offers tests/support/mutate.py) and the mutants go
 through ``safetymonth validate --json`` in batches. Each mutant's verdict is compared with an
 expert's: for a video, ``ffmpeg -v error -xerror -threads 1 -skip_frame:v nokey -i F -map 0:v:0
 -frames:v 1 -f null -`` (the first keyframe decoded, the judgement the validator makes) and,
@@ -49,9 +49,9 @@ from safetymonth.config import PHOTO_FORMATS, VIDEO_FORMATS  # noqa: E402
 from safetymonth.mailbox import samplemail  # noqa: E402
 from safetymonth.storage.repository import Repository  # noqa: E402
 from tests import guarded  # noqa: E402
-from tests.guarded import Run  # noqa: E402
-from tests.mailservers import drop  # noqa: E402
-from tests.mutate import mutate_mail, mutate_media, sample_mail  # noqa: E402
+from tests.support.guarded import Run  # noqa: E402
+from tests.support.mailservers import drop  # noqa: E402
+from tests.support.mutate import mutate_mail, mutate_media, sample_mail  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "fuzz"
 SEEDS = ROOT / "tests" / "data" / "hostile" / "seeds"
@@ -516,7 +516,7 @@ def main() -> None:
     parser.add_argument("--formats", choices=("every", "campaign"), default="every",
                         help="allow every format the validator names, or only the campaign's")
     parser.add_argument("--corpus", action="store_true",
-                        help="also mutate the 1080p test corpus (tests/media_corpus.py)")
+                        help="also mutate the 1080p test corpus (tests/support/media_corpus.py)")
     parser.add_argument("--no-expert", dest="expert", action="store_false",
                         help="skip the comparison with ffmpeg and Pillow")
     parser.add_argument("--whole", action="store_true",

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from imap_tools import A  # noqa: E402
 
 from safetymonth.mailbox import samplemail  # noqa: E402
-from tests.mailservers import PASSWORD, Dovecot, drop, write_config  # noqa: E402
+from tests.support.mailservers import PASSWORD, Dovecot, drop, write_config  # noqa: E402
 
 PASSWORD_ENV = "SAFETYMONTH_BENCH_IMAP_PASSWORD"
 
@@ -168,7 +168,7 @@ def unmark(server: Dovecot, user: str) -> None:
 
 def storage(server: Dovecot, work: Path, count: int, media: samplemail.Media,
             release: str) -> None:
-    from tests.postgres import Postgres
+    from tests.support.postgres import Postgres
 
     user = server.add_user()
     size = fill(server, user, count, media)

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from safetymonth.mailbox import samplemail  # noqa: E402
-from tests.mailservers import drop, write_config  # noqa: E402
+from tests.support.mailservers import drop, write_config  # noqa: E402
 
 # Counts the statements the sqlite3 driver runs (trace callback), then runs the CLI under
 # cProfile and prints its top entries.

@@ -147,7 +147,7 @@ _ALEMBIC_VERSION = Table("alembic_version", MetaData(),
 def head() -> str:
     """The newest revision: each file in ``migrations/versions`` is named for its revision
     (``0020_console_users.py`` holds revision 0020) and revises the one before it, so no
-    migration script is loaded to know it (tests/test_storage.py checks this against
+    migration script is loaded to know it (tests/storage/test_storage.py checks this against
     Alembic's own reading)."""
     return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("*.py"))
 
@@ -214,7 +214,8 @@ def upgrade(connection: Connection) -> None:
 def create_schema(connection: Connection) -> None:
     """The head schema in an empty database, stamped with its revision: the tables of
     :mod:`safetymonth.storage.schema` (which the migrations produce too, as
-    tests/test_storage_upgrade.py checks), with neither Alembic nor the migrations loaded."""
+    tests/storage/test_storage_upgrade.py checks), with neither Alembic nor the migrations
+    loaded."""
     from safetymonth.storage import store_version
     from safetymonth.storage.schema import metadata
 

@@ -1,0 +1,35 @@
+"""Debian's Chromium driven by Playwright (never a downloaded browser) for the console's
+browser tests, and the page's own reason dialog answered as a clerk would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    """A fresh Chromium profile per test, headless, in Chinese, downloads allowed."""
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile", executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def give_reason(page: Page, prompt: str, reason: str) -> None:
+    """Answer the page's reason dialog (a <dialog>, not the browser's window.prompt)."""
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label(prompt).fill(reason)
+    dialog.get_by_role("button", name="确定").click()
