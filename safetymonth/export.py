@@ -64,7 +64,7 @@ def export_files(config: Config, store: Repository, folder: Path, unit: str | No
     with _folder(folder) as root:
         folders: dict[str, tuple[int, set[str], str]] = {}
         folder_names: set[str] = {MANIFEST.casefold()}
-        copies: dict[tuple[str, str, str], str] = {}  # (unit, content) -> where it went
+        copies: dict[tuple[str, str, int | None], str] = {}  # (unit, content) -> where
         try:
             for view in views:
                 unit_name = names.get(view.unit or "", UNCREDITED)
@@ -94,10 +94,11 @@ def export_files(config: Config, store: Repository, folder: Path, unit: str | No
     return Exported(written, skipped, folder / MANIFEST)
 
 
-def same_content(view: FileView) -> tuple[str, str]:
+def same_content(view: FileView) -> tuple[str, int | None]:
     """What tells a file's content apart, as the tally counts it (identical content once):
-    its attachment's SHA-256 and, for a zip member, its path in the zip."""
-    return view.sha256, view.name[len(view.attachment_name):]
+    its attachment's SHA-256 and, for a zip member, its place in the zip (two members may
+    share a name, never a place)."""
+    return view.sha256, view.member
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from pathlib import Path
 from safetymonth.export import same_content
 from safetymonth.filenames import safe_file_name, unique
 from safetymonth.storage.repository import Repository
-from safetymonth.validator.archive import member_name
+from safetymonth.validator.archive import member_at
 
 CHUNK = 256 * 1024
 ZIP64_FROM = 2**31  # members from this size need ZIP64 sizes (unknown until written)
@@ -29,7 +29,7 @@ class Entry:
 
     name: str
     path: Path
-    member: str | None  # the file's path in its attachment, when it is a zip member
+    member: int | None  # a zip member's place in its attachment (validator.archive.member_at)
     size: int
     received: str
 
@@ -41,29 +41,27 @@ def download_name(unit_name: str) -> str:
 def entries(store: Repository, unit: str, accepted_only: bool) -> list[Entry]:
     """The unit's files (or only those accepted after decisions), each content once."""
     found, taken, seen = [], set(), set()
-    members: dict[Path, set[str]] = {}
     for view in store.file_views(unit):
         if (accepted_only and not view.ok) or same_content(view) in seen:
             continue
-        path, member = store.path(view.stored_name), None
-        if view.name != view.attachment_name:
-            member = view.name[len(view.attachment_name) + 1:]
-            if view.kind == "archive" or member not in _members(path, members):
-                continue  # a zip in a zip, or a member refused as unsafe: never unpacked
+        path = store.path(view.stored_name)
+        if view.name != view.attachment_name and (
+                view.kind == "archive" or view.member is None
+                or not _has_member(path, view.member)):
+            continue  # a zip in a zip, or a member refused as unsafe: never unpacked
         seen.add(same_content(view))
         stem, suffix = safe_file_name(view.name.rpartition("!")[2] or view.name,
                                       f"文件{view.id}")
+        member = None if view.name == view.attachment_name else view.member
         found.append(Entry(unique(stem, suffix, taken), path, member, view.size,
                            view.received))
     return found
 
 
-def _members(path: Path, known: dict[Path, set[str]]) -> set[str]:
-    """The member names of a stored zip as the validator names them, read once per zip."""
-    if path not in known:
-        with zipfile.ZipFile(path) as archive:
-            known[path] = {member_name(info) for info in archive.infolist()}
-    return known[path]
+def _has_member(path: Path, member: int) -> bool:
+    """Whether a stored zip still has the member recorded at that place."""
+    with zipfile.ZipFile(path) as archive:
+        return member_at(archive, member) is not None
 
 
 class _Pending:
@@ -109,7 +107,9 @@ def _bytes_of(item: Entry, max_member: int) -> Iterator[bytes]:
                 yield chunk
         return
     with zipfile.ZipFile(item.path) as archive:
-        info = next(entry for entry in archive.infolist() if member_name(entry) == item.member)
+        info = member_at(archive, item.member)
+        if info is None:
+            return
         sent = 0
         with archive.open(info) as source:
             while sent < max_member and (chunk := source.read(min(CHUNK, max_member - sent))):

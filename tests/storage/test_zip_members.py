@@ -79,7 +79,8 @@ def test_two_members_of_one_name_are_each_judged_served_and_exported(
 
 
 def downloads(config: Path, *ids: int) -> tuple[bytes, ...]:
-    """The bytes ``GET /files/{id}`` serves for each id, through a real ``serve``."""
+    """The bytes ``GET /files/{id}`` serves for each id, through a real ``serve``; the unit's
+    one-zip download must hold the same members, each under its own name."""
     cli(config, "user", "add", "clerk", "--role", "coordinator", stdin="clerk-pass-2\n")
     console = serve(config)
     running = next(console)
@@ -87,10 +88,15 @@ def downloads(config: Path, *ids: int) -> tuple[bytes, ...]:
         with running.client() as client:
             assert log_in(client, "clerk", "clerk-pass-2").status_code == 303
             responses = [client.get(f"/files/{file}") for file in ids]
+            bundle = client.get(f"/units/{BYG}/files.zip")
     finally:
         console.close()
     assert all(response.status_code == 200 for response in responses)
-    return tuple(response.content for response in responses)
+    served = tuple(response.content for response in responses)
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        bundled = sorted(archive.read(info) for info in archive.infolist())
+    assert bundled == sorted(served)
+    return served
 
 
 def test_a_store_from_before_member_positions_is_upgraded_to_them(
