@@ -73,8 +73,13 @@ def test_queued_replies_go_once_the_outbox_is_back_without_new_mail(
         with open_repository(config) as store:
             return [(reply.state, reply.attempts) for reply in store.replies()]
 
+    # The store made before the watcher starts: two threads creating one new SQLite store at
+    # once can leave one waiting out the 30 s busy timeout (seen, rarely; noted on issue 16).
+    assert reply_states() == []
     with watching(config):
-        assert wait_for(lambda: reply_states() == [(QUEUED, 1)], timeout=30)
+        # Tried once at least, and queued (a slow machine may see the 5 s retry already).
+        assert wait_for(lambda: [(state, tries >= 1) for state, tries in reply_states()]
+                        == [(QUEUED, True)], timeout=30)
         smtp_server.start()  # back; no new mail arrives, and the poll interval is an hour
         assert wait_for(lambda: len(smtp_server.recorder.messages) == 1, timeout=90)
         assert wait_for(lambda: [state for state, _ in reply_states()] == [SENT])
