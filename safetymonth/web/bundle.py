@@ -18,6 +18,7 @@ from safetymonth.export import same_content
 from safetymonth.filenames import safe_file_name, unique
 from safetymonth.storage.repository import Repository
 from safetymonth.validator.archive import member_at
+from safetymonth.web.downloads import member_bytes
 
 CHUNK = 256 * 1024
 ZIP64_FROM = 2**31  # members from this size need ZIP64 sizes (unknown until written)
@@ -106,15 +107,7 @@ def _bytes_of(item: Entry, max_member: int) -> Iterator[bytes]:
             while chunk := source.read(CHUNK):
                 yield chunk
         return
-    with zipfile.ZipFile(item.path) as archive:
-        info = member_at(archive, item.member)
-        if info is None:
-            return
-        sent = 0
-        with archive.open(info) as source:
-            while sent < max_member and (chunk := source.read(min(CHUNK, max_member - sent))):
-                sent += len(chunk)
-                yield chunk
+    yield from member_bytes(item.path, item.member, max_member)
 
 
 def _date_time(received: str) -> tuple[int, int, int, int, int, int]:

@@ -28,7 +28,8 @@ def response(view: FileView, path: Path, max_size: int) -> Response:
         return FileResponse(path, media_type=media_type,
                             headers={"content-disposition": disposition(inline, view.name)})
     member = view.name[len(view.attachment_name) + 1:]
-    return StreamingResponse(_member(path, view, max_size), media_type=media_type, headers={
+    chunks = member_bytes(path, view.member, max_size) if view.member is not None else iter(())
+    return StreamingResponse(chunks, media_type=media_type, headers={
         "content-disposition": disposition(inline, member.rsplit("/", 1)[-1])})
 
 
@@ -41,12 +42,12 @@ def disposition(inline: bool, name: str) -> str:
             f"filename*=UTF-8''{quote(name, safe='')}")
 
 
-def _member(path: Path, view: FileView, max_size: int) -> Iterator[bytes]:
+def member_bytes(path: Path, position: int, max_size: int) -> Iterator[bytes]:
     """The bytes of one zip member, found by its recorded position (two members may share a
     name), stopping at ``max_size`` (a member that claims less and inflates to more is cut
     there: it was never checked beyond it)."""
     with zipfile.ZipFile(path) as archive:
-        info = member_at(archive, view.member) if view.member is not None else None
+        info = member_at(archive, position)
         if info is None:
             return
         sent = 0
