@@ -4,7 +4,9 @@ browser tests, and the page's own reason dialog answered as a clerk would."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
@@ -14,17 +16,25 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    """A fresh Chromium profile per test, headless, in Chinese, downloads allowed."""
+@contextmanager
+def chromium(folder: Path, **options: Any) -> Iterator[BrowserContext]:
+    """Debian's Chromium with a fresh profile in ``folder``, headless, in Chinese; ``options``
+    go to Playwright's persistent context (a time zone, downloads)."""
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
+            folder / "chromium-profile", executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 900}, locale="zh-CN", **options)
         try:
             yield context
         finally:
             context.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    """A fresh Chromium profile per test, headless, in Chinese, downloads allowed."""
+    with chromium(tmp_path, accept_downloads=True) as context:
+        yield context
 
 
 def give_reason(page: Page, prompt: str, reason: str) -> None:

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 
 from safetymonth.config import DEFAULT_UNITS
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from tests.support.browser import ARGS, CHROMIUM
+from tests.support.browser import chromium
 from tests.support.console import PASSWORDS, ROLES, STRANGER, Console, cli, serve
 from tests.support.mailservers import drop, write_config
 
@@ -63,14 +63,8 @@ def clerk_console(tmp_path: Path, mail_media: Media) -> Iterator[Console]:
 
 @pytest.fixture
 def new_york_browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id=PC_ZONE)
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium(tmp_path, timezone_id=PC_ZONE) as context:
+        yield context
 
 
 def _countdown(now: datetime) -> str:
