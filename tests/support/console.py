@@ -79,12 +79,17 @@ def serve(config_path: Path) -> Iterator[Console]:
         _wait_healthy(url, process)
         yield Console(url, config_path, config_path.parent)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 10)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, as systemd stops a service; SIGKILL after ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:

@@ -7,9 +7,7 @@ still says they are queued and they go once SMTP is back."""
 from __future__ import annotations
 
 import re
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
@@ -18,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from safetymonth.mailbox.samplemail import Media
-from tests.support.console import Console, csrf_of, fill_store, serve
+from tests.support.console import Console, csrf_of, fill_store, serve, stop
 from tests.support.mailservers import SmtpServer, open_store, write_config
 from tests.support.pollers import poller
+from tests.support.watching import wait_for
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
@@ -50,25 +49,11 @@ def watched(tmp_path: Path, mail_media: Media, smtp_server: SmtpServer) -> Itera
     with log.open("wb") as stderr:
         watcher = poller(config_path, stderr=stderr.fileno(), once=False)
     try:
-        _wait_for(lambda: "watching " in log.read_text(errors="replace"), 60)
+        wait_for(lambda: "watching " in log.read_text(errors="replace"), 60)
         for console in serve(config_path):
             yield Watched(console, tmp_path, smtp_server)
     finally:
-        watcher.terminate()
-        try:
-            watcher.wait(20)
-        except subprocess.TimeoutExpired:
-            watcher.kill()
-            watcher.wait()
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
+        stop(watcher, 20)
 
 
 def _remind(console: Console) -> str:
@@ -105,7 +90,7 @@ def test_reminders_queued_in_the_console_are_sent_by_the_watcher(watched: Watche
     assert "已发送" not in page
     cells = _cells(page)
     assert {cells[address] for address in CHASED} == {QUEUED}
-    assert _wait_for(lambda: {to for to, _ in _reminders(watched.smtp)} >= CHASED, 90)
+    assert wait_for(lambda: {to for to, _ in _reminders(watched.smtp)} >= CHASED, 90)
     reminded = [to for to, _ in _reminders(watched.smtp) if to in CHASED]
     assert sorted(reminded) == sorted(CHASED)  # each once
 
@@ -120,6 +105,6 @@ def test_the_request_opens_no_smtp_connection(watched: Watched) -> None:
     assert queued >= CHASED
     assert watched.smtp.recorder.messages == []
     watched.smtp.start()  # back, on the same port
-    assert _wait_for(lambda: {to for to, _ in _reminders(watched.smtp)} >= CHASED, 120)
+    assert wait_for(lambda: {to for to, _ in _reminders(watched.smtp)} >= CHASED, 120)
     reminded = [to for to, _ in _reminders(watched.smtp) if to in CHASED]
     assert sorted(reminded) == sorted(CHASED)
