@@ -48,9 +48,10 @@ from safetymonth import samples  # noqa: E402
 from safetymonth.config import PHOTO_FORMATS, VIDEO_FORMATS  # noqa: E402
 from safetymonth.mailbox import samplemail  # noqa: E402
 from safetymonth.storage.repository import Repository  # noqa: E402
-from tests import guarded  # noqa: E402
+from tests.support import guarded  # noqa: E402
 from tests.support.guarded import Run  # noqa: E402
 from tests.support.mailservers import drop  # noqa: E402
+from tests.support.media_corpus import pillow_loads  # noqa: E402
 from tests.support.mutate import mutate_mail, mutate_media, sample_mail  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "fuzz"
@@ -244,17 +245,6 @@ def _make_zips(folder: Path) -> None:
             with archive.open(name, "w", force_zip64=True) as member:
                 member.write((folder / name).read_bytes())
 
-
-def pillow_loads(path: Path) -> bool:
-    """A full Pillow load, in this process: a Python and Pillow start per mutant cost more
-    than the load (the mutants of 160×120 seeds; Pillow's own pixel limit bounds a lying
-    header)."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except Exception:  # any refusal is the expert's verdict
-        return False
-    return True
 
 
 def expert(path: Path, timeout: float = 20.0,

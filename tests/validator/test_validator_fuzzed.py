@@ -12,12 +12,12 @@ import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from safetymonth import samples
 from safetymonth.config import PhotoRule, Policy, VideoRule
 from safetymonth.validator import check_file
 from safetymonth.validator.verdict import Code, Verdict
+from tests.support.media_corpus import pillow_loads
 
 LENIENT = Policy(video=VideoRule(formats=["MP4", "AVI", "MPG2", "MTS"], min_long_side=16,
                                  min_short_side=16, decode="frame"),
@@ -100,14 +100,6 @@ def test_mts_whose_first_keyframe_packet_is_marked_corrupt_is_corrupt(mts: Path,
 
 # --- PSD: section lengths that land in the RLE table, where "0002" reads as ZIP ----------------
 
-
-def pillow_loads(path: Path) -> bool:
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except Exception:  # any refusal is the expert's verdict
-        return False
-    return True
 
 
 def ffmpeg_decodes(path: Path) -> bool:
