@@ -18,47 +18,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from safetymonth.deliverables import Deliverable, Reminders
+from safetymonth.groups import Group
+from safetymonth.sections import ByteSize, GiB, MiB
+from safetymonth.sections import Strict as _Strict
+from safetymonth.uploads.settings import Uploads, Web
+
 DEFAULT_CONFIG_NAME = "config.yaml"
-
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-
 
 class ConfigError(Exception):
     """A config file that cannot be used; the message names the key and what is expected."""
 
 
-class _Strict(BaseModel):
-    """Base for every section: unknown keys are refused, so a typo never passes silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def parse_size(value: object) -> object:
-    """Accept ``4 GiB``, ``500 MB``, ``1024`` and plain integers for byte sizes."""
-    if not isinstance(value, str):
-        return value
-    units = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MiB,
-             "gb": 1000**3, "gib": GiB}
-    text = value.strip().lower().replace(" ", "")
-    number = text.rstrip("kmgib")
-    unit = text[len(number):]
-    if unit not in units or not number.replace(".", "", 1).isdigit():
-        raise ValueError(f"expected a size such as 500 MB or 4 GiB, got {value!r}")
-    return int(float(number) * units[unit])
-
-
-# A byte count that config.yaml may also write as "500 MB" or "4 GiB".
-ByteSize = Annotated[int, BeforeValidator(parse_size)]
 
 
 # --- policy: what a submission must meet -------------------------------------------------
@@ -300,6 +277,8 @@ class Unit(_Strict):
     id: str | None = Field(default=None, min_length=1)
     # An exact address (unit@example.cn) or a whole domain (@example.cn).
     emails: list[str] = Field(min_length=1)
+    # The group (a 乡镇 or district bureau) the unit belongs to: a ``groups:`` id.
+    group: str | None = None
 
     @field_validator("emails")
     @classmethod
@@ -334,6 +313,9 @@ class Campaign(_Strict):
     # before its deadline. A real campaign writes its own date.
     deadline: date
     completion: Completion = Completion()
+    # What is owed, each with its own deadline; unset: the three of ``completion``.
+    deliverables: list[Deliverable] | None = None
+    reminders: Reminders = Reminders()
     reminder_interval_days: float = Field(default=3.0, gt=0)
 
     @model_validator(mode="before")
@@ -402,6 +384,9 @@ class Config(_Strict):
     units: list[Unit] = DEFAULT_UNITS
     policy: Policy = Policy()
     docgen: Docgen = Docgen()
+    groups: list[Group] = []
+    web: Web = Web()
+    uploads: Uploads = Uploads()
     # Where relative paths point: the config file's folder. Not a key of the file.
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
 

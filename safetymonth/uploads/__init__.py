@@ -1,0 +1,1 @@
+"""Upload links: files too big for mail, sent by each unit through its own link (tus)."""
