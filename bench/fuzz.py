@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from safetymonth import samples  # noqa: E402
-from safetymonth.config import PHOTO_FORMATS, VIDEO_FORMATS  # noqa: E402
+from safetymonth.config import known_formats  # noqa: E402
 from safetymonth.mailbox import samplemail  # noqa: E402
 from safetymonth.storage.repository import Repository  # noqa: E402
 from tests.support import guarded  # noqa: E402
@@ -106,9 +106,9 @@ def config_file(folder: Path, args: argparse.Namespace, **sections: object) -> P
     policy: dict[str, object] = {"probe": {"timeout": args.timeout,
                                            "max_memory": args.max_memory}}
     if args.formats == "every":
-        policy["photo"] = {"formats": list(PHOTO_FORMATS), "min_long_side": 1920,
+        policy["photo"] = {"formats": list(known_formats("photo")), "min_long_side": 1920,
                            "min_short_side": 1080}
-        policy["video"] = {"formats": list(VIDEO_FORMATS), "min_long_side": 1280,
+        policy["video"] = {"formats": list(known_formats("video")), "min_long_side": 1280,
                            "min_short_side": 720}
     data: dict[str, object] = {"policy": policy}
     data.update(sections)

@@ -41,22 +41,22 @@ class ConfigError(Exception):
 # --- policy: what a submission must meet -------------------------------------------------
 
 
-# The format names the validator reports, per kind; a policy may only name these.
-PHOTO_FORMATS = ("JPEG", "PNG", "PSD", "GIF", "BMP", "TIFF", "WEBP", "HEIC", "AVIF")
-VIDEO_FORMATS = ("MP4", "MOV", "3GP", "MPG2", "MPEG-1", "AVI", "MTS", "TS", "MKV", "WEBM",
-                 "FLV", "WMV")
-DOCUMENT_FORMATS = ("DOC", "DOCX", "WPS", "PDF", "XLSX", "XLS", "PPTX", "PPT")
-# What people write for those names.
-FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "M2TS": "MTS", "MPEG2": "MPG2",
-                  "MPEG-2": "MPG2", "MPEG1": "MPEG-1"}
+def known_formats(*kinds: str) -> tuple[str, ...]:
+    """The names the validator reports for ``kinds``, as its plugins registered them. Imported
+    when a policy is first validated, not with this module: the validator imports this one."""
+    from safetymonth.validator.formats import registry
+
+    return registry.names(*kinds)
 
 
-def _format_names(value: object, known: tuple[str, ...]) -> object:
-    """Upper-case, aliases resolved, and only names the validator can report."""
+def _format_names(value: object, kinds: tuple[str, ...]) -> object:
+    """Upper-case, aliases resolved (JPG is JPEG), and only names the validator can report."""
     if not isinstance(value, list):
         return value
-    names = [FORMAT_ALIASES.get(str(name).strip().upper(), str(name).strip().upper())
-             for name in value]
+    from safetymonth.validator.formats import registry
+
+    names = [registry.canonical(name) for name in value]
+    known = known_formats(*kinds)
     unknown = [name for name in names if name not in known]
     if unknown:
         raise ValueError(f"unknown format {', '.join(unknown)}; expected some of "
@@ -77,7 +77,7 @@ class SizeRule(_Strict):
     @field_validator("formats", mode="before")
     @classmethod
     def _known_formats(cls, value: object) -> object:
-        return _format_names(value, PHOTO_FORMATS + VIDEO_FORMATS)
+        return _format_names(value, ("photo", "video"))
 
     @model_validator(mode="after")
     def _long_not_shorter(self) -> SizeRule:
@@ -114,7 +114,7 @@ class DocumentRule(_Strict):
     @field_validator("formats", mode="before")
     @classmethod
     def _known_formats(cls, value: object) -> object:
-        return _format_names(value, DOCUMENT_FORMATS)
+        return _format_names(value, ("document",))
 
 
 class ArchiveLimits(_Strict):
@@ -128,10 +128,12 @@ class ArchiveLimits(_Strict):
 class Policy(_Strict):
     """The campaign's rules for photos, videos and documents (``policy:`` in config.yaml)."""
 
-    photo: PhotoRule = PhotoRule(formats=["JPEG", "PNG", "PSD"], min_long_side=1920,
-                                 min_short_side=1080)
-    video: VideoRule = VideoRule(formats=["MP4", "MPG2", "AVI", "MTS"], min_long_side=1280,
-                                 min_short_side=720)
+    # Made when a Policy is, not with this module: their format names are checked against the
+    # validator's registry, which imports this module.
+    photo: PhotoRule = Field(default_factory=lambda: PhotoRule(
+        formats=["JPEG", "PNG", "PSD"], min_long_side=1920, min_short_side=1080))
+    video: VideoRule = Field(default_factory=lambda: VideoRule(
+        formats=["MP4", "MPG2", "AVI", "MTS"], min_long_side=1280, min_short_side=720))
     document: DocumentRule = DocumentRule()
     # The 2016 notice says videos "大于" 1280×720; the design card says "at least".
     inclusive: bool = True
@@ -152,8 +154,8 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _formats_of_their_kind(self) -> Policy:
-        for key, rule, known in (("photo", self.photo, PHOTO_FORMATS),
-                                 ("video", self.video, VIDEO_FORMATS)):
+        for key, rule in (("photo", self.photo), ("video", self.video)):
+            known = known_formats(key)
             wrong = [name for name in rule.formats if name not in known]
             if wrong:
                 raise ValueError(f"{key}.formats: {', '.join(wrong)} is not a {key} format; "
@@ -382,7 +384,7 @@ class Config(_Strict):
     mailbox: Mailbox = Mailbox()
     storage: Storage = Storage()
     units: list[Unit] = DEFAULT_UNITS
-    policy: Policy = Policy()
+    policy: Policy = Field(default_factory=Policy)  # not at import: see Policy.photo
     docgen: Docgen = Docgen()
     groups: list[Group] = []
     web: Web = Web()

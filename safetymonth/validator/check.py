@@ -10,8 +10,9 @@ from typing import BinaryIO
 
 from safetymonth.config import Policy, SizeRule
 from safetymonth.validator import archive, messages, sniff
-from safetymonth.validator.formats import avi, document, jpeg, media, mp4, pillow, png, psd
-from safetymonth.validator.formats.base import READ_ERRORS, new, sandboxed
+from safetymonth.validator.formats import archives, document
+from safetymonth.validator.formats.base import READ_ERRORS
+from safetymonth.validator.formats.registry import Job
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
@@ -50,12 +51,12 @@ def check_stream(stream: BinaryIO, size: int, name: str, policy: Policy,
                                             policy.video.formats, policy.document.formats)
         return [Verdict(path=name).fail(Code.UNSUPPORTED_TYPE, message)]
     if size > policy.max_file_size:
-        verdict = Verdict(path=name, kind=found.kind, format=found.format)
+        verdict = Verdict(path=name, kind=found.kind, format=found.name)
         return [verdict.fail(Code.TOO_LARGE, messages.too_large(size, policy.max_file_size))]
-    if found.family == "OTHER_ARCHIVE":  # RAR, 7z: no reader for them here
-        verdict = Verdict(path=name, kind=Kind.ARCHIVE, format=found.format)
-        return [verdict.fail(Code.UNSUPPORTED_TYPE, messages.other_archive(found.format or ""))]
-    if found.family == "ZIP":
+    if found.kind is Kind.ARCHIVE:
+        if found.reader.name != archives.OPENED:  # RAR, 7z: no reader for them here
+            verdict = Verdict(path=name, kind=Kind.ARCHIVE, format=found.name)
+            return [verdict.fail(Code.UNSUPPORTED_TYPE, messages.other_archive(found.name or ""))]
         return _check_zip(stream, name, policy, source)
     verdict = _probe(found, stream, size, name, policy, source)
     return [_judge(verdict, name, policy)]
@@ -63,32 +64,11 @@ def check_stream(stream: BinaryIO, size: int, name: str, policy: Policy,
 
 def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy: Policy,
            source: Source) -> Verdict:
-    family = found.family
-    if family == "JPEG":
-        return jpeg.probe(stream, size, policy, source)
-    if family == "PNG":
-        return png.probe(stream, size, policy)
-    if family == "PSD":
-        return psd.probe(stream, size, policy, source)
-    if family == "IMAGE":
-        return pillow.probe(stream, size, policy, found.format or "")
-    if family == "PDF":
-        return document.probe_pdf(stream, size)
-    if family == "OLE2":
-        return document.probe_ole(stream, name)
-    if found.kind is Kind.PHOTO:  # HEIC, AVIF
-        return sandboxed(new(Kind.PHOTO, found.format), policy, media.probe_still, source,
-                         found.format or "")
-    # MP4/MOV and AVI headers are read directly (their indexes grow with length); MediaInfo
-    # reads the stream formats, and any file the direct readers find no video track in.
-    direct = {"ISOBMFF": mp4.probe, "AVI": avi.probe}.get(family)
-    verdict = direct(stream, size, policy, source) if direct else None
-    if verdict is not None:
-        return verdict
-    verdict = sandboxed(new(Kind.VIDEO, found.format), policy, media.probe_video, source,
-                        policy.video.decode == "frame")
-    verdict.format = verdict.format or found.format
-    return verdict
+    """The file read by the probe its format registered."""
+    probe = found.reader.probe
+    if probe is None:  # a plugin that registers a magic test registers a probe with it
+        raise LookupError(f"format {found.reader.name} has no probe")
+    return probe(Job(stream, size, name, policy, source, found.name))
 
 
 def _check_zip(stream: BinaryIO, name: str, policy: Policy, source: Source) -> list[Verdict]:

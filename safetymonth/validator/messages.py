@@ -1,28 +1,12 @@
 """The Chinese sentences a clerk reads: every message says what is wrong and what to do.
 
 All wording lives here, so a bureau can review it in one place and tests can match the codes
-rather than the prose.
+rather than the prose; only what is said of one format (its label, the fix when a policy
+refuses it) is registered with the format (``formats/registry``).
 """
 
 from __future__ import annotations
 
-# How a format is named to a person, and how to fix it when it is not allowed.
-FORMAT_LABELS = {
-    "JPEG": "JPG", "PNG": "PNG", "PSD": "PSD", "MP4": "MP4", "MPG2": "MPG2", "AVI": "AVI",
-    "MTS": "MTS", "TS": "TS（MPEG传输流）", "MOV": "MOV", "MPEG-1": "MPEG-1",
-    "HEIC": "HEIC", "AVIF": "AVIF", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP", "TIFF": "TIFF",
-    "MKV": "MKV", "WEBM": "WebM", "FLV": "FLV", "WMV": "WMV", "3GP": "3GP",
-    "DOC": "DOC", "DOCX": "DOCX", "WPS": "WPS", "PDF": "PDF", "ZIP": "ZIP",
-}
-
-FIXES = {
-    "HEIC": "请在苹果手机“设置—相机—格式”中选择“兼容性最佳”，或转换为JPG后重新报送",
-    "AVIF": "请转换为JPG后重新报送",
-    "WEBP": "请转换为JPG后重新报送",
-    "MOV": "请转换为MP4后重新报送",
-    "MPEG-1": "请用原始视频或转换为MP4后重新报送",
-    "TS": "这是普通的TS传输流（188字节包），不是摄像机录制的MTS（BDAV）文件，请转换为MP4后重新报送",
-}
 # The kinds as a clerk names them (tables, replies), and as the start of a sentence.
 KIND_NAMES = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
               "other": "文件"}
@@ -34,12 +18,21 @@ DEFAULT_FIXES = {"photo": "请转换为JPG后重新报送", "video": "请转换�
 
 
 def label(fmt: str | None) -> str:
-    return FORMAT_LABELS.get(fmt or "", fmt or "未知")
+    """How a clerk reads a format's name: its registered label (JPEG is "JPG")."""
+    from safetymonth.validator.formats import registry  # the plugins import this module
+
+    return registry.label(fmt)
 
 
 def format_not_allowed(kind: str, fmt: str, allowed: list[str]) -> str:
+    """The fix is the format's own where it registered one (HEIC: the iPhone setting), else
+    its kind's."""
+    from safetymonth.validator.formats import registry
+
     allowed_text = "、".join(label(name) for name in allowed)
-    fix = FIXES.get(fmt, DEFAULT_FIXES.get(kind, "请转换格式后重新报送"))
+    registered = registry.get(fmt)
+    fix = registered.fix if registered and registered.fix else None
+    fix = fix or DEFAULT_FIXES.get(kind, "请转换格式后重新报送")
     return f"{label(fmt)}格式不在允许范围内（{allowed_text}），{fix}"
 
 

@@ -59,12 +59,13 @@ def poster(source: str, target: str, size: int, timeout: float) -> bool:
     return False
 
 
-def make(kind: str, source: Path, target: Path, size: int, max_pixels: int,
+def make(maker: str, source: Path, target: Path, size: int, max_pixels: int,
          limits: ProbeLimits) -> bool:
-    """A photo's thumbnail or a video's poster frame at ``target``, made in the sandbox;
-    False when the file gives none (or its worker overran)."""
+    """A photo's thumbnail (``maker`` "photo") or a video's poster frame ("poster", as the
+    file's format registered) at ``target``, made in the sandbox; False when the file gives
+    none (or its worker overran)."""
     try:
-        if kind == "photo":
+        if maker == "photo":
             return sandbox.run(photo, (str(source), str(target), size, max_pixels), limits)
         # ffmpeg gets the limit for each of its two tries; the worker waits for both.
         return sandbox.run(poster, (str(source), str(target), size, limits.timeout),

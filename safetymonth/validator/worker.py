@@ -8,6 +8,7 @@ parser spinning in a worker whose parent died is still stopped by the kernel.
 
 from __future__ import annotations
 
+import importlib
 import resource
 import signal
 import sys
@@ -38,15 +39,20 @@ def _cap_cpu(timeout: float) -> None:
 
 
 def serve(requests: Connection, replies: Connection) -> None:
-    # Imported here, under the cap: these are the parsers the cap is for.
-    import av  # noqa: F401 (FFmpeg, for the video frame decode)
-
-    from safetymonth.validator.formats import frame, jpeg, media  # noqa: F401
-
+    _preload()
     try:
         _serve(requests, replies)
     except (BrokenPipeError, EOFError):  # the parent is gone (a short poll ended before this
         return  # worker was ready): nothing to answer, nobody to tell, no traceback
+
+
+def _preload() -> None:
+    """Imported here, under the cap, before the first task's time limit runs: the parsers the
+    registered formats run in a worker (the cap is for them)."""
+    from safetymonth.validator.formats import frame, registry  # noqa: F401
+
+    for module in registry.sandbox_modules():
+        importlib.import_module(module)
 
 
 def _serve(requests: Connection, replies: Connection) -> None:

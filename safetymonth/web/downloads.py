@@ -1,6 +1,7 @@
 """A stored file as a download, found by its id only (never by a path from the request).
 
-Photos the validator read as JPEG or PNG are shown inline; everything else is an
+Photos the validator read as a format registered with a content type (JPEG, PNG) are shown
+inline; everything else is an
 attachment of type application/octet-stream, never rendered (``nosniff`` comes with every
 response). A zip member, a file of its own, is read out of its archive as it streams."""
 
@@ -21,9 +22,9 @@ CHUNK = 256 * 1024
 
 
 def response(view: FileView, path: Path, max_size: int) -> Response:
-    inline = views.is_photo(view)
-    media_type = views.PHOTO_TYPES[view.verdict["format"]] if inline \
-        else "application/octet-stream"
+    shown = views.inline_type(view)
+    inline = shown is not None
+    media_type = shown or "application/octet-stream"
     if view.name == view.attachment_name:
         return FileResponse(path, media_type=media_type,
                             headers={"content-disposition": disposition(inline, view.name)})

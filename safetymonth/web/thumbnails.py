@@ -14,6 +14,7 @@ from pathlib import Path
 from safetymonth.config import Config
 from safetymonth.storage.credit import FileView
 from safetymonth.validator import thumbnail as sandboxed
+from safetymonth.validator.formats import registry
 
 SIZE = 320
 FAILED = ".failed"
@@ -26,10 +27,14 @@ def cache_path(config: Config, sha256: str) -> Path:
 
 
 def wanted(view: FileView) -> bool:
-    """A thumbnail is made for a whole stored file (not a zip member) that is a photo or a
-    video the validator could read."""
-    return view.name == view.attachment_name and view.kind in ("photo", "video") \
+    """A thumbnail is made for a whole stored file (not a zip member) the validator could
+    read, of a format that registered a thumbnail (photos and videos)."""
+    return view.name == view.attachment_name and _maker(view) is not None \
         and bool(view.verdict.get("width"))
+
+
+def _maker(view: FileView) -> registry.Thumbnail | None:
+    return registry.thumbnail_for(view.kind, view.verdict.get("format"))
 
 
 def thumbnail(config: Config, view: FileView, source: Path) -> Path | None:
@@ -40,7 +45,8 @@ def thumbnail(config: Config, view: FileView, source: Path) -> Path | None:
     if target.with_suffix(FAILED).exists():
         return None
     temp = target.with_suffix(f".{uuid.uuid4().hex}.tmp")  # threads may make the same one
-    if sandboxed.make(view.kind, source, temp, SIZE, config.policy.max_image_pixels,
+    maker = _maker(view)
+    if maker and sandboxed.make(maker, source, temp, SIZE, config.policy.max_image_pixels,
                       config.policy.probe) and temp.stat().st_size > 0:
         os.chmod(temp, 0o600)
         os.replace(temp, target)

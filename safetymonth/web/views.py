@@ -28,10 +28,10 @@ from safetymonth.report import (
 from safetymonth.storage.credit import DecisionRecord, FileView, MessageView
 from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import SENT, FileRecord, ReplyRecord, Repository
+from safetymonth.validator.formats import registry
 
 T = TypeVar("T")
 STATUS_LABELS = {"complete": "已齐全", "incomplete": "未齐全", "nothing": "未提交"}
-PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 KIND_LABELS = decisions.KIND_LABELS
 ACTION_LABELS = decisions.ACTION_LABELS
 
@@ -48,9 +48,17 @@ def find_unit(config: Config, ident: str) -> Unit | None:
         return None
 
 
+def inline_type(view: FileView) -> str | None:
+    """The content type a browser may show ``view`` as: only a photo whose format registered
+    one (JPEG, PNG); None for everything else, which is only ever downloaded."""
+    if view.kind != "photo":
+        return None
+    return registry.content_type(view.verdict.get("format"))
+
+
 def is_photo(view: FileView) -> bool:
-    """A photo the validator read as JPEG or PNG: the only files a browser may show."""
-    return view.kind == "photo" and view.verdict.get("format") in PHOTO_TYPES
+    """A photo a browser may show (``inline_type``)."""
+    return inline_type(view) is not None
 
 
 # --- the board ------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ import zipfile
 from pathlib import PurePath
 from typing import BinaryIO
 
-import olefile
-
 from safetymonth.validator import messages
+from safetymonth.validator.formats import registry
 from safetymonth.validator.formats.base import READ_ERRORS, corrupt, new, read_tail
 from safetymonth.validator.verdict import Code, Kind, Verdict
 
@@ -57,6 +56,8 @@ def _main_part(fmt: str) -> str:
 
 def probe_ole(stream: BinaryIO, name: str) -> Verdict:
     """DOC, or WPS when so named: Kingsoft WPS writes the Word binary layout."""
+    import olefile  # here, not at the top: config loads this module
+
     verdict = new(Kind.DOCUMENT, None)
     stream.seek(0)
     try:
@@ -73,3 +74,24 @@ def probe_ole(stream: BinaryIO, name: str) -> Verdict:
     if verdict.format is None:
         return corrupt(verdict, "不是可识别的文档")
     return verdict
+
+
+def _document(name: str, extensions: tuple[str, ...], magic: registry.Magic | None = None,
+              settles: bool = True, probe: registry.Probe | None = None) -> None:
+    registry.register(registry.Format(name, Kind.DOCUMENT, extensions=extensions, magic=magic,
+                                      settles=settles, probe=probe))
+
+
+# An OLE2 compound file is DOC, WPS, XLS or PPT (``probe_ole`` says which); DOCX, XLSX and
+# PPTX are zips, named by ``ooxml_format`` when the zip is opened.
+_document("DOC", (".doc", ".dot", ".wps"), settles=False,
+          magic=registry.starts(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+          probe=lambda job: probe_ole(job.stream, job.name))
+_document("DOCX", (".docx", ".docm", ".wps", ".wpt"))
+_document("WPS", (".wps", ".doc", ".wpt"))
+_document("PDF", (".pdf",), magic=registry.starts(b"%PDF-"),
+          probe=lambda job: probe_pdf(job.stream, job.size))
+_document("XLSX", (".xlsx", ".xlsm", ".et"))
+_document("XLS", (".xls", ".et"))
+_document("PPTX", (".pptx", ".dps"))
+_document("PPT", (".ppt", ".dps"))

@@ -18,9 +18,8 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import JpegImagePlugin
-
 from safetymonth.config import Policy
+from safetymonth.validator.formats import registry
 from safetymonth.validator.formats.base import (
     check_pixels,
     corrupt,
@@ -171,6 +170,8 @@ def decode(source: Source) -> str | None:
     """Runs in a sandbox worker: the primary image decoded at 1/8 scale, to the end of its
     scan. None when it decodes, else what is wrong. Pillow's bomb guard is not involved: the
     caller judged the declared size already, and the plugin is called without ``Image.open``."""
+    from PIL import JpegImagePlugin  # here, not at the top: config loads this module
+
     with source.open() as stream:
         try:
             image = JpegImagePlugin.JpegImageFile(stream)
@@ -186,3 +187,10 @@ def _decode_problem(error: Exception) -> str:
     if "truncated" in str(error):
         return "图像数据被截断"
     return "图像数据无法解码"
+
+
+registry.register(registry.Format(
+    "JPEG", Kind.PHOTO, label="JPG", extensions=(".jpg", ".jpeg", ".jpe", ".jfif"),
+    aliases=("JPG",), magic=registry.starts(b"\xff\xd8\xff"),
+    probe=lambda job: probe(job.stream, job.size, job.policy, job.source),
+    sandbox=("PIL.JpegImagePlugin",), thumbnail="photo", content_type="image/jpeg"))

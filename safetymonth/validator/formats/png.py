@@ -26,6 +26,7 @@ from typing import BinaryIO
 from zlib_ng import zlib_ng as zlib
 
 from safetymonth.config import Policy
+from safetymonth.validator.formats import registry
 from safetymonth.validator.formats.base import (
     check_pixels,
     corrupt,
@@ -258,3 +259,9 @@ class _ImageData:
         if self._produced < self._expected:
             return "图像数据不完整"
         return None
+
+
+registry.register(registry.Format(
+    "PNG", Kind.PHOTO, extensions=(".png",), magic=registry.starts(SIGNATURE),
+    probe=lambda job: probe(job.stream, job.size, job.policy), thumbnail="photo",
+    content_type="image/png"))

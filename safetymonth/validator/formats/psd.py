@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from safetymonth.config import Policy
+from safetymonth.validator.formats import registry
 from safetymonth.validator.formats.base import (
     READ_ERRORS,
     check_pixels,
@@ -250,3 +251,9 @@ def unpacked_length(row: bytes) -> int:
         else:
             return -1
     return out if at == end else -1
+
+
+registry.register(registry.Format(
+    "PSD", Kind.PHOTO, extensions=(".psd", ".psb"), magic=registry.starts(b"8BPS"),
+    probe=lambda job: probe(job.stream, job.size, job.policy, job.source),
+    sandbox=(__name__,), thumbnail="photo"))
