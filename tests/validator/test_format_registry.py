@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 
 from safetymonth.config import ConfigError, PhotoRule, Policy, load_config
-from safetymonth.validator import Code, check_file
+from safetymonth.validator import Code, Kind, check_file
 from safetymonth.validator.formats import registry
 
 TOY_MODULE = "tests.validator.toy_format"
@@ -101,3 +101,9 @@ def test_forgotten_toy_is_unknown_again(toy: ModuleType, tmp_path: Path) -> None
     (tmp_path / "c.yaml").write_text(TOY_POLICY, encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown format TOY"):
         load_config(tmp_path / "c.yaml")
+
+
+def test_a_magic_test_without_a_probe_is_refused() -> None:
+    with pytest.raises(ValueError, match="BAD has a magic test but no probe"):
+        registry.register(registry.Format("BAD", Kind.PHOTO, magic=registry.starts(b"BAD1")))
+    assert registry.get("BAD") is None

@@ -244,13 +244,13 @@ _register(_photo("HEIC", (".heic", ".heif", ".hif"), _heic,
 _register(_photo("AVIF", (".avif",), _avif, "请转换为JPG后重新报送"))
 # MediaInfo's "MPEG-4" is MP4, MOV or 3GP, and its "MPEG-PS" MPG2 or MPEG-1: container_format.
 _register(_movie("MP4", (".mp4", ".m4v"), magic=_iso_media, settles=False, probe=_iso_video))
-_register(_movie("MOV", (".mov", ".qt"), fix=TO_MP4))
-_register(_movie("3GP", (".3gp", ".3g2")))
+_register(_movie("MOV", (".mov", ".qt"), probe=None, fix=TO_MP4))  # named by MP4's reader
+_register(_movie("3GP", (".3gp", ".3g2"), probe=None))
 _register(_movie("MPG2", (".mpg", ".mpeg", ".mpg2", ".m2p", ".vob", ".mpe"),
                  aliases=("MPEG2", "MPEG-2"), magic=registry.starts(b"\x00\x00\x01\xba"),
                  settles=False))
 _register(_movie("MPEG-1", (".mpg", ".mpeg", ".m1v", ".mpe", ".dat"), aliases=("MPEG1",),
-                 fix="请用原始视频或转换为MP4后重新报送"))
+                 probe=None, fix="请用原始视频或转换为MP4后重新报送"))
 _register(_movie("AVI", (".avi",), magic=lambda head: head[:4] == b"RIFF"
                  and head[8:12] == b"AVI ", probe=_avi), mediainfo="AVI")
 # BDAV (192-byte packets, from AVCHD cameras) or a plain 188-byte MPEG-TS: MediaInfo says.

@@ -100,7 +100,11 @@ _lock = threading.Lock()
 
 
 def register(fmt: Format) -> Format:
-    """Add ``fmt`` after those registered before it; a name is registered once."""
+    """Add ``fmt`` after those registered before it; a name is registered once. A format
+    with a magic test reads what it matches, so it brings a probe (only an archive is
+    recognised to be named alone: ``check`` opens a ZIP itself)."""
+    if fmt.magic is not None and fmt.probe is None and fmt.kind is not Kind.ARCHIVE:
+        raise ValueError(f"format {fmt.name} has a magic test but no probe")
     with _lock:
         if fmt.name in _formats:
             raise ValueError(f"format {fmt.name} is already registered")
