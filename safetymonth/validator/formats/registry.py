@@ -160,8 +160,11 @@ def honest_extension(suffix: str, name: str | None) -> bool:
 
 
 def thumbnail_for(kind: str, name: str | None) -> Thumbnail | None:
+    """How the console pictures a file the validator judged of ``kind`` and format ``name``:
+    as that format registered, or as its kind is pictured when the registry does not know
+    it (MediaInfo may name any container) or knows it as another kind."""
     fmt = get(name)
-    return fmt.thumbnail if fmt else DEFAULT_THUMBNAILS.get(kind)
+    return fmt.thumbnail if fmt and fmt.kind == kind else DEFAULT_THUMBNAILS.get(kind)
 
 
 def content_type(name: str | None) -> str | None:
