@@ -10,7 +10,17 @@ from typing import BinaryIO
 
 from safetymonth.config import Policy, SizeRule
 from safetymonth.validator import archive, messages, sniff
-from safetymonth.validator.formats import avi, document, jpeg, media, mp4, pillow, png, psd
+from safetymonth.validator.formats import (
+    avi,
+    document,
+    jpeg,
+    media,
+    mp4,
+    mpegstream,
+    pillow,
+    png,
+    psd,
+)
 from safetymonth.validator.formats.base import READ_ERRORS, new, sandboxed
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Code, Kind, Verdict
@@ -79,8 +89,11 @@ def _probe(found: sniff.Sniffed, stream: BinaryIO, size: int, name: str, policy:
     if found.kind is Kind.PHOTO:  # HEIC, AVIF
         return sandboxed(new(Kind.PHOTO, found.format), policy, media.probe_still, source,
                          found.format or "")
+    if family == "MPEG":  # program and transport streams: one FFmpeg open, no MediaInfo
+        return sandboxed(new(Kind.VIDEO, None), policy, mpegstream.probe, source, size,
+                         policy.video.decode == "frame")
     # MP4/MOV and AVI headers are read directly (their indexes grow with length); MediaInfo
-    # reads the stream formats, and any file the direct readers find no video track in.
+    # reads the other video formats, and any file the direct readers find no video track in.
     direct = {"ISOBMFF": mp4.probe, "AVI": avi.probe}.get(family)
     verdict = direct(stream, size, policy, source) if direct else None
     if verdict is not None:

@@ -22,7 +22,8 @@ QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 
 @dataclass(frozen=True)
 class Sniffed:
-    # JPEG, PNG, PSD, IMAGE (other Pillow formats), ISOBMFF, AVI, VIDEO (MediaInfo), PDF, ZIP,
+    # JPEG, PNG, PSD, IMAGE (other Pillow formats), ISOBMFF, AVI, MPEG (program and transport
+    # streams: FFmpeg), VIDEO (MediaInfo), PDF, ZIP,
     # OLE2, OTHER_ARCHIVE (RAR, 7z: recognised only to say so)
     family: str
     kind: Kind
@@ -75,9 +76,9 @@ def _other_video(head: bytes) -> Sniffed | None:
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return Sniffed("AVI", Kind.VIDEO, "AVI")
     if head.startswith(b"\x00\x00\x01\xba"):
-        return Sniffed("VIDEO", Kind.VIDEO)  # MPEG program stream: MPG2 or MPEG-1
+        return Sniffed("MPEG", Kind.VIDEO)  # MPEG program stream: MPG2 or MPEG-1
     if _packets(head, 0, 188) or _packets(head, 4, 192):
-        return Sniffed("VIDEO", Kind.VIDEO)  # MPEG-TS or BDAV
+        return Sniffed("MPEG", Kind.VIDEO)  # MPEG-TS or BDAV
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska or WebM: the EBML DocType says
         doc_type = "WEBM" if b"webm" in head[:64] else "MKV" if b"matroska" in head[:64] else None
         return Sniffed("VIDEO", Kind.VIDEO, doc_type)

@@ -41,7 +41,7 @@ def serve(requests: Connection, replies: Connection) -> None:
     # Imported here, under the cap: these are the parsers the cap is for.
     import av  # noqa: F401 (FFmpeg, for the video frame decode)
 
-    from safetymonth.validator.formats import frame, jpeg, media  # noqa: F401
+    from safetymonth.validator.formats import frame, jpeg, media, mpegstream  # noqa: F401
 
     try:
         _serve(requests, replies)
