@@ -1,7 +1,9 @@
 """Videos (and HEIF/AVIF stills) through MediaInfo, with the fastest parse it offers.
 
-MPEG-PS, MPEG-TS/BDAV, Matroska and the rest come here; MP4/MOV and AVI are read by their own
-header readers (``mp4``, ``avi``) and come here only when those find no video track.
+Matroska, WebM and the rest come here; MP4/MOV and AVI are read by their own header readers
+(``mp4``, ``avi``) and come here only when those find no video track, and MPEG-PS and
+MPEG-TS/BDAV are read by FFmpeg alone (``mpegstream``), which opens them for the frame decode
+anyway. The PS and TS names below are kept for the files that still reach MediaInfo.
 MediaInfo names containers, not the campaign's formats, so they are mapped here:
 
 - MP4 and MOV both report General.Format ``MPEG-4``; MOV is told apart by the QuickTime profile

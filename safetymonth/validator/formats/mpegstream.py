@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from safetymonth.validator.formats import codecs, frame, mpegtail
-from safetymonth.validator.formats.base import NO_VIDEO, corrupt, new, read_tail
+from safetymonth.validator.formats.base import NO_VIDEO, READ_ERRORS, corrupt, new, read_tail
 from safetymonth.validator.formats.picture import Picture
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Kind, Verdict
@@ -41,10 +41,14 @@ def probe(source: Source, size: int, decode: bool) -> Verdict:
     bytes; ``decode``: its first keyframe is decoded, and the decoded size is the verdict's."""
     import av  # the worker's own import: the parent never loads FFmpeg
 
-    with source.open() as stream:
-        packing = mpegtail.layout(stream.read(HEAD_SIZE))
-        _, tail = read_tail(stream, size, mpegtail.TAIL_SIZE)
-    verdict = new(Kind.VIDEO, packing.name)
+    verdict = new(Kind.VIDEO, None)
+    try:  # a zip member's bytes can fail to inflate anywhere
+        with source.open() as stream:
+            packing = mpegtail.layout(stream.read(HEAD_SIZE))
+            _, tail = read_tail(stream, size, mpegtail.TAIL_SIZE)
+    except READ_ERRORS:
+        return corrupt(verdict, "无法解析")
+    verdict.format = packing.name
     av.logging.set_level(av.logging.ERROR)
     with av.logging.Capture() as logs:
         try:
@@ -52,7 +56,7 @@ def probe(source: Source, size: int, decode: bool) -> Verdict:
                 return _read(av, source.path, verdict, (packing, tail, size), decode, logs)
             with source.open() as stream:
                 return _read(av, stream, verdict, (packing, tail, size), decode, logs)
-        except (av.FFmpegError, ValueError):  # ValueError: PyAV's own, on odd values
+        except (av.FFmpegError, *READ_ERRORS):  # ValueError: PyAV's own, on odd values
             return corrupt(verdict, "无法解析")
 
 
