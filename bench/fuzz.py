@@ -279,7 +279,9 @@ def originals(args: argparse.Namespace) -> list[Path]:
     """The seeds made here, the hostile corpus's tiny seeds, and with ``--corpus`` the test
     corpus (1080p files: slower to mutate, validate and decode)."""
     files = make_seeds(OUT / "seeds") + sorted(SEEDS.iterdir())
-    return files + (media_originals() if args.corpus else [])
+    files += media_originals() if args.corpus else []
+    only = {suffix for suffix in args.only.split(",") if suffix}
+    return [path for path in files if not only or path.suffix in only]
 
 
 def make_media_mutant(original: Path, index: int, rng: random.Random, mutator: str) -> bytes:
@@ -511,6 +513,8 @@ def main() -> None:
                         help="skip the comparison with ffmpeg and Pillow")
     parser.add_argument("--whole", action="store_true",
                         help="also decode each video mutant whole (a second ffmpeg run)")
+    parser.add_argument("--only", default="",
+                        help="mutate only the originals with these suffixes (.mpg,.mts,.ts)")
     parser.add_argument("--peer", type=int, default=0,
                         help="media mutants (videos, HEIC) also given to the mediainfo CLI")
     args = parser.parse_args()

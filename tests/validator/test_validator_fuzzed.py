@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,70 @@ def test_mp4_whose_last_stsc_entry_repeats_the_one_before_is_corrupt(tmp_path: P
     broken.write_bytes(bytes(data))
     assert expert_refuses(broken)
     assert codes(verdict_of(broken)) == [Code.CORRUPT]
+
+
+@pytest.fixture(scope="module")
+def with_sound(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One second of 320×240 H.264 and AAC sound in an MP4, as ffmpeg writes it."""
+    path = tmp_path_factory.mktemp("fuzzed-mp4") / "whole.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=5:duration=1", "-f", "lavfi", "-i", "sine=d=1",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-shortest", str(path)], check=True, timeout=120)
+    return path
+
+
+def _box(data: bytearray, kind: bytes, nth: int = 0) -> int:
+    """Offset of the ``nth`` box of type ``kind`` inside the ``moov`` (the ``ftyp`` names
+    brands such as ``avc1`` too)."""
+    position = data.find(b"moov")
+    for _ in range(nth + 1):
+        position = data.find(kind, position + 1)
+        assert position > 0, kind
+    return position - 4
+
+
+def _grow(kind: bytes, by: int, nth: int = 0) -> Callable[[bytearray], None]:
+    def surgery(data: bytearray) -> None:
+        at = _box(data, kind, nth)
+        data[at:at + 4] = struct.pack(">I", struct.unpack(">I", data[at:at + 4])[0] + by)
+    return surgery
+
+
+def _set(kind: bytes, offset: int, value: int, nth: int = 0) -> Callable[[bytearray], None]:
+    """The 32-bit field at ``offset`` in the box (0: its size; 12: a full box's count)."""
+    def surgery(data: bytearray) -> None:
+        at = _box(data, kind, nth)
+        data[at + offset:at + offset + 4] = struct.pack(">I", value)
+    return surgery
+
+
+MOOV_SURGERY = {
+    # An stsd sample entry that runs past its box: FFmpeg reads the next boxes as its body.
+    "sound-entry-past-stsd": _grow(b"mp4a", 40),
+    # The minf overread: a dref (in minf's dinf) that counts more entries than it holds.
+    "dref-counts-3-of-1": _set(b"dref", 12, 3),
+    "sound-dref-counts-3-of-1": _set(b"dref", 12, 3, nth=1),
+    # "error reading header": entries that do not add up to a box.
+    "dref-without-entries": _set(b"dref", 12, 0),
+    "dref-entry-of-11-bytes": _set(b"url ", 0, 11),
+    "sound-entry-of-7-bytes": _set(b"mp4a", 0, 7),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MOOV_SURGERY))
+def test_mp4_whose_moov_entries_ffmpeg_cannot_walk_is_corrupt(
+        with_sound: Path, tmp_path: Path, case: str) -> None:
+    """Three classes the campaign found us passing while FFmpeg's demuxer refused the file
+    and our readers took the first sample, which decodes alone."""
+    assert not expert_refuses(with_sound)
+    assert verdict_of(with_sound).ok
+    data = bytearray(with_sound.read_bytes())
+    MOOV_SURGERY[case](data)
+    broken = tmp_path / f"{case}.mp4"
+    broken.write_bytes(bytes(data))
+    assert expert_refuses(broken)
+
+    verdict = verdict_of(broken)
+
+    assert codes(verdict) == [Code.CORRUPT], verdict.reasons

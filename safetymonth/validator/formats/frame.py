@@ -145,6 +145,16 @@ def _decode(av: Any, target: Any, logs: list[tuple[int, str, str]]) -> Picture |
 
 def _first_keyframe(container: Any, video: Any, codec: Any,
                     logs: list[tuple[int, str, str]]) -> Picture | str:
+    packet = first_keyframe_packet(container, video, logs)
+    if isinstance(packet, str):
+        return packet
+    return decode_keyframe(video, codec, packet, logs)
+
+
+def first_keyframe_packet(container: Any, video: Any,
+                          logs: list[tuple[int, str, str]]) -> Any:
+    """The first keyframe packet of ``video``, read without seeking and within
+    ``MAX_PACKETS`` / ``MAX_BYTES``, or a sentence saying why there is none."""
     count = read = 0
     for packet in container.demux(video):
         count, read = count + 1, read + packet.size
@@ -154,14 +164,21 @@ def _first_keyframe(container: Any, video: Any, codec: Any,
             continue
         if packet.is_corrupt:  # the demuxer lost part of it (a TS packet missing or out of
             return DAMAGED_PACKET  # order): ``ffmpeg -xerror`` stops there, players show garbage
-        before = len(logs)
-        frames = [*codec.decode(packet), *codec.decode(None)]
-        if len(logs) > before or not frames or frames[0].is_corrupt:
-            return UNDECODABLE
-        frame = frames[0]
-        # The container's aspect (MP4 ``pasp``) first, as ffprobe and players take it.
-        sar = video.sample_aspect_ratio or codec.sample_aspect_ratio
-        return Picture(frame.width, frame.height, float(sar) if sar else 1.0)
+        return packet
     if logs:
         return "文件结构有误，播放器无法读取视频数据"
     return "文件中没有可解码的视频帧"
+
+
+def decode_keyframe(video: Any, codec: Any, packet: Any,
+                    logs: list[tuple[int, str, str]]) -> Picture | str:
+    """The size and pixel aspect ``packet`` decodes to alone (the decoder flushed after it,
+    so no later frame is decoded), or why it does not decode."""
+    before = len(logs)
+    frames = [*codec.decode(packet), *codec.decode(None)]
+    if len(logs) > before or not frames or frames[0].is_corrupt:
+        return UNDECODABLE
+    frame = frames[0]
+    # The container's aspect (MP4 ``pasp``) first, as ffprobe and players take it.
+    sar = video.sample_aspect_ratio or codec.sample_aspect_ratio
+    return Picture(frame.width, frame.height, float(sar) if sar else 1.0)

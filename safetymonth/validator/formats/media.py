@@ -2,8 +2,10 @@
 plugin that registers every video format and the two ISO base media stills (the end of this
 module), as they share its reader.
 
-MPEG-PS, MPEG-TS/BDAV, Matroska and the rest come here; MP4/MOV and AVI are read by their own
-header readers (``mp4``, ``avi``) and come here only when those find no video track.
+Matroska, WebM and the rest come here; MP4/MOV and AVI are read by their own header readers
+(``mp4``, ``avi``) and come here only when those find no video track, and MPEG-PS and
+MPEG-TS/BDAV are read by FFmpeg alone (``mpegstream``), which opens them for the frame decode
+anyway. The PS and TS names below are kept for the files that still reach MediaInfo.
 MediaInfo names containers, not the campaign's formats, so they are mapped here:
 
 - MP4 and MOV both report General.Format ``MPEG-4``; MOV is told apart by the QuickTime profile
@@ -26,7 +28,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from safetymonth.validator.formats import avi, frame, mp4, registry
+from safetymonth.validator.formats import avi, frame, mp4, mpegstream, registry
 from safetymonth.validator.formats.base import NO_VIDEO, READ_ERRORS, corrupt, new, sandboxed
 from safetymonth.validator.formats.registry import Format, Job
 from safetymonth.validator.sandbox import Source
@@ -166,6 +168,7 @@ QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM: the DocType near the start says which
 TO_MP4 = "请转换为MP4后重新报送"
 PARSERS = ("pymediainfo", "av")  # MediaInfo, and FFmpeg for the frame decode
+STREAM_PARSERS = ("av", "safetymonth.validator.formats.mpegstream")  # FFmpeg alone
 
 
 def _brands(head: bytes) -> set[bytes]:
@@ -208,6 +211,13 @@ def _video(job: Job) -> Verdict:
     return verdict
 
 
+def _mpeg(job: Job) -> Verdict:
+    """Program and transport streams: one bounded FFmpeg open in a sandbox worker names the
+    format (MPG2, MPEG-1, MTS, TS) and reads the size, no MediaInfo."""
+    return sandboxed(new(Kind.VIDEO, None), job.policy, mpegstream.probe, job.source, job.size,
+                     job.policy.video.decode == "frame")
+
+
 def _iso_video(job: Job) -> Verdict:
     """MP4/MOV headers are read directly (their indexes grow with length); MediaInfo reads a
     file the direct reader finds no video track in."""
@@ -248,16 +258,16 @@ _register(_movie("MOV", (".mov", ".qt"), probe=None, fix=TO_MP4))  # named by MP
 _register(_movie("3GP", (".3gp", ".3g2"), probe=None))
 _register(_movie("MPG2", (".mpg", ".mpeg", ".mpg2", ".m2p", ".vob", ".mpe"),
                  aliases=("MPEG2", "MPEG-2"), magic=registry.starts(b"\x00\x00\x01\xba"),
-                 settles=False))
+                 settles=False, probe=_mpeg, sandbox=STREAM_PARSERS))
 _register(_movie("MPEG-1", (".mpg", ".mpeg", ".m1v", ".mpe", ".dat"), aliases=("MPEG1",),
                  probe=None, fix="请用原始视频或转换为MP4后重新报送"))
 _register(_movie("AVI", (".avi",), magic=lambda head: head[:4] == b"RIFF"
                  and head[8:12] == b"AVI ", probe=_avi), mediainfo="AVI")
-# BDAV (192-byte packets, from AVCHD cameras) or a plain 188-byte MPEG-TS: MediaInfo says.
+# BDAV (192-byte packets, from AVCHD cameras) or a plain 188-byte MPEG-TS: mpegstream says.
 _register(_movie("MTS", (".mts", ".m2ts", ".m2t"), aliases=("M2TS",), magic=_packets(4, 192),
-                 settles=False), mediainfo="BDAV")
+                 settles=False, probe=_mpeg, sandbox=STREAM_PARSERS), mediainfo="BDAV")
 _register(_movie("TS", (".ts", ".mts", ".m2ts", ".m2t", ".tsv"), label="TS（MPEG传输流）",
-                 magic=_packets(0, 188), settles=False,
+                 magic=_packets(0, 188), settles=False, probe=_mpeg, sandbox=STREAM_PARSERS,
                  fix="这是普通的TS传输流（188字节包），不是摄像机录制的MTS（BDAV）文件，"
                      "请转换为MP4后重新报送"), mediainfo="MPEG-TS")
 _register(_movie("MKV", (".mkv",), magic=lambda head: head.startswith(EBML)

@@ -10,7 +10,9 @@ over everything else, at the same cost for any length.
 - Truncation: an ``mdat`` or ``moov`` that runs past the end of the file, or no ``moov``.
 - Rotation: the track header's display matrix; anamorphic frames: the ``pasp`` box.
 - Structure, checked before a file is ``ok`` (each is what makes players refuse it): every box
-  fits its parent; ``mvhd``, ``tkhd`` and ``mdhd`` have a known version; the video track has a
+  fits its parent; the entries of every ``stsd`` and ``dref`` (``minf``'s data references) fit
+  their box, each at least a header long, and a ``dref`` has one; ``mvhd``, ``tkhd`` and
+  ``mdhd`` have a known version; the video track has a
   sample description, sample sizes and chunk offsets with at least one sample each (unless the
   movie is fragmented: then its samples are in the ``moof`` boxes); its ``tkhd`` size and its
   sample entry agree, and no side is over 16384.
@@ -40,6 +42,7 @@ from safetymonth.validator.formats.mp4box import Movie, Track, box_name, boxes
 from safetymonth.validator.formats.mp4tables import (
     SAMPLE_TABLES,
     TABLE_ENTRY,
+    check_entries,
     check_fragment,
     read_entries,
     read_table,
@@ -50,7 +53,7 @@ from safetymonth.validator.formats.picture import Picture
 from safetymonth.validator.sandbox import Source
 from safetymonth.validator.verdict import Kind, Verdict
 
-CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"dinf", b"stbl"}
 MAX_BOX_READ = 64 * 1024  # tkhd, hdlr and stsd are tiny; never read a big box whole
 MAX_DEPTH = 16  # containers nested deeper than this are not looked into
 FULL_BOX_VERSIONS = {b"mvhd": {0, 1}, b"tkhd": {0, 1}, b"mdhd": {0, 1}}
@@ -227,6 +230,8 @@ def _walk(stream: BinaryIO, start: int, end: int, movie: Movie, track: Track | N
             read_entries(stream, kind, body, box_end, movie, track)
         if track is not None and kind == b"stsd":
             _check_descriptions(box_end - body, movie, track)
+        if track is not None and kind in (b"stsd", b"dref"):
+            check_entries(stream, kind, body, box_end, movie)
 
 
 def _check_descriptions(length: int, movie: Movie, track: Track) -> None:

@@ -197,3 +197,36 @@ def trun_fits(stream: BinaryIO, body: int, end: int) -> bool:
     fixed = 8 + sum(size for bit, size in TRUN_OPTIONAL if flags & bit)
     per_sample = 4 * sum(1 for bit in TRUN_PER_SAMPLE if flags & bit)
     return body + fixed + count * per_sample <= end
+
+
+MAX_ENTRIES_CHECKED = 64  # sample entries and data references: real files have one or two
+MIN_SAMPLE_ENTRY = 8  # FFmpeg refuses an stsd entry of 7 bytes or fewer ("invalid size")
+MIN_DATA_ENTRY = 12  # ... and a dref entry under 12 bytes
+
+
+def check_entries(stream: BinaryIO, kind: bytes, body: int, end: int, movie: Movie) -> None:
+    """The entries of an ``stsd`` or a ``dref`` (a ``minf``'s data references), walked as
+    FFmpeg's demuxer walks them: by their count and their own sizes, not by the box's. An
+    entry that runs past its box makes FFmpeg read the next boxes as its body ("corrupted
+    STSD atom", the ``minf`` overread), and one shorter than its header, or a ``dref`` with
+    no entry at all, stops it with "error reading header"."""
+    stream.seek(body + 4)
+    raw = stream.read(4)
+    count = struct.unpack(">I", raw)[0] if len(raw) == 4 else 0
+    name = box_name(kind)
+    if kind == b"dref" and count == 0:
+        movie.fail("数据引用表（dref）为空")
+        return
+    smallest = MIN_DATA_ENTRY if kind == b"dref" else MIN_SAMPLE_ENTRY
+    position = body + 8
+    for _ in range(min(count, MAX_ENTRIES_CHECKED)):
+        stream.seek(position)
+        raw = stream.read(4)
+        size = struct.unpack(">I", raw)[0] if len(raw) == 4 else 0
+        if size < smallest:
+            movie.fail(f"{name}的条目大小无效")
+            return
+        if position + size > end:
+            movie.fail(f"{name}的条目超出其盒子")
+            return
+        position += size
