@@ -12,6 +12,7 @@ import docx
 import pdfplumber
 import pytest
 from docx.oxml.ns import qn
+from lxml import etree
 
 from safetymonth import docgen
 from safetymonth.docgen import models, pdf
@@ -141,3 +142,27 @@ def test_the_docx_tells_word_and_wps_not_to_space_chinese_from_digits(tmp_path: 
     order = [child.tag for child in defaults]
     assert order.index(qn("w:overflowPunct")) < order.index(qn("w:autoSpaceDE")) \
         < order.index(qn("w:autoSpaceDN")) < order.index(qn("w:spacing"))  # schema order
+
+
+def test_flat_odf_is_told_no_autospace_where_a_style_or_the_default_says_nothing(
+        tmp_path: Path) -> None:
+    """switch_off turns every paragraph style's autospace off, and says it on the default
+    paragraph style where LibreOffice wrote nothing (Writer's default is on)."""
+    from safetymonth.docgen import autospace
+
+    style = autospace.STYLE
+    flat = tmp_path / "doc.fodt"
+    flat.write_text(
+        f'<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        f'xmlns:style="{style}"><office:styles>'
+        f'<style:default-style style:family="paragraph"/>'
+        f'<style:style style:name="P"><style:paragraph-properties '
+        f'style:text-autospace="ideograph-alpha" style:line-break="strict"/></style:style>'
+        f'</office:styles></office:document>', encoding="utf-8")
+    autospace.switch_off(flat)
+    tree = etree.parse(str(flat))
+    said = {element.getparent().get(f"{{{style}}}family") or
+            element.getparent().get(f"{{{style}}}name"): element.get(f"{{{style}}}text-autospace")
+            for element in tree.iter(f"{{{style}}}paragraph-properties")}
+    assert said == {"paragraph": "none", "P": "none"}
+    assert tree.find(f".//{{{style}}}paragraph-properties[@{{{style}}}line-break]") is not None
