@@ -5,6 +5,8 @@ behind unoserver, about five times faster per file. unoserver's server imports `
 only Debian's ``/usr/bin/python3`` has (python3-uno), so the server runs under that
 interpreter with unoserver's pure-Python package borrowed from our environment, and the
 client runs here. Without a usable server the batch falls back to one cold ``soffice`` call.
+Either way a file goes .docx → flat ODF → PDF, so that Chinese and digits are not spaced apart
+(autospace.py).
 """
 
 from __future__ import annotations
