@@ -23,9 +23,12 @@ from safetymonth.cli.runtime import progress
                    "(double-sided unless docgen.imprint_on_even_page is false).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Worker processes for letters (0: one per core).")
+@click.option("--with-statistics/--without-statistics", "with_statistics", default=None,
+              help="Summary: keep or drop the table of submissions per unit from the store, "
+                   "whatever the data file's `intake:` says.")
 @click.pass_context
 def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf: bool,
-             combined: bool, jobs: int) -> None:
+             combined: bool, jobs: int, with_statistics: bool | None) -> None:
     """Write a notice, the responsibility letters or the summary in GB/T 9704-2012 layout.
 
     Exit 2 for bad data, templates or templates_dir; exit 1 when an output file or a PDF
@@ -34,12 +37,16 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     from safetymonth import docgen
     from safetymonth.report import intake_rows
 
+    if with_statistics is not None and kind != "summary":
+        raise click.UsageError("--with-statistics/--without-statistics: only for a summary")
     config = config_of(ctx)
     templates = config.docgen.templates_dir
     try:
         options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
                                  config.docgen.imprint_on_even_page)
         data = docgen.load(data_path, kind)
+        if with_statistics is not None:
+            data = data.model_copy(update={"intake": with_statistics})
         rows = intake_rows(config) if getattr(data, "intake", False) else []
         with progress(len(getattr(data, "units", ())), "letters") as advance:
             paths = docgen.generate(data, out, templates and config.resolve(templates),

@@ -14,6 +14,7 @@ from safetymonth.docgen import markup
 from safetymonth.docgen.fonts import DEFAULT_FACES, Faces
 from safetymonth.docgen.layout import OfficialDocument, Placement
 from safetymonth.docgen.models import DocgenError, Letter, LetterUnit, Notice, Summary, cn_date
+from safetymonth.docgen.statistics import statistics
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAMES = {"notice": "notice.md.j2", "letter": "letter.md.j2", "summary": "summary.md.j2"}
@@ -110,11 +111,13 @@ def build_notice(data: Notice, env: jinja2.Environment | None = None,
 def build_summary(data: Summary, intake_rows: Sequence[Mapping[str, Any]] = (),
                   env: jinja2.Environment | None = None, faces: Faces = DEFAULT_FACES,
                   placement: Placement | None = Placement.SAME_PAGE) -> OfficialDocument:
-    """The summary; ``intake_rows`` are the ``units`` of ``report --json`` (plain data)."""
+    """The summary; ``intake_rows`` are the ``units`` of ``report --json`` (plain data), which
+    its statistics table shows when ``data.intake`` asks for it (columns: statistics.py)."""
     env = env or environment()
     document = _headed(data, faces)
     document.recipients(data.recipients)
-    context = data.model_dump() | {"sections": data.sections, "intake_rows": list(intake_rows)}
+    context = data.model_dump() | {"sections": data.sections, "intake_rows": list(intake_rows),
+                                   "statistics": statistics(intake_rows)}
     document.blocks(markup.parse(render_body(env, "summary", context)))
     _closing(document, data.signature or data.issuer, cn_date(data.date), None)
     if placement is not None:

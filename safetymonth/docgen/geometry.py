@@ -31,10 +31,6 @@ FOOTER_MM = 21.5  # page-number line: its top about 7 mm under the text block
 # A title opening a page is dropped this far so its glyphs start at the block's top (37 mm);
 # the blank line under it is shortened as much, so the body below stays on the grid.
 PAGE_TITLE_DROP = 96  # twips
-# LibreOffice always puts about 3.4 pt between a Chinese character and a digit or Latin letter
-# (it ignores autoSpaceDE/DN; measured in the PDF). Word's autospace, on by default, also adds
-# a gap there (its size not measured here).
-AUTOSPACE_PT = 3.4
 # Digits and Latin letters: 0.5 em in 仿宋_GB2312, 0.56 em in Noto Serif CJK (measured in the
 # LibreOffice PDF). The mean keeps a signature within about 0.6 mm of centre over a date
 # with eight digits in either.

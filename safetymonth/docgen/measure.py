@@ -7,7 +7,6 @@ import math
 import re
 
 from safetymonth.docgen.geometry import (
-    AUTOSPACE_PT,
     BLOCK_W,
     BODY_PT,
     CELL_MARGIN_MM,
@@ -87,28 +86,15 @@ def _is_wide(char: str) -> bool:
     return ord(char) >= 0x2E80
 
 
-def _kind(char: str) -> str:
-    """"wide" (Chinese), "narrow" (a digit or Latin letter) or "other" (spaces, punctuation)."""
-    if _is_wide(char):
-        return "wide"
-    return "narrow" if char.isascii() and char.isalnum() else "other"
-
-
 def width_pt(text: str, size: float = BODY_PT, spacing: float = CHAR_SPACING) -> float:
     """Printed width of one line of text in points, about as LibreOffice sets it.
 
     Chinese characters are one em, digits and Latin letters about half (NARROW_EM), each
-    plus the character spacing; every change between Chinese and a digit or Latin letter
-    adds the automatic gap (AUTOSPACE_PT).
+    plus the character spacing. No gap between Chinese and a digit or Latin letter: the .docx
+    switches Word's off, and the PDF export LibreOffice's (autospace.py).
     """
-    width = 0.0
-    for index, char in enumerate(text):
-        if char == "\t":
-            continue
-        width += (size if _is_wide(char) else NARROW_EM * size) + spacing
-        if index and {_kind(char), _kind(text[index - 1])} == {"wide", "narrow"}:
-            width += AUTOSPACE_PT
-    return width
+    return sum((size if _is_wide(char) else NARROW_EM * size) + spacing
+               for char in text if char != "\t")
 
 
 def title_width_pt(text: str) -> float:

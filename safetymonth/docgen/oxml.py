@@ -110,6 +110,11 @@ def set_doc_defaults(document: Document, font: str, size_pt: float) -> None:
     # LibreOffice reads overflowPunct the other way round: val=1 keeps a comma inside the
     # margin there, and it is also Word's default.
     ppr.append(_set(OxmlElement("w:overflowPunct"), val=1))
+    # No extra space between Chinese and Latin letters or digits ("2016年5月30日", not
+    # "2016 年 5 月 30 日"): Word and WPS add about a quarter em unless told. LibreOffice
+    # ignores both on import; pdf.py switches its spacing off on the way to the PDF.
+    ppr.append(_set(OxmlElement("w:autoSpaceDE"), val=0))
+    ppr.append(_set(OxmlElement("w:autoSpaceDN"), val=0))
     ppr.append(_set(OxmlElement("w:spacing"), before=0, after=0, line=240, lineRule="auto"))
 
 

@@ -5,6 +5,8 @@ behind unoserver, about five times faster per file. unoserver's server imports `
 only Debian's ``/usr/bin/python3`` has (python3-uno), so the server runs under that
 interpreter with unoserver's pure-Python package borrowed from our environment, and the
 client runs here. Without a usable server the batch falls back to one cold ``soffice`` call.
+Either way a file goes .docx → flat ODF → PDF, so that Chinese and digits are not spaced apart
+(autospace.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from safetymonth.docgen import autospace
 from safetymonth.docgen.models import DocgenError
 
 FONTS_CONF = Path(__file__).with_name("fonts.conf")
@@ -33,6 +36,8 @@ UNO_PYTHONS = (sys.executable, "/usr/bin/python3")
 START_TIMEOUT = 60.0
 CONVERT_TIMEOUT = 180  # seconds for a cold conversion, plus PER_FILE_TIMEOUT per file
 PER_FILE_TIMEOUT = 10
+# The step between .docx and PDF, where Chinese-digit spacing can be switched off.
+FLAT_ODF = "fodt"
 # Runs under the uno-capable interpreter: unoserver comes after its own paths, never before.
 _SERVER_BOOT = ("import sys; sys.path.append(sys.argv.pop(1)); "
                 "from unoserver.server import main; sys.argv[0] = 'unoserver'; main()")
@@ -76,27 +81,39 @@ def require_faces(conf: Path = FONTS_CONF) -> None:
 
 
 def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
-    """Convert with one ``soffice --headless`` run and a private, throw-away profile.
+    """Convert with ``soffice --headless`` runs and a private, throw-away profile.
 
     A private profile keeps this run from handing its files to another LibreOffice the user
-    (or a test) already has open, which would ignore our fonts and our output folder.
+    (or a test) already has open, which would ignore our fonts and our output folder. The
+    files go through flat ODF on the way (see autospace.py): one run for each step.
     """
     require_faces()
     outdir.mkdir(parents=True, exist_ok=True)
     timeout = CONVERT_TIMEOUT + PER_FILE_TIMEOUT * len(paths)
-    with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile:
-        command = [soffice(), f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
-                   "--norestore", "--convert-to", "pdf", "--outdir", str(outdir),
-                   *map(str, paths)]
-        try:
-            result = subprocess.run(command, env=font_environment(), capture_output=True,
-                                    text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as error:
-            _kill_leftovers(profile)  # soffice's children outlive the killed launcher
-            raise PdfError(f"LibreOffice did not finish converting {len(paths)} file(s) "
-                           f"within {timeout:g} s") from error
-    made = [outdir / (path.stem + ".pdf") for path in paths]
-    missing = [str(path) for path in made if not path.exists()]
+    with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile, \
+            tempfile.TemporaryDirectory(prefix="safetymonth-odf-") as flat_dir:
+        flats = _soffice(profile, FLAT_ODF, paths, Path(flat_dir), timeout)
+        for flat in flats:
+            autospace.switch_off(flat)
+        return _soffice(profile, "pdf", flats, outdir, timeout)
+
+
+def _soffice(profile: str, target: str, paths: Sequence[Path], outdir: Path,
+             timeout: float) -> list[Path]:
+    """One ``soffice --convert-to target`` run; the files it made, in the order of paths."""
+    command = [soffice(), f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
+               "--norestore", "--convert-to", target, "--outdir", str(outdir),
+               *map(str, paths)]
+    try:
+        result = subprocess.run(command, env=font_environment(), capture_output=True,
+                                text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as error:
+        _kill_leftovers(profile)  # soffice's children outlive the killed launcher
+        raise PdfError(f"LibreOffice did not finish converting {len(paths)} file(s) "
+                       f"within {timeout:g} s") from error
+    made = [outdir / f"{path.stem}.{target}" for path in paths]
+    missing = [str(source) for source, path in zip(paths, made, strict=True)
+               if not path.exists()]
     if result.returncode or missing:
         raise PdfError(f"LibreOffice could not convert {', '.join(missing) or 'the files'}: "
                        f"{(result.stderr or result.stdout).strip()[-300:]}")
@@ -171,11 +188,16 @@ class UnoConverter:
         outdir.mkdir(parents=True, exist_ok=True)
         target = outdir / (path.stem + ".pdf")
         client = UnoClient(port=str(self.port))
-        try:
-            client.convert(inpath=str(path.resolve()), outpath=str(target.resolve()),
-                           convert_to="pdf")
-        except Exception as error:  # xmlrpc faults carry LibreOffice's own message
-            raise PdfError(f"LibreOffice could not convert {path}: {error}") from error
+        with tempfile.TemporaryDirectory(prefix="safetymonth-odf-") as flat_dir:
+            flat = Path(flat_dir) / f"{path.stem}.{FLAT_ODF}"
+            try:
+                client.convert(inpath=str(path.resolve()), outpath=str(flat),
+                               convert_to=FLAT_ODF)
+                autospace.switch_off(flat)
+                client.convert(inpath=str(flat), outpath=str(target.resolve()),
+                               convert_to="pdf")
+            except Exception as error:  # xmlrpc faults carry LibreOffice's own message
+                raise PdfError(f"LibreOffice could not convert {path}: {error}") from error
         return target
 
     def stop(self) -> None:
