@@ -69,6 +69,7 @@ UNITS = (Column("tick", "选用", "tick"), Column("name", "单位名称"), Colum
 
 _ISSUER = FormField("issuer", "发文机关", "发文机关全称或规范化简称，如：威海市民政局",
                     required=True)
+_MARK = FormField("mark", "发文机关标志", "红头上的文字；留空则为“发文机关＋文件”")
 _NUMBER = FormField("number", "发文字号",
                     "如：威民发〔2016〕64号；年份括号和序号按规范整理；没有可留空")
 _SIGNER = FormField("signer", "签发人", "上行文写签发人姓名，每行一人；下行文留空",
@@ -80,8 +81,7 @@ _DATE = FormField("date", "成文日期", "印出为“2016年5月30日”", "da
 
 NOTICE = (
     _ISSUER,
-    FormField("mark", "发文机关标志", "红头上的文字；留空则为“发文机关＋文件”"),
-    _NUMBER, _SIGNER, _TITLE,
+    _MARK, _NUMBER, _SIGNER, _TITLE,
     FormField("recipients", "主送机关", "收文机关，如：各区市民政局，局机关各科室"),
     FormField("body", "正文", "空一行分段；以 # 开头的一行是一级标题（一、），## 二级（（一）），"
               "### 三级（1.）", "area", MAX_LONG_TEXT, True),
@@ -122,7 +122,7 @@ LETTER = (
 
 SECTIONS = ("基本情况", "主要做法", "取得成效", "存在问题", "下步打算")
 SUMMARY = (
-    _ISSUER, _NUMBER, _SIGNER, _TITLE,
+    _ISSUER, _MARK, _NUMBER, _SIGNER, _TITLE,
     FormField("recipients", "主送机关", "报送的上级机关，如：泉州市民政局", required=True),
     FormField("basis", "报送依据", "据以开展活动的文件，如：《××关于开展××活动的通知》", "area",
               MAX_LONG_TEXT, True),

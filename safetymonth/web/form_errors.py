@@ -46,7 +46,7 @@ def check(kind: str, data: dict[str, Any]) -> tuple[models.Data | None, dict[str
             if rule is not None:
                 path, message, row = *rule, None
             if row is not None:
-                message = f"第 {row + 1} 行：{message}"
+                message = f"第 {row + 1} 行{_column(kind, path, detail['loc'])}：{message}"
             errors.setdefault(path, message)
         return None, errors
 
@@ -69,6 +69,14 @@ def _where(kind: str, loc: tuple[int | str, ...]) -> tuple[str, int | None]:
     if head in _MAPPINGS:
         return _MAPPINGS[head], None
     return FORMS[kind][0].path, None
+
+
+def _column(kind: str, path: str, loc: tuple[int | str, ...]) -> str:
+    """（单位名称）for a problem in one column of a row of several."""
+    field = field_of(kind, path)
+    columns = {column.key: column.label for column in field.columns} if field else {}
+    label = columns.get(str(loc[-1])) if len(columns) > 1 else None
+    return f"（{label}）" if label else ""
 
 
 def _rule(detail: ErrorDetails) -> tuple[str, str] | None:

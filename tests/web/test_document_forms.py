@@ -6,7 +6,9 @@ The browser tests (test_document_forms_browser.py) do the same as a clerk, with 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import lxml.html
@@ -164,6 +166,12 @@ def test_the_letter_is_one_file_per_ticked_unit_named_as_a_clerk_files_it(
     page = page_of(client.get("/documents/letter"))
     assert [link.text_content() for link in page.xpath("//a[@class='docx']")] == [
         f"安全管理责任书（{name}）.docx" for name in ticked.values()]
+    # Content-Disposition: the name in UTF-8 (RFC 5987) and a plain ASCII fallback.
+    header = client.get("/documents/letter/docx/1").headers["content-disposition"]
+    filed = f"安全管理责任书（{names[2]}）.docx"
+    assert f"filename*=UTF-8''{quote(filed, safe='')}" in header
+    fallback = re.search(r'filename="([^"]*)"', header)
+    assert fallback and fallback.group(1).isascii() and fallback.group(1).endswith(".docx")
     # The unticked units are still offered, unticked.
     assert set(values(page, "r:units.name")) == set(names)
 
