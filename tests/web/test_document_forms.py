@@ -98,6 +98,13 @@ def test_every_field_has_its_chinese_label_and_a_hint(console: Console) -> None:
     assert values(letter, "r:units.name")[:len(names)] == names
     assert len(letter.xpath("//input[@type='checkbox'][@name='t:units']")) >= len(names)
 
+    # A viewer reads the form but has no button that would change anything.
+    viewer = console.logged_in("viewer")
+    page = viewer.get("/documents/letter")
+    assert page.status_code == 200 and names[0] in page.text
+    assert not page_of(page).xpath(f"{FORM}//button[not(@aria-hidden)]")
+    assert post(viewer, "letter", posted(page_of(page))).status_code == 403
+
 
 def test_rows_are_added_moved_and_removed_without_the_script(console: Console) -> None:
     client = console.logged_in()
