@@ -41,7 +41,12 @@ async def visitor(request: Request) -> Visitor:
 
 async def checked_form(request: Request, who: Annotated[Visitor, Depends(visitor)]) -> FormData:
     """The posted form, after its CSRF token (field ``csrf`` or ``X-CSRF-Token``) matched."""
-    form = await request.form(max_files=0, max_fields=200)
+    return await read_checked_form(request, who, 200)
+
+
+async def read_checked_form(request: Request, who: Visitor, max_fields: int) -> FormData:
+    """:func:`checked_form` for a form of up to ``max_fields`` fields (a letter's roster)."""
+    form = await request.form(max_files=0, max_fields=max_fields)
     given = request.headers.get("x-csrf-token") or form.get("csrf")
     if not auth.csrf_matches(who.csrf, given if isinstance(given, str) else None):
         raise Forbidden(CSRF_FAILED)

@@ -1,21 +1,19 @@
-"""The documents page: forms for the notice, the letters and the summary that read and write
-the same YAML data files ``safetymonth generate`` reads, kept under ``storage.dir/documents/``
-(``generate notice var/storage/documents/notice.yaml -o …`` gives the same file). A form
-starts from the last data saved, else from the shipped example.
-
-Simple text keys are fields; lists and mappings (``units``, ``duties``, ``sections`` …) are
-edited as YAML. The data is checked by docgen's own models before it replaces the file."""
+"""The documents page's files: the YAML data files ``safetymonth generate`` reads, kept under
+``storage.dir/documents/`` (``generate notice var/storage/documents/notice.yaml -o …`` gives
+the same file), the .docx made from them under the names a clerk files them by, the letters
+as one .zip, and the PDF. A form starts from the last data saved, else from the shipped
+example; :mod:`.document_forms` maps it to the form, and docgen's own models check it before
+it replaces the file."""
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import hashlib
 import os
 import subprocess
 import tempfile
+import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import yaml
 from safetymonth import docgen
 from safetymonth.config import Config
 from safetymonth.docgen.batch import letter_filenames
+from safetymonth.filenames import safe_stem
 
 KINDS = {"notice": ("通知", "notice-dehua-2024.yaml"),
          "letter": ("安全管理责任书", "letters-2024.yaml"),
@@ -32,14 +31,6 @@ KINDS = {"notice": ("通知", "notice-dehua-2024.yaml"),
 # the top-level examples/ of a checkout is a link to this folder.
 EXAMPLES = Path(docgen.__file__).parent / "examples"
 PREVIEW_DPI = "60"
-
-
-@dataclass(frozen=True)
-class FormField:
-    key: str
-    value: str
-    as_yaml: bool  # a list or mapping, edited as YAML
-    multiline: bool
 
 
 def folder(config: Config) -> Path:
@@ -69,36 +60,11 @@ def current_data(config: Config, kind: str) -> dict[str, Any]:
     return {"kind": kind}
 
 
-def form_fields(data: dict[str, Any]) -> list[FormField]:
-    fields = []
-    for key, value in data.items():
-        if key == "kind":
-            continue
-        if isinstance(value, dt.date):
-            value = value.isoformat()
-        if isinstance(value, str | int | float) or value is None:
-            text = "" if value is None else str(value)
-            fields.append(FormField(key, text, False, "\n" in text or len(text) > 80))
-        else:
-            text = yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=1000)
-            fields.append(FormField(key, text, True, True))
-    return fields
-
-
-def data_from_form(kind: str, form: dict[str, str]) -> dict[str, Any]:
-    """The YAML data back from a posted form (``f:KEY`` text, ``y:KEY`` YAML)."""
-    data: dict[str, Any] = {"kind": kind}
-    for name, value in form.items():
-        prefix, _, key = name.partition(":")
-        value = value.replace("\r\n", "\n")
-        if prefix == "f" and key and value.strip():
-            data[key] = value
-        elif prefix == "y" and key and value.strip():
-            try:
-                data[key] = yaml.safe_load(value)
-            except yaml.YAMLError as error:
-                raise docgen.DataError(f"{key}: not valid YAML: {error}") from None
-    return data
+def options(config: Config) -> docgen.Options:
+    """The faces and the 版记's page as ``safetymonth generate`` takes them from the config:
+    the console and the command line make the same document from the same data."""
+    return docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
+                          config.docgen.imprint_on_even_page)
 
 
 def publish(config: Config, kind: str, data: dict[str, Any],
@@ -111,7 +77,8 @@ def publish(config: Config, kind: str, data: dict[str, Any],
     templates = config.docgen.templates_dir
     rows = intake_rows if getattr(checked, "intake", False) else []
     made = docgen.generate(checked, output(config, kind),
-                           templates and config.resolve(templates), intake_rows=rows, jobs=1)
+                           templates and config.resolve(templates), intake_rows=rows, jobs=1,
+                           options=options(config))
     target = data_path(config, kind)
     temp = target.with_suffix(".tmp")
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -119,6 +86,78 @@ def publish(config: Config, kind: str, data: dict[str, Any],
         out.write(text)
     os.replace(temp, target)
     return made
+
+
+def roster(config: Config) -> list[dict[str, str]]:
+    """The units the console knows, for the letter's ticks: name, and 类别 and 负责人 where
+    the unit registry has them."""
+    return [{"name": unit.name,
+             "category": str(getattr(unit, "category", None) or ""),
+             "head": str(getattr(unit, "leader", None) or getattr(unit, "head", None) or "")}
+            for unit in config.units]
+
+
+def saved_or_none(config: Config, kind: str) -> docgen.Data | None:
+    """The saved data, checked; ``None`` before the first save (or if it no longer reads)."""
+    path = data_path(config, kind)
+    try:
+        return docgen.load(path, kind) if path.is_file() else None
+    except docgen.DataError:
+        return None
+
+
+def filed_names(data: docgen.Data) -> list[str]:
+    """The names a clerk files the documents by: ``威民发〔2016〕64号 关于….docx`` (发文字号,
+    a space, the title), and per unit ``安全管理责任书（德化县社会福利中心）.docx``. Characters
+    no file system takes are replaced; two units whose names read alike once replaced get
+    （2）, （3）…"""
+    if not isinstance(data, docgen.Letter):
+        stem = f"{data.number} {data.title}" if data.number else data.title
+        return [safe_stem(stem, KINDS[data.kind][0]) + ".docx"]
+    names: list[str] = []
+    taken: set[str] = set()
+    for unit in data.units:
+        stem = safe_stem(f"{data.campaign_name}责任书（{unit.name}）", "责任书")
+        name, copy = stem, 1
+        while name.casefold() in taken:
+            copy += 1
+            name = f"{stem}（{copy}）"
+        taken.add(name.casefold())
+        names.append(name + ".docx")
+    return names
+
+
+def bundle_stem(data: docgen.Data) -> str:
+    """The one .zip and one PDF of every letter (or the PDF of a notice or summary)."""
+    if isinstance(data, docgen.Letter):
+        return safe_stem(f"{data.campaign_name}责任书（共{len(data.units)}份）", "责任书")
+    return filed_names(data)[0].removesuffix(".docx")
+
+
+def downloads(config: Config, kind: str) -> list[tuple[Path, str]]:
+    """Each generated .docx with the name it is downloaded as."""
+    data = saved_or_none(config, kind)
+    if data is None:
+        return []
+    out = output(config, kind)
+    paths = [out / name for name in letter_filenames(data.units)] \
+        if isinstance(data, docgen.Letter) else [out]
+    return [(path, name) for path, name in zip(paths, filed_names(data), strict=True)
+            if path.is_file()]
+
+
+def letters_zip(config: Config) -> Path:
+    """Every letter in one .zip, under the names a clerk files them by; made once per content
+    (see :func:`_cached`)."""
+    return _cached(config, "letter", "zip", lambda folder: _make_zip(config, folder))
+
+
+def _make_zip(config: Config, folder: Path) -> Path:
+    target = folder / "letters.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, name in downloads(config, "letter"):
+            archive.write(path, name)
+    return target
 
 
 def docx_files(config: Config, kind: str) -> list[Path]:
@@ -153,10 +192,8 @@ def _make_pdf(config: Config, kind: str, folder: Path) -> Path:
     paths = docgen.to_pdf(docx_files(config, kind), folder)
     if kind != "letter":
         return paths[0]
-    combined = folder / "letters.pdf"
-    subprocess.run(["pdfunite", *map(str, paths), str(combined)], check=True,
-                   capture_output=True, timeout=120)
-    return combined
+    # For printing both sides, as ``generate letter --combined``: each letter on a new sheet.
+    return docgen.unite(paths, folder / "letters.pdf")
 
 
 def _make_preview(source: Path, folder: Path) -> Path:

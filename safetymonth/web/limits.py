@@ -14,7 +14,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_FORM_BYTES = 64 * 1024
-# The documents form carries whole notices and the letters' unit list as YAML; its fields
+# The documents form carries whole notices and the letters' unit list (rows); its fields
 # have bounds of their own (docgen.models).
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 UPLOAD_PATH = re.compile(r"^/units/[^/]+/add$")
