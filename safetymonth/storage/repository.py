@@ -239,6 +239,9 @@ class Repository:
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, str, int]:
         return self.files.put_stream(chunks)
 
+    def adopt(self, path: Path, sha256: str, size: int) -> str:
+        return self.files.adopt(path, sha256, size)
+
     def path(self, stored_name: str) -> Path:
         return self.files.path(stored_name)
 
