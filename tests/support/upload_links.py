@@ -4,6 +4,7 @@ ffmpeg (padded with a top-level ``free`` box to any size: still a valid MP4, as 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
@@ -105,7 +106,5 @@ def interrupted_patch(url: str, location: str, data: bytes, sent: int) -> None:
         connection.sendall(head + data[:sent])
         connection.shutdown(socket.SHUT_WR)
         connection.settimeout(30)
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError):
             connection.recv(1024)
-        except (TimeoutError, ConnectionError):
-            pass

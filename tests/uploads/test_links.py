@@ -94,6 +94,7 @@ def test_without_public_url_links_are_local_with_a_warning(tmp_path: Path) -> No
 
 def test_an_unknown_unit_is_refused(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path)
-    result = CliRunner().invoke(main, ["--config", str(config_path), "links", "--rotate", "无此单位"])
+    result = CliRunner().invoke(main, ["--config", str(config_path), "links", "--rotate",
+                                       "无此单位"])
     assert result.exit_code == 2
     assert "无此单位" in result.stderr
