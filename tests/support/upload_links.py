@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from safetymonth.cli import main
 from tests.support.mailservers import write_config
+from tests.support.watching import wait_for
 
 PUBLIC_URL = "https://aqgly.mzj.example.gov.cn"
 UNIT = "德化县社会福利中心"  # the demo units' first, fuli@dhmz.example.cn
@@ -94,9 +95,10 @@ def patch(client: httpx.Client, location: str, offset: int, data: bytes,
         **TUS, **PATCH_TYPE, "Upload-Offset": str(offset), **headers})
 
 
-def interrupted_patch(url: str, location: str, data: bytes, sent: int) -> None:
+def interrupted_patch(url: str, location: str, data: bytes, sent: int, partial: Path) -> None:
     """A PATCH that announces all of ``data`` but sends only ``sent`` bytes of it, then
-    closes the connection: a line that drops mid-upload."""
+    closes the connection once they reached the upload's file ``partial``: a line that drops
+    mid-upload (bytes still in flight when it drops are lost, as on a real line)."""
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port)) as connection:
         head = (f"PATCH {location} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
@@ -104,6 +106,7 @@ def interrupted_patch(url: str, location: str, data: bytes, sent: int) -> None:
                 f"Content-Type: application/offset+octet-stream\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n").encode()
         connection.sendall(head + data[:sent])
+        assert wait_for(lambda: partial.stat().st_size == sent, 30)
         connection.shutdown(socket.SHUT_WR)
         connection.settimeout(30)
         with contextlib.suppress(TimeoutError, ConnectionError):

@@ -208,7 +208,6 @@ async def _receive(request: Request, scope: Scope, upload: UploadRecord) -> Resp
                     break
         except ClientDisconnect:
             pass  # keep what came: the client resumes from HEAD
-        appender.flush()
     except OSError as error:
         if not _no_space(error):
             raise
