@@ -22,6 +22,7 @@ from safetymonth.storage.session import now
 from safetymonth.storage.uploads import ENDED, FINISHED, OPEN
 from safetymonth.uploads import finish, partial
 from safetymonth.uploads.links import stamp
+from safetymonth.validator import prestart
 from safetymonth.web.pool import RepositoryPool
 
 log = logging.getLogger("safetymonth.uploads")
@@ -36,7 +37,10 @@ class UploadWorker:
         self.busy: set[str] = set()  # uploads a PATCH is writing now
 
     def start(self) -> None:
-        """Record what a stopped console left finished (in the background)."""
+        """Start the validator's sandbox worker now (the first verdict then waits for no
+        process start) and record what a stopped console left finished (in the
+        background)."""
+        prestart(self.config.policy.probe)
         for upload in self.pool.call(lambda store: store.uploads_in(FINISHED)):
             self.submit(upload.id, None)
 

@@ -15,7 +15,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
@@ -187,12 +186,12 @@ async def _receive(request: Request, scope: Scope, upload: UploadRecord) -> Resp
     body ended), and hand a complete upload to the worker."""
     config, worker = scope.config, scope.worker
     try:
-        appender = partial.Appender(config.storage_dir, upload.id, upload.offset)
+        appender = partial.Appender(config.storage_dir, upload.id, upload.offset,
+                                    worker.hasher_at(upload.id, upload.offset))
     except OSError as error:
         if _no_space(error):
             return tus.refusal(tus.DISK_FULL)
         raise
-    hasher = worker.hasher_at(upload.id, upload.offset)
     room = upload.length - upload.offset
     refused: tuple[int, str] | None = None
     try:
@@ -200,20 +199,19 @@ async def _receive(request: Request, scope: Scope, upload: UploadRecord) -> Resp
             async for chunk in request.stream():
                 if len(chunk) > room:
                     chunk, refused = chunk[:room], tus.PAST_LENGTH
-                appender.append(chunk)
+                await appender.append(chunk)
                 room -= len(chunk)
-                if hasher is not None:
-                    hasher.update(chunk)
                 if refused:
                     break
         except ClientDisconnect:
             pass  # keep what came: the client resumes from HEAD
+        finally:
+            await appender.finish()
     except OSError as error:
         if not _no_space(error):
             raise
-        refused, hasher = tus.DISK_FULL, None  # the hash may have run ahead of the file
-    finally:
-        await run_in_threadpool(appender.sync_and_close)
+        refused = tus.DISK_FULL
+    hasher = appender.hasher
     offset = appender.offset
     worker.keep_hasher(upload.id, offset, hasher)
     complete = offset == upload.length
