@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support.console import serve
 from tests.support.upload_links import UNIT, probe, token_of, upload_config, video
@@ -16,6 +16,13 @@ pytestmark = pytest.mark.usefixtures("on_both_engines")
 
 served = contextlib.contextmanager(serve)
 PHONE = {"width": 390, "height": 844}
+
+
+def choose(page: Page, path: Path) -> None:
+    """Choose ``path`` as a person does: the Dashboard's 浏览文件, then the file chooser."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(".uppy-Dashboard").get_by_role("button", name="浏览文件").click()
+    chooser.value.set_files(str(path))
 
 
 def test_a_file_chosen_on_a_phone_gets_its_verdict_on_the_page(
@@ -35,12 +42,12 @@ def test_a_file_chosen_on_a_phone_gets_its_verdict_on_the_page(
         expect(page.get_by_role("heading", name=UNIT)).to_be_visible()
         dashboard = page.locator(".uppy-Dashboard")
         expect(dashboard).to_contain_text("浏览文件")  # the zh_CN locale
-        page.locator("input[type=file]").first.set_input_files(str(good))
+        choose(page, good)
         done = page.locator("#uploads li[data-state=done]")
         expect(done).to_have_count(1, timeout=60_000)
         expect(done).to_contain_text("现场视频.mp4")
         expect(done.locator(".verdict.ok")).to_contain_text("1280×720，合格")
-        page.locator("input[type=file]").first.set_input_files(str(small))
+        choose(page, small)
         expect(done).to_have_count(2, timeout=60_000)
         failed = done.filter(has_text="手机小视频.mp4").locator(".verdict.bad")
         expect(failed).to_contain_text("640×480，不合格")

@@ -74,6 +74,12 @@
       .catch(function () { timer = setTimeout(refresh, 3000); });
   }
   uppy.on("upload-success", refresh);
-  uppy.on("complete", refresh);
+  uppy.on("complete", function (result) {
+    refresh();
+    // Sent: the list below now follows them; the upload area is ready for the next file.
+    if (!result.failed || !result.failed.length) {
+      setTimeout(function () { (uppy.clear || uppy.cancelAll).call(uppy); }, 1500);
+    }
+  });
   refresh();
 }());
