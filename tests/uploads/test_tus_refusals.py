@@ -151,8 +151,9 @@ def test_the_page_headers_and_the_creation_rate_limit(tmp_path: Path) -> None:
         assert client.get("/static/uppy/uppy.min.js").status_code == 200
         assert client.get("/static/uppy/zh_CN.min.js").status_code == 200
         # The console's cookies play no part: a logged-in clerk opens no wrong link.
-        with console.logged_in("clerk") as clerk:
-            assert _answer(clerk.get(f"/u/{'B' * 43}")) == _answer(client.get(f"/u/{'B' * 43}"))
+        clerk = console.logged_in("clerk")
+        assert _answer(clerk.get(f"/u/{'B' * 43}")) == _answer(client.get(f"/u/{'B' * 43}"))
+        clerk.close()
         statuses = [create(client, token, 1).status_code for _ in range(31)]
         assert statuses[:30] == [201] * 30
         assert statuses[30] == 429
