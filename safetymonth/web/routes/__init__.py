@@ -14,6 +14,7 @@ from safetymonth.web.routes import (
     documents,
     exports,
     files,
+    links,
     reminders,
     site,
     tus,
@@ -21,6 +22,7 @@ from safetymonth.web.routes import (
     units,
 )
 
-ROUTERS: list[APIRouter] = [site.router, auth.router, board.router, units.router, files.router,
+ROUTERS: list[APIRouter] = [site.router, auth.router, board.router, links.router,
+                            units.router, files.router,
                             decisions.router, reminders.router, exports.router,
                             documents.router, unit_page.router, tus.router]

@@ -1,5 +1,5 @@
-// The console's only script: a live countdown, and a reason asked (in a <dialog>) before a
-// decision is sent.
+// The console's only script: a live countdown, a reason asked (in a <dialog>) before a
+// decision is sent, and a unit's upload link copied.
 "use strict";
 
 function updateCountdown(element) {
@@ -45,5 +45,18 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.querySelectorAll("form.needs-reason").forEach((form) => {
     form.addEventListener("submit", askReason);
+  });
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    // Copy a unit's upload link (the clipboard API needs https; else select and copy).
+    button.addEventListener("click", () => {
+      const field = document.getElementById(button.dataset.copy);
+      field.select();
+      const done = () => { button.textContent = "已复制"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done);
+      } else if (document.execCommand("copy")) {
+        done();
+      }
+    });
   });
 });
