@@ -122,6 +122,12 @@ def server_pid(port: str) -> int:
     raise RuntimeError("the server process was not found")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -146,7 +152,9 @@ def main() -> None:
     console = next(server)
     try:
         pid = server_pid(console.url.rsplit(":", 1)[1])
+        before, client_before = cpu_seconds(pid), time.process_time()
         seconds, to_verdict = upload(console.url, token, source, args.chunk_mb * MiB)
+        server_cpu, client_cpu = cpu_seconds(pid) - before, time.process_time() - client_before
         rss = peak_rss_mb(pid)
     finally:
         server.close()
@@ -157,6 +165,8 @@ def main() -> None:
           f"ratio {cp_plain / seconds:.2f}× (target ≥ 0.5×)")
     print(f"cp+sync {cp_synced:6.2f} s  {size / MiB / cp_synced:7.1f} MiB/s  "
           f"ratio {cp_synced / seconds:.2f}×")
+    print(f"CPU: server {server_cpu:.1f} s, client {client_cpu:.1f} s "
+          f"(server {server_cpu / (size / MiB) * 1000:.1f} ms per MiB)")
     print(f"server peak RSS {rss:.1f} MB (target ≤ 150 MB)")
     print(f"last byte to verdict {to_verdict:.2f} s (target ≤ 2 s)")
 
