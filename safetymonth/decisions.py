@@ -256,7 +256,7 @@ def _message_row(view: MessageView, names: dict[str, str]) -> dict[str, Any]:
             "subject": view.subject, "received": view.received, "state": view.state,
             "files": view.files, "added": view.added, "suspicious": view.suspicious,
             "not_credited": view.not_credited, "no_reply": view.no_reply,
-            "reuses_message_id_of": view.reuses}
+            "reuses_message_id_of": view.reuses, "source": view.source}
 
 
 def file_rows(config: Config, store: Repository, unit: str | None = None,
@@ -277,7 +277,7 @@ def file_row(view: FileView, names: dict[str, str]) -> dict[str, Any]:
             "height": verdict.get("height"), "ok": view.ok, "verdict_ok": view.verdict_ok,
             "decision": view.decision, "decision_id": view.decision_id,
             "reason": view.reason, "reasons": verdict.get("reasons", []),
-            "sha256": view.sha256, "size": view.size}
+            "sha256": view.sha256, "size": view.size, "source": view.source}
 
 
 def history_rows(config: Config, store: Repository) -> list[dict[str, Any]]:

@@ -167,7 +167,8 @@ def _write(store: Repository, view: FileView, folder: int, name: str,
 def _manifest_row(view: FileView, unit_name: str, exported: str,
                   config: Config) -> list[object]:
     reasons = "；".join(reason.get("message", "") for reason in view.verdict.get("reasons", []))
-    return [unit_name, view.sender or "（手工添加）",
+    sender = "（上传链接）" if view.source == "upload" else view.sender or "（手工添加）"
+    return [unit_name, sender,
             local_datetime(view.received, config.campaign.timezone), view.name, exported,
             KIND_NAMES.get(view.kind, view.kind), "合格" if view.verdict_ok else "不合格",
             reasons, DECISION_NAMES.get(view.decision or "", ""), view.reason or "",

@@ -9,6 +9,7 @@ from safetymonth.cli import (  # noqa: F401  (each registers its commands on mai
     decisions,
     documents,
     intake,
+    links,
     operations,
     report,
     validate,

@@ -144,6 +144,22 @@ class FileStore:
         self._written(target)
         return hexdigest, relative, size
 
+    def adopt(self, path: Path, sha256: str, size: int) -> str:
+        """A finished file written elsewhere under ``storage.dir`` (an upload, fsynced by
+        its writer), renamed into its content-addressed place rather than copied: a 1 GB
+        video costs no second write. Its copy is dropped when the content is stored
+        already. Returns the stored name."""
+        relative = f"{FILES_DIR}/{sha256[:2]}/{sha256}"
+        target = self.root / relative
+        if has_size(target, size):
+            path.unlink()
+            self._exists(target)
+            return relative
+        make_private_dir(target.parent)
+        os.replace(path, target)
+        fsync_directory(target.parent)
+        return relative
+
     def _write_atomically(self, target: Path, chunks: Iterable[bytes]) -> None:
         make_private_dir(target.parent)
         handle, temp = self._temp()

@@ -73,7 +73,7 @@ class Listings:
             attachments.c.message, attachments.c.name.label("attachment_name"),
             attachments.c.stored_name, attachments.c.sha256, attachments.c.size,
             attachments.c.verdict, credit.c.unit, messages.c.sender,
-            messages.c.received_at, judgement.c.action.label("decision"),
+            messages.c.received_at, messages.c.source_key, judgement.c.action.label("decision"),
             judgement.c.id.label("decision_id"), judgement.c.reason,
         ).select_from(credit.join(messages, messages.c.id == credit.c.message)
                       .join(joined, checks.c.message == messages.c.id)

@@ -268,11 +268,13 @@ class Messages:
         return [file_record(row) for row in self.session.all(_ATTACHMENTS_OF,
                                                               {"message_": message})]
 
-    def record_added_message(self, key: str, sha256: str, subject: str, at: str) -> int:
-        """The record that holds files a coordinator added by hand (no raw message)."""
+    def record_added_message(self, key: str, sha256: str, subject: str, at: str,
+                             prefix: str = ADDED_PREFIX) -> int:
+        """The record that holds files a coordinator added by hand, or a unit uploaded
+        through its link (``prefix`` UPLOAD_PREFIX): no raw message."""
         with self.session.transaction():
             result = self.session.execute(messages.insert().values(
-                source_key=ADDED_PREFIX + key, sha256=sha256, size=0, subject=subject,
+                source_key=prefix + key, sha256=sha256, size=0, subject=subject,
                 received_at=at, state=PROCESSED))
             return int(result.inserted_primary_key[0])
 

@@ -20,6 +20,16 @@ CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
 DISMISS = "dismiss"  # a message that is no submission (a question), put aside: 已处理
 MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
 ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
+# source_key of a unit's upload through its link (safetymonth.uploads): files received
+# outside mail like those added by hand, so it is added too (no reply owed, 补充文件).
+UPLOAD_PREFIX = ADDED_PREFIX + "upload:"
+
+
+def source_of(source_key: str) -> str:
+    """Where a message's files came from: ``mail``, ``added`` (by hand) or ``upload``."""
+    if source_key.startswith(UPLOAD_PREFIX):
+        return "upload"
+    return "added" if source_key.startswith(ADDED_PREFIX) else "mail"
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,7 @@ class MessageView:
     files: int
     added: bool
     reuses: int | None = None  # the earlier message whose Message-ID it reuses
+    source: str = "mail"  # mail, added or upload (source_of)
 
 
 @dataclass(frozen=True)
@@ -226,6 +237,7 @@ class FileView:
     reason: str | None
     verdict: dict[str, Any]
     member: int | None = None  # a zip member's position (validator.archive.member_at)
+    source: str = "mail"  # its message's: mail, added or upload (source_of)
 
 
 @dataclass(frozen=True)
@@ -288,7 +300,8 @@ def message_view(row: Row[Any]) -> MessageView:
         received=values["received_at"], state=values["state"],
         suspicious=values["suspicious"], not_credited=values["not_credited"],
         no_reply=values["no_reply"], files=int(values["file_count"]),
-        added=str(values["source_key"]).startswith(ADDED_PREFIX), reuses=values["reuses"])
+        added=str(values["source_key"]).startswith(ADDED_PREFIX), reuses=values["reuses"],
+        source=source_of(str(values["source_key"])))
 
 
 def file_view(row: Row[Any]) -> FileView:
@@ -302,7 +315,8 @@ def file_view(row: Row[Any]) -> FileView:
         stored_name=values["stored_name"], sha256=values["sha256"], size=values["size"],
         kind=values["kind"], verdict_ok=bool(values["verdict_ok"]), ok=bool(values["ok"]),
         decision=values["decision"], decision_id=values["decision_id"],
-        reason=values["reason"], verdict=verdict, member=values["member"])
+        reason=values["reason"], verdict=verdict, member=values["member"],
+        source=source_of(str(values["source_key"])))
 
 
 def verdict_of(verdicts: list[dict[str, Any]], path: str, member: int | None) -> dict[str, Any]:

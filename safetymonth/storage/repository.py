@@ -2,7 +2,7 @@
 facade over parts that each keep one purpose's SQL (:mod:`~safetymonth.storage.messages`,
 :mod:`~safetymonth.storage.replies`, :mod:`~safetymonth.storage.claiming`,
 :mod:`~safetymonth.storage.credit`, :mod:`~safetymonth.storage.decisions`,
-:mod:`~safetymonth.storage.listings`), all over one
+:mod:`~safetymonth.storage.listings`, :mod:`~safetymonth.storage.uploads`), all over one
 :class:`~safetymonth.storage.session.Session`. Callers call ``store.method(...)``: each method
 is the part's own (see :data:`FORWARDED`).
 
@@ -72,6 +72,7 @@ from safetymonth.storage.records import (
 from safetymonth.storage.replies import Replies
 from safetymonth.storage.schema import meta
 from safetymonth.storage.session import Clock, Session, now
+from safetymonth.storage.uploads import Uploads
 
 __all__ = ["FAILED", "PROCESSED", "QUEUED", "RECEIVED", "REFUSED", "SENT", "TOO_LARGE",
            "Clock", "FileRecord", "MessageRecord", "NewAttachment", "Outcome", "Received",
@@ -93,6 +94,7 @@ class Parts:
     credit: Credit
     decisions: Decisions
     listings: Listings
+    uploads: Uploads
 
 
 # Which part answers each of the repository's methods.
@@ -118,6 +120,10 @@ FORWARDED: dict[str, tuple[str, ...]] = {
     "decisions": (
         "record_decision", "decision", "decisions", "undo_decision", "active_decisions",
         "active_decisions_by_unit"),
+    "uploads": (
+        "issue_link", "live_links", "link_for_hash", "create_upload", "upload",
+        "unit_uploads", "bytes_held", "creations_since", "advance_upload",
+        "set_upload_state", "uploads_in"),
 }
 
 
@@ -143,7 +149,8 @@ class Repository:
         self.parts = Parts(messages=Messages(self.session, credit),
                            replies=Replies(self.session, clock), claims=Claims(self.session),
                            credit=credit, decisions=Decisions(self.session, credit),
-                           listings=Listings(self.session))
+                           listings=Listings(self.session),
+                           uploads=Uploads(self.session))
         self._batch = False
 
     def close(self) -> None:
@@ -232,6 +239,9 @@ class Repository:
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, str, int]:
         return self.files.put_stream(chunks)
 
+    def adopt(self, path: Path, sha256: str, size: int) -> str:
+        return self.files.adopt(path, sha256, size)
+
     def path(self, stored_name: str) -> Path:
         return self.files.path(stored_name)
 
@@ -258,7 +268,7 @@ class Repository:
 
 
 _PART_TYPES = {"messages": Messages, "replies": Replies, "claims": Claims, "credit": Credit,
-               "decisions": Decisions, "listings": Listings}
+               "decisions": Decisions, "listings": Listings, "uploads": Uploads}
 for _part, _names in FORWARDED.items():
     for _name in _names:
         setattr(Repository, _name, _forward(_part, _name, _PART_TYPES[_part]))

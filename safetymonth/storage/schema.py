@@ -248,3 +248,36 @@ login_failures = Table(
     Index("login_failures_user", "user", "at"),
     Index("login_failures_address", "address", "at"),
 )
+
+# --- upload links (tus): files too big for mail -------------------------------------------
+
+# Every link issued; only the token's SHA-256 is kept (see safetymonth.uploads.links).
+upload_links = Table(
+    "upload_links", metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("nonce", Text, nullable=False),  # the token is derived from it and a key on disk
+    Column("unit", Text, nullable=False),  # the unit's key
+    Column("issued_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    Column("rotated_at", Text),  # a newer link replaced it: dead at once
+    Index("upload_links_unit", "unit", "rotated_at"),
+)
+
+# One tus upload, from its creation until its file is a submission (message) or removed.
+uploads = Table(
+    "uploads", metadata,
+    Column("id", Text, primary_key=True),  # also the partial file's name
+    Column("unit", Text, nullable=False),
+    Column("link", Text, nullable=False),  # upload_links.token_hash
+    Column("length", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),  # sanitised as attachment names are
+    Column("state", Text, nullable=False),  # open, finished, done, failed, ended
+    Column("created_at", Text, nullable=False),
+    Column("touched_at", Text, nullable=False),
+    Column("message", Integer, ForeignKey("messages.id")),
+    Column("error", Text),
+    Index("uploads_unit", "unit", "state"),
+    Index("uploads_link", "link", "created_at"),
+    Index("uploads_idle", "state", "touched_at"),
+)

@@ -30,6 +30,7 @@ class MessageRow(_Row):
     subject: str | None
     received: str
     state: str
+    source: str  # mail, added (by hand) or upload (a unit's upload link)
 
 
 class Reason(BaseModel):
@@ -52,6 +53,7 @@ class FileRow(_Row):
     decision: str | None
     reasons: list[Reason]
     size: int
+    source: str  # its message's: mail, added or upload
 
 
 class DecisionRow(_Row):

@@ -13,10 +13,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safetymonth.config import Config
+from safetymonth.uploads.worker import UploadWorker
 from safetymonth.web import api
 from safetymonth.web.auth import Forbidden, LoginRequired
 from safetymonth.web.deps import render
@@ -44,6 +46,10 @@ SECURITY_HEADERS = [
 # Everything else (pages, /api/*, /files/*, /report.*) is a clerk's data behind a login.
 CACHEABLE = ("/static/", "/favicon.ico")
 NO_STORE = (b"cache-control", b"no-store")
+# A unit's upload page and its tus endpoint: the token is in the path, so no address of it
+# may leave in a Referer (not even to this site's own pages).
+UNIT_PAGES = "/u/"
+NO_REFERRER = (b"referrer-policy", b"no-referrer")
 
 
 class SecurityHeaders:
@@ -59,11 +65,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        cacheable = str(scope.get("path", "")).startswith(CACHEABLE)
+        path = str(scope.get("path", ""))
+        cacheable = path.startswith(CACHEABLE)
+        security = [NO_REFERRER if name == b"referrer-policy" else (name, value)
+                    for name, value in SECURITY_HEADERS] if path.startswith(UNIT_PAGES) \
+            else SECURITY_HEADERS
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = [*message.get("headers", []), *security]
                 if not cacheable and not any(name.lower() == b"cache-control"
                                              for name, _ in headers):
                     headers.append(NO_STORE)
@@ -76,13 +86,16 @@ class SecurityHeaders:
 def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(app.state.uploads.start)
         yield
+        app.state.uploads.close()
         app.state.pool.close()
 
     app = FastAPI(title="safetymonth console", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)
     app.state.config = config
     app.state.pool = RepositoryPool(config)
+    app.state.uploads = UploadWorker(config, app.state.pool)
     app.state.cache = StoreCache()
     app.state.board_tables = {}  # status filter -> (board, its rendered table)
     app.state.board_rows = (None, {})  # (board, each of its rows -> the row's HTML)

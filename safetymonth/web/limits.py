@@ -18,6 +18,9 @@ MAX_FORM_BYTES = 64 * 1024
 # have bounds of their own (docgen.models).
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 UPLOAD_PATH = re.compile(r"^/units/[^/]+/add$")
+# A tus PATCH streams its body to disk, bounded by its upload's Upload-Length
+# (safetymonth.web.routes.tus).
+TUS_PATCH = re.compile(r"^/u/[^/]+/tus/[^/]+$")
 DOCUMENT_PATH = re.compile(r"^/documents/[a-z]+$")
 BODYLESS = {"GET", "HEAD", "OPTIONS"}
 
@@ -28,7 +31,8 @@ class BodyTooLarge(Exception):
 
 def limit_for(method: str, path: str) -> int | None:
     """The cap for a request, or None when it is not capped here."""
-    if method in BODYLESS or UPLOAD_PATH.match(path):
+    if method in BODYLESS or UPLOAD_PATH.match(path) or \
+            (method == "PATCH" and TUS_PATCH.match(path)):
         return None
     return MAX_DOCUMENT_BYTES if DOCUMENT_PATH.match(path) else MAX_FORM_BYTES
 

@@ -1,7 +1,7 @@
 """The console's HTML routes, one module per resource (as Datasette's ``views/``): what needs
 no login, logging in, the board, the units, files, decisions, reminders, exports and
-documents. :data:`ROUTERS` is the order ``app.py`` includes them in (a path matched by two
-routes goes to the first)."""
+documents; and a unit's own page by its upload link with its tus endpoint. :data:`ROUTERS`
+is the order ``app.py`` includes them in (a path matched by two routes goes to the first)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,15 @@ from safetymonth.web.routes import (
     documents,
     exports,
     files,
+    links,
     reminders,
     site,
+    tus,
+    unit_page,
     units,
 )
 
-ROUTERS: list[APIRouter] = [site.router, auth.router, board.router, units.router, files.router,
+ROUTERS: list[APIRouter] = [site.router, auth.router, board.router, links.router,
+                            units.router, files.router,
                             decisions.router, reminders.router, exports.router,
-                            documents.router]
+                            documents.router, unit_page.router, tus.router]

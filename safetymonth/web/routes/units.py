@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from safetymonth import decisions
+from safetymonth.report import local_time
+from safetymonth.uploads.links import units_links
 from safetymonth.web import bundle, downloads, views
 from safetymonth.web.deps import Who, config, pool, render
 from safetymonth.web.routes.common import NotFound, unit_of
@@ -32,9 +34,13 @@ async def unit_zip(request: Request, ident: str, _who: Who, accepted: str = "") 
 
 @router.get("/units/{ident:path}")  # a name may hold "/" (no id)
 async def unit(request: Request, ident: str, who: Who) -> Response:
-    page = await pool(request).run(views.unit_page, config(request), unit_of(request, ident))
+    target = unit_of(request, ident)
+    page = await pool(request).run(views.unit_page, config(request), target)
+    link = (await pool(request).run(
+        lambda store: units_links(config(request), store, [target], warn=False)))[0]
     return render(request, "unit.html", who, page=page, views=views,
-                  reply_text=views.reply_text)
+                  reply_text=views.reply_text, link=link,
+                  link_expires=local_time(link.expires_at, config(request).campaign.timezone))
 
 
 @router.get("/uncredited")

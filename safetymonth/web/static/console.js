@@ -1,6 +1,6 @@
 // The console's only script: a live countdown, a reason asked (in a <dialog>) before a
-// decision is sent, and the document forms' rows added, removed and moved in place (without
-// the script, the same buttons post the form and the server does it).
+// decision is sent, a unit's upload link copied, and the document forms' rows added, removed
+// and moved in place (without the script, the same buttons post the form and the server does it).
 "use strict";
 
 function updateCountdown(element) {
@@ -79,5 +79,18 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.querySelectorAll("form.needs-reason").forEach((form) => {
     form.addEventListener("submit", askReason);
+  });
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    // Copy a unit's upload link (the clipboard API needs https; else select and copy).
+    button.addEventListener("click", () => {
+      const field = document.getElementById(button.dataset.copy);
+      field.select();
+      const done = () => { button.textContent = "已复制"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done);
+      } else if (document.execCommand("copy")) {
+        done();
+      }
+    });
   });
 });
