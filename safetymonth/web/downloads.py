@@ -1,9 +1,9 @@
 """A stored file as a download, found by its id only (never by a path from the request).
 
 Photos the validator read as a format registered with a content type (JPEG, PNG) are shown
-inline; everything else is an
-attachment of type application/octet-stream, never rendered (``nosniff`` comes with every
-response). A zip member, a file of its own, is read out of its archive as it streams."""
+inline; everything else is an attachment of type application/octet-stream, never rendered
+(``nosniff`` comes with every response). A zip member, a file of its own, is read out of its
+archive as it streams."""
 
 from __future__ import annotations
 
