@@ -15,10 +15,11 @@ from safetymonth.web.routes import (
     exports,
     files,
     reminders,
+    roster,
     site,
     units,
 )
 
 ROUTERS: list[APIRouter] = [site.router, auth.router, board.router, units.router, files.router,
                             decisions.router, reminders.router, exports.router,
-                            documents.router]
+                            documents.router, roster.router]
