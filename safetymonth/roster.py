@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MAX_ROSTER_BYTES = 10 * 1024 * 1024
 MAX_ROSTER_ROWS = 10_000
@@ -195,6 +196,16 @@ def _emails(text: str) -> list[str]:
     if wrong:
         raise RosterError(f"邮箱“{wrong[0]}”不是邮件地址（多个邮箱用分号、逗号或换行隔开）")
     return addresses
+
+
+def letter_units(units: Iterable[Any]) -> list[dict[str, str]]:
+    """The roster's units as a responsibility letter's data lists them (``{name, category,
+    head}``, the roster's 单位名称, 类别, 负责人), for letters whose data names none."""
+    letters = []
+    for unit in units:
+        entry = {"name": unit.name, "category": unit.category, "head": unit.leader}
+        letters.append({key: value for key, value in entry.items() if value})
+    return letters
 
 
 def group_id(text: str, groups: Sequence[GroupName]) -> str:

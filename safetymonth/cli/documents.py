@@ -33,13 +33,14 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     """
     from safetymonth import docgen
     from safetymonth.report import intake_rows
+    from safetymonth.roster import letter_units
 
     config = config_of(ctx)
     templates = config.docgen.templates_dir
     try:
         options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
                                  config.docgen.imprint_on_even_page)
-        data = docgen.load(data_path, kind)
+        data = docgen.load(data_path, kind, letter_units(config.units))
         rows = intake_rows(config) if getattr(data, "intake", False) else []
         with progress(len(getattr(data, "units", ())), "letters") as advance:
             paths = docgen.generate(data, out, templates and config.resolve(templates),
