@@ -26,7 +26,7 @@ from pydantic import (
 
 from safetymonth.deliverables import Deliverable, Reminders
 from safetymonth.groups import Group
-from safetymonth.roster import GroupName, RosterError, group_id, read_roster
+from safetymonth.roster import GroupName, RosterError, group_id, group_names, read_roster
 from safetymonth.sections import ByteSize, GiB, MiB
 from safetymonth.sections import Strict as _Strict
 from safetymonth.uploads.settings import Uploads, Web
@@ -403,14 +403,12 @@ class Config(_Strict):
         :class:`ConfigError` naming its row number)."""
         if not isinstance(data, dict) or not isinstance(data.get("units"), str):
             return data
-        path = Path(data["units"])
-        if not path.is_absolute():
-            path = (Path(data.get("base_dir") or ".") / path).resolve()
+        path = Path(data.get("base_dir") or ".") / data["units"]
         try:
-            units = read_roster(path, _group_names(data.get("groups")))
+            units = read_roster(path.resolve(), group_names(data.get("groups")))
         except RosterError as error:
             raise ConfigError(f"units: {error}") from None
-        return {**data, "units": units, "roster_file": path}
+        return {**data, "units": units, "roster_file": path.resolve()}
 
     @model_validator(mode="after")
     def _groups_known(self) -> Config:
@@ -461,17 +459,6 @@ class Config(_Strict):
         if url and prefix and url != prefix and not url[len(prefix):].startswith("/"):
             return prefix + str(self.resolve(Path(url[len(prefix):])))
         return url
-
-
-def _group_names(groups: object) -> list[GroupName]:
-    """The ids and names of ``groups:`` as written (malformed entries are left to the
-    model's own validation of ``groups``)."""
-    names = []
-    for group in groups if isinstance(groups, list) else []:
-        entry = group.model_dump() if isinstance(group, Group) else group
-        if isinstance(entry, dict) and entry.get("id") and entry.get("name"):
-            names.append(GroupName(str(entry["id"]), str(entry["name"])))
-    return names
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -42,6 +42,17 @@ class GroupName:
     name: str
 
 
+def group_names(groups: object) -> list[GroupName]:
+    """The ids and names of ``groups:`` as written in the config (models or mappings;
+    malformed entries are left to the config's own validation of ``groups``)."""
+    names = []
+    for group in groups if isinstance(groups, list) else []:
+        entry = group.model_dump() if hasattr(group, "model_dump") else group
+        if isinstance(entry, dict) and entry.get("id") and entry.get("name"):
+            names.append(GroupName(str(entry["id"]), str(entry["name"])))
+    return names
+
+
 def read_roster(path: Path, groups: Sequence[GroupName] = ()) -> list[dict[str, object]]:
     """The units of the roster at ``path``, as ``units:`` entries (dicts for :class:`Unit`),
     their 所属 resolved to group ids."""

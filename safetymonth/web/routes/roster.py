@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from safetymonth.config import Config, Unit
-from safetymonth.roster import MAX_ROSTER_BYTES, GroupName, RosterError, parse_roster
+from safetymonth.roster import MAX_ROSTER_BYTES, RosterError, group_names, parse_roster
 from safetymonth.roster_update import changes, replace_roster
 from safetymonth.storage.credit import RegistryUnit
 from safetymonth.storage.files import TMP_DIR
@@ -36,10 +36,6 @@ UPLOAD_LIMIT = MAX_ROSTER_BYTES + 64 * 1024  # the sheet and the form around it
 def _admin(who: Visitor) -> None:
     if who.role != "admin":
         raise Forbidden("只有管理员可以更换单位名单。")
-
-
-def _group_names(settings: Config) -> list[GroupName]:
-    return [GroupName(group.id, group.name) for group in settings.groups]
 
 
 @router.get("/roster")
@@ -72,7 +68,7 @@ async def preview(request: Request, who: Who) -> Response:
         return _refused(request, who, problem)
     try:
         units = [Unit.model_validate(unit) for unit in
-                 await run_in_threadpool(parse_roster, data, name, _group_names(settings))]
+                 await run_in_threadpool(parse_roster, data, name, group_names(settings.groups))]
     except RosterError as error:
         return _refused(request, who, f"名单有误，未作任何更改：\n{error}")
     token = secrets.token_hex(16)
@@ -94,7 +90,7 @@ async def apply(request: Request, who: Who, form: CheckedForm) -> Response:
     assert settings.roster_file is not None  # a pending sheet exists only for a roster file
     try:
         units = [Unit.model_validate(unit) for unit in
-                 parse_roster(data, settings.roster_file.name, _group_names(settings))]
+                 parse_roster(data, settings.roster_file.name, group_names(settings.groups))]
     except RosterError as error:
         return _refused(request, who, f"名单有误，未作任何更改：\n{error}")
     backup = await run_in_threadpool(replace_roster, settings.roster_file, data,
