@@ -32,7 +32,7 @@ async def board(request: Request, who: Who, status: str = "", group: str = "") -
     rows = [row for row in found.rows if keys is None or row.id in keys]
     counts = {key: sum(row.status == key for row in rows) for key in views.STATUS_LABELS}
     uncredited = found.uncredited if who.group is None \
-        else await pool(request).run(_uncredited_of, settings, who)
+        else await pool(request).run(_uncredited_of, request.app.state.cache, settings, who)
     days_left = views.days_left(settings)
     return render(request, "board.html", who, board=found, rows=len(rows), counts=counts,
                   uncredited=uncredited,
@@ -45,11 +45,14 @@ async def board(request: Request, who: Who, status: str = "", group: str = "") -
                   deadline_end=views.deadline_end(settings), days_left=days_left)
 
 
-def _uncredited_of(repository: Repository, settings: Config, who: Visitor) -> int:
-    """Uncredited mail from the visitor's group's addresses."""
+def _uncredited_of(repository: Repository, cache: views.StoreCache, settings: Config,
+                   who: Visitor) -> int:
+    """Uncredited mail from the visitor's group's addresses, counted once per version of
+    the store (the listing reads every message's credit)."""
     seen = scope_of(settings, who)
-    return sum(seen.message(record)
-               for record in Overview(repository).uncredited(limit=UNCREDITED_LISTED))
+    return cache.get(repository, f"uncredited:{who.group}", lambda: sum(
+        seen.message(record)
+        for record in Overview(repository).uncredited(limit=UNCREDITED_LISTED)))
 
 
 def _group_rows(request: Request, found: views.Board, overdue: bool) -> list[GroupRow]:
