@@ -14,7 +14,7 @@ RUNTIME_PACKAGES := ffmpeg mediainfo libmediainfo0v5 poppler-utils fonts-noto-cj
 # Plus, for the tests and `make dist`: zzuf and exiftool (hostile fixtures, fuzzing), the IMAP
 # server and PostgreSQL 15, Chromium (and its driver) for the console's browser tests,
 # Debian's python3-venv and systemd-analyze for the package.
-SYSTEM_PACKAGES := $(RUNTIME_PACKAGES) libimage-exiftool-perl zzuf dovecot-imapd postgresql \
+SYSTEM_PACKAGES := $(RUNTIME_PACKAGES) libreoffice-calc-nogui libimage-exiftool-perl zzuf dovecot-imapd postgresql \
 	chromium chromium-driver python3-venv dpkg-dev systemd
 DIST ?= dist
 

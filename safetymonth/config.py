@@ -26,6 +26,7 @@ from pydantic import (
 
 from safetymonth.deliverables import Deliverable, Reminders
 from safetymonth.groups import Group
+from safetymonth.roster import GroupName, RosterError, group_id, group_names, read_roster
 from safetymonth.sections import ByteSize, GiB, MiB
 from safetymonth.sections import Strict as _Strict
 from safetymonth.uploads.settings import Uploads, Web
@@ -281,6 +282,9 @@ class Unit(_Strict):
     emails: list[str] = Field(min_length=1)
     # The group (a 乡镇 or district bureau) the unit belongs to: a ``groups:`` id.
     group: str | None = None
+    # The roster's 类别 and 负责人: what a responsibility letter names.
+    category: str | None = None
+    leader: str | None = None
 
     @field_validator("emails")
     @classmethod
@@ -391,6 +395,36 @@ class Config(_Strict):
     uploads: Uploads = Uploads()
     # Where relative paths point: the config file's folder. Not a key of the file.
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
+    # The roster file ``units:`` named (None: the units are a YAML list). Not a key of the file.
+    roster_file: Annotated[Path | None, Field(exclude=True)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units_from_roster(cls, data: object) -> object:
+        """``units: 单位名单.xlsx``: the units are the roster's rows (a wrong row is a
+        :class:`ConfigError` naming its row number)."""
+        if not isinstance(data, dict) or not isinstance(data.get("units"), str):
+            return data
+        path = Path(data.get("base_dir") or ".") / data["units"]
+        try:
+            units = read_roster(path.resolve(), group_names(data.get("groups")))
+        except RosterError as error:
+            raise ConfigError(f"units: {error}") from None
+        return {**data, "units": units, "roster_file": path.resolve()}
+
+    @model_validator(mode="after")
+    def _groups_known(self) -> Config:
+        """Each unit's group is a ``groups:`` id; a group's name is taken for its id."""
+        names = [GroupName(group.id, group.name) for group in self.groups]
+        try:
+            units = [unit if unit.group is None
+                     else unit.model_copy(update={"group": group_id(unit.group, names)})
+                     for unit in self.units]
+        except RosterError as error:
+            raise ValueError(f"units: {error}") from None
+        if units != self.units:
+            object.__setattr__(self, "units", units)  # frozen model: resolved once, here
+        return self
 
     @model_validator(mode="after")
     def _units_distinct(self) -> Config:
@@ -446,8 +480,9 @@ def load_config(path: Path | None = None) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    if "base_dir" in raw:
-        raise ConfigError(f"{path}: base_dir: not a configuration key")
+    for hidden in ("base_dir", "roster_file"):
+        if hidden in raw:
+            raise ConfigError(f"{path}: {hidden}: not a configuration key")
     try:
         return Config(**raw, base_dir=path.resolve().parent)
     except ValidationError as error:

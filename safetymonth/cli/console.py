@@ -54,14 +54,17 @@ def _user_errors(ctx: click.Context) -> Iterator[None]:
 @config_option
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "viewer"]))
+@click.option("--group", "group", default=None, metavar="ID",
+              help="Only this group's units (a groups: id or name); coordinator or viewer.")
 @click.pass_context
-def user_add(ctx: click.Context, name: str, role: str) -> None:
+def user_add(ctx: click.Context, name: str, role: str, group: str | None) -> None:
     """Add a user; the password is the first line of stdin (a second line may repeat it)."""
     from safetymonth.web import users
 
     with _user_errors(ctx):
-        users.add_user(config_of(ctx), name, role, users.password_from_lines(sys.stdin.read()))
-    click.echo(f"user {name} added ({role})")
+        users.add_user(config_of(ctx), name, role, users.password_from_lines(sys.stdin.read()),
+                       group)
+    click.echo(f"user {name} added ({role}{f', group {group}' if group else ''})")
 
 
 @user.command("list")
@@ -69,18 +72,20 @@ def user_add(ctx: click.Context, name: str, role: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
-    """List the users and their roles."""
+    """List the users, their roles and groups."""
     from safetymonth.report import local_time
     from safetymonth.web import users
 
     found = users.list_users(config_of(ctx))
     if as_json:
-        click.echo(json.dumps([{"name": item.name, "role": item.role,
+        click.echo(json.dumps([{"name": item.name, "role": item.role, "group": item.group,
                                 "created_at": item.created_at} for item in found],
                               ensure_ascii=False, indent=2))
     zone = config_of(ctx).campaign.timezone
     for item in [] if as_json else found:
-        click.echo(f"{item.name}\t{item.role}\t{local_time(item.created_at, zone)}")
+        # The group last: scripts read the third column as the creation time.
+        click.echo(f"{item.name}\t{item.role}\t{local_time(item.created_at, zone)}\t"
+                   f"{item.group or '-'}")
 
 
 @user.command("remove")

@@ -36,6 +36,7 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     """
     from safetymonth import docgen
     from safetymonth.report import intake_rows
+    from safetymonth.roster import letter_units
 
     if with_statistics is not None and kind != "summary":
         raise click.UsageError("--with-statistics/--without-statistics: only for a summary")
@@ -44,7 +45,7 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     try:
         options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
                                  config.docgen.imprint_on_even_page)
-        data = docgen.load(data_path, kind)
+        data = docgen.load(data_path, kind, letter_units(config.units))
         if with_statistics is not None:
             data = data.model_copy(update={"intake": with_statistics})
         rows = intake_rows(config) if getattr(data, "intake", False) else []

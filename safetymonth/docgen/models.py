@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -284,8 +285,9 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
-def load(path: Path, kind: str) -> Data:
-    """Read and check a YAML data file of the given kind."""
+def load(path: Path, kind: str, roster: Sequence[Mapping[str, str]] = ()) -> Data:
+    """Read and check a YAML data file of the given kind (a letter's units default to
+    ``roster``, see :func:`parse`)."""
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
     except OSError as error:
@@ -294,7 +296,7 @@ def load(path: Path, kind: str) -> Data:
         raise DataError(describe_yaml_error(error, path)) from error
     except (yaml.YAMLError, UnicodeDecodeError, ValueError) as error:
         raise DataError(f"{path}: not a valid YAML file: {error}") from error
-    return parse(raw, kind, str(path))
+    return parse(raw, kind, str(path), roster)
 
 
 # PyYAML's problems, said for a clerk (the key: value layout is what goes wrong).
@@ -326,10 +328,15 @@ def describe_yaml_error(error: yaml.MarkedYAMLError, path: Path) -> str:
             + (f": 「{quoted}」" if quoted else ""))
 
 
-def parse(raw: object, kind: str, source: str = "data") -> Data:
-    """Check already-parsed data (a mapping) as a ``kind`` document."""
+def parse(raw: object, kind: str, source: str = "data",
+          roster: Sequence[Mapping[str, str]] = ()) -> Data:
+    """Check already-parsed data (a mapping) as a ``kind`` document. ``roster``: the units
+    of the campaign (``{name, category, head}``), which a letter's data without ``units``
+    takes, and which give a listed unit its 类别 and 负责人 when the data leaves them out."""
     if not isinstance(raw, dict):
         raise DataError(f"{source}: expected a mapping of keys (issuer: …, title: …)")
+    if kind == "letter" and roster:
+        raw = with_roster(raw, roster)
     declared = raw.get("kind", kind)
     if declared != kind:
         raise DataError(f"{source}: kind: the file is a {declared!r}, not a {kind!r}")
@@ -337,3 +344,22 @@ def parse(raw: object, kind: str, source: str = "data") -> Data:
         return MODELS[kind].model_validate(raw)
     except ValidationError as error:
         raise DataError(describe_validation_error(error, source)) from error
+
+
+def with_roster(raw: dict[str, Any], roster: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """A letter's data with its units from the roster: all of them when it lists none, and
+    each listed unit's missing 类别 (``category``) and 负责人 (``head``) from the roster's
+    unit of the same name. The clerk keeps these in one sheet, not again in the data."""
+    units = raw.get("units")
+    if not units:
+        return {**raw, "units": [dict(unit) for unit in roster]}
+    if not isinstance(units, list):
+        return raw  # the model says what is wrong
+    by_name = {unit["name"]: unit for unit in roster}
+    filled = []
+    for unit in units:
+        known = by_name.get(unit.get("name")) if isinstance(unit, dict) else None
+        filled.append({**{key: value for key, value in known.items() if key != "name"},
+                       **{key: value for key, value in unit.items() if value is not None}}
+                      if known else unit)
+    return {**raw, "units": filled}

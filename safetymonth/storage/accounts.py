@@ -28,6 +28,7 @@ class UserRecord:
     role: str
     password_hash: str
     created_at: str
+    group: str | None = None  # a groups: id: the user sees only that group's units
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class SessionRecord:
     role: str
     csrf: str
     expires_at: str
+    group: str | None = None
 
 
 class Accounts:
@@ -46,10 +48,13 @@ class Accounts:
 
     # --- users ------------------------------------------------------------------------
 
-    def add_user(self, name: str, role: str, password_hash: str) -> bool:
-        """A new user; False when one of that name exists (it is left unchanged)."""
+    def add_user(self, name: str, role: str, password_hash: str,
+                 group: str | None = None) -> bool:
+        """A new user (of one group, or of all); False when one of that name exists (it is
+        left unchanged)."""
         return self.db.insert_ignoring(users, ["name"], {
-            "name": name, "role": role, "password_hash": password_hash, "created_at": now()})
+            "name": name, "role": role, "password_hash": password_hash, "created_at": now(),
+            "group": group})
 
     def user(self, name: str) -> UserRecord | None:
         row = self.db.one(select(users).where(users.c.name == name))
@@ -86,7 +91,8 @@ class Accounts:
     def session(self, token_hash: str) -> SessionRecord | None:
         """The session of this token hash, unless it expired or its user was removed."""
         row = self.db.one(
-            select(sessions.c.user, users.c.role, sessions.c.csrf, sessions.c.expires_at)
+            select(sessions.c.user, users.c.role, sessions.c.csrf, sessions.c.expires_at,
+                   users.c.group)
             .join(users, users.c.name == sessions.c.user)
             .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now()))
         return SessionRecord(**row._mapping) if row else None

@@ -41,9 +41,10 @@ class Listings:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def message_views(self, unit: str | None = None) -> list[MessageView]:
-        """Every message (or ``unit``'s), oldest first, with its credit now; files added by
-        hand whose add was undone are left out."""
+    def message_views(self, unit: str | None = None,
+                      message: int | None = None) -> list[MessageView]:
+        """Every message (or ``unit``'s, or the one ``message``), oldest first, with its
+        credit now; files added by hand whose add was undone are left out."""
         credit = credit_query(unit)
         # Counted per listed message through the checks' index (checks.message is the
         # attachment's message): a grouped count of every file in the store would cost a
@@ -58,6 +59,8 @@ class Listings:
             .where(messages.c.id.not_in(undone_add)).order_by(messages.c.id)
         if unit is not None:
             statement = statement.where(credit.c.unit == unit)
+        if message is not None:
+            statement = statement.where(messages.c.id == message)
         return [message_view(row) for row in self.session.all(statement)]
 
     def file_views(self, unit: str | None = None, failed: bool = False,

@@ -224,6 +224,8 @@ users = Table(
     Column("role", Text, nullable=False),  # admin | coordinator | viewer
     Column("password_hash", Text, nullable=False),  # argon2id, never the password
     Column("created_at", Text, nullable=False),
+    # A user of one group (a 乡镇 or district bureau) sees only its units; NULL: every unit.
+    Column("group", Text),
 )
 
 # A session is kept server-side, so logging out or removing a user ends it at once and every

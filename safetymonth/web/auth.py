@@ -49,6 +49,7 @@ class Visitor:
     role: str
     csrf: str
     token_hash: str
+    group: str | None = None  # a groups: id: this visitor sees only that group's units
 
     @property
     def can_decide(self) -> bool:
@@ -72,7 +73,7 @@ def visitor(repository: Repository, token: str | None) -> Visitor | None:
         return None
     digest = token_hash(token)
     found: SessionRecord | None = Accounts(repository).session(digest)
-    return Visitor(found.user, found.role, found.csrf, digest) if found else None
+    return Visitor(found.user, found.role, found.csrf, digest, found.group) if found else None
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

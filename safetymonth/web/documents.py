@@ -23,6 +23,7 @@ from safetymonth import docgen
 from safetymonth.config import Config
 from safetymonth.docgen.batch import letter_filenames
 from safetymonth.filenames import safe_stem
+from safetymonth.roster import letter_units
 
 KINDS = {"notice": ("通知", "notice-dehua-2024.yaml"),
          "letter": ("安全管理责任书", "letters-2024.yaml"),
@@ -73,7 +74,8 @@ def publish(config: Config, kind: str, data: dict[str, Any],
     the data file (0600, atomically): data that is refused, or that cannot be generated,
     leaves the saved file as it was."""
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
-    checked = docgen.models.parse(yaml.safe_load(text), kind, KINDS[kind][0])
+    checked = docgen.models.parse(yaml.safe_load(text), kind, KINDS[kind][0],
+                                  letter_units(config.units))
     templates = config.docgen.templates_dir
     rows = intake_rows if getattr(checked, "intake", False) else []
     made = docgen.generate(checked, output(config, kind),
@@ -167,7 +169,7 @@ def docx_files(config: Config, kind: str) -> list[Path]:
         return [out] if out.is_file() else []
     if not data_path(config, kind).is_file():
         return []
-    data = docgen.load(data_path(config, kind), kind)
+    data = docgen.load(data_path(config, kind), kind, letter_units(config.units))
     assert isinstance(data, docgen.Letter)
     return [path for path in (out / name for name in letter_filenames(data.units))
             if path.is_file()]

@@ -17,7 +17,7 @@ MAX_FORM_BYTES = 64 * 1024
 # The documents form carries whole notices and the letters' unit list (rows); its fields
 # have bounds of their own (docgen.models).
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
-UPLOAD_PATH = re.compile(r"^/units/[^/]+/add$")
+UPLOAD_PATH = re.compile(r"^/units/[^/]+/add$|^/roster/preview$")  # each streams, bounded
 # A tus PATCH streams its body to disk, bounded by its upload's Upload-Length
 # (safetymonth.web.routes.tus).
 TUS_PATCH = re.compile(r"^/u/[^/]+/tus/[^/]+$")

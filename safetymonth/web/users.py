@@ -64,16 +64,33 @@ def _common_passwords() -> frozenset[str]:
                      if line.strip() and not line.startswith("#"))
 
 
-def add_user(config: Config, name: str, role: str, password: str) -> None:
+def add_user(config: Config, name: str, role: str, password: str,
+             group: str | None = None) -> None:
     check_strength(password)
     if role not in ROLES:
         raise UserError(f"role {role!r}: choose one of {', '.join(ROLES)}")
     if not name.strip() or len(name) > 100:
         raise UserError("a user name is 1 to 100 characters")
+    group = _group_of(config, role, group)
     with open_repository(config) as repository:
-        if not Accounts(repository).add_user(name, role, _hasher.hash(password)):
+        if not Accounts(repository).add_user(name, role, _hasher.hash(password), group):
             raise UserError(f"user {name!r} exists already (use `user passwd` to change "
                             f"the password)")
+
+
+def _group_of(config: Config, role: str, group: str | None) -> str | None:
+    """The ``groups:`` id a user is limited to (given by id or name); an admin manages the
+    whole campaign (the roster, every unit), so an admin of one group is refused."""
+    if group is None:
+        return None
+    if role == "admin":
+        raise UserError("管理员（admin）管理全部单位，不能限定分组；"
+                        "分组用户请用 coordinator 或 viewer。")
+    for known in config.groups:
+        if group in (known.id, known.name):
+            return known.id
+    names = "、".join(f"{known.id}（{known.name}）" for known in config.groups) or "无"
+    raise UserError(f"没有分组“{group}”；配置中的分组（groups:）：{names}")
 
 
 def list_users(config: Config) -> list[UserRecord]:

@@ -16,6 +16,7 @@ from safetymonth.web.routes import (
     files,
     links,
     reminders,
+    roster,
     site,
     tus,
     unit_page,
@@ -25,4 +26,4 @@ from safetymonth.web.routes import (
 ROUTERS: list[APIRouter] = [site.router, auth.router, board.router, links.router,
                             units.router, files.router,
                             decisions.router, reminders.router, exports.router,
-                            documents.router, unit_page.router, tus.router]
+                            documents.router, roster.router, unit_page.router, tus.router]

@@ -9,7 +9,9 @@ from starlette.datastructures import FormData
 
 from safetymonth.config import Unit
 from safetymonth.web import notices, views
+from safetymonth.web.auth import Visitor
 from safetymonth.web.deps import config
+from safetymonth.web.scope import Scope, scope_of
 
 MAX_REASON = 1000
 
@@ -25,12 +27,24 @@ def number(ident: str) -> int:
     return int(ident)
 
 
-def unit_of(request: Request, ident: str) -> Unit:
-    """The unit named by ``ident`` (its id or its name), or 404."""
+def unit_of(request: Request, ident: str, who: Visitor | None = None) -> Unit:
+    """The unit named by ``ident`` (its id or its name), or 404 (also when it is outside
+    ``who``'s group)."""
     found = views.find_unit(config(request), ident)
-    if found is None:
+    if found is None or not scope(request, who).unit(found.key):
         raise NotFound()
     return found
+
+
+def scope(request: Request, who: Visitor | None) -> Scope:
+    """What ``who`` may see: their group's units, or everything."""
+    return scope_of(config(request), who)
+
+
+def within(allowed: bool) -> None:
+    """404 for what is outside the visitor's group: to them it is not there."""
+    if not allowed:
+        raise NotFound()
 
 
 def safe_next(target: str | None) -> str:

@@ -25,8 +25,11 @@ from safetymonth.web.routes.common import (
     number,
     reason_of,
     redirect_telling,
+    scope,
     unit_of,
+    within,
 )
+from safetymonth.web.scope import Scope
 
 router = APIRouter(include_in_schema=False)
 Decision = Callable[[Repository], DecisionRecord]
@@ -42,6 +45,13 @@ async def _made(request: Request, who: Visitor, back: str, decision: Decision) -
     return redirect_telling(request, back, notices.decided(record, config(request)))
 
 
+def _message_within(repository: Repository, seen: Scope, message: int) -> None:
+    """404 for a message outside the visitor's group (an unknown id is the decision's
+    own 400)."""
+    found = repository.message_views(message=message)
+    within(not found or seen.message(found[0]))
+
+
 @router.post("/files/{ident}/{action}")
 async def judge_file(request: Request, ident: str, action: str, who: Decider,
                      form: CheckedForm) -> Response:
@@ -49,8 +59,11 @@ async def judge_file(request: Request, ident: str, action: str, who: Decider,
     if action not in ("accept", "reject"):
         raise NotFound()
     settings, file, reason = config(request), str(number(ident)), reason_of(form)
+    seen = scope(request, who)
 
     def judge(repository: Repository) -> DecisionRecord:
+        found = repository.file_views(file=int(file))
+        within(not found or seen.file(found[0]))  # an unknown id is the decision's 400
         if action == "accept":
             return decisions.accept(settings, repository, file=file, reason=reason,
                                     by=who.user)
@@ -63,10 +76,12 @@ async def judge_file(request: Request, ident: str, action: str, who: Decider,
 async def credit(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
     if not form.get("unit"):
         return render(request, "error.html", who, 400, message="请选择要计入的单位。")
-    settings, unit = config(request), unit_of(request, str(form.get("unit", "")))
+    settings, unit = config(request), unit_of(request, str(form.get("unit", "")), who)
     message, reason = str(number(ident)), reason_of(form)
+    seen = scope(request, who)
 
     def credit_it(repository: Repository) -> DecisionRecord:
+        _message_within(repository, seen, int(message))
         return decisions.credit(settings, repository, message=message, unit=unit.key,
                                 reason=reason, by=who.user)
 
@@ -77,8 +92,10 @@ async def credit(request: Request, ident: str, who: Decider, form: CheckedForm) 
 async def dismiss(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
     """Put aside mail that is no submission (a question): 已处理, undoable."""
     settings, message, reason = config(request), str(number(ident)), reason_of(form)
+    seen = scope(request, who)
 
     def dismiss_it(repository: Repository) -> DecisionRecord:
+        _message_within(repository, seen, int(message))
         return decisions.dismiss(settings, repository, message=message, reason=reason,
                                  by=who.user)
 
@@ -87,9 +104,11 @@ async def dismiss(request: Request, ident: str, who: Decider, form: CheckedForm)
 
 @router.post("/decisions/{ident}/undo")
 async def undo(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
-    decision = number(ident)
+    decision, seen = number(ident), scope(request, who)
 
     def undo_it(repository: Repository) -> DecisionRecord:
+        record = repository.decision(decision)
+        within(record is None or seen.decision(record))
         return decisions.undo(repository, decision=decision, by=who.user)
 
     return await _made(request, who, back_to(form, "/history"), undo_it)
@@ -100,7 +119,7 @@ async def add_files(request: Request, ident: str, who: Decider) -> Response:
     """Files received outside mail: streamed to disk, then stored, checked and credited.
     The CSRF token is a field of the multipart form, so it is checked once that is read;
     a body that is no such form has no token (403)."""
-    target, settings = unit_of(request, ident), config(request)
+    target, settings = unit_of(request, ident, who), config(request)
     try:
         async with uploads.receive(request, settings.storage_dir,
                                    settings.policy.max_file_size) as upload:

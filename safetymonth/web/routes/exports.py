@@ -14,17 +14,20 @@ from safetymonth.report import clerk_xlsx, write_clerk_csv
 from safetymonth.storage.files import TMP_DIR
 from safetymonth.web import downloads, views
 from safetymonth.web.deps import Who, config, pool
+from safetymonth.web.routes.common import scope
+from safetymonth.web.scope import scoped_report
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/report.csv")
-async def report_csv(request: Request, _who: Who) -> Response:
+async def report_csv(request: Request, who: Who) -> Response:
     """The unit table as ``report --csv`` writes it (written under storage.dir/tmp, read
-    back, removed)."""
+    back, removed); a group's user gets its units only."""
     settings = config(request)
-    result = await pool(request).run(request.app.state.cache.report, settings)
+    result = scoped_report(await pool(request).run(request.app.state.cache.report, settings),
+                           scope(request, who))
 
     def written() -> bytes:
         path = settings.storage_dir / TMP_DIR / f"report-{uuid.uuid4().hex}.csv"
@@ -39,10 +42,12 @@ async def report_csv(request: Request, _who: Who) -> Response:
 
 
 @router.get("/report.xlsx")
-async def report_xlsx(request: Request, _who: Who) -> Response:
-    """The unit table as ``report --xlsx`` writes it, for Excel and WPS."""
+async def report_xlsx(request: Request, who: Who) -> Response:
+    """The unit table as ``report --xlsx`` writes it, for Excel and WPS (a group's user:
+    its units only)."""
     settings = config(request)
-    result = await pool(request).run(request.app.state.cache.report, settings)
+    result = scoped_report(await pool(request).run(request.app.state.cache.report, settings),
+                           scope(request, who))
 
     def written() -> bytes:
         out = io.BytesIO()

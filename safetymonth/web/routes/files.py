@@ -12,7 +12,7 @@ from safetymonth.storage.credit import FileView
 from safetymonth.storage.repository import Repository
 from safetymonth.web import downloads, thumbnails
 from safetymonth.web.deps import Who, config, pool
-from safetymonth.web.routes.common import NotFound, number
+from safetymonth.web.routes.common import NotFound, number, scope
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,19 +24,20 @@ def _locate(repository: Repository, file: int) -> tuple[FileView, Path] | None:
 
 
 @router.get("/files/{ident}")
-async def download(request: Request, ident: str, _who: Who) -> Response:
+async def download(request: Request, ident: str, who: Who) -> Response:
     found = await pool(request).run(_locate, number(ident))
-    if found is None:
+    if found is None or not scope(request, who).file(found[0]):
         raise NotFound()
     view, path = found
     return downloads.response(view, path, config(request).policy.max_file_size)
 
 
 @router.get("/files/{ident}/thumb")
-async def thumb(request: Request, ident: str, _who: Who) -> Response:
+async def thumb(request: Request, ident: str, who: Who) -> Response:
     """A photo's or video's thumbnail (JPEG), made on first view in a limited process."""
     found = await pool(request).run(_locate, number(ident))
-    if found is None or not thumbnails.wanted(found[0]):
+    if found is None or not scope(request, who).file(found[0]) \
+            or not thumbnails.wanted(found[0]):
         raise NotFound()
     path = await run_in_threadpool(thumbnails.thumbnail, config(request), *found)
     if path is None:

@@ -12,6 +12,7 @@ from safetymonth.config import Config
 from safetymonth.mailbox.reminders import Planned, plan_reminders, queue_reminders
 from safetymonth.storage.repository import Repository
 from safetymonth.web.deps import CheckedForm, Decider, Who, config, pool, render
+from safetymonth.web.routes.common import scope
 from safetymonth.zone import now_in
 
 router = APIRouter(include_in_schema=False)
@@ -27,12 +28,13 @@ def _queued(repository: Repository, settings: Config) -> list[Planned]:
 
 @router.get("/remind")
 async def remind_preview(request: Request, who: Who) -> Response:
-    plans = await pool(request).run(_planned, config(request))
+    plans = await pool(request).run(_planned, scope(request, who).config(config(request)))
     return render(request, "remind.html", who, plans=plans, queued=False)
 
 
 @router.post("/remind")
 async def remind(request: Request, who: Decider, _form: CheckedForm) -> Response:
-    """Queue the due reminders; the page says they are queued, not sent."""
-    plans = await pool(request).run(_queued, config(request))
+    """Queue the due reminders (a group's user: to its units only); the page says they are
+    queued, not sent."""
+    plans = await pool(request).run(_queued, scope(request, who).config(config(request)))
     return render(request, "remind.html", who, plans=plans, queued=True)
