@@ -23,8 +23,8 @@ COMMON_PASSWORDS = "common-passwords.txt"  # package data: the commonest passwor
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs what a wrong password
 # does and the timing does not tell which names exist. Fixed, made once with the hasher's
-# parameters: hashing it at import cost every command (a cron poll, each CLI call, the
-# console's start) a third of a second of CPU for a login that none of them checks.
+# parameters: hashing it at import cost the console's start, every `user` command and every
+# process importing the console (each test run) a third of a second of CPU.
 _FIXED_DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$1j32nkxOEmd4nqcJ6EIssw"
                      "$Jg1z1u28GTilOJXOS55NVZpHwPBF0wqmnjaqk25S1Fo")
 

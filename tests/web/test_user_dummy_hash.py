@@ -1,7 +1,7 @@
 """A login with an unknown name is verified against a dummy argon2 hash, so that it costs
-what a wrong password does. That hash is fixed, not made when the program starts: every
-command (a cron ``poll --once``, each CLI call, the console's start) used to pay one argon2
-hash for it."""
+what a wrong password does. That hash is fixed, not made when the module is imported: the
+console's start, every ``user`` command and every process importing the console used to pay
+one argon2 hash (a third of a second of CPU) for it."""
 
 from __future__ import annotations
 
