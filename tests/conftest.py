@@ -3,6 +3,7 @@ those out). Media files are real, made once per session (tests/support/media_cor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,11 @@ import pytest
 from safetymonth.config import Policy
 from tests.support import mailservers, media_corpus
 from tests.support.browser import browser  # noqa: F401 (Debian's Chromium, Playwright)
-from tests.support.console import console, filled_store  # noqa: F401 (a running console)
+from tests.support.console import (  # noqa: F401 (a running console)
+    console,
+    filled_store,
+    shared_console,
+)
 from tests.support.mailservers import (  # noqa: F401 (mail fixtures)
     dovecot_server,
     imap_user,
@@ -22,7 +27,9 @@ from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 (
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every file of the validator corpus, by name."""
+    """Every file of the validator corpus, by name (one copy for all xdist workers)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return media_corpus.build_shared(tmp_path_factory.getbasetemp().parent)
     return media_corpus.build(tmp_path_factory.mktemp("media"))
 
 

@@ -22,8 +22,11 @@ COMMON_PASSWORDS = "common-passwords.txt"  # package data: the commonest passwor
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs what a wrong password
-# does and the timing does not tell which names exist.
-_DUMMY_HASH = _hasher.hash("not a password")
+# does and the timing does not tell which names exist. Fixed, made once with the hasher's
+# parameters: hashing it at import cost the console's start, every `user` command and every
+# process importing the console (each test run) a third of a second of CPU.
+_FIXED_DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$1j32nkxOEmd4nqcJ6EIssw"
+                     "$Jg1z1u28GTilOJXOS55NVZpHwPBF0wqmnjaqk25S1Fo")
 
 
 class UserError(Exception):
@@ -55,6 +58,16 @@ def check_strength(password: str) -> None:
                         f"（现在是 {len(password)} 个）。")
     if password.lower() in _common_passwords():
         raise UserError("这个密码太常见，很容易被猜中（它在常见密码表中），请换一个。")
+
+
+@cache
+def _dummy_hash() -> str:
+    """The hash an unknown name is verified against: the fixed one while its parameters are
+    the hasher's (argon2-cffi's defaults), else one made now, so that it always costs what
+    verifying a user's password does."""
+    if _hasher.check_needs_rehash(_FIXED_DUMMY_HASH):
+        return _hasher.hash("not a password")
+    return _FIXED_DUMMY_HASH
 
 
 @cache
@@ -115,7 +128,7 @@ def password_hash_of(repository: Repository, name: str) -> tuple[UserRecord | No
     """The user of this name and the hash a login is verified against (a dummy one for an
     unknown name, so that a wrong name costs what a wrong password does)."""
     user = Accounts(repository).user(name)
-    return user, user.password_hash if user else _DUMMY_HASH
+    return user, user.password_hash if user else _dummy_hash()
 
 
 def password_matches(password_hash: str, password: str) -> bool:

@@ -92,7 +92,7 @@ def stop(process: subprocess.Popen[bytes], grace: float) -> None:
         process.wait()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -130,3 +130,14 @@ def console(tmp_path: Path, filled_store: Path) -> Iterator[Console]:
     """A running console on a copy of the filled store, its own for each test."""
     shutil.copytree(filled_store, tmp_path / "console")
     yield from serve(tmp_path / "console" / "config.yaml")
+
+
+@pytest.fixture(scope="module")
+def shared_console(tmp_path_factory: pytest.TempPathFactory,
+                   filled_store: Path) -> Iterator[Console]:
+    """One running console for the tests of a module that change nothing another test reads
+    (no decision, no failed login: the throttle counts those; no user removed), started once
+    instead of once per test (each start is a process importing the whole console)."""
+    folder = tmp_path_factory.mktemp("shared-console")
+    shutil.copytree(filled_store, folder / "console")
+    yield from serve(folder / "console" / "config.yaml")

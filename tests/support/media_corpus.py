@@ -6,6 +6,7 @@ videos; gradients for photos) so the whole corpus takes seconds.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import shutil
 import struct
@@ -93,7 +94,9 @@ def heic(path: Path) -> Path:
     import pillow_heif
 
     pillow_heif.register_heif_opener()
-    Image.linear_gradient("L").resize((4032, 3024)).convert("RGB").save(path, "HEIF")
+    # x265's fastest preset: the same 12 MP HEIC in a fifth of the encoding time (6 s of CPU).
+    Image.linear_gradient("L").resize((4032, 3024)).convert("RGB").save(
+        path, "HEIF", enc_params={"preset": "ultrafast"})
     return path
 
 
@@ -192,6 +195,19 @@ CORPUS: dict[str, Maker] = {
     # a JPEG that a sender renamed
     "renamed-jpeg.png": photo(1920, 1080),
 }
+
+
+def build_shared(root: Path) -> dict[str, Path]:
+    """The corpus in ``root/media``, built by the first of the run's processes that asks (the
+    xdist workers share ``root``) while the others wait on a lock, then read by all: the files
+    are never changed, and building them is 15 s of CPU."""
+    folder = root / "media"
+    with (root / "media.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            build(folder)
+            (folder / ".built").touch()
+    return {name: folder / name for name in CORPUS}
 
 
 def build(folder: Path) -> dict[str, Path]:

@@ -20,15 +20,18 @@ POSTS = ["/logout", "/remind", "/files/1/accept", "/files/1/reject", "/messages/
 DECISIONS = ["/files/1/accept", "/files/1/reject", "/messages/4/credit", "/messages/4/dismiss",
              "/units/德化县殡仪馆/add"]
 
+# The tests that change nothing another reads share one console (``shared_console``); those
+# that fail logins (the throttle counts them) or remove a user start their own.
 
-def test_healthz_needs_no_session(console: Console) -> None:
-    response = console.client().get("/healthz")
+
+def test_healthz_needs_no_session(shared_console: Console) -> None:
+    response = shared_console.client().get("/healthz")
     assert (response.status_code, response.text) == (200, "ok")
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_refuses_without_a_session(console: Console, path: str) -> None:
-    response = console.client().get(path)
+def test_every_page_refuses_without_a_session(shared_console: Console, path: str) -> None:
+    response = shared_console.client().get(path)
     if path.startswith("/api/"):
         assert response.status_code == 401
     else:
@@ -38,8 +41,8 @@ def test_every_page_refuses_without_a_session(console: Console, path: str) -> No
 
 
 @pytest.mark.parametrize("path", POSTS)
-def test_every_post_refuses_without_csrf(console: Console, path: str) -> None:
-    client = console.logged_in("admin")
+def test_every_post_refuses_without_csrf(shared_console: Console, path: str) -> None:
+    client = shared_console.logged_in("admin")
     assert client.post(path, data={}).status_code == 403
     assert client.post(path, data={"csrf": "forged"}).status_code == 403
     # Nothing was done: the session still works (logout would have ended it), no decision.
@@ -47,8 +50,8 @@ def test_every_post_refuses_without_csrf(console: Console, path: str) -> None:
     assert client.get("/api/history").json() == []
 
 
-def test_login_needs_its_csrf_token(console: Console) -> None:
-    client = console.client()
+def test_login_needs_its_csrf_token(shared_console: Console) -> None:
+    client = shared_console.client()
     client.get("/login")
     response = client.post("/login", data={"name": "clerk", "password": PASSWORDS["clerk"],
                                            "csrf": "guessed"})
@@ -56,8 +59,8 @@ def test_login_needs_its_csrf_token(console: Console) -> None:
     assert "safetymonth_session" not in response.cookies
 
 
-def test_session_cookie_flags_over_plain_http(console: Console) -> None:
-    client = console.client()
+def test_session_cookie_flags_over_plain_http(shared_console: Console) -> None:
+    client = shared_console.client()
     response = log_in(client, "clerk", PASSWORDS["clerk"])
     cookie = next(value for name, value in response.headers.multi_items()
                   if name == "set-cookie" and value.startswith("safetymonth_session="))
@@ -66,21 +69,21 @@ def test_session_cookie_flags_over_plain_http(console: Console) -> None:
     assert "secure" not in flags  # plain http on 127.0.0.1 must still work
 
 
-def test_session_cookie_secure_behind_tls_proxy(console: Console) -> None:
+def test_session_cookie_secure_behind_tls_proxy(shared_console: Console) -> None:
     # nginx terminating TLS on this host says so with X-Forwarded-Proto.
-    client = console.client()
+    client = shared_console.client()
     client.headers["X-Forwarded-Proto"] = "https"
     response = log_in(client, "clerk", PASSWORDS["clerk"])
     cookie = response.headers.get("set-cookie", "")
     assert "secure" in {part.strip().lower() for part in cookie.split(";")}
 
 
-def test_logout_ends_the_session(console: Console) -> None:
-    client = console.logged_in()
+def test_logout_ends_the_session(shared_console: Console) -> None:
+    client = shared_console.logged_in()
     token = client.cookies["safetymonth_session"]
     assert client.post("/logout", data={"csrf": csrf_of(client.get("/").text)}) \
         .status_code == 303
-    stolen = console.client()
+    stolen = shared_console.client()
     stolen.cookies.set("safetymonth_session", token)
     assert stolen.get("/").status_code == 303
 
@@ -91,8 +94,8 @@ def test_removed_user_loses_their_session(console: Console) -> None:
     assert client.get("/api/report").status_code == 401
 
 
-def test_viewer_cannot_decide(console: Console) -> None:
-    viewer = console.logged_in("viewer")
+def test_viewer_cannot_decide(shared_console: Console) -> None:
+    viewer = shared_console.logged_in("viewer")
     page = viewer.get("/remind").text
     assert "确认发送催报" not in page
     assert "认定合格" not in viewer.get("/units/德化县社会福利中心").text
@@ -102,19 +105,19 @@ def test_viewer_cannot_decide(console: Console) -> None:
         response = viewer.post(path, data={"csrf": token, "reason": "x", "unit": "德化县殡仪馆"})
         assert response.status_code == 403, path
     assert viewer.get("/api/history").json() == []
-    assert not list((console.folder / "outbox" / "new").glob("reminder*"))
+    assert not list((shared_console.folder / "outbox" / "new").glob("reminder*"))
 
 
-def test_hostile_attachment_name_is_escaped(console: Console) -> None:
-    client = console.logged_in()
+def test_hostile_attachment_name_is_escaped(shared_console: Console) -> None:
+    client = shared_console.logged_in()
     page = client.get("/units/德化县殡仪馆").text
     assert HOSTILE_NAME not in page and "<img src=x" not in page
     assert html.escape(HOSTILE_NAME, quote=False).split('"')[0] + "&#34;alert(1)&#34;&gt;.jpg" \
         in page
 
 
-def test_hostile_name_download_header(console: Console) -> None:
-    client = console.logged_in()
+def test_hostile_name_download_header(shared_console: Console) -> None:
+    client = shared_console.logged_in()
     files = client.get("/api/files").json()
     hostile = next(item for item in files if item["name"] == HOSTILE_NAME)
     response = client.get(f"/files/{hostile['id']}")
@@ -124,8 +127,8 @@ def test_hostile_name_download_header(console: Console) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_photo_served_with_disposition_and_nosniff(console: Console) -> None:
-    client = console.logged_in()
+def test_photo_served_with_disposition_and_nosniff(shared_console: Console) -> None:
+    client = shared_console.logged_in()
     photo = next(item for item in client.get("/api/files").json()
                  if item["kind"] == "photo" and item["ok"])
     response = client.get(f"/files/{photo['id']}")
@@ -146,8 +149,8 @@ def test_photo_served_with_disposition_and_nosniff(console: Console) -> None:
     "/units/..%2F..%2Fetc%2Fpasswd", "/units/%2e%2e", "/units/nobody",
     "/static/..%2F..%2Fstorage%2Frepository.py", "/api/messages?unit=..%2F..",
 ])
-def test_traversal_looking_ids_are_404(console: Console, path: str) -> None:
-    response = console.logged_in().get(path)
+def test_traversal_looking_ids_are_404(shared_console: Console, path: str) -> None:
+    response = shared_console.logged_in().get(path)
     assert response.status_code == 404
     assert "root:" not in response.text and "import" not in response.text
 
@@ -181,15 +184,15 @@ def test_login_throttle_is_shared_through_the_store(console: Console) -> None:
         assert log_in(other.client(), "viewer", PASSWORDS["viewer"]).status_code == 429
 
 
-def test_security_headers_on_pages(console: Console) -> None:
-    response = console.logged_in().get("/")
+def test_security_headers_on_pages(shared_console: Console) -> None:
+    response = shared_console.logged_in().get("/")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert not re.search(r"<script>(?!</script>)", response.text)  # no inline scripts
 
 
-def test_login_redirect_stays_on_site(console: Console) -> None:
-    client = console.client()
+def test_login_redirect_stays_on_site(shared_console: Console) -> None:
+    client = shared_console.client()
     token = csrf_of(client.get("/login").text)
     response = client.post("/login", data={"name": "clerk", "password": PASSWORDS["clerk"],
                                            "csrf": token, "next": "//evil.example/"})
