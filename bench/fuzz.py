@@ -125,7 +125,8 @@ def media_originals() -> list[Path]:
         # In a child: building it takes this process to ~300 MB, and Linux would then carry
         # that peak into every CLI child's ru_maxrss across fork and exec.
         subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                        "from tests.support import media_corpus; media_corpus.build(Path(sys.argv[1]))",
+                        "from tests.support import media_corpus; "
+                        "media_corpus.build(Path(sys.argv[1]))",
                         str(corpus)], cwd=ROOT, check=True)
         (corpus / ".built").touch()
     files = [path for path in corpus.iterdir()
