@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from safetymonth.deliverables import Deliverable, Reminders
+from safetymonth.deliverables import Deliverable, Reminders, problems
 from safetymonth.groups import Group
 from safetymonth.sections import ByteSize, GiB, MiB
 from safetymonth.sections import Strict as _Strict
@@ -329,6 +329,14 @@ class Campaign(_Strict):
             today = datetime.now(zone).date()
             return {**data, "deadline": coming_deadline(today)}
         return data
+
+    @model_validator(mode="after")
+    def _deliverables_sound(self) -> Campaign:
+        wrong = problems(self.deliverables) if self.deliverables else \
+            [] if self.deliverables is None else ["name at least one, or leave the key out"]
+        if wrong:
+            raise ValueError("deliverables: " + "; ".join(wrong))
+        return self
 
 
 def coming_deadline(today: date) -> date:

@@ -9,7 +9,7 @@ bounce, a list), which is listed under ``not_credited``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from safetymonth.config import Completion, Config, Unit
+from safetymonth.owed import Standing, groups_rows
+from safetymonth.targets import credit_targets
 from safetymonth.reasons import reason_label
 from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
@@ -97,15 +99,33 @@ def intake_rows(config: Config) -> list[dict[str, Any]]:
     return list(build_report(config)["units"])
 
 
-def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress]:
-    """Every configured unit's progress, in the config's order (one grouped query)."""
+def progress_of_all(repository: Repository, config: Config,
+                    standing: Standing | None = None) -> list[UnitProgress]:
+    """Every configured unit's progress, in the config's order (one grouped query). With
+    configured deliverables, complete means each of the unit's own deliverables done."""
     tallies = repository.unit_tallies()
-    return [judge(unit, tallies.get(unit.key, Tally()), config.campaign.completion)
-            for unit in config.units]
+    found = [judge(unit, tallies.get(unit.key, Tally()), config.campaign.completion)
+             for unit in config.units]
+    if config.campaign.deliverables is None:
+        return found  # completion's shorthand: the kinds' counts, as always
+    standing = standing or Standing(repository, config)
+    return [by_deliverables(progress, standing) for progress in found]
 
 
-def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
-    units = [progress_row(progress) for progress in progress_of_all(repository, config)]
+def by_deliverables(progress: UnitProgress, standing: Standing) -> UnitProgress:
+    """``progress`` judged by the unit's own deliverables."""
+    lacking = [owed.name for owed in standing.missing(progress.id)]
+    return replace(progress, complete=not lacking, missing=lacking)
+
+
+def report_from_repository(repository: Repository, config: Config,
+                           at: datetime | None = None) -> dict[str, Any]:
+    """The ``report --json`` object; ``at``: the moment deadlines are judged against
+    (default now)."""
+    standing = Standing(repository, config, at)
+    progress = progress_of_all(repository, config, standing)
+    units = [progress_row(item) for item in progress]
+    groups = {unit.key: unit.group for unit in config.units}
     unanswered = repository.unanswered_messages()
     waiting = Overview(repository).unanswered()  # the board's count: one definition
     decided = repository.active_decisions_by_unit()
@@ -114,6 +134,9 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         unit["decisions"] = decided.get(unit["id"], 0)
         unit["unanswered"] = waiting.get(unit["id"], 0)
         unit["queued_replies"] = queued.get(unit["id"], 0)
+        unit["group"] = groups.get(unit["id"])
+        unit["deliverables"] = [owed.row() for owed in standing.of_unit(unit["id"])]
+    names = {unit.key: unit.name for unit in credit_targets(config)}
     return {
         "units": units,
         "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],
@@ -132,6 +155,9 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         "decisions": repository.active_decisions(),
         "bounces": [{**bounce, "message_id": item.message_id}
                     for item in repository.bounce_reports() for bounce in item.bounces],
+        "groups": groups_rows(standing, {item.id: item.complete for item in progress}),
+        "unassigned": [{"file": ident, "unit": names.get(unit, unit), "name": name}
+                       for ident, unit, name in repository.unassigned_files()],
     }
 
 

@@ -15,6 +15,7 @@ from safetymonth.mailbox.triage import triage
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import local_time, missing
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Outcome, Repository
+from safetymonth.targets import credit_targets
 
 
 def record_triage(config: Config, store: Repository, row: MessageRecord, mail: ParsedMail,
@@ -25,7 +26,7 @@ def record_triage(config: Config, store: Repository, row: MessageRecord, mail: P
     unit credited and why no reply."""
     limit = config.mailbox.reply_rate_limit
     recent = store.replies_since(mail.sender, "reply", limit.hours) if mail.sender else 0
-    found = triage(mail, config.mailbox, config.units, recent)
+    found = triage(mail, config.mailbox, credit_targets(config), recent)
     held_until = store.rate_window_end(mail.sender, "reply", limit.hours, limit.count) \
         if found.held and mail.sender else None  # answered by the digest then
     notes = dict(found.notes)
