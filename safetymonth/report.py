@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 from safetymonth.config import Completion, Config, Unit
 from safetymonth.owed import Standing, groups_rows
-from safetymonth.targets import credit_targets
 from safetymonth.reasons import reason_label
 from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
 from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import MessageRecord, Repository, open_repository
+from safetymonth.targets import credit_targets
 from safetymonth.zone import local_datetime
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import UTC
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, case, func, select, update

@@ -72,9 +72,9 @@ from safetymonth.storage.records import (
     SenderCount,
 )
 from safetymonth.storage.replies import Replies
-from safetymonth.targets import credit_targets
 from safetymonth.storage.schema import meta
 from safetymonth.storage.session import Clock, Session, now
+from safetymonth.targets import credit_targets
 
 __all__ = ["FAILED", "PROCESSED", "QUEUED", "RECEIVED", "REFUSED", "SENT", "TOO_LARGE",
            "Clock", "FileRecord", "MessageRecord", "NewAttachment", "Outcome", "Received",
