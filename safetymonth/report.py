@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from safetymonth import owed_tables
 from safetymonth.config import Completion, Config, Unit
 from safetymonth.owed import Standing, groups_rows
 from safetymonth.reasons import reason_label
@@ -196,12 +197,17 @@ def clerk_rows(report: dict[str, Any], zone: str) -> list[list[object]]:
             elif key == "last_submission":
                 value = local_datetime(value, zone)  # a date cell in the .xlsx
             row.append(value)
-        rows.append(row)
+        rows.append(row + owed_tables.unit_cells(unit))
     return rows
 
 
+def clerk_headers(report: dict[str, Any]) -> list[str]:
+    """The clerks' columns, then one per deliverable."""
+    return [title for _, title in CLERK_COLUMNS] + owed_tables.unit_headers(report)
+
+
 def write_clerk_csv(report: dict[str, Any], path: Path, zone: str) -> None:
-    write_csv(path, [title for _, title in CLERK_COLUMNS], clerk_rows(report, zone))
+    write_csv(path, clerk_headers(report), clerk_rows(report, zone))
 
 
 def write_clerk_xlsx(report: dict[str, Any], path: Path, zone: str) -> None:
@@ -210,9 +216,10 @@ def write_clerk_xlsx(report: dict[str, Any], path: Path, zone: str) -> None:
 
 
 def clerk_xlsx(report: dict[str, Any], out: BinaryIO, zone: str) -> None:
-    """The clerks' table as an .xlsx workbook, written to ``out`` (``report --xlsx``)."""
-    write_xlsx(out, "材料报送情况", [title for _, title in CLERK_COLUMNS],
-               clerk_rows(report, zone))
+    """The clerks' table as an .xlsx workbook, written to ``out`` (``report --xlsx``), then
+    a sheet per group."""
+    write_xlsx(out, "材料报送情况", clerk_headers(report), clerk_rows(report, zone),
+               owed_tables.group_sheets(report))
 
 
 def format_report(report: dict[str, Any], zone: str) -> str:
@@ -226,6 +233,7 @@ def format_report(report: dict[str, Any], zone: str) -> str:
             f"{unit['videos_ok']:>7}/{unit['videos_failed']:<7}  "
             f"{'是' if unit['complete'] else '否'}    "
             f"{local_time(unit['last_submission'], zone) or '-'}")
+    lines += owed_tables.terminal_lines(report)
     if report["not_sent"]:
         lines.append("未提交：" + "、".join(report["not_sent"]))
     for sender in report["unknown_senders"]:

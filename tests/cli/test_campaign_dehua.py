@@ -10,11 +10,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from safetymonth.config import load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.service import poll_once
-from safetymonth.report import report_from_repository
+from safetymonth.report import format_report, report_from_repository, write_clerk_xlsx
 from safetymonth.samples import make_docx
 from safetymonth.storage.repository import open_repository
 from tests.support.mailservers import PASSWORD, Dovecot, write_config
@@ -120,3 +121,18 @@ def test_dehua_campaign_over_imap(tmp_path: Path, dovecot_server: Dovecot, imap_
     # The 民政办's own mail is credited to the group, never to a unit or as a stranger.
     assert report["unknown_senders"] == []
     assert all(unit["submissions"] == 1 for unit in report["units"] if unit["id"] != "gdjly")
+
+    # The clerks' workbook: a column per unit deliverable, a sheet per group; the terminal.
+    write_clerk_xlsx(report, tmp_path / "units.xlsx", "Asia/Shanghai")
+    book = load_workbook(tmp_path / "units.xlsx")
+    header, *rows = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    column = header.index("活动情况总结（截止 2024-06-24）")
+    assert {row[0]: row[column] for row in rows} == {
+        "浔中镇敬老院": "已完成 1/1", "浔中镇幸福院": "已逾期 0/1", "盖德乡敬老院": "已完成 1/1"}
+    assert [sheet.title for sheet in book.worksheets[1:]] == ["浔中镇民政办", "盖德乡民政办"]
+    gaide = [list(row) for row in book["盖德乡民政办"].iter_rows(values_only=True)]
+    assert gaide[1] == ["经验做法", "2024-06-05", "已完成（逾期提交）1/1"]
+    assert gaide[-1] == ["盖德乡敬老院", None, "材料齐全"]
+    text = format_report(report, "Asia/Shanghai")
+    assert "浔中镇幸福院：活动情况总结（截止 2024-06-24）已逾期 0/1" in text
+    assert "盖德乡民政办（单位齐全 1/1）：经验做法（截止 2024-06-05）已完成（逾期提交）1/1" in text
