@@ -322,11 +322,13 @@ def history_table_rows(config: Config, store: Repository) -> list[dict[str, Any]
 
 
 def decision_row(record: DecisionRecord, names: dict[str, str]) -> dict[str, Any]:
-    return {"id": record.id, "action": record.action, "target": record.target,
-            "unit": names.get(record.unit or "", record.unit), "unit_id": record.unit,
-            "reason": record.reason, "by": record.by, "at": record.at,
-            "undone_at": record.undone_at, "undone_by": record.undone_by,
-            "deliverable": record.deliverable}
+    row = {"id": record.id, "action": record.action, "target": record.target,
+           "unit": names.get(record.unit or "", record.unit), "unit_id": record.unit,
+           "reason": record.reason, "by": record.by, "at": record.at,
+           "undone_at": record.undone_at, "undone_by": record.undone_by}
+    if record.action == ASSIGN:  # the others' rows keep the keys they always had
+        row["deliverable"] = record.deliverable
+    return row
 
 
 def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], zone: str) -> str:

@@ -17,9 +17,13 @@ from zoneinfo import ZoneInfo
 
 from safetymonth import decisions
 from safetymonth.config import Config, Unit
+from safetymonth.deliverables import Deliverable
+from safetymonth.owed import Owed, Standing
+from safetymonth.owed_tables import owed_label  # noqa: F401 (the templates' views.owed_label)
 from safetymonth.reasons import reason_label  # noqa: F401 (the templates' views.reason_label)
 from safetymonth.report import (
     UnitProgress,
+    by_deliverables,
     judge,
     local_time,
     progress_of_all,
@@ -161,12 +165,19 @@ class UnitPage:
     messages: list[MessageItem]
     history: list[DecisionRecord]
     files_named: dict[int, str] = field(default_factory=dict)  # the history's files
+    owed: list[Owed] = field(default_factory=list)  # the unit's deliverables, as they stand
+    deliverables: list[Deliverable] = field(default_factory=list)  # the campaign's
+    counted: dict[int, str | None] = field(default_factory=dict)  # file → its deliverable
 
 
 def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
     progress = judge(unit, repository.unit_tally(unit.key), config.campaign.completion)
+    standing = Standing(repository, config)
+    if config.campaign.deliverables is not None:
+        progress = by_deliverables(progress, standing)
     files: dict[int, list[FileView]] = defaultdict(list)
-    for view in repository.file_views(unit.key):
+    views = repository.file_views(unit.key)
+    for view in views:
         files[view.message].append(view)
     records = list(reversed(repository.message_views(unit.key)))
     replies = Overview(repository).replies_of([record.id for record in records])
@@ -175,7 +186,9 @@ def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
              for record in records]
     history = [record for record in repository.decisions() if record.unit == unit.key]
     return UnitPage(unit, status_of(progress), progress, items, list(reversed(history)),
-                    decisions.file_names(repository, history))
+                    decisions.file_names(repository, history), standing.of_unit(unit.key),
+                    standing.deliverables,
+                    repository.file_deliverables([view.id for view in views]))
 
 
 # --- mail credited to no unit ---------------------------------------------------------------

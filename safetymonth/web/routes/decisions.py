@@ -1,5 +1,6 @@
-"""A coordinator's decisions from the console: accept or reject a file, credit or put aside a
-message, undo a decision, add files received outside mail. Each route calls its function of
+"""A coordinator's decisions from the console: accept or reject a file, count it for a
+deliverable, credit or put aside a message, undo a decision, add files received outside mail.
+Each route calls its function of
 :mod:`safetymonth.decisions` itself, with named arguments, in a worker thread on a pooled
 repository; the page after it says what was done, with an undo button (a notice). A decision
 that cannot be made is a page saying why (400). None of them sends mail: a decision's notice
@@ -40,6 +41,22 @@ async def _made(request: Request, who: Visitor, back: str, decision: Decision) -
     except decisions.DecisionError as error:
         return render(request, "error.html", who, 400, message=str(error))
     return redirect_telling(request, back, notices.decided(record, config(request)))
+
+
+@router.post("/files/{ident}/assign")
+async def assign_file(request: Request, ident: str, who: Decider,
+                      form: CheckedForm) -> Response:
+    """归入材料: count the file for the deliverable chosen in its select."""
+    if not form.get("deliverable"):
+        return render(request, "error.html", who, 400, message="请选择要计入的材料。")
+    settings, file, reason = config(request), str(number(ident)), reason_of(form)
+    deliverable = str(form.get("deliverable"))
+
+    def assign_it(repository: Repository) -> DecisionRecord:
+        return decisions.assign(settings, repository, file=file, deliverable=deliverable,
+                                reason=reason, by=who.user)
+
+    return await _made(request, who, back_to(form, "/"), assign_it)
 
 
 @router.post("/files/{ident}/{action}")
