@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from safetymonth.config import Config
 from safetymonth.deliverables import Deliverable, deadline_of, deliverables_of
 from safetymonth.storage.repository import Repository
-from safetymonth.targets import group_key
+from safetymonth.targets import group_key, group_of_key
 
 DONE, OPEN, OVERDUE = "done", "open", "overdue"
 
@@ -53,7 +53,8 @@ class Standing:
     """Every unit's and group's deliverables, from two grouped reads of the store."""
 
     def __init__(self, repository: Repository, config: Config,
-                 at: datetime | None = None) -> None:
+                 at: datetime | None = None, keys: list[str] | None = None) -> None:
+        """``keys``: read only what these units or groups (their keys) have sent."""
         self.config = config
         self.at = at or datetime.now(UTC)
         campaign, zone = config.campaign, config.campaign.timezone
@@ -61,10 +62,11 @@ class Standing:
         self.cutoffs = {item.id: cutoff(deadline_of(item, campaign), zone)
                         for item in self.deliverables}
         self.counts = repository.deliverable_counts(
-            {ident: stored_time(moment) for ident, moment in self.cutoffs.items()})
+            {ident: stored_time(moment) for ident, moment in self.cutoffs.items()}, keys)
         self.group_owed = [item for item in self.deliverables if item.owed_by == "group"]
         self.unit_owed = [item for item in self.deliverables if item.owed_by == "unit"]
-        self._group_files = repository.accepted_contents([item.id for item in self.group_owed])
+        self._group_files = repository.accepted_contents([item.id for item in self.group_owed],
+                                                         keys)
 
     def _owed(self, item: Deliverable, accepted: int, on_time: int) -> Owed:
         needed = item.count
@@ -97,6 +99,19 @@ class Standing:
     def missing(self, unit: str) -> list[Owed]:
         """The unit's own deliverables not done yet."""
         return [owed for owed in self.of_unit(unit) if owed.status != DONE]
+
+    def group_missing(self, group: str) -> list[Owed]:
+        """The group's deliverables not done yet."""
+        return [owed for owed in self.of_group(group) if owed.status != DONE]
+
+
+def keys_of(config: Config, key: str) -> list[str]:
+    """The credit keys whose files count for ``key`` (a unit's, or a group's: its own and
+    its units')."""
+    group = group_of_key(key)
+    if group is None:
+        return [key]
+    return [key, *(unit.key for unit in config.units if unit.group == group)]
 
 
 def groups_rows(standing: Standing, complete: dict[str, bool]) -> list[dict[str, Any]]:

@@ -31,6 +31,13 @@ CHUNK = 500  # ids per IN (...), under SQLite's variable limit
 KINDS = ("document", "photo", "video")  # what a deliverable may take
 
 
+def _credited(keys: Sequence[str] | None) -> Any:
+    """Credited to a unit (or group), or to one of ``keys``."""
+    if keys is None:
+        return checks.c.credit_unit.is_not(None)
+    return checks.c.credit_unit.in_(list(keys))
+
+
 def _active_assign() -> Any:
     return and_(decisions.c.action == ASSIGN, decisions.c.undone_at.is_(None))
 
@@ -93,11 +100,11 @@ class Assignments:
 
     # --- reads for the report ---------------------------------------------------------
 
-    def deliverable_counts(self, cutoffs: dict[str, str]
+    def deliverable_counts(self, cutoffs: dict[str, str], keys: Sequence[str] | None = None
                            ) -> dict[tuple[str, str], tuple[int, int]]:
         """Per (credited unit, deliverable): distinct accepted contents, and those of them
         received before the deliverable's cutoff (``cutoffs``: id → UTC ISO time, the end of
-        its deadline's day)."""
+        its deadline's day). ``keys``: only these credit keys (a reply's unit)."""
         if not cutoffs:
             return {}
         on_time = case(*((and_(checks.c.deliverable == ident, messages.c.received_at < cutoff),
@@ -107,13 +114,13 @@ class Assignments:
                    func.count(func.distinct(checks.c.content)),
                    func.count(func.distinct(on_time)))
             .select_from(checks.join(messages, messages.c.id == checks.c.message))
-            .where(checks.c.credit_unit.is_not(None), checks.c.judged_ok == 1,
+            .where(_credited(keys), checks.c.judged_ok == 1,
                    checks.c.deliverable.is_not(None))
             .group_by(checks.c.credit_unit, checks.c.deliverable))
         return {(str(unit), str(ident)): (int(accepted), int(early))
                 for unit, ident, accepted, early in rows}
 
-    def accepted_contents(self, deliverables: Sequence[str]
+    def accepted_contents(self, deliverables: Sequence[str], keys: Sequence[str] | None = None
                           ) -> list[tuple[str, str, int, str]]:
         """(credited unit, deliverable, content, first received) of every accepted file
         counting for one of ``deliverables`` (a group's: its units' copies count once)."""
@@ -124,7 +131,7 @@ class Assignments:
                     select(checks.c.credit_unit, checks.c.deliverable, checks.c.content,
                            func.min(messages.c.received_at))
                     .select_from(checks.join(messages, messages.c.id == checks.c.message))
-                    .where(checks.c.credit_unit.is_not(None), checks.c.judged_ok == 1,
+                    .where(_credited(keys), checks.c.judged_ok == 1,
                            checks.c.deliverable.in_(list(deliverables)))
                     .group_by(checks.c.credit_unit, checks.c.deliverable, checks.c.content))]
 
