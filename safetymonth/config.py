@@ -415,6 +415,14 @@ class Config(_Strict):
             raise ValueError(f"mailbox.templates_dir: no folder {self.resolve(folder)}")
         return self
 
+    @model_validator(mode="after")
+    def _group_deliverables_have_groups(self) -> Config:
+        owed = [item.id for item in self.campaign.deliverables or [] if item.owed_by == "group"]
+        if owed and not self.groups:
+            raise ValueError(f"campaign.deliverables: {', '.join(owed)} is owed by groups, "
+                             "but groups: names none")
+        return self
+
     def resolve(self, path: Path) -> Path:
         """An absolute path for a path from the file, relative to the config's folder."""
         return path if path.is_absolute() else (self.base_dir / path).resolve()

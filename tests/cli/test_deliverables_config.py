@@ -22,11 +22,12 @@ DEHUA = [
     {"id": "photos", "name": "活动照片", "kind": "photo", "count": 3},
     {"id": "videos", "name": "活动视频", "kind": "video"},
 ]
+GROUPS = [{"id": "xunzhong", "name": "浔中镇民政办"}]
 
 
-def config_with(tmp_path: Path, campaign: dict):  # type: ignore[no-untyped-def]
+def config_with(tmp_path: Path, campaign: dict, **more: object):  # type: ignore[no-untyped-def]
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"campaign": campaign}, allow_unicode=True), "utf-8")
+    path.write_text(yaml.safe_dump({"campaign": campaign, **more}, allow_unicode=True), "utf-8")
     return load_config(path)
 
 
@@ -40,7 +41,8 @@ def test_completion_is_three_deliverables_due_on_the_campaign_deadline(tmp_path:
 
 
 def test_configured_deliverables_with_their_own_deadlines(tmp_path: Path) -> None:
-    campaign = config_with(tmp_path, {"deadline": "2024-06-24", "deliverables": DEHUA}).campaign
+    campaign = config_with(tmp_path, {"deadline": "2024-06-24", "deliverables": DEHUA},
+                           groups=GROUPS).campaign
     found = {item.id: item for item in deliverables_of(campaign)}
     assert list(found) == ["experience", "summary", "letter", "photos", "videos"]
     assert deadline_of(found["experience"], campaign) == date(2024, 6, 5)
@@ -80,7 +82,8 @@ def test_wrong_deliverables_are_refused(tmp_path: Path, deliverables: list, said
 ])
 def test_which_deliverable_a_file_counts_for(tmp_path: Path, kind: str, name: str,
                                              subject: str | None, expected: str | None) -> None:
-    campaign = config_with(tmp_path, {"deadline": "2024-06-24", "deliverables": DEHUA}).campaign
+    campaign = config_with(tmp_path, {"deadline": "2024-06-24", "deliverables": DEHUA},
+                           groups=GROUPS).campaign
     assert assign(kind, name, subject, deliverables_of(campaign)) == expected
 
 
@@ -88,3 +91,9 @@ def test_match_ignores_case(tmp_path: Path) -> None:
     campaign = config_with(tmp_path, {"deadline": "2024-06-24", "deliverables": [
         {"id": "ppt", "name": "课件", "kind": "document", "match": ["PPT"]}]}).campaign
     assert assign("document", "培训.ppt.pdf", "", deliverables_of(campaign)) == "ppt"
+
+
+def test_a_deliverable_owed_by_groups_needs_groups(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config_with(tmp_path, {"deadline": "2024-06-24", "deliverables": DEHUA})
+    assert "experience is owed by groups, but groups: names none" in str(raised.value)
