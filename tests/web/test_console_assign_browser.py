@@ -69,6 +69,11 @@ def test_a_file_is_counted_for_a_deliverable_from_its_select(console: Console,
     document = page.locator("li.file", has_text="通讯录.docx")
     expect(document.locator(".counted")).to_have_text("计入：活动情况总结")
     expect(page.locator("ul.owed")).to_contain_text("活动情况总结（截止 2099-06-24）：已完成 1/1")
+    api = page.request.get(f"{console.url}/api/report").json()
+    assert api["unassigned"] == []
+    assert [(item["id"], item["accepted"], item["status"])
+            for item in api["units"][0]["deliverables"]] == [
+        ("experience", 0, "open"), ("summary", 1, "done"), ("photos", 1, "done")]
     [decision] = json.loads(cli(console.config_path, "history", "--json"))
     assert (decision["action"], decision["deliverable"], decision["by"]) == \
         ("assign", "summary", "clerk")
@@ -77,6 +82,8 @@ def test_a_file_is_counted_for_a_deliverable_from_its_select(console: Console,
     expect(page.get_by_role("status")).to_contain_text("已撤销决定")
     expect(page.locator("li.file", has_text="通讯录.docx").locator(".counted")) \
         .to_have_text("未归入任何材料")
+    assert [item["name"] for item in
+            page.request.get(f"{console.url}/api/report").json()["unassigned"]] == ["通讯录.docx"]
 
     # A viewer sees what each file counts for, but no select.
     viewer = browser.new_page()
