@@ -99,12 +99,12 @@ def queue_reminders(config: Config, repository: Repository, today: date | None =
     for plan in plans:
         if plan.skipped or dry_run:
             continue
-        progress = unit_progress(repository, plan.unit, config.campaign.completion)
+        progress = None if plan.owed else \
+            unit_progress(repository, plan.unit, config.campaign.completion)
         with repository.transaction():
             for recipient in plan.recipients:
-                outgoing = owed_reminders.compose(config, plan.unit, recipient, plan.owed,
-                                                  today) if plan.owed else \
-                    compose_reminder(config, recipient, progress, today)
+                outgoing = compose_reminder(config, recipient, progress, today) if progress \
+                    else owed_reminders.compose(config, plan.unit, recipient, plan.owed, today)
                 repository.queue_reply(outgoing.id, None, "reminder", plan.unit.key,
                                        recipient, outgoing.headers, outgoing.data)
         log.info("reminder queued for %s to %s", plan.unit.name, ", ".join(plan.recipients))
