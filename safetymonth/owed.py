@@ -65,6 +65,7 @@ class Standing:
             {ident: stored_time(moment) for ident, moment in self.cutoffs.items()}, keys)
         self.group_owed = [item for item in self.deliverables if item.owed_by == "group"]
         self.unit_owed = [item for item in self.deliverables if item.owed_by == "unit"]
+        self._units: dict[str, list[Owed]] = {}
         self._group_files = repository.accepted_contents([item.id for item in self.group_owed],
                                                          keys)
 
@@ -77,8 +78,12 @@ class Standing:
 
     def of_unit(self, unit: str) -> list[Owed]:
         """What the unit keyed ``unit`` owes itself (not its group's deliverables)."""
-        return [self._owed(item, *self.counts.get((unit, item.id), (0, 0)))
+        found = self._units.get(unit)
+        if found is None:
+            found = self._units[unit] = [
+                self._owed(item, *self.counts.get((unit, item.id), (0, 0)))
                 for item in self.unit_owed]
+        return found
 
     def of_group(self, group: str) -> list[Owed]:
         """The group's deliverables, from its own mail and any of its units' (a file two of

@@ -38,6 +38,11 @@ def _credited(keys: Sequence[str] | None) -> Any:
     return checks.c.credit_unit.in_(list(keys))
 
 
+def _counted(keys: Sequence[str] | None) -> Any:
+    """An accepted file counting for a deliverable, credited to a unit (or one of ``keys``)."""
+    return and_(_credited(keys), checks.c.judged_ok == 1, checks.c.deliverable.is_not(None))
+
+
 def _active_assign() -> Any:
     return and_(decisions.c.action == ASSIGN, decisions.c.undone_at.is_(None))
 
@@ -114,9 +119,7 @@ class Assignments:
                    func.count(func.distinct(checks.c.content)),
                    func.count(func.distinct(on_time)))
             .select_from(checks.join(messages, messages.c.id == checks.c.message))
-            .where(_credited(keys), checks.c.judged_ok == 1,
-                   checks.c.deliverable.is_not(None))
-            .group_by(checks.c.credit_unit, checks.c.deliverable))
+            .where(_counted(keys)).group_by(checks.c.credit_unit, checks.c.deliverable))
         return {(str(unit), str(ident)): (int(accepted), int(early))
                 for unit, ident, accepted, early in rows}
 
