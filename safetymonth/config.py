@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from safetymonth.deliverables import Deliverable, Reminders
+from safetymonth.deliverables import Deliverable, Reminders, problems
 from safetymonth.groups import Group
 from safetymonth.roster import GroupName, RosterError, group_id, group_names, read_roster
 from safetymonth.sections import ByteSize, GiB, MiB
@@ -336,6 +336,14 @@ class Campaign(_Strict):
             return {**data, "deadline": coming_deadline(today)}
         return data
 
+    @model_validator(mode="after")
+    def _deliverables_sound(self) -> Campaign:
+        wrong = problems(self.deliverables) if self.deliverables else \
+            [] if self.deliverables is None else ["name at least one, or leave the key out"]
+        if wrong:
+            raise ValueError("deliverables: " + "; ".join(wrong))
+        return self
+
 
 def coming_deadline(today: date) -> date:
     """The campaign month's usual deadline, 24 June, of this year or, once it has passed,
@@ -443,6 +451,14 @@ class Config(_Strict):
             raise ValueError(f"mailbox.templates_dir: no folder {self.resolve(folder)}")
         return self
 
+    @model_validator(mode="after")
+    def _group_deliverables_have_groups(self) -> Config:
+        owed = [item.id for item in self.campaign.deliverables or [] if item.owed_by == "group"]
+        if owed and not self.groups:
+            raise ValueError(f"campaign.deliverables: {', '.join(owed)} is owed by groups, "
+                             "but groups: names none")
+        return self
+
     def resolve(self, path: Path) -> Path:
         """An absolute path for a path from the file, relative to the config's folder."""
         return path if path.is_absolute() else (self.base_dir / path).resolve()
@@ -471,7 +487,10 @@ def load_config(path: Path | None = None) -> Config:
             return Config(base_dir=Path.cwd())
         path = candidate
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader where PyYAML has it: the pure-Python one takes seconds over a
+        # config listing 2,000 units, longer than the report it is read for.
+        raw = yaml.load(path.read_text(encoding="utf-8"),
+                        Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from error
     except yaml.YAMLError as error:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymonth.config import Config, Unit
+from safetymonth.deliverables import deliverables_of
 from safetymonth.filenames import plain_name
 from safetymonth.mailbox.reminders import recipients
 from safetymonth.mailbox.replies import compose_decision_notice
@@ -24,6 +25,7 @@ from safetymonth.report import local_time
 from safetymonth.storage.credit import (
     ACCEPT,
     ADD,
+    ASSIGN,
     CREDIT,
     DISMISS,
     REJECT,
@@ -39,7 +41,7 @@ ADD_READ_CHUNK = 1024 * 1024
 KIND_LABELS = {"photo": "照片", "video": "视频", "document": "文档", "archive": "压缩包",
                "other": "其他"}
 ACTION_LABELS = {"credit": "计入单位", "accept": "认定合格", "reject": "认定不合格",
-                 "add": "补充文件", "dismiss": "已处理（非报送邮件）"}
+                 "add": "补充文件", "dismiss": "已处理（非报送邮件）", "assign": "归入材料"}
 CREDITED_BY_LABELS = {"registry": "登记名单", "decision": "人工决定"}
 CELL_LABELS = {"kind": KIND_LABELS, "decision": ACTION_LABELS, "action": ACTION_LABELS,
                "credited_by": CREDITED_BY_LABELS}
@@ -138,6 +140,27 @@ def _judge(config: Config, store: Repository, action: str, file: str, reason: st
         decision = store.record_decision(action, _reason(reason), by, now(), file=target.id,
                                          unit=target.unit)
         return _notified(config, store, decision, owner, notify, f"文件“{target.name}”{verb}")
+
+
+def assign(config: Config, store: Repository, file: str, deliverable: str, reason: str,
+           by: str) -> DecisionRecord:
+    """Count a file (every copy of its content) for ``deliverable`` (its id), whatever its
+    name and subject made of it; undo gives it back to the rule."""
+    target = find_file(store, file)
+    owed = {item.id: item for item in deliverables_of(config.campaign)}
+    chosen = owed.get(deliverable)
+    if chosen is None:
+        raise DecisionError(f"no deliverable {deliverable!r}; the campaign's are "
+                            f"{', '.join(owed) or 'none'}")
+    if target.kind not in chosen.kinds:
+        raise DecisionError(f"file {target.id} is a {target.kind}; {chosen.id} takes "
+                            f"{', '.join(chosen.kinds)}")
+    with store.transaction():
+        decision = store.record_decision(ASSIGN, _reason(reason), by, now(), file=target.id,
+                                         unit=target.unit, deliverable=chosen.id)
+    record = store.decision(decision)
+    assert record is not None
+    return record
 
 
 def add(config: Config, store: Repository, unit: str, reason: str, by: str,
@@ -265,7 +288,9 @@ def file_rows(config: Config, store: Repository, unit: str | None = None,
     validator's."""
     key = find_unit(config, unit).key if unit else None
     names = unit_names(config)
-    return [file_row(view, names) for view in store.file_views(key, failed=failed)]
+    views = store.file_views(key, failed=failed)
+    counted = store.file_deliverables([view.id for view in views])
+    return [{**file_row(view, names), "deliverable": counted.get(view.id)} for view in views]
 
 
 def file_row(view: FileView, names: dict[str, str]) -> dict[str, Any]:
@@ -297,10 +322,13 @@ def history_table_rows(config: Config, store: Repository) -> list[dict[str, Any]
 
 
 def decision_row(record: DecisionRecord, names: dict[str, str]) -> dict[str, Any]:
-    return {"id": record.id, "action": record.action, "target": record.target,
-            "unit": names.get(record.unit or "", record.unit), "unit_id": record.unit,
-            "reason": record.reason, "by": record.by, "at": record.at,
-            "undone_at": record.undone_at, "undone_by": record.undone_by}
+    row = {"id": record.id, "action": record.action, "target": record.target,
+           "unit": names.get(record.unit or "", record.unit), "unit_id": record.unit,
+           "reason": record.reason, "by": record.by, "at": record.at,
+           "undone_at": record.undone_at, "undone_by": record.undone_by}
+    if record.action == ASSIGN:  # the others' rows keep the keys they always had
+        row["deliverable"] = record.deliverable
+    return row
 
 
 def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], zone: str) -> str:
@@ -325,7 +353,7 @@ def _cell(value: Any, key: str, zone: str) -> str:
 
 def target_label(action: str, target: int | None, file_names: dict[int, str]) -> str:
     """What a decision is about, as a clerk reads it: a file by its name, else a message."""
-    if action in (ACCEPT, REJECT):
+    if action in (ACCEPT, REJECT, ASSIGN):
         name = file_names.get(target or 0)
         return f"文件“{name}”（编号 {target}）" if name else f"文件 {target}"
     return f"邮件 #{target}"
@@ -334,7 +362,7 @@ def target_label(action: str, target: int | None, file_names: dict[int, str]) ->
 def file_names(store: Repository, records: list[DecisionRecord]) -> dict[int, str]:
     """The names of the files that accept and reject decisions are about, by file id."""
     ids = {record.target for record in records
-           if record.action in (ACCEPT, REJECT) and record.target is not None}
+           if record.action in (ACCEPT, REJECT, ASSIGN) and record.target is not None}
     found = {}
     for ident in sorted(ids):
         views = store.file_views(file=ident)
@@ -348,5 +376,7 @@ def describe(record: DecisionRecord, names: dict[str, str], files: dict[int, str
     unit = names.get(record.unit or "", record.unit or "")
     state = f"（已由 {record.undone_by} 撤销）" if record.undone_at else ""
     what = target_label(record.action, record.target, files)
+    if record.deliverable:
+        what += f" → {record.deliverable}"
     return (f"决定 {record.id}：{ACTION_LABELS.get(record.action, record.action)} {what}"
             f"{'，单位 ' + unit if unit else ''}，决定人 {record.by}{state}")

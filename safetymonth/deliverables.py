@@ -7,7 +7,7 @@ deliverables (one per kind), so configs written before deliverables keep working
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
@@ -39,3 +39,60 @@ class Reminders(Strict):
 
     days_before: list[int] = [3, 1]
     overdue_every_days: float = Field(default=2.0, gt=0)
+
+
+# The names today's replies and report give the three kinds of ``completion:``.
+SHORTHAND = (("documents", "活动总结", "document"), ("photos", "照片", "photo"),
+             ("videos", "视频", "video"))
+
+
+class HasDeliverables(Protocol):
+    """What :func:`deliverables_of` reads of a campaign (``config.Campaign``)."""
+
+    deadline: date
+    deliverables: list[Deliverable] | None
+
+    @property
+    def completion(self) -> Any: ...
+
+
+def deliverables_of(campaign: HasDeliverables) -> list[Deliverable]:
+    """What ``campaign`` owes: its configured deliverables, else the three of
+    ``completion:`` (a kind whose count is 0 is owed by nobody), each a catch-all of its kind
+    due on the campaign's deadline, so that a config written before deliverables judges
+    completion as it always did."""
+    if campaign.deliverables is not None:
+        return list(campaign.deliverables)
+    return [Deliverable(id=ident, name=name, kind=kind,  # type: ignore[arg-type]
+                        count=getattr(campaign.completion, ident))
+            for ident, name, kind in SHORTHAND if getattr(campaign.completion, ident) > 0]
+
+
+def deadline_of(deliverable: Deliverable, campaign: HasDeliverables) -> date:
+    """The day ``deliverable`` is due: its own deadline, else the campaign's."""
+    return deliverable.deadline or campaign.deadline
+
+
+def problems(deliverables: list[Deliverable]) -> list[str]:
+    """What is wrong with a list of deliverables, one sentence each (empty: nothing).
+
+    The rules: ids are unique; a deliverable names each kind once; and a kind has at most one
+    catch-all (a deliverable without ``match``), since the file-assignment rule gives every
+    unmatched file of a kind to the first catch-all taking it, and a second one could then only
+    ever be filled by hand (``safetymonth assign``)."""
+    found = []
+    ids = [item.id for item in deliverables]
+    repeated = sorted({ident for ident in ids if ids.count(ident) > 1})
+    if repeated:
+        found.append(f"the same id twice: {', '.join(repeated)}")
+    for item in deliverables:
+        if not item.kinds or len(set(item.kinds)) != len(item.kinds):
+            found.append(f"{item.id}: kind must name photo, video or document, each once")
+        if any(not word.strip() for word in item.match):
+            found.append(f"{item.id}: match: an empty word would match every file")
+    for kind in ("document", "photo", "video"):
+        catch_all = [item.id for item in deliverables if kind in item.kinds and not item.match]
+        if len(catch_all) > 1:
+            found.append(f"more than one {kind} deliverable without match words "
+                         f"({', '.join(catch_all)}): at most one may take every other {kind}")
+    return found

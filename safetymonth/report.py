@@ -9,19 +9,22 @@ bounce, a list), which is listed under ``not_credited``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from safetymonth import owed_tables
 from safetymonth.config import Completion, Config, Unit
+from safetymonth.owed import Standing, groups_rows
 from safetymonth.reasons import reason_label
 from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
 from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import MessageRecord, Repository, open_repository
+from safetymonth.targets import credit_targets
 from safetymonth.zone import local_datetime
 
 
@@ -97,15 +100,33 @@ def intake_rows(config: Config) -> list[dict[str, Any]]:
     return list(build_report(config)["units"])
 
 
-def progress_of_all(repository: Repository, config: Config) -> list[UnitProgress]:
-    """Every configured unit's progress, in the config's order (one grouped query)."""
+def progress_of_all(repository: Repository, config: Config,
+                    standing: Standing | None = None) -> list[UnitProgress]:
+    """Every configured unit's progress, in the config's order (one grouped query). With
+    configured deliverables, complete means each of the unit's own deliverables done."""
     tallies = repository.unit_tallies()
-    return [judge(unit, tallies.get(unit.key, Tally()), config.campaign.completion)
-            for unit in config.units]
+    found = [judge(unit, tallies.get(unit.key, Tally()), config.campaign.completion)
+             for unit in config.units]
+    if config.campaign.deliverables is None:
+        return found  # completion's shorthand: the kinds' counts, as always
+    standing = standing or Standing(repository, config)
+    return [by_deliverables(progress, standing) for progress in found]
 
 
-def report_from_repository(repository: Repository, config: Config) -> dict[str, Any]:
-    units = [progress_row(progress) for progress in progress_of_all(repository, config)]
+def by_deliverables(progress: UnitProgress, standing: Standing) -> UnitProgress:
+    """``progress`` judged by the unit's own deliverables."""
+    lacking = [owed.name for owed in standing.missing(progress.id)]
+    return replace(progress, complete=not lacking, missing=lacking)
+
+
+def report_from_repository(repository: Repository, config: Config,
+                           at: datetime | None = None) -> dict[str, Any]:
+    """The ``report --json`` object; ``at``: the moment deadlines are judged against
+    (default now)."""
+    standing = Standing(repository, config, at)
+    progress = progress_of_all(repository, config, standing)
+    units = [progress_row(item) for item in progress]
+    groups = {unit.key: unit.group for unit in config.units}
     unanswered = repository.unanswered_messages()
     waiting = Overview(repository).unanswered()  # the board's count: one definition
     decided = repository.active_decisions_by_unit()
@@ -114,6 +135,9 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         unit["decisions"] = decided.get(unit["id"], 0)
         unit["unanswered"] = waiting.get(unit["id"], 0)
         unit["queued_replies"] = queued.get(unit["id"], 0)
+        unit["group"] = groups.get(unit["id"])
+        unit["deliverables"] = [owed.row() for owed in standing.of_unit(unit["id"])]
+    names = {unit.key: unit.name for unit in credit_targets(config)}
     return {
         "units": units,
         "unknown_senders": [asdict(sender) for sender in repository.unknown_senders()],
@@ -132,6 +156,9 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         "decisions": repository.active_decisions(),
         "bounces": [{**bounce, "message_id": item.message_id}
                     for item in repository.bounce_reports() for bounce in item.bounces],
+        "groups": groups_rows(standing, {item.id: item.complete for item in progress}),
+        "unassigned": [{"file": ident, "unit": names.get(unit, unit), "name": name}
+                       for ident, unit, name in repository.unassigned_files()],
     }
 
 
@@ -170,12 +197,17 @@ def clerk_rows(report: dict[str, Any], zone: str) -> list[list[object]]:
             elif key == "last_submission":
                 value = local_datetime(value, zone)  # a date cell in the .xlsx
             row.append(value)
-        rows.append(row)
+        rows.append(row + owed_tables.unit_cells(unit))
     return rows
 
 
+def clerk_headers(report: dict[str, Any]) -> list[str]:
+    """The clerks' columns, then one per deliverable."""
+    return [title for _, title in CLERK_COLUMNS] + owed_tables.unit_headers(report)
+
+
 def write_clerk_csv(report: dict[str, Any], path: Path, zone: str) -> None:
-    write_csv(path, [title for _, title in CLERK_COLUMNS], clerk_rows(report, zone))
+    write_csv(path, clerk_headers(report), clerk_rows(report, zone))
 
 
 def write_clerk_xlsx(report: dict[str, Any], path: Path, zone: str) -> None:
@@ -184,9 +216,10 @@ def write_clerk_xlsx(report: dict[str, Any], path: Path, zone: str) -> None:
 
 
 def clerk_xlsx(report: dict[str, Any], out: BinaryIO, zone: str) -> None:
-    """The clerks' table as an .xlsx workbook, written to ``out`` (``report --xlsx``)."""
-    write_xlsx(out, "材料报送情况", [title for _, title in CLERK_COLUMNS],
-               clerk_rows(report, zone))
+    """The clerks' table as an .xlsx workbook, written to ``out`` (``report --xlsx``), then
+    a sheet per group."""
+    write_xlsx(out, "材料报送情况", clerk_headers(report), clerk_rows(report, zone),
+               owed_tables.group_sheets(report))
 
 
 def format_report(report: dict[str, Any], zone: str) -> str:
@@ -200,6 +233,7 @@ def format_report(report: dict[str, Any], zone: str) -> str:
             f"{unit['videos_ok']:>7}/{unit['videos_failed']:<7}  "
             f"{'是' if unit['complete'] else '否'}    "
             f"{local_time(unit['last_submission'], zone) or '-'}")
+    lines += owed_tables.terminal_lines(report)
     if report["not_sent"]:
         lines.append("未提交：" + "、".join(report["not_sent"]))
     for sender in report["unknown_senders"]:

@@ -17,23 +17,41 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from re import Pattern
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_COLUMN_WIDTH = 60
 DATE_FORMAT = "yyyy-mm-dd hh:mm"  # an Excel/WPS date cell, sortable and filterable by date
 
 
+Sheet = tuple[str, Sequence[str], Sequence[Sequence[object]]]  # title, headers, rows
+
+
 def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str],
-               rows: Sequence[Sequence[object]]) -> None:
+               rows: Sequence[Sequence[object]], more: Sequence[Sheet] = ()) -> None:
+    """A workbook of one table, then one sheet for each of ``more``."""
     # Imported here: openpyxl costs every process that imports the report (a poll, for
     # what a unit still lacks) a tenth of a second, and only an .xlsx needs it.
     from openpyxl import Workbook
+
+    workbook = Workbook()
+    _fill(workbook.active, title, headers, rows)
+    for extra_title, extra_headers, extra_rows in more:
+        _fill(workbook.create_sheet(), extra_title, extra_headers, extra_rows)
+    workbook.save(out)
+
+
+def sheet_title(text: str) -> str:
+    """``text`` as a sheet may be titled: at most 31 characters, none of ``[]:*?/\\``."""
+    cleaned = "".join("_" if char in "[]:*?/\\" else char for char in text).strip("'")
+    return cleaned[:31] or "_"
+
+
+def _fill(sheet: Any, title: str, headers: Sequence[str],
+          rows: Sequence[Sequence[object]]) -> None:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.utils import get_column_letter
 
-    workbook = Workbook()
-    sheet = workbook.active
     sheet.title = title
     sheet.append(list(headers))
     for row in rows:
@@ -50,7 +68,6 @@ def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str],
                 cell.data_type = "s"  # text, not a formula
             elif isinstance(cell.value, datetime):
                 cell.number_format = DATE_FORMAT
-    workbook.save(out)
 
 
 def write_csv(path: Path, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -1,5 +1,5 @@
 """The coordinators' decisions: list messages, files and history; credit, dismiss, accept,
-reject, add and undo."""
+reject, add, assign and undo."""
 
 from __future__ import annotations
 
@@ -211,3 +211,22 @@ def undo(ctx: click.Context, decision: int, by: str | None) -> None:
         record = decisions.undo(store, decision, decisions.decided_by(by))
         click.echo(decisions.describe(record, decisions.unit_names(config),
                                       decisions.file_names(store, [record])))
+
+
+@main.command()
+@config_option
+@click.argument("file", metavar="FILE")
+@click.option("--deliverable", required=True, metavar="ID",
+              help="The deliverable's id (campaign.deliverables).")
+@reason_option
+@by_option
+@click.pass_context
+def assign(ctx: click.Context, file: str, deliverable: str, reason: str,
+           by: str | None) -> None:
+    """Count FILE (its id from `files`) for the deliverable ID, whatever its name said."""
+    from safetymonth import decisions
+
+    with decision_store(ctx) as (config, store):
+        record = decisions.assign(config, store, file, deliverable, reason,
+                                  decisions.decided_by(by))
+        _after_decision(ctx, config, store, record, False)

@@ -14,9 +14,11 @@ import logging
 from itertools import groupby
 
 from safetymonth.config import Config, Unit
+from safetymonth.mailbox import owing
 from safetymonth.mailbox.replies import HeldMessage, compose_digest, digest_id
 from safetymonth.report import local_time, missing
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Repository
+from safetymonth.targets import credit_targets
 
 log = logging.getLogger("safetymonth.digest")
 MIN_WAIT = 1.0
@@ -41,7 +43,11 @@ def _queue_one(config: Config, store: Repository, recipient: str, until: str,
                         message_id=row.message_id, too_large=row.state == TOO_LARGE,
                         verdicts=[verdict for item in store.attachments(row.id)
                                   for verdict in item.verdicts]) for row in rows]
-    lacking = missing(store, unit.key, config.campaign.completion) if unit else []
+    if unit and owing.by_deliverable(config):  # what is owed now, per deliverable
+        lacking = [item.name for item in owing.still_owed(config, store, unit.key,
+                                                          store.clock())]
+    else:
+        lacking = missing(store, unit.key, config.campaign.completion) if unit else []
     ident = digest_id(unit.key if unit else None, recipient, until, rows[0].id)
     outgoing = compose_digest(config, ident, recipient, unit.name if unit else None, held,
                               lacking, held[0].received, local_time(until, zone))
@@ -56,8 +62,9 @@ def _queue_one(config: Config, store: Repository, recipient: str, until: str,
 def _unit_of(config: Config, store: Repository, row: MessageRecord) -> Unit | None:
     """The unit the held message is credited to now (else the one it was held for)."""
     key = store.credited_unit(row.id)
-    return next((unit for unit in config.units if unit.key == key), None) or \
-        next((unit for unit in config.units if unit.key == row.unit), None)
+    targets = credit_targets(config)  # a group's own address is answered as the group
+    return next((unit for unit in targets if unit.key == key), None) or \
+        next((unit for unit in targets if unit.key == row.unit), None)
 
 
 def seconds_to_next_digest(store: Repository, longest: float) -> float:

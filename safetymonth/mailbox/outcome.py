@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from safetymonth.config import Config, Unit
+from safetymonth.mailbox import owing
 from safetymonth.mailbox.bounces import delivery_failures
 from safetymonth.mailbox.parse import ParsedMail
 from safetymonth.mailbox.replies import compose_reply, reply_id_of
@@ -15,6 +16,7 @@ from safetymonth.mailbox.triage import triage
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import local_time, missing
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Outcome, Repository
+from safetymonth.targets import credit_targets
 
 
 def record_triage(config: Config, store: Repository, row: MessageRecord, mail: ParsedMail,
@@ -25,7 +27,7 @@ def record_triage(config: Config, store: Repository, row: MessageRecord, mail: P
     unit credited and why no reply."""
     limit = config.mailbox.reply_rate_limit
     recent = store.replies_since(mail.sender, "reply", limit.hours) if mail.sender else 0
-    found = triage(mail, config.mailbox, config.units, recent)
+    found = triage(mail, config.mailbox, credit_targets(config), recent)
     held_until = store.rate_window_end(mail.sender, "reply", limit.hours, limit.count) \
         if found.held and mail.sender else None  # answered by the digest then
     notes = dict(found.notes)
@@ -49,8 +51,8 @@ def record_triage(config: Config, store: Repository, row: MessageRecord, mail: P
 
 
 def _unit(config: Config, key: str | None) -> Unit | None:
-    """The unit keyed ``key``."""
-    return next((unit for unit in config.units if unit.key == key), None)
+    """The unit keyed ``key`` (or the group whose own address it is, as a target)."""
+    return next((unit for unit in credit_targets(config) if unit.key == key), None)
 
 
 def _bounces(config: Config, store: Repository,
@@ -81,11 +83,16 @@ def _bounces(config: Config, store: Repository,
 def _queue_reply(config: Config, store: Repository, row: MessageRecord, mail: ParsedMail,
                  credited: Unit | None, verdicts: list[dict[str, Any]],
                  too_large: int | None) -> None:
-    completion = config.campaign.completion
-    lacking = missing(store, credited.key, completion) if credited else []
     received = datetime.fromisoformat(row.received_at)
+    owed, notes = None, None
+    if credited and owing.by_deliverable(config):
+        still = owing.still_owed(config, store, credited.key, received)
+        lacking, owed = [item.name for item in still], owing.owed_lines(still)
+        notes = owing.file_notes(config, credited.key, verdicts, mail.subject, received)
+    else:
+        lacking = missing(store, credited.key, config.campaign.completion) if credited else []
     outgoing = compose_reply(config, mail, row.sha256, credited.name if credited else None,
-                             verdicts, lacking, received, too_large)
+                             verdicts, lacking, received, too_large, owed, notes)
     store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
                       outgoing.recipient, outgoing.headers, outgoing.data)
 

@@ -1,15 +1,18 @@
 """``safetymonth remind``: a reminder to every incomplete unit before the deadline, at most once
-per unit per ``campaign.reminder_interval_days``."""
+per unit per ``campaign.reminder_interval_days``; with ``campaign.deliverables`` configured, per
+deliverable as :mod:`~safetymonth.mailbox.owed_reminders` says."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from safetymonth.config import Config, Unit
+from safetymonth.mailbox import owed_reminders, owing
 from safetymonth.mailbox.replies import compose_reminder
+from safetymonth.owed import Owed
 from safetymonth.report import local_time, unit_progress
 from safetymonth.storage.repository import Repository, open_repository
 
@@ -25,6 +28,7 @@ class Planned:
     recipients: list[str]
     missing: list[str]
     skipped: str | None = None
+    owed: list[Owed] = field(default_factory=list)  # per deliverable, when configured
 
     def describe(self, dry_run: bool) -> str:
         """One line for ``remind``'s output, as a clerk reads it."""
@@ -39,6 +43,8 @@ def plan_reminders(config: Config, repository: Repository, today: date,
                    overdue: bool = False) -> list[Planned]:
     """One entry per incomplete unit: who gets a reminder, or why none is due. After the
     deadline only ``overdue`` chases them (still at most once per interval)."""
+    if owing.by_deliverable(config):
+        return _plan_owed(config, repository, today)
     plans = []
     for unit in config.units:
         progress = unit_progress(repository, unit, config.campaign.completion)
@@ -48,6 +54,19 @@ def plan_reminders(config: Config, repository: Repository, today: date,
         plan.skipped = _why_not(config, repository, unit.key, today, plan.recipients,
                                 overdue)
         plans.append(plan)
+    return plans
+
+
+def _plan_owed(config: Config, repository: Repository, today: date) -> list[Planned]:
+    """Per deliverable: every unit (or group) that still owes something."""
+    now = repository.clock()
+    plans = []
+    for target in owed_reminders.targets(config):
+        addresses = recipients(repository, target)
+        owed, skipped = owed_reminders.plan(config, repository, today, now, addresses, target)
+        if owed:
+            plans.append(Planned(target, addresses, [item.name for item in owed], skipped,
+                                 owed))
     return plans
 
 
@@ -80,10 +99,12 @@ def queue_reminders(config: Config, repository: Repository, today: date | None =
     for plan in plans:
         if plan.skipped or dry_run:
             continue
-        progress = unit_progress(repository, plan.unit, config.campaign.completion)
+        progress = None if plan.owed else \
+            unit_progress(repository, plan.unit, config.campaign.completion)
         with repository.transaction():
             for recipient in plan.recipients:
-                outgoing = compose_reminder(config, recipient, progress, today)
+                outgoing = compose_reminder(config, recipient, progress, today) if progress \
+                    else owed_reminders.compose(config, plan.unit, recipient, plan.owed, today)
                 repository.queue_reply(outgoing.id, None, "reminder", plan.unit.key,
                                        recipient, outgoing.headers, outgoing.data)
         log.info("reminder queued for %s to %s", plan.unit.name, ", ".join(plan.recipients))

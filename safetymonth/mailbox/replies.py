@@ -22,6 +22,7 @@ from safetymonth.config import Config, Policy, SizeRule
 from safetymonth.mailbox.cloudlinks import CloudLink
 from safetymonth.mailbox.headers import one_line
 from safetymonth.mailbox.mimepolicy import MAX_DEPTH
+from safetymonth.mailbox.owing import deadlines_text
 from safetymonth.mailbox.parse import TOO_DEEP, ParsedMail
 from safetymonth.report import UnitProgress
 from safetymonth.validator.messages import KIND_NAMES, human_size
@@ -123,17 +124,24 @@ class Outgoing:
 
 def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | None,
                   verdicts: list[dict[str, Any]], missing: list[str],
-                  received: datetime, too_large: int | None = None) -> Outgoing:
+                  received: datetime, too_large: int | None = None,
+                  owed: list[dict[str, Any]] | None = None,
+                  notes: list[str | None] | None = None) -> Outgoing:
     """The answer to one message, addressed to its From address only, and never over
     ``MAX_REPLY_BYTES``: the files that do not fit are counted, not listed. ``too_large`` is
     the size of a message that was not downloaded (over ``mailbox.max_message_size``).
-    A sender that is no registered unit gets :func:`compose_stranger_reply` instead."""
+    A sender that is no registered unit gets :func:`compose_stranger_reply` instead. With
+    deliverables configured, ``owed`` lists each one still owed (name, deadline, overdue) and
+    ``notes`` says, per file, what it counts for (see :mod:`~safetymonth.mailbox.owing`)."""
     assert mail.sender is not None
     if unit is None:
         return compose_stranger_reply(config, mail.sender, sha256, too_large)
     limit = config.mailbox.max_message_size
     subject = cut(mail.subject, MAX_SUBJECT)
     files = [file_line(verdict) for verdict in verdicts]
+    for line, note in zip(files, notes or [], strict=False):
+        if note:
+            line.notes.insert(0, note)
     context = {
         "too_large": too_large and {"size": human_size(too_large), "limit": human_size(limit)},
         "greeting": unit or cut(mail.sender_name, MAX_GREETING) or mail.sender,
@@ -147,6 +155,8 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
         "unread": TOO_DEEP in mail.defects and MAX_DEPTH,
         "cloud_links": [_link(link) for link in mail.cloud_links[:MAX_CLOUD_LINKS]],
         "missing": missing,
+        "owed": owed,
+        "deadlines": deadlines_text(config) if owed is not None else None,
         "deadline": _day(config.campaign.deadline),
         "requirements": requirements(config.policy),
         "address": config.mailbox.address,
@@ -203,11 +213,25 @@ def compose_reminder(config: Config, recipient: str, status: UnitProgress,
         "documents_ok": status.documents_ok, "videos_ok": status.videos_ok,
         "photos_ok": status.photos_ok, "deadline": _day(config.campaign.deadline),
         "address": config.mailbox.address, "requirements": requirements(config.policy),
-        **_voice(config, today),
+        "owed": None, **_voice(config, today),
     }
     subject = f"【提醒】{config.campaign.name}材料尚缺：{'、'.join(status.missing)}"
     ident = reminder_id(status.name, recipient, today)
     return _build(config, ident, recipient, subject, "reminder", context, "auto-generated", {})
+
+
+def compose_owed_reminder(config: Config, recipient: str, key: str, name: str,
+                          owed: list[dict[str, Any]], today: date) -> Outgoing:
+    """The reminder of a unit (or group, keyed ``key``) per deliverable: each one still owed
+    with its own deadline, an overdue one worded 已逾期."""
+    context = {"unit": name, "campaign": config.campaign.name, "today": _day(today),
+               "owed": owed, "missing": [item["name"] for item in owed],
+               "address": config.mailbox.address, "requirements": requirements(config.policy),
+               **_voice(config, today)}
+    late = "（已逾期）" if any(item["overdue"] for item in owed) else ""
+    subject = f"【提醒】{config.campaign.name}材料尚缺：{'、'.join(context['missing'])}{late}"
+    return _build(config, reminder_id(key, recipient, today), recipient, subject, "reminder",
+                  context, "auto-generated", {})
 
 
 @dataclass

@@ -52,6 +52,7 @@ from safetymonth.storage.records import (
     ACCEPT,
     ADD,
     ADDED_PREFIX,
+    ASSIGN,
     CREDIT,
     DISMISS,
     FILE_ACTIONS,
@@ -76,9 +77,25 @@ from safetymonth.storage.schema import (
 )
 from safetymonth.storage.session import Session
 
-__all__ = ["ACCEPT", "ADD", "ADDED_PREFIX", "CREDIT", "DISMISS", "FILE_ACTIONS",
-           "MESSAGE_ACTIONS", "REJECT", "Credit", "DecisionRecord", "FileView", "MessageView",
-           "RegistryUnit", "Tally", "content_id", "dismissed"]
+__all__ = [
+    "ACCEPT",
+    "ADD",
+    "ADDED_PREFIX",
+    "ASSIGN",
+    "CREDIT",
+    "DISMISS",
+    "FILE_ACTIONS",
+    "MESSAGE_ACTIONS",
+    "REJECT",
+    "Credit",
+    "DecisionRecord",
+    "FileView",
+    "MessageView",
+    "RegistryUnit",
+    "Tally",
+    "content_id",
+    "dismissed",
+]
 
 REGISTRY_LOCK = 0x5AFE8  # PostgreSQL advisory lock held while the unit registry is rewritten
 CHUNK = 500  # ids per IN (...), under SQLite's variable limit

@@ -13,10 +13,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, case, func, select, update
 
+from safetymonth.storage.assignment import Assignments
 from safetymonth.storage.credit import Credit, content_id
 from safetymonth.storage.records import (
     ADDED_PREFIX,
@@ -42,7 +44,7 @@ from safetymonth.storage.schema import (
     messages,
     source_keys,
 )
-from safetymonth.storage.session import Session, dialect_insert, free, now
+from safetymonth.storage.session import Clock, Session, dialect_insert, free, now
 
 # Intake runs these for every message. Built once, with their values bound at execution, each
 # is keyed and compiled once per dialect (SQLAlchemy's compiled cache) instead of being built,
@@ -103,9 +105,14 @@ class TakenMeanwhile(Exception):
 
 
 class Messages:
-    def __init__(self, session: Session, credit: Credit) -> None:
+    def __init__(self, session: Session, credit: Credit,
+                 assignments: Assignments, clock: Clock | None = None) -> None:
         self.session = session
         self.credit = credit
+        self.assignments = assignments
+        # When a message is received (``received_at``): the repository's clock, so that a
+        # test can deliver mail before or after a deliverable's deadline.
+        self.clock = clock
 
     # --- intake -----------------------------------------------------------------------
 
@@ -153,12 +160,17 @@ class Messages:
         self.add_source_key(key, duplicate)
         return Recorded(duplicate, new=False, duplicate=True)
 
+    def _now(self) -> str:
+        if self.clock is None:
+            return now()
+        return self.clock().astimezone(UTC).isoformat(timespec="seconds")
+
     def _insert_message(self, key: str, received: Received) -> int:
         """INSERT the message and each of its unique keys, or raise :class:`TakenMeanwhile`
         when one of them is taken (by a record of this message, or another transaction's)."""
         row = self.session.execute(_inserting_message(self.session.dialect), dict(
             reused_id=received.message_id,
-            source_key=key, received_at=now(), message_id=received.message_id,
+            source_key=key, received_at=self._now(), message_id=received.message_id,
             sha256=received.sha256, size=received.size, sender=received.sender,
             sender_name=received.sender_name, sender_domain=domain_of(received.sender),
             subject=received.subject, date_header=received.date_header, state=received.state,
@@ -253,6 +265,7 @@ class Messages:
                     for verdict in item.verdicts]
             if rows:
                 self.session.execute(_INSERT_CHECKS, rows)
+                self.assignments.assign_message(message)
 
     @keeps_credit
     def record_outcome(self, message: int, outcome: Outcome) -> None:

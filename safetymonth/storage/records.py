@@ -18,6 +18,7 @@ QUEUED, SENT, REFUSED = "queued", "sent", "refused"
 # Coordinators' decisions: on a message (credit, add, dismiss) or a file's content.
 CREDIT, ADD, ACCEPT, REJECT = "credit", "add", "accept", "reject"
 DISMISS = "dismiss"  # a message that is no submission (a question), put aside: 已处理
+ASSIGN = "assign"  # a file's content counted for a deliverable other than the rule's
 MESSAGE_ACTIONS, FILE_ACTIONS = (CREDIT, ADD), (ACCEPT, REJECT)
 ADDED_PREFIX = "added:"  # source_key of a message that holds files added by hand
 # source_key of a unit's upload through its link (safetymonth.uploads): files received
@@ -253,10 +254,11 @@ class DecisionRecord:
     at: str
     undone_at: str | None
     undone_by: str | None
+    deliverable: str | None = None  # an assign decision's deliverable
 
     @property
     def target(self) -> int | None:
-        return self.file if self.action in FILE_ACTIONS else self.message
+        return self.file if self.action in (*FILE_ACTIONS, ASSIGN) else self.message
 
 
 TALLY_FIELDS = {("document", True): "documents_ok", ("document", False): "documents_failed",

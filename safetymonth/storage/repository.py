@@ -44,7 +44,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from safetymonth.config import Config
+from safetymonth.deliverables import deliverables_of
 from safetymonth.storage import database
+from safetymonth.storage.assignment import Assignments
 from safetymonth.storage.claiming import Claims
 from safetymonth.storage.credit import Credit
 from safetymonth.storage.decisions import Decisions
@@ -73,6 +75,7 @@ from safetymonth.storage.replies import Replies
 from safetymonth.storage.schema import meta
 from safetymonth.storage.session import Clock, Session, now
 from safetymonth.storage.uploads import Uploads
+from safetymonth.targets import credit_targets
 
 __all__ = ["FAILED", "PROCESSED", "QUEUED", "RECEIVED", "REFUSED", "SENT", "TOO_LARGE",
            "Clock", "FileRecord", "MessageRecord", "NewAttachment", "Outcome", "Received",
@@ -95,6 +98,7 @@ class Parts:
     decisions: Decisions
     listings: Listings
     uploads: Uploads
+    assignments: Assignments
 
 
 # Which part answers each of the repository's methods.
@@ -117,6 +121,9 @@ FORWARDED: dict[str, tuple[str, ...]] = {
         "sync_registry", "refresh_credit", "unit_tallies", "unit_tally", "accepted_counts",
         "unknown_senders", "unknown_senders_now", "credited_unit", "latest_unit_sender"),
     "listings": ("message_views", "file_views"),
+    "assignments": (
+        "sync_deliverables", "deliverable_counts", "accepted_contents", "unassigned_files",
+        "file_deliverables"),
     "decisions": (
         "record_decision", "decision", "decisions", "undo_decision", "active_decisions",
         "active_decisions_by_unit"),
@@ -140,16 +147,17 @@ class Repository:
                  new_database: bool = False, clock: Clock = utc_now) -> None:
         """Open the store; a database that is missing while ``storage.dir`` holds messages
         is refused (never recreated silently) unless ``new_database`` says to start anew.
-        ``clock`` times the outbox: when replies are queued, the rate limit's window and
-        when a digest is due."""
+        ``clock`` times the outbox (when replies are queued, the rate limit's window and
+        when a digest is due) and when mail is received."""
         self.files = FileStore(root)
         self.clock = clock
         self.session = Session(self.files, url, password, new_database)
-        credit = Credit(self.session)
-        self.parts = Parts(messages=Messages(self.session, credit),
+        credit, assignments = Credit(self.session), Assignments(self.session)
+        self.parts = Parts(messages=Messages(self.session, credit, assignments, clock),
                            replies=Replies(self.session, clock), claims=Claims(self.session),
-                           credit=credit, decisions=Decisions(self.session, credit),
-                           listings=Listings(self.session),
+                           credit=credit,
+                           decisions=Decisions(self.session, credit, assignments),
+                           listings=Listings(self.session), assignments=assignments,
                            uploads=Uploads(self.session))
         self._batch = False
 
@@ -268,7 +276,8 @@ class Repository:
 
 
 _PART_TYPES = {"messages": Messages, "replies": Replies, "claims": Claims, "credit": Credit,
-               "decisions": Decisions, "listings": Listings, "uploads": Uploads}
+               "decisions": Decisions, "listings": Listings, "assignments": Assignments,
+               "uploads": Uploads}
 for _part, _names in FORWARDED.items():
     for _name in _names:
         setattr(Repository, _name, _forward(_part, _name, _PART_TYPES[_part]))
@@ -277,12 +286,14 @@ for _part, _names in FORWARDED.items():
 def open_repository(config: Config, new_database: bool = False,
                     clock: Clock = utc_now) -> Repository:
     """The store of ``config``: ``storage.dir`` and ``storage.database``, its unit registry
-    synced from ``units[]`` (credit follows the current registry)."""
+    synced from ``units[]`` (credit follows the current registry) and its files assigned to
+    the campaign's deliverables (as is credit, the assignment follows the config)."""
     repository = Repository(config.storage_dir, config.database_url,
                             config.storage.password(), new_database, clock)
     try:
         repository.sync_registry([RegistryUnit(unit.key, unit.name, tuple(unit.emails))
-                                  for unit in config.units])
+                                  for unit in credit_targets(config)])
+        repository.sync_deliverables(deliverables_of(config.campaign))
     except BaseException:
         repository.close()
         raise

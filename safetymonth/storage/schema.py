@@ -104,6 +104,9 @@ checks = Table(
     # A zip member's position (validator.archive.member_at), by which downloads and export
     # find it: two members may share a name. NULL for an attachment that is no zip member.
     Column("member", Integer),
+    # The deliverable (campaign.deliverables id) it counts for: the assignment rule, or an
+    # assign decision on its content (storage.assignment). NULL: it counts for none.
+    Column("deliverable", Text),
     Index("checks_attachment", "attachment"),
     Index("checks_tally", "message", "kind", "ok", "content"),
     Index("checks_content", "content"),
@@ -166,6 +169,7 @@ decisions = Table(
     Column("file", Integer, ForeignKey("checks.id")),
     Column("content", BigInteger),  # the file's content id (checks.content)
     Column("unit", Text),
+    Column("deliverable", Text),  # what an assign decision counts the file for
     Column("reason", Text, nullable=False),
     Column("by", Text, nullable=False),
     Column("at", Text, nullable=False),

@@ -16,7 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from safetymonth.config import Config
-from safetymonth.storage.credit import ACCEPT, CREDIT, DISMISS, REJECT, DecisionRecord, FileView
+from safetymonth.deliverables import deliverables_of
+from safetymonth.storage.credit import (
+    ACCEPT,
+    ASSIGN,
+    CREDIT,
+    DISMISS,
+    REJECT,
+    DecisionRecord,
+    FileView,
+)
 from safetymonth.web import auth
 
 COOKIE = "safetymonth_notice"
@@ -39,8 +48,15 @@ def decided(record: DecisionRecord, config: Config) -> Notice:
             ACCEPT: f"已将文件 {record.file} 认定为合格",
             REJECT: f"已将文件 {record.file} 认定为不合格",
             DISMISS: f"已将邮件 #{record.message} 标为已处理（不是报送材料），"
-                     f"它不再列在未计入的邮件中"}.get(record.action, f"已记录决定“{record.action}”")
+                     f"它不再列在未计入的邮件中",
+            ASSIGN: f"已将文件 {record.file} 归入“{_deliverable_name(config, record)}”"}.get(
+        record.action, f"已记录决定“{record.action}”")
     return Notice(f"{done}（决定 #{record.id}，理由：{record.reason}）。", record.id)
+
+
+def _deliverable_name(config: Config, record: DecisionRecord) -> str:
+    return next((item.name for item in deliverables_of(config.campaign)
+                 if item.id == record.deliverable), record.deliverable or "")
 
 
 def added(record: DecisionRecord, files: list[FileView]) -> Notice:

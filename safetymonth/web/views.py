@@ -9,7 +9,7 @@ import email
 import email.policy
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from email.message import EmailMessage
 from typing import Any, TypeVar
@@ -17,9 +17,13 @@ from zoneinfo import ZoneInfo
 
 from safetymonth import decisions
 from safetymonth.config import Config, Unit
+from safetymonth.deliverables import Deliverable
+from safetymonth.owed import Owed, Standing
+from safetymonth.owed_tables import owed_label  # noqa: F401 (the templates' views.owed_label)
 from safetymonth.reasons import reason_label  # noqa: F401 (the templates' views.reason_label)
 from safetymonth.report import (
     UnitProgress,
+    by_deliverables,
     judge,
     local_time,
     progress_of_all,
@@ -89,14 +93,16 @@ class Board:
 
 class StoreCache:
     """Results computed from the whole store (the board, the report), each reused while the
-    store's :meth:`Overview.version` is the same. Every request reads the version, so nothing
-    shown is ever stale; one cache per process, so replicas need no coordination."""
+    store's :meth:`Overview.version` is the same, and the day too (a deliverable turns
+    overdue at midnight without a write). Every request reads the version, so nothing shown
+    is ever stale; one cache per process, so replicas need no coordination."""
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[tuple[object, ...], Any]] = {}
 
-    def get(self, repository: Repository, name: str, compute: Callable[[], T]) -> T:
-        version = Overview(repository).version()
+    def get(self, repository: Repository, name: str, compute: Callable[[], T],
+            day: object = None) -> T:
+        version = (*Overview(repository).version(), day)
         entry = self._entries.get(name)
         if entry is not None and entry[0] == version:
             return entry[1]  # type: ignore[no-any-return]
@@ -105,11 +111,17 @@ class StoreCache:
         return value
 
     def board(self, repository: Repository, config: Config) -> Board:
-        return self.get(repository, "board", lambda: board(repository, config))
+        return self.get(repository, "board", lambda: board(repository, config),
+                        today(config))
 
     def report(self, repository: Repository, config: Config) -> dict[str, Any]:
         return self.get(repository, "report",
-                        lambda: report_from_repository(repository, config))
+                        lambda: report_from_repository(repository, config), today(config))
+
+
+def today(config: Config) -> object:
+    """The campaign's local day: what makes a deliverable overdue without a write."""
+    return datetime.now(ZoneInfo(config.campaign.timezone)).date()
 
 
 def status_of(progress: UnitProgress) -> str:
@@ -169,12 +181,19 @@ class UnitPage:
     messages: list[MessageItem]
     history: list[DecisionRecord]
     files_named: dict[int, str] = field(default_factory=dict)  # the history's files
+    owed: list[Owed] = field(default_factory=list)  # the unit's deliverables, as they stand
+    deliverables: list[Deliverable] = field(default_factory=list)  # the campaign's
+    counted: dict[int, str | None] = field(default_factory=dict)  # file → its deliverable
 
 
 def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
     progress = judge(unit, repository.unit_tally(unit.key), config.campaign.completion)
+    standing = Standing(repository, config)
+    if config.campaign.deliverables is not None:
+        progress = by_deliverables(progress, standing)
     files: dict[int, list[FileView]] = defaultdict(list)
-    for view in repository.file_views(unit.key):
+    views = repository.file_views(unit.key)
+    for view in views:
         files[view.message].append(view)
     records = list(reversed(repository.message_views(unit.key)))
     replies = Overview(repository).replies_of([record.id for record in records])
@@ -182,8 +201,12 @@ def unit_page(repository: Repository, config: Config, unit: Unit) -> UnitPage:
                          files.get(record.id, []), replies.get(record.id, []))
              for record in records]
     history = [record for record in repository.decisions() if record.unit == unit.key]
-    return UnitPage(unit, status_of(progress), progress, items, list(reversed(history)),
+    page = UnitPage(unit, status_of(progress), progress, items, list(reversed(history)),
                     decisions.file_names(repository, history))
+    if config.campaign.deliverables is None:
+        return page  # completion's shorthand: the page the unit always had
+    return replace(page, owed=standing.of_unit(unit.key), deliverables=standing.deliverables,
+                   counted=repository.file_deliverables([view.id for view in views]))
 
 
 # --- mail credited to no unit ---------------------------------------------------------------

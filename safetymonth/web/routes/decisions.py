@@ -1,5 +1,6 @@
-"""A coordinator's decisions from the console: accept or reject a file, credit or put aside a
-message, undo a decision, add files received outside mail. Each route calls its function of
+"""A coordinator's decisions from the console: accept or reject a file, count it for a
+deliverable, credit or put aside a message, undo a decision, add files received outside mail.
+Each route calls its function of
 :mod:`safetymonth.decisions` itself, with named arguments, in a worker thread on a pooled
 repository; the page after it says what was done, with an undo button (a notice). A decision
 that cannot be made is a page saying why (400). None of them sends mail: a decision's notice
@@ -52,6 +53,29 @@ def _message_within(repository: Repository, seen: Scope, message: int) -> None:
     within(not found or seen.message(found[0]))
 
 
+def _file_within(repository: Repository, seen: Scope, file: int) -> None:
+    """404 for a file outside the visitor's group (an unknown id is the decision's own 400)."""
+    found = repository.file_views(file=file)
+    within(not found or seen.file(found[0]))
+
+
+@router.post("/files/{ident}/assign")
+async def assign_file(request: Request, ident: str, who: Decider,
+                      form: CheckedForm) -> Response:
+    """归入材料: count the file for the deliverable chosen in its select."""
+    if not form.get("deliverable"):
+        return render(request, "error.html", who, 400, message="请选择要计入的材料。")
+    settings, file, reason = config(request), str(number(ident)), reason_of(form)
+    deliverable, seen = str(form.get("deliverable")), scope(request, who)
+
+    def assign_it(repository: Repository) -> DecisionRecord:
+        _file_within(repository, seen, int(file))
+        return decisions.assign(settings, repository, file=file, deliverable=deliverable,
+                                reason=reason, by=who.user)
+
+    return await _made(request, who, back_to(form, "/"), assign_it)
+
+
 @router.post("/files/{ident}/{action}")
 async def judge_file(request: Request, ident: str, action: str, who: Decider,
                      form: CheckedForm) -> Response:
@@ -62,8 +86,7 @@ async def judge_file(request: Request, ident: str, action: str, who: Decider,
     seen = scope(request, who)
 
     def judge(repository: Repository) -> DecisionRecord:
-        found = repository.file_views(file=int(file))
-        within(not found or seen.file(found[0]))  # an unknown id is the decision's 400
+        _file_within(repository, seen, int(file))
         if action == "accept":
             return decisions.accept(settings, repository, file=file, reason=reason,
                                     by=who.user)
