@@ -142,10 +142,16 @@ def test_another_groups_unit_file_message_and_decision_are_404_and_refused(
     token = csrf_of(ours.get("/").text)
     for path in (f"/units/{quote(THEIRS)}", f"/files/{theirs['id']}",
                  f"/files/{theirs['id']}/thumb", f"/units/{quote(THEIRS)}/files.zip",
-                 f"/api/files?unit={quote(THEIRS)}"):
+                 f"/api/files?unit={quote(THEIRS)}", "/documents", "/documents/notice",
+                 "/documents/letter/zip"):
         assert ours.get(path).status_code == 404, path
+    assert "/documents" not in ours.get("/").text  # the bureau's own documents
+    sheet = ours.get("/links/print").text  # the links a group hands out: its own units'
+    assert all(name in sheet for name in OURS) and THEIRS not in sheet
     assert ours.get(f"/files/{mine['id']}").status_code == 200
     for path, data in ((f"/files/{theirs['id']}/accept", {}),
+                       (f"/files/{theirs['id']}/assign", {"deliverable": "photos"}),
+                       (f"/links/rotate/{quote(THEIRS)}", {"confirm": "yes"}),
                        (f"/messages/{forged_theirs['id']}/credit", {"unit": OURS[0]}),
                        (f"/messages/{forged_theirs['id']}/dismiss", {}),
                        (f"/messages/{mine['message']}/credit", {"unit": THEIRS}),

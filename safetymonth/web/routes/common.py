@@ -27,7 +27,7 @@ def number(ident: str) -> int:
     return int(ident)
 
 
-def unit_of(request: Request, ident: str, who: Visitor | None = None) -> Unit:
+def unit_of(request: Request, ident: str, who: Visitor | None) -> Unit:
     """The unit named by ``ident`` (its id or its name), or 404 (also when it is outside
     ``who``'s group)."""
     found = views.find_unit(config(request), ident)

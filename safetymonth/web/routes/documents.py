@@ -24,7 +24,15 @@ from safetymonth.web.auth import Visitor
 from safetymonth.web.deps import Decider, Who, config, pool, read_checked_form, render
 from safetymonth.web.routes.common import NotFound, number, redirect_telling
 
-router = APIRouter(include_in_schema=False)
+
+def bureau_only(who: Who) -> None:
+    """The notice, the letters and the summary are the bureau's own documents: a group's
+    user (``user add --group``) finds none of them (404)."""
+    if who.group is not None:
+        raise NotFound()
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(bureau_only)])
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 # A letter's form has four fields per unit of the roster.
 MAX_FIELDS = 4 * MAX_UNITS + 400

@@ -15,7 +15,7 @@ from safetymonth.storage.repository import Repository
 from safetymonth.uploads.links import Link, units_links
 from safetymonth.web.deps import CheckedForm, Decider, Who, config, pool, render
 from safetymonth.web.notices import Notice
-from safetymonth.web.routes.common import redirect_telling, unit_of
+from safetymonth.web.routes.common import redirect_telling, scope, unit_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,8 +27,8 @@ def unit_links(request: Request, store: Repository, units: list[Unit],
 
 @router.get("/links/print")
 async def print_sheet(request: Request, who: Who) -> Response:
-    """Every unit's link on a printable sheet, one per unit."""
-    units = list(config(request).units)
+    """Every unit's link on a printable sheet, one per unit (a group's user: its units)."""
+    units = scope(request, who).units(config(request).units)
     found = await pool(request).run(lambda store: unit_links(request, store, units))
     zone = config(request).campaign.timezone
     return render(request, "links_print.html", who, links=found,
@@ -36,9 +36,9 @@ async def print_sheet(request: Request, who: Who) -> Response:
 
 
 @router.post("/links/rotate/{ident:path}")
-async def rotate(request: Request, ident: str, _who: Decider, form: CheckedForm) -> Response:
+async def rotate(request: Request, ident: str, who: Decider, form: CheckedForm) -> Response:
     """A new link for the unit; the old one is dead at once (the form asks to confirm)."""
-    target = unit_of(request, ident)
+    target = unit_of(request, ident, who)
     back = f"/units/{quote(target.key)}"
     if form.get("confirm") != "yes":
         return redirect_telling(request, back, Notice("未更换链接：请先勾选确认。"))
