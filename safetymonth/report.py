@@ -24,7 +24,7 @@ from safetymonth.spreadsheet import write_csv, write_xlsx
 from safetymonth.storage.credit import Tally
 from safetymonth.storage.overview import Overview
 from safetymonth.storage.repository import MessageRecord, Repository, open_repository
-from safetymonth.targets import credit_targets
+from safetymonth.targets import GROUP_PREFIX, credit_targets
 from safetymonth.zone import local_datetime
 
 
@@ -158,7 +158,8 @@ def report_from_repository(repository: Repository, config: Config,
                     for item in repository.bounce_reports() for bounce in item.bounces],
         "groups": groups_rows(standing, {item.id: item.complete for item in progress}),
         "unassigned": [{"file": ident, "unit": names.get(unit, unit), "name": name}
-                       for ident, unit, name in repository.unassigned_files()],
+                       for ident, unit, name in repository.unassigned_files(
+                           [item.id for item in standing.unit_owed], GROUP_PREFIX)],
     }
 
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, true, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 
 from safetymonth.assigning import assign
 from safetymonth.deliverables import Deliverable
@@ -138,13 +138,19 @@ class Assignments:
                            checks.c.deliverable.in_(list(deliverables)))
                     .group_by(checks.c.credit_unit, checks.c.deliverable, checks.c.content))]
 
-    def unassigned_files(self) -> list[tuple[int, str, str]]:
+    def unassigned_files(self, unit_owed: Sequence[str] = (),
+                         group_prefix: str = "") -> list[tuple[int, str, str]]:
         """(file id, credited unit, name) of the accepted files credited to a unit that count
-        for no deliverable, oldest first."""
+        for no deliverable, oldest first; and those credited to a group (its key starts with
+        ``group_prefix``) counted for one of ``unit_owed``, which a group does not owe."""
+        nothing = checks.c.deliverable.is_(None)
+        if unit_owed and group_prefix:
+            nothing = or_(nothing, and_(checks.c.credit_unit.startswith(group_prefix),
+                                        checks.c.deliverable.in_(list(unit_owed))))
         return [(int(ident), str(unit), str(path)) for ident, unit, path in self.session.all(
             select(checks.c.id, checks.c.credit_unit, checks.c.path)
-            .where(checks.c.credit_unit.is_not(None), checks.c.judged_ok == 1,
-                   checks.c.deliverable.is_(None), checks.c.kind.in_(KINDS))
+            .where(checks.c.credit_unit.is_not(None), checks.c.judged_ok == 1, nothing,
+                   checks.c.kind.in_(KINDS))
             .order_by(checks.c.id))]
 
     def file_deliverables(self, files: Sequence[int]) -> dict[int, str | None]:

@@ -18,6 +18,7 @@ from safetymonth.config import Config, load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.reminders import queue_reminders
 from safetymonth.mailbox.service import poll_once
+from safetymonth.report import report_from_repository
 from safetymonth.samples import make_docx
 from safetymonth.storage.repository import ReplyRecord, open_repository
 from tests.support.mailservers import drop, write_config
@@ -58,7 +59,8 @@ def send(config: Config, tmp_path: Path, day: int, sender: str, name: str) -> st
         samplemail.file_part(path.read_bytes(), samplemail.utf8_name(name), DOCX)]))
     poll_once(config, clock=lambda: at(day))
     with open_repository(config) as store:
-        return text_of([reply for reply in store.replies() if reply.kind == "reply"][-1])
+        return text_of([reply for reply in store.replies()
+                        if reply.kind == "reply" and reply.recipient == sender][-1])
 
 
 def remind(config: Config, day: int) -> dict[str, str]:
@@ -78,6 +80,15 @@ def test_replies_say_what_each_file_counts_for_and_what_is_owed(tmp_path: Path) 
     assert reply.startswith("浔中镇民政办：")  # the group's own address: the group
     assert "计入“经验做法”" in reply and "逾期" not in reply
     assert "浔中镇民政办的各项材料均已齐全" in reply
+    # A summary is each institution's to send: from the group's address it counts for nothing.
+    reply = send(config, tmp_path, 4, "xzmzb@dhmz.example.cn", "浔中镇活动总结.docx")
+    assert "未能判断计入哪项材料" in reply
+    with open_repository(config) as store:
+        report = report_from_repository(store, config, at(4))
+    assert [(item["unit"], item["name"]) for item in report["unassigned"]] == \
+        [("浔中镇民政办", "浔中镇活动总结.docx")]
+    assert all(item["accepted"] == 0 for unit in report["units"]
+               for item in unit["deliverables"])
 
     reply = send(config, tmp_path, 4, "gdjly@dhmz.example.cn", "通讯录.docx")
     assert "未能判断计入哪项材料" in reply
