@@ -84,10 +84,11 @@ def scoped_report(result: dict[str, Any], scope: Scope) -> dict[str, Any]:
     if scope.everything:
         return result
     units = scope.rows(result["units"])
+    names = {unit["name"] for unit in units}  # some lists name the unit, not its key
 
     def from_scope(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [item for item in items if scope.unit(item.get("unit"))
-                or scope.sender(item.get("sender"))]
+                or item.get("unit") in names or scope.sender(item.get("sender"))]
 
     return {
         "units": units,
@@ -100,4 +101,7 @@ def scoped_report(result: dict[str, Any], scope: Scope) -> dict[str, Any]:
         "queued_replies": sum(unit.get("queued_replies", 0) for unit in units),
         "decisions": sum(unit.get("decisions", 0) for unit in units),
         "bounces": [],
+        "groups": [row for row in result.get("groups", []) if row["id"] == scope.group],
+        "unassigned": from_scope(result.get("unassigned", [])),
+        "cloud_links": from_scope(result.get("cloud_links", [])),
     }

@@ -165,6 +165,7 @@ def test_another_groups_unit_file_message_and_decision_are_404_and_refused(
 
     report = ours.get("/api/report").json()
     assert [unit["name"] for unit in report["units"]] == OURS
+    assert [row["id"] for row in report["groups"]] == ["xunzhong"]  # theirs is not shown
     assert [item["sender"] for item in report["suspicious"]] == ["xzjly@dhmz.example.cn"]
     assert {row["unit"] for row in ours.get("/api/files").json()} == {OURS[0], OURS[1]}
     assert {row["sender"] for row in ours.get("/api/messages").json()} == {
