@@ -10,12 +10,14 @@ same 404 here and on the tus endpoint (:func:`gone`): nothing tells them apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from safetymonth.config import Config, Unit
+from safetymonth.mailbox.owing import by_deliverable, owed_lines, still_owed
 from safetymonth.mailbox.replies import file_line, requirements
 from safetymonth.report import local_time, missing
 from safetymonth.storage.repository import Repository
@@ -111,5 +113,15 @@ def _unit_state(store: Repository, scope: Scope) -> dict[str, Any]:
             "received": local_time(upload.created_at, zone), "error": upload.error,
             "ok": all(item["ok"] for item in checked) if checked else None,
             "verdicts": checked})
-    return {"unit": unit.name, "missing": missing(store, unit.key, config.campaign.completion),
+    return {"unit": unit.name, "missing": _still_owed(config, store, unit.key),
             "files": rows, "uploads": uploads}
+
+
+def _still_owed(config: Config, store: Repository, key: str) -> list[str]:
+    """What the unit still owes, as its page lists it: each deliverable with its deadline
+    (已逾期 once past), or, with the ``completion:`` shorthand, the kinds it lacks."""
+    if not by_deliverable(config):
+        return missing(store, key, config.campaign.completion)
+    owed = owed_lines(still_owed(config, store, key, datetime.now(UTC)))
+    return [f"{item['name']}（{'已逾期，' if item['overdue'] else ''}截止{item['deadline']}）"
+            for item in owed]
