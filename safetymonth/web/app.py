@@ -99,7 +99,7 @@ def create_app(config: Config) -> FastAPI:
     app.state.cache = StoreCache()
     app.state.board_tables = {}  # (status, group) filter -> (board, its rendered table)
     app.state.board_rows = (None, {})  # (board, each of its rows -> the row's HTML)
-    app.state.group_rows = (None, (False, []))  # (board, (overdue, its group rows))
+    app.state.group_rows = (None, (None, []))  # (board, (the day, its group rows))
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(api.router)

@@ -15,7 +15,7 @@ from safetymonth.storage.repository import Repository
 from safetymonth.web import views
 from safetymonth.web.auth import Visitor
 from safetymonth.web.deps import Who, config, pool, render, templates
-from safetymonth.web.group_rows import GroupRow, group_rows, unit_keys
+from safetymonth.web.group_rows import GroupRow, deliverable_names, group_rows, unit_keys
 from safetymonth.web.scope import scope_of
 
 router = APIRouter(include_in_schema=False)
@@ -37,8 +37,8 @@ async def board(request: Request, who: Who, status: str = "", group: str = "") -
     return render(request, "board.html", who, board=found, rows=len(rows), counts=counts,
                   uncredited=uncredited,
                   table=_board_table(request, found, status, group, keys), status=status,
-                  group=group, groups=[] if who.group else _group_rows(request, found,
-                                                                       days_left < 0),
+                  group=group, groups=[] if who.group else _group_rows(request, found),
+                  deliverable_names=deliverable_names(settings),
                   group_name=next((known.name for known in settings.groups
                                    if known.id == group), ""),
                   labels=views.STATUS_LABELS, deadline=settings.campaign.deadline,
@@ -55,13 +55,14 @@ def _uncredited_of(repository: Repository, cache: views.StoreCache, settings: Co
         for record in Overview(repository).uncredited(limit=UNCREDITED_LISTED)))
 
 
-def _group_rows(request: Request, found: views.Board, overdue: bool) -> list[GroupRow]:
-    """The group rows, computed once per board."""
+def _group_rows(request: Request, found: views.Board) -> list[GroupRow]:
+    """The group rows, computed once per board and day."""
+    day = views.today(config(request))
     board_of, rows = request.app.state.group_rows
-    if board_of is found and rows[0] == overdue:
+    if board_of is found and rows[0] == day:
         return rows[1]  # type: ignore[no-any-return]
-    computed = group_rows(config(request), found, overdue)
-    request.app.state.group_rows = (found, (overdue, computed))
+    computed = group_rows(config(request), found, day)
+    request.app.state.group_rows = (found, (day, computed))
     return computed
 
 
