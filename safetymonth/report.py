@@ -96,8 +96,16 @@ def build_report(config: Config) -> dict[str, Any]:
 
 
 def intake_rows(config: Config) -> list[dict[str, Any]]:
-    """The summary's intake table (one row per unit, as in ``report --json``)."""
-    return list(build_report(config)["units"])
+    """The summary's intake table: one row per unit, as in ``report --json``, each with its
+    group's name (``group_name``) for the table's 所属 column; a column per deliverable only
+    when ``campaign.deliverables`` names them."""
+    names = {group.id: group.name for group in config.groups}
+    rows = [{**row, "group_name": names.get(row.get("group") or "")}
+            for row in build_report(config)["units"]]
+    if config.campaign.deliverables is None:  # the shorthand's table: by kind, as it was
+        rows = [{key: value for key, value in row.items() if key != "deliverables"}
+                for row in rows]
+    return rows
 
 
 def progress_of_all(repository: Repository, config: Config,

@@ -72,10 +72,13 @@ def _group(names: Mapping[str, str]) -> Callable[[Row], str]:
 
 def columns(rows: Sequence[Row], groups: Mapping[str, str] | None = None) -> list[Column]:
     """The table's columns for these rows. ``groups`` names each group id (the report's
-    ``groups``): given, and units belonging to groups, a 所属 column shows the names."""
+    ``groups``; else the rows' own ``group_name``): given, and units belonging to groups, a
+    所属 column shows the names."""
     chosen = [Column("单位", lambda row: str(row.get("name", "")))]
+    groups = groups or {row["group"]: row["group_name"] for row in rows
+                        if row.get("group") and row.get("group_name")}
     if groups and any(row.get("group") for row in rows):
-        chosen.append(Column("所属", _group(groups or {})))
+        chosen.append(Column("所属", _group(groups)))
     chosen.append(Column("报送次数", _count("submissions")))
     deliverables = rows[0].get("deliverables") if rows else None
     if deliverables:

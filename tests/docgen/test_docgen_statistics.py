@@ -151,3 +151,25 @@ def test_the_command_line_keeps_or_drops_the_table_whatever_the_data_says(
     refused = run(config, "generate", "notice", str(DATA / "notice-dehua-2024.yaml"), "-o",
                   str(tmp_path / "n.docx"), "--with-statistics", code=2)
     assert "only for a summary" in refused.output
+
+
+@pytest.mark.usefixtures("on_both_engines")
+def test_a_campaign_with_deliverables_and_groups_has_their_columns(
+        tmp_path: Path, mail_media: Media) -> None:
+    """With ``campaign.deliverables`` and ``groups:``, the table from the store has a 所属
+    column with the group's name and a column per deliverable (accepted/needed)."""
+    units = [{"name": BYG, "emails": ["byg@dhmz.example.cn"], "group": "xunzhong"},
+             {"name": "德化县救助管理站", "emails": ["jiuzhu@dhmz.example.cn"]}]
+    deliverables = [{"id": "summary", "name": "活动情况总结", "kind": "document"},
+                    {"id": "photos", "name": "活动照片", "kind": "photo", "count": 2}]
+    config = polled(tmp_path, {"1.eml": samplemail.complete_submission(
+        "byg@dhmz.example.cn", mail_media)}, units=units,
+        groups=[{"id": "xunzhong", "name": "浔中镇民政办"}],
+        campaign={"deliverables": deliverables})
+    out = tmp_path / "summary.docx"
+    run(config, "generate", "summary", str(_data_file(tmp_path, True)), "-o", str(out))
+    [table] = _tables(out)
+    assert table[0] == ["单位", "所属", "报送次数", "活动情况总结", "活动照片", "材料齐全"]
+    # complete_submission carries one passing summary and one photo: two photos are needed.
+    assert table[1] == [BYG, "浔中镇民政办", "1", "1/1", "1/2", "否"]
+    assert table[2] == ["德化县救助管理站", "—", "0", "0/1", "0/2", "否"]
