@@ -15,6 +15,7 @@ from safetymonth.mailbox.triage import triage
 from safetymonth.mailbox.units import match_unit
 from safetymonth.report import local_time, missing
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Outcome, Repository
+from safetymonth.uploads.links import unit_link
 
 
 def record_triage(config: Config, store: Repository, row: MessageRecord, mail: ParsedMail,
@@ -84,8 +85,9 @@ def _queue_reply(config: Config, store: Repository, row: MessageRecord, mail: Pa
     completion = config.campaign.completion
     lacking = missing(store, credited.key, completion) if credited else []
     received = datetime.fromisoformat(row.received_at)
+    link = unit_link(config, store, credited) if credited else None
     outgoing = compose_reply(config, mail, row.sha256, credited.name if credited else None,
-                             verdicts, lacking, received, too_large)
+                             verdicts, lacking, received, too_large, link)
     store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
                       outgoing.recipient, outgoing.headers, outgoing.data)
 

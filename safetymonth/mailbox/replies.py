@@ -123,10 +123,12 @@ class Outgoing:
 
 def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | None,
                   verdicts: list[dict[str, Any]], missing: list[str],
-                  received: datetime, too_large: int | None = None) -> Outgoing:
+                  received: datetime, too_large: int | None = None,
+                  upload_link: str | None = None) -> Outgoing:
     """The answer to one message, addressed to its From address only, and never over
     ``MAX_REPLY_BYTES``: the files that do not fit are counted, not listed. ``too_large`` is
     the size of a message that was not downloaded (over ``mailbox.max_message_size``).
+    ``upload_link`` is the unit's upload link: files too big for mail go there.
     A sender that is no registered unit gets :func:`compose_stranger_reply` instead."""
     assert mail.sender is not None
     if unit is None:
@@ -150,6 +152,7 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
         "deadline": _day(config.campaign.deadline),
         "requirements": requirements(config.policy),
         "address": config.mailbox.address,
+        "upload_link": upload_link,
         **_voice(config),
     }
     subject = subject if subject.lower().startswith("re:") else f"Re: {subject or '安全管理月材料'}"
@@ -196,8 +199,11 @@ def _references(references: str, message_id: str | None) -> str:
 
 
 def compose_reminder(config: Config, recipient: str, status: UnitProgress,
-                     today: date) -> Outgoing:
+                     today: date, upload_link: str | None = None) -> Outgoing:
+    """A reminder of what ``status`` still lacks; ``upload_link`` is the unit's upload link
+    (a video too big for mail goes there)."""
     context = {
+        "upload_link": upload_link,
         "unit": status.name, "campaign": config.campaign.name, "today": _day(today),
         "missing": status.missing, "submissions": status.submissions,
         "documents_ok": status.documents_ok, "videos_ok": status.videos_ok,

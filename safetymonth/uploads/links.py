@@ -115,6 +115,12 @@ def units_links(config: Config, store: Repository, units: list[Unit],
     return found
 
 
+def unit_link(config: Config, store: Repository, unit: Unit) -> str:
+    """The URL of ``unit``'s live link as ``safetymonth links`` prints it (issued when it has
+    none), for the replies and reminders that carry it."""
+    return units_links(config, store, [unit], warn=False)[0].url
+
+
 def resolve(config: Config, store: Repository, token: str) -> tuple[LinkRecord, Unit] | None:
     """The live link a request's token opens and its unit; None for a wrong, rotated or
     expired token, or one whose unit left ``units[]`` (all answered alike)."""
