@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from safetymonth.cloudlist import cloud_links
 from safetymonth.config import Completion, Config, Unit
 from safetymonth.reasons import reason_label
 from safetymonth.spreadsheet import write_csv, write_xlsx
@@ -132,6 +133,7 @@ def report_from_repository(repository: Repository, config: Config) -> dict[str, 
         "decisions": repository.active_decisions(),
         "bounces": [{**bounce, "message_id": item.message_id}
                     for item in repository.bounce_reports() for bounce in item.bounces],
+        "cloud_links": cloud_links(repository, config),
     }
 
 
