@@ -236,7 +236,7 @@ def digest_id(unit: str | None, recipient: str, until: str, first: int) -> str:
 
 def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
                    held: list[HeldMessage], missing: list[str], since: str,
-                   until: str) -> Outgoing:
+                   until: str, upload_link: str | None = None) -> Outgoing:
     """One reply answering every message ``recipient`` sent over the rate limit within a
     window (``since`` to ``until``, local times): each message's files and verdicts, then
     what the unit still lacks as of now. It stays small: past ``MAX_DIGEST_MESSAGES``
@@ -247,7 +247,7 @@ def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
         "limit": {"count": config.mailbox.reply_rate_limit.count,
                   "hours": f"{config.mailbox.reply_rate_limit.hours:g}"},
         "deadline": _day(config.campaign.deadline), "requirements": requirements(config.policy),
-        "address": config.mailbox.address, **_voice(config)}
+        "address": config.mailbox.address, "upload_link": upload_link, **_voice(config)}
     subject = f"【汇总回复】{config.campaign.name}：您发来的 {len(held)} 封邮件的检查结果"
     context["subject"] = subject
     ids = [item.message_id for item in held if item.message_id]

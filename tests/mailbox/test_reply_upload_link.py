@@ -4,12 +4,16 @@ file through the upload link. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
 
+from safetymonth.config import load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
+from safetymonth.mailbox.service import poll_once
 from tests.support.cli_runs import as_json, run, sent, text_of
 from tests.support.mailservers import drop, write_config
 
@@ -61,3 +65,30 @@ def test_a_cloud_attachment_is_answered_with_the_upload_link(tmp_path: Path) -> 
     assert "应急演练视频.mp4" in text
     assert f"请通过本单位的专用上传链接提交这些文件（不受邮件大小限制）：\n{link['url']}" in text
     assert link["url"] in _html_of(reply)
+
+
+class _Clock:
+    """The repository's clock, moved by hand: the digest's window ends without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_units_digest_carries_its_link(tmp_path: Path, mail_media: Media) -> None:
+    path = write_config(tmp_path, units=UNITS, web={"public_url": PUBLIC},
+                        campaign={"deadline": "2999-06-24"},
+                        mailbox={"reply_rate_limit": {"count": 1, "hours": 1}})
+    for number in range(2):
+        drop(tmp_path / "inbox", f"{number}.eml",
+             samplemail.failing_photo(FULI_ADDRESS, mail_media))
+    config, clock = load_config(path), _Clock()
+    poll_once(config, clock=clock)  # one reply; the other message is held for the digest
+    clock.now += timedelta(hours=1)
+    poll_once(config, clock=clock)
+    [link] = as_json(path, "links")
+    [digest] = [item for item in sent(tmp_path) if "汇总回复" in str(
+        make_header(decode_header(item["Subject"])))]
+    assert link["url"] in text_of(digest) and link["url"] in _html_of(digest)
