@@ -100,12 +100,18 @@ def credit(config: Config, store: Repository, message: str, unit: str, reason: s
     return record
 
 
+def _holds_cloud_links(store: Repository, message: int) -> bool:
+    """A credited mail with cloud links may be put aside too: that takes its links off the
+    coordinators' list (``report`` ``cloud_links``) and leaves its credit as it is."""
+    return any(record.id == message for record in store.cloud_link_messages())
+
+
 def dismiss(config: Config, store: Repository, message: str, reason: str,
             by: str) -> DecisionRecord:
     """Put aside a message that is no submission (a question, a thank-you): 已处理. It
     leaves the list of mail credited to no unit; undo brings it back."""
     target = find_message(store, message)
-    if store.credited_unit(target) is not None:
+    if store.credited_unit(target) is not None and not _holds_cloud_links(store, target):
         raise DecisionError(f"message {target} is credited to a unit: undo that first")
     if any(record.action == DISMISS and record.message == target and not record.undone_at
            for record in store.decisions()):

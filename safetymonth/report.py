@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from safetymonth import owed_tables
+from safetymonth.cloudlist import cloud_links
 from safetymonth.config import Completion, Config, Unit
 from safetymonth.owed import Standing, groups_rows
 from safetymonth.reasons import reason_label
@@ -168,6 +169,7 @@ def report_from_repository(repository: Repository, config: Config,
         "unassigned": [{"file": ident, "unit": names.get(unit, unit), "name": name}
                        for ident, unit, name in repository.unassigned_files(
                            [item.id for item in standing.unit_owed], GROUP_PREFIX)],
+        "cloud_links": cloud_links(repository, config),
     }
 
 

@@ -19,6 +19,7 @@ from safetymonth.mailbox.replies import HeldMessage, compose_digest, digest_id
 from safetymonth.report import local_time, missing
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Repository
 from safetymonth.targets import credit_targets
+from safetymonth.uploads.links import unit_link
 
 log = logging.getLogger("safetymonth.digest")
 MIN_WAIT = 1.0
@@ -49,8 +50,9 @@ def _queue_one(config: Config, store: Repository, recipient: str, until: str,
     else:
         lacking = missing(store, unit.key, config.campaign.completion) if unit else []
     ident = digest_id(unit.key if unit else None, recipient, until, rows[0].id)
+    link = unit_link(config, store, unit) if unit else None
     outgoing = compose_digest(config, ident, recipient, unit.name if unit else None, held,
-                              lacking, held[0].received, local_time(until, zone))
+                              lacking, held[0].received, local_time(until, zone), link)
     if not store.queue_digest(ident, unit.key if unit else None, recipient, outgoing.headers,
                               outgoing.data, [row.id for row in rows]):
         return False  # another poller queued it, or answered some of them meanwhile

@@ -4,12 +4,15 @@ reply queued when one is due, all inside the caller's transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from contextlib import suppress
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from safetymonth.config import Config, Unit
 from safetymonth.mailbox import owing
 from safetymonth.mailbox.bounces import delivery_failures
+from safetymonth.mailbox.cloudexpiry import cloud_expiry
 from safetymonth.mailbox.parse import ParsedMail
 from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.triage import triage
@@ -17,6 +20,7 @@ from safetymonth.mailbox.units import match_unit
 from safetymonth.report import local_time, missing
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Outcome, Repository
 from safetymonth.targets import credit_targets
+from safetymonth.uploads.links import unit_link
 
 
 def record_triage(config: Config, store: Repository, row: MessageRecord, mail: ParsedMail,
@@ -34,6 +38,8 @@ def record_triage(config: Config, store: Repository, row: MessageRecord, mail: P
     bounces = _bounces(config, store, mail) if found.machine else []
     if bounces:
         notes["bounces"] = bounces
+    if mail.cloud_links:
+        notes["cloud_expires"] = _cloud_expires(config, row, mail)
     # State first, so the reply's "still missing" counts this message too.
     store.record_outcome(row.id, Outcome(
         state=state, unit=found.unit, auth=found.auth,
@@ -48,6 +54,17 @@ def record_triage(config: Config, store: Repository, row: MessageRecord, mail: P
     return credited.name if credited else None, (
         f"{found.no_reply} until {local_time(held_until, zone)}" if held_until
         else found.no_reply)
+
+
+def _cloud_expires(config: Config, row: MessageRecord, mail: ParsedMail) -> str | None:
+    """When the mail's cloud links expire (UTC, as the store keeps times), from its body;
+    "30天后过期" counts from its Date (else from when it came)."""
+    sent = datetime.fromisoformat(row.received_at)
+    with suppress(TypeError, ValueError):
+        dated = parsedate_to_datetime(mail.date or "")
+        sent = dated if dated.tzinfo else sent
+    found = cloud_expiry(mail.cloud_body, sent, config.campaign.timezone)
+    return found.astimezone(UTC).isoformat(timespec="seconds") if found else None
 
 
 def _unit(config: Config, key: str | None) -> Unit | None:
@@ -85,6 +102,7 @@ def _queue_reply(config: Config, store: Repository, row: MessageRecord, mail: Pa
                  too_large: int | None) -> None:
     received = datetime.fromisoformat(row.received_at)
     owed, notes = None, None
+    link = unit_link(config, store, credited) if credited else None
     if credited and owing.by_deliverable(config):
         still = owing.still_owed(config, store, credited.key, received)
         lacking, owed = [item.name for item in still], owing.owed_lines(still)
@@ -92,7 +110,8 @@ def _queue_reply(config: Config, store: Repository, row: MessageRecord, mail: Pa
     else:
         lacking = missing(store, credited.key, config.campaign.completion) if credited else []
     outgoing = compose_reply(config, mail, row.sha256, credited.name if credited else None,
-                             verdicts, lacking, received, too_large, owed, notes)
+                             verdicts, lacking, received, too_large, owed, notes,
+                             upload_link=link)
     store.queue_reply(outgoing.id, row.id, "reply", credited.key if credited else None,
                       outgoing.recipient, outgoing.headers, outgoing.data)
 

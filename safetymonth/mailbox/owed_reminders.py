@@ -66,7 +66,7 @@ def plan(config: Config, repository: Repository, today: date, now: datetime,
 
 
 def compose(config: Config, target: Unit, recipient: str, owed: list[Owed],
-            today: date) -> Outgoing:
+            today: date, upload_link: str | None = None) -> Outgoing:
     return compose_owed_reminder(config, recipient, target.key, target.name,
-                                 owing.owed_lines(owed), today)
+                                 owing.owed_lines(owed), today, upload_link)
 

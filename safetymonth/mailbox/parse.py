@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from safetymonth.mailbox.attachments import Attachment, decode_payload, restore_part, safe_name
 from safetymonth.mailbox.charsets import clean, decode_text, decode_words, recover_8bit
+from safetymonth.mailbox.cloudexpiry import body_text
 from safetymonth.mailbox.cloudlinks import CloudLink, find_cloud_links
 from safetymonth.mailbox.headers import header_end, message_id_of, one_line, param, raw_items
 from safetymonth.mailbox.mimepolicy import POLICY, Part
@@ -47,6 +48,7 @@ class ParsedMail:
     text: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     cloud_links: list[CloudLink] = field(default_factory=list)
+    cloud_body: str = ""  # the body's text, kept when it holds cloud links (their expiry)
     defects: list[str] = field(default_factory=list)
     report_type: str = ""  # the report-type of a multipart/report message
     reports: list[ReportPart] = field(default_factory=list)
@@ -84,6 +86,8 @@ def parse(stream: BinaryIO) -> ParsedMail:
     for part in _leaves(message):
         _take_part(mail, part, html, runs)
     mail.cloud_links = find_cloud_links(mail.text, "\n".join(html))
+    if mail.cloud_links:
+        mail.cloud_body = body_text(mail.text, "\n".join(html))
     return mail
 
 def _header_fields(message: EmailMessage) -> ParsedMail:

@@ -15,6 +15,7 @@ from safetymonth.mailbox.replies import compose_reminder
 from safetymonth.owed import Owed
 from safetymonth.report import local_time, unit_progress
 from safetymonth.storage.repository import Repository, open_repository
+from safetymonth.uploads.links import unit_link
 
 log = logging.getLogger("safetymonth.remind")
 
@@ -102,9 +103,11 @@ def queue_reminders(config: Config, repository: Repository, today: date | None =
         progress = None if plan.owed else \
             unit_progress(repository, plan.unit, config.campaign.completion)
         with repository.transaction():
+            link = unit_link(config, repository, plan.unit)
             for recipient in plan.recipients:
-                outgoing = compose_reminder(config, recipient, progress, today) if progress \
-                    else owed_reminders.compose(config, plan.unit, recipient, plan.owed, today)
+                outgoing = compose_reminder(config, recipient, progress, today, link) \
+                    if progress else owed_reminders.compose(config, plan.unit, recipient,
+                                                            plan.owed, today, link)
                 repository.queue_reply(outgoing.id, None, "reminder", plan.unit.key,
                                        recipient, outgoing.headers, outgoing.data)
         log.info("reminder queued for %s to %s", plan.unit.name, ", ".join(plan.recipients))

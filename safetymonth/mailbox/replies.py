@@ -126,13 +126,15 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
                   verdicts: list[dict[str, Any]], missing: list[str],
                   received: datetime, too_large: int | None = None,
                   owed: list[dict[str, Any]] | None = None,
-                  notes: list[str | None] | None = None) -> Outgoing:
+                  notes: list[str | None] | None = None,
+                  upload_link: str | None = None) -> Outgoing:
     """The answer to one message, addressed to its From address only, and never over
     ``MAX_REPLY_BYTES``: the files that do not fit are counted, not listed. ``too_large`` is
     the size of a message that was not downloaded (over ``mailbox.max_message_size``).
     A sender that is no registered unit gets :func:`compose_stranger_reply` instead. With
     deliverables configured, ``owed`` lists each one still owed (name, deadline, overdue) and
-    ``notes`` says, per file, what it counts for (see :mod:`~safetymonth.mailbox.owing`)."""
+    ``notes`` says, per file, what it counts for (see :mod:`~safetymonth.mailbox.owing`).
+    ``upload_link`` is the unit's upload link: files too big for mail go there."""
     assert mail.sender is not None
     if unit is None:
         return compose_stranger_reply(config, mail.sender, sha256, too_large)
@@ -160,6 +162,7 @@ def compose_reply(config: Config, mail: ParsedMail, sha256: str, unit: str | Non
         "deadline": _day(config.campaign.deadline),
         "requirements": requirements(config.policy),
         "address": config.mailbox.address,
+        "upload_link": upload_link,
         **_voice(config),
     }
     subject = subject if subject.lower().startswith("re:") else f"Re: {subject or '安全管理月材料'}"
@@ -206,8 +209,11 @@ def _references(references: str, message_id: str | None) -> str:
 
 
 def compose_reminder(config: Config, recipient: str, status: UnitProgress,
-                     today: date) -> Outgoing:
+                     today: date, upload_link: str | None = None) -> Outgoing:
+    """A reminder of what ``status`` still lacks; ``upload_link`` is the unit's upload link
+    (a video too big for mail goes there)."""
     context = {
+        "upload_link": upload_link,
         "unit": status.name, "campaign": config.campaign.name, "today": _day(today),
         "missing": status.missing, "submissions": status.submissions,
         "documents_ok": status.documents_ok, "videos_ok": status.videos_ok,
@@ -221,11 +227,13 @@ def compose_reminder(config: Config, recipient: str, status: UnitProgress,
 
 
 def compose_owed_reminder(config: Config, recipient: str, key: str, name: str,
-                          owed: list[dict[str, Any]], today: date) -> Outgoing:
+                          owed: list[dict[str, Any]], today: date,
+                          upload_link: str | None = None) -> Outgoing:
     """The reminder of a unit (or group, keyed ``key``) per deliverable: each one still owed
-    with its own deadline, an overdue one worded 已逾期."""
+    with its own deadline, an overdue one worded 已逾期; ``upload_link``: the unit's own."""
     context = {"unit": name, "campaign": config.campaign.name, "today": _day(today),
                "owed": owed, "missing": [item["name"] for item in owed],
+               "upload_link": upload_link,
                "address": config.mailbox.address, "requirements": requirements(config.policy),
                **_voice(config, today)}
     late = "（已逾期）" if any(item["overdue"] for item in owed) else ""
@@ -254,7 +262,7 @@ def digest_id(unit: str | None, recipient: str, until: str, first: int) -> str:
 
 def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
                    held: list[HeldMessage], missing: list[str], since: str,
-                   until: str) -> Outgoing:
+                   until: str, upload_link: str | None = None) -> Outgoing:
     """One reply answering every message ``recipient`` sent over the rate limit within a
     window (``since`` to ``until``, local times): each message's files and verdicts, then
     what the unit still lacks as of now. It stays small: past ``MAX_DIGEST_MESSAGES``
@@ -265,7 +273,7 @@ def compose_digest(config: Config, ident: str, recipient: str, unit: str | None,
         "limit": {"count": config.mailbox.reply_rate_limit.count,
                   "hours": f"{config.mailbox.reply_rate_limit.hours:g}"},
         "deadline": _day(config.campaign.deadline), "requirements": requirements(config.policy),
-        "address": config.mailbox.address, **_voice(config)}
+        "address": config.mailbox.address, "upload_link": upload_link, **_voice(config)}
     subject = f"【汇总回复】{config.campaign.name}：您发来的 {len(held)} 封邮件的检查结果"
     context["subject"] = subject
     ids = [item.message_id for item in held if item.message_id]

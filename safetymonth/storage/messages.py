@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, case, func, select, update
 
 from safetymonth.storage.assignment import Assignments
-from safetymonth.storage.credit import Credit, content_id
+from safetymonth.storage.credit import Credit, content_id, dismissed
 from safetymonth.storage.records import (
     ADDED_PREFIX,
     FAILED,
@@ -322,6 +322,11 @@ class Messages:
     def bounce_reports(self) -> list[MessageRecord]:
         """Delivery-status reports in which intake found bounces of our own mail."""
         return self.where(messages.c.notes.like('%"bounces"%'))
+
+    def cloud_link_messages(self) -> list[MessageRecord]:
+        """Mail holding cloud-attachment links (超大附件, 中转站) that no coordinator put aside
+        (a dismiss decision, not undone): the coordinators' list of links to fetch."""
+        return self.where(messages.c.notes.like('%"cloud_expires"%') & ~dismissed())
 
     def where(self, condition: Any) -> list[MessageRecord]:
         """The messages ``condition`` (on the ``messages`` table) selects, by id."""

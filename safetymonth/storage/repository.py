@@ -108,7 +108,7 @@ FORWARDED: dict[str, tuple[str, ...]] = {
         "source_keys", "fail_try", "give_up", "retry_failed", "restart", "replace_raw",
         "record_verdicts", "record_outcome", "attachments", "record_added_message",
         "messages", "message_by_message_id", "suspicious_messages", "machine_messages",
-        "unanswered_messages", "failed_messages", "bounce_reports"),
+        "unanswered_messages", "failed_messages", "bounce_reports", "cloud_link_messages"),
     "replies": (
         "queue_reply", "reply", "queued_replies", "queued_reply_count",
         "queued_replies_by_unit", "replies", "mark_sent", "mark_attempt_failed",

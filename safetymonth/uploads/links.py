@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -28,6 +29,7 @@ from safetymonth.storage.uploads import LinkRecord
 
 KEY_FILE = "upload-links.key"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+log = logging.getLogger("safetymonth.links")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # what :func:`token_for` makes, nothing else
 
 
@@ -113,6 +115,20 @@ def units_links(config: Config, store: Repository, units: list[Unit],
         token = token_for(key, record.nonce)
         found.append(Link(unit, f"{base}/u/{token}", token, record.expires_at))
     return found
+
+
+def unit_link(config: Config, store: Repository, unit: Unit) -> str | None:
+    """The URL of ``unit``'s live link as ``safetymonth links`` prints it (issued when it has
+    none), for the replies and reminders that carry it; None (logged) when the key cannot be
+    read or made (a full disk): the reply still goes, without the link. A group's own
+    address gets none: links are the units'."""
+    if all(known.key != unit.key for known in config.units):
+        return None
+    try:
+        return units_links(config, store, [unit], warn=False)[0].url
+    except (OSError, ValueError) as error:
+        log.warning("no upload link for %s in its reply: %s", unit.name, error)
+        return None
 
 
 def resolve(config: Config, store: Repository, token: str) -> tuple[LinkRecord, Unit] | None:

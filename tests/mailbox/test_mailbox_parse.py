@@ -27,6 +27,7 @@ from safetymonth.mailbox.samplemail import (
 )
 from safetymonth.mailbox.service import poll_once
 from safetymonth.storage.repository import PROCESSED, open_repository
+from safetymonth.uploads.links import KEY_FILE
 from tests.support.mailservers import drop, files_under, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
@@ -145,9 +146,11 @@ def test_hostile_filenames_write_nothing_outside_storage(tmp_path: Path,
              if not path.is_relative_to(storage) and not path.is_relative_to(outbox)
              and not path.is_relative_to(inbox)]
     assert stray == []
-    # Inside storage every file is named by a hash (or is the database).
+    # Inside storage every file is named by a hash (or is the database, or the key of the
+    # upload link the reply carries).
     for path in files_under(storage):
-        assert path.name.startswith("safetymonth.db") or len(path.name) == 64
+        assert path.name.startswith("safetymonth.db") or len(path.name) == 64 \
+            or path.name == KEY_FILE
     with open_repository(config) as store:
         [row] = store.messages()
         names = [a.name for a in store.attachments(row.id)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from safetymonth import decisions
+from safetymonth import cloudlist, decisions
 from safetymonth.report import local_time
 from safetymonth.uploads.links import units_links
 from safetymonth.web import bundle, downloads, views
@@ -50,6 +50,14 @@ async def uncredited(request: Request, who: Who) -> Response:
     return render(request, "uncredited.html", who, views=views,
                   messages=[item for item in found if seen.message(item.record)],
                   units=seen.units(config(request).units))
+
+
+@router.get("/cloud-links")
+async def cloud_links(request: Request, who: Who) -> Response:
+    """The units' 超大附件/中转站 links still to fetch, the soonest to expire first."""
+    settings = config(request)
+    found = await pool(request).run(lambda store: cloudlist.cloud_links(store, settings))
+    return render(request, "cloud_links.html", who, links=found)
 
 
 @router.get("/history")
