@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -23,7 +24,6 @@ from safetymonth.cli.options import config_of, config_option, unit_option
 def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
            xlsx_path: Path | None) -> None:
     """Per-unit status: submissions, accepted and failed files, complete or not."""
-    from safetymonth.json_text import indented
     from safetymonth.report import build_report, format_report, write_clerk_csv, write_clerk_xlsx
 
     config = config_of(ctx)
@@ -41,7 +41,7 @@ def report(ctx: click.Context, as_json: bool, csv_path: Path | None,
     if written:  # the table is in the file: say where, not the whole table again
         click.echo(f"统计表已写入 {'、'.join(written)}", err=as_json)
     if as_json:
-        click.echo(indented(result))  # json.dumps(indent=2)'s text, by its C encoder
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     elif not written:
         click.echo(format_report(result, zone))
 
