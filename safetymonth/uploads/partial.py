@@ -28,7 +28,7 @@ from safetymonth.storage.files import FILE_MODE, make_private_dir
 
 UPLOADS_DIR = "uploads"
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-BATCH = 2 * 1024 * 1024  # bytes gathered per write; a PATCH holds at most three batches
+BATCH = 2 * 1024 * 1024  # bytes gathered per write; a PATCH holds at most two batches
 LINGER = 0.02  # seconds a piece may wait in memory for more while the line is quiet
 
 
@@ -55,8 +55,8 @@ class Appender:
     """The upload's file opened to append from ``offset`` (bytes past it, left by a write
     whose offset was never recorded, are cut off). Pieces are gathered into batches; a
     batch is written, and hashed, in a thread of its own while the event loop gathers the
-    next one. At most one batch is being written, one waits for the writer (handed over by
-the linger timer) and one is gathered."""
+    next one. At most one batch is with the writer and one is gathered: the memory a PATCH
+    holds stays under two batches and a piece, however slow the disk."""
 
     def __init__(self, storage_dir: Path, upload_id: str, offset: int,
                  hasher: Any = None) -> None:
@@ -88,13 +88,21 @@ the linger timer) and one is gathered."""
             self.batch.append(chunk)
             self.gathered += len(chunk)
             if self.linger is None:
-                self.linger = asyncio.get_running_loop().call_later(LINGER, self._submit)
+                self.linger = asyncio.get_running_loop().call_later(LINGER, self._lingered)
         if self.gathered >= BATCH:
             if self.writing is not None:  # at most one batch waits for the writer
                 await asyncio.wrap_future(self.writing)
             self._submit()
         if self.error is not None:
             raise self.error
+
+    def _lingered(self) -> None:
+        """The line went quiet: hand over what was gathered once the writer is free."""
+        self.linger = None
+        if self.writing is None or self.writing.done():
+            self._submit()
+        else:
+            self.linger = asyncio.get_running_loop().call_later(LINGER, self._lingered)
 
     def _submit(self) -> None:
         """Hand the gathered batch to the writer (it writes batches in order)."""
