@@ -25,8 +25,10 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     import uvicorn
 
     from safetymonth.web.app import create_app
+    from safetymonth.web.memory import keep_freed_buffers
 
     config = config_of(ctx)
+    keep_freed_buffers()  # upload bodies: no fresh pages per 256 KB piece
     os.umask(0o077)  # documents, PDFs and previews it writes under storage.dir: owner-only
     # Proxy headers from a local nginx only: X-Forwarded-Proto marks TLS (Secure cookies),
     # X-Forwarded-For gives the address that login throttling counts.
