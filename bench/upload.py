@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.support.console import serve  # noqa: E402
+from tests.support.upload_links import padded  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "upload"
 MiB = 1024 * 1024
@@ -39,14 +39,7 @@ def make_video(path: Path, size: int) -> Path:
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                     "testsrc=size=1280x720:rate=25:duration=2", "-c:v", "libx264",
                     "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
-    pad = size - path.stat().st_size
-    block = os.urandom(MiB)  # not zeros: no layer may shortcut them
-    with path.open("ab") as out:
-        out.write(struct.pack(">I4s", pad, b"free"))
-        left = pad - 8
-        while left:
-            left -= out.write(block[:min(left, len(block))])
-    return path
+    return padded(path, size, os.urandom(MiB))  # not zeros: no layer may shortcut them
 
 
 def time_cp(source: Path, fsync: bool) -> float:

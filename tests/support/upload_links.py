@@ -52,11 +52,11 @@ def video(path: Path, width: int = 1280, height: int = 720, seconds: int = 2) ->
     return path
 
 
-def padded(path: Path, total: int) -> Path:
-    """Grow the MP4 at ``path`` to ``total`` bytes with a trailing top-level ``free`` box."""
+def padded(path: Path, total: int, block: bytes = bytes(8 * 1024 * 1024)) -> Path:
+    """Grow the MP4 at ``path`` to ``total`` bytes with a trailing top-level ``free`` box
+    made of ``block`` repeated."""
     pad = total - path.stat().st_size
     assert 8 <= pad < 2**32
-    block = bytes(8 * 1024 * 1024)
     with path.open("ab") as out:
         out.write(struct.pack(">I4s", pad, b"free"))
         left = pad - 8

@@ -106,6 +106,16 @@ def _create(store: Repository, scope: Scope, upload_id: str, length: int,
     return None
 
 
+async def _resumable(request: Request, token: str, upload_id: str, head: bool = False
+                     ) -> tuple[Scope, UploadRecord] | Response:
+    """The token's scope and the upload a request names, or the answer to send instead: a
+    wrong tus version, or the 404 every wrong token gets (``head``: without a body)."""
+    if not tus.version_ok(request.headers.get("tus-resumable")):
+        return tus.refusal(tus.WRONG_VERSION)
+    found = await _upload_of(request, token, upload_id)
+    return gone(head=head) if found is None else found
+
+
 async def _upload_of(request: Request, token: str, upload_id: str
                      ) -> tuple[Scope, UploadRecord] | None:
     """The token's scope and its unit's upload ``upload_id``; None: 404 (whatever the
@@ -122,11 +132,9 @@ async def _upload_of(request: Request, token: str, upload_id: str
 
 @router.head("/u/{token}/tus/{upload_id}")
 async def head(request: Request, token: str, upload_id: str) -> Response:
-    if not tus.version_ok(request.headers.get("tus-resumable")):
-        return tus.refusal(tus.WRONG_VERSION)
-    found = await _upload_of(request, token, upload_id)
-    if found is None:
-        return gone(head=True)
+    found = await _resumable(request, token, upload_id, head=True)
+    if isinstance(found, Response):
+        return found
     scope, upload = found
     extra = {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length)}
     if upload.state == OPEN:
@@ -136,11 +144,9 @@ async def head(request: Request, token: str, upload_id: str) -> Response:
 
 @router.delete("/u/{token}/tus/{upload_id}")
 async def terminate(request: Request, token: str, upload_id: str) -> Response:
-    if not tus.version_ok(request.headers.get("tus-resumable")):
-        return tus.refusal(tus.WRONG_VERSION)
-    found = await _upload_of(request, token, upload_id)
-    if found is None:
-        return gone()
+    found = await _resumable(request, token, upload_id)
+    if isinstance(found, Response):
+        return found
     scope, upload = found
     if upload.state != OPEN or upload_id in scope.worker.busy:
         return tus.refusal(tus.SUBMITTED if upload.state != OPEN else tus.WRONG_OFFSET)
@@ -158,11 +164,9 @@ async def terminate(request: Request, token: str, upload_id: str) -> Response:
 
 @router.patch("/u/{token}/tus/{upload_id}")
 async def patch(request: Request, token: str, upload_id: str) -> Response:
-    if not tus.version_ok(request.headers.get("tus-resumable")):
-        return tus.refusal(tus.WRONG_VERSION)
-    found = await _upload_of(request, token, upload_id)
-    if found is None:
-        return gone()
+    found = await _resumable(request, token, upload_id)
+    if isinstance(found, Response):
+        return found
     scope, upload = found
     if request.headers.get("content-type", "").split(";")[0].strip() != tus.OFFSET_TYPE:
         return tus.refusal(tus.WRONG_TYPE)
