@@ -61,6 +61,15 @@ def create_triggers(connection: Connection) -> None:
                     f"BEGIN {_BUMP_SQLITE}; END")
 
 
+def fire_pending(connection: Connection) -> None:
+    """Run the version triggers an earlier step of this upgrade queued. PostgreSQL defers
+    them to the commit, and refuses ALTER TABLE or CREATE INDEX on a table with pending
+    trigger events: a migration that alters a table an earlier one wrote calls this first."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")  # fires what is queued
+        connection.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+
+
 def drop_triggers(connection: Connection) -> None:
     postgres = connection.dialect.name == "postgresql"
     for table in WATCHED:
