@@ -27,7 +27,7 @@ from safetymonth.uploads.links import stamp
 from safetymonth.validator.messages import human_size
 from safetymonth.web.routes.unit_page import Scope, gone, scope_of
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # the units' page: no part of the console's /api
 CREATIONS_PER_HOUR = 30
 
 

@@ -28,7 +28,7 @@ from safetymonth.validator.messages import human_size
 from safetymonth.web.deps import templates
 from safetymonth.web.pool import RepositoryPool
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # the units' page: no part of the console's /api
 
 GONE_BODY = ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\">"
              "<title>链接无效</title><p>这个上传链接无效或已过期，请向活动办公室索取新的链接。</p>"
