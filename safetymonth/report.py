@@ -97,12 +97,18 @@ def build_report(config: Config) -> dict[str, Any]:
 
 
 def intake_rows(config: Config) -> list[dict[str, Any]]:
-    """The summary's intake table: one row per unit, as in ``report --json``, each with its
-    group's name (``group_name``) for the table's 所属 column; a column per deliverable only
-    when ``campaign.deliverables`` names them."""
+    """The summary's intake table from the store (:func:`summary_rows` of the report)."""
+    return summary_rows(build_report(config), config)
+
+
+def summary_rows(report: dict[str, Any], config: Config) -> list[dict[str, Any]]:
+    """The summary's intake table: one row per unit of ``report`` (``report --json``), each
+    with its group's name (``group_name``) for the table's 所属 column; a column per
+    deliverable only when ``campaign.deliverables`` names them. The command line and the
+    console both print this, so they make the same document."""
     names = {group.id: group.name for group in config.groups}
     rows = [{**row, "group_name": names.get(row.get("group") or "")}
-            for row in build_report(config)["units"]]
+            for row in report["units"]]
     if config.campaign.deliverables is None:  # the shorthand's table: by kind, as it was
         rows = [{key: value for key, value in row.items() if key != "deliverables"}
                 for row in rows]

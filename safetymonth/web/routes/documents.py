@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from safetymonth import docgen
 from safetymonth.config import Config
 from safetymonth.docgen.models import MAX_UNITS
-from safetymonth.report import report_from_repository
+from safetymonth.report import report_from_repository, summary_rows
 from safetymonth.web import document_forms, documents, downloads, form_errors, notices, previews
 from safetymonth.web.auth import Visitor
 from safetymonth.web.deps import Decider, Who, config, pool, read_checked_form, render
@@ -126,7 +126,9 @@ async def _intake(request: Request, kind: str) -> Sequence[Mapping[str, Any]]:
     """The report's rows a summary may print (none for the other kinds)."""
     if kind != "summary":
         return []
-    return (await pool(request).run(report_from_repository, config(request)))["units"]
+    settings = config(request)
+    report = await pool(request).run(report_from_repository, settings)
+    return summary_rows(report, settings)
 
 
 def _said(settings: Config, what: str, error: Exception) -> str:
