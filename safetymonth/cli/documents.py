@@ -39,7 +39,7 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     from safetymonth.roster import letter_units
 
     if with_statistics is not None and kind != "summary":
-        raise click.UsageError("--with-statistics/--without-statistics: only for a summary")
+        raise click.UsageError("--with-statistics/--without-statistics 只用于总结（summary）")
     config = config_of(ctx)
     templates = config.docgen.templates_dir
     try:

@@ -150,7 +150,7 @@ def test_the_command_line_keeps_or_drops_the_table_whatever_the_data_says(
     assert "报送活动材料情况" not in text and "尚未收到" not in text
     refused = run(config, "generate", "notice", str(DATA / "notice-dehua-2024.yaml"), "-o",
                   str(tmp_path / "n.docx"), "--with-statistics", code=2)
-    assert "only for a summary" in refused.output
+    assert "只用于总结" in refused.output
 
 
 @pytest.mark.usefixtures("on_both_engines")
