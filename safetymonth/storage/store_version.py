@@ -64,7 +64,7 @@ def create_triggers(connection: Connection) -> None:
 def fire_pending(connection: Connection) -> None:
     """Run the version triggers an earlier step of this upgrade queued. PostgreSQL defers
     them to the commit, and refuses ALTER TABLE or CREATE INDEX on a table with pending
-    trigger events: a migration that alters a table an earlier one wrote calls this first."""
+    trigger events: migrations/env.py calls this after every step of an upgrade."""
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")  # fires what is queued
         connection.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")

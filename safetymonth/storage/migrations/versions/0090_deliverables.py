@@ -24,7 +24,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    store_version.fire_pending(op.get_bind())  # 0070 wrote checks in this transaction
     with op.batch_alter_table("checks") as batch:
         batch.add_column(sa.Column("deliverable", sa.Text))
     with op.batch_alter_table("decisions") as batch:

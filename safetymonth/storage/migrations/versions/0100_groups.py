@@ -11,8 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from safetymonth.storage import store_version
-
 revision = "0100"
 down_revision = "0090"
 branch_labels = None
@@ -20,7 +18,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    store_version.fire_pending(op.get_bind())  # an earlier step may have written users
     with op.batch_alter_table("users") as table:
         table.add_column(sa.Column("group", sa.Text, nullable=True))
 

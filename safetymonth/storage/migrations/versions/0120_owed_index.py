@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from alembic import op
 
-from safetymonth.storage import store_version
-
 revision = "0120"
 down_revision = "0110"
 branch_labels = None
@@ -22,7 +20,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    store_version.fire_pending(op.get_bind())  # an earlier step may have written checks
     op.create_index("checks_owed", "checks",
                     ["credit_unit", "deliverable", "judged_ok", "content", "message"])
 
