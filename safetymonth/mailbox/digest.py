@@ -16,7 +16,7 @@ from itertools import groupby
 from safetymonth.config import Config, Unit
 from safetymonth.mailbox import owing
 from safetymonth.mailbox.replies import HeldMessage, compose_digest, digest_id
-from safetymonth.report import local_time, missing
+from safetymonth.report import local_time
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Repository
 from safetymonth.targets import credit_targets
 from safetymonth.uploads.links import unit_link
@@ -44,11 +44,7 @@ def _queue_one(config: Config, store: Repository, recipient: str, until: str,
                         message_id=row.message_id, too_large=row.state == TOO_LARGE,
                         verdicts=[verdict for item in store.attachments(row.id)
                                   for verdict in item.verdicts]) for row in rows]
-    if unit and owing.by_deliverable(config):  # what is owed now, per deliverable
-        lacking = [item.name for item in owing.still_owed(config, store, unit.key,
-                                                          store.clock())]
-    else:
-        lacking = missing(store, unit.key, config.campaign.completion) if unit else []
+    lacking = owing.lacking(config, store, unit.key, store.clock())[0] if unit else []
     ident = digest_id(unit.key if unit else None, recipient, until, rows[0].id)
     link = unit_link(config, store, unit) if unit else None
     outgoing = compose_digest(config, ident, recipient, unit.name if unit else None, held,

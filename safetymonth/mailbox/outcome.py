@@ -17,7 +17,7 @@ from safetymonth.mailbox.parse import ParsedMail
 from safetymonth.mailbox.replies import compose_reply, reply_id_of
 from safetymonth.mailbox.triage import triage
 from safetymonth.mailbox.units import match_unit
-from safetymonth.report import local_time, missing
+from safetymonth.report import local_time
 from safetymonth.storage.repository import TOO_LARGE, MessageRecord, Outcome, Repository
 from safetymonth.targets import credit_targets
 from safetymonth.uploads.links import unit_link
@@ -101,14 +101,13 @@ def _queue_reply(config: Config, store: Repository, row: MessageRecord, mail: Pa
                  credited: Unit | None, verdicts: list[dict[str, Any]],
                  too_large: int | None) -> None:
     received = datetime.fromisoformat(row.received_at)
-    owed, notes = None, None
+    lacking, owed, notes = [], None, None
     link = unit_link(config, store, credited) if credited else None
-    if credited and owing.by_deliverable(config):
-        still = owing.still_owed(config, store, credited.key, received)
-        lacking, owed = [item.name for item in still], owing.owed_lines(still)
-        notes = owing.file_notes(config, credited.key, verdicts, mail.subject, received)
-    else:
-        lacking = missing(store, credited.key, config.campaign.completion) if credited else []
+    if credited:
+        lacking, still = owing.lacking(config, store, credited.key, received)
+        if still is not None:
+            owed = owing.owed_lines(still)
+            notes = owing.file_notes(config, credited.key, verdicts, mail.subject, received)
     outgoing = compose_reply(config, mail, row.sha256, credited.name if credited else None,
                              verdicts, lacking, received, too_large, owed, notes,
                              upload_link=link)

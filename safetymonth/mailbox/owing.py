@@ -15,6 +15,7 @@ from safetymonth.assigning import assign
 from safetymonth.config import Config
 from safetymonth.deliverables import deadline_of, deliverables_of
 from safetymonth.owed import OVERDUE, Owed, Standing, cutoff, keys_of
+from safetymonth.report import missing
 from safetymonth.storage.repository import Repository
 from safetymonth.targets import group_of_key
 
@@ -35,6 +36,17 @@ def still_owed(config: Config, store: Repository, key: str, at: datetime) -> lis
     standing = Standing(store, config, at, keys_of(config, key))
     group = group_of_key(key)
     return standing.group_missing(group) if group else standing.missing(key)
+
+
+def lacking(config: Config, store: Repository, key: str,
+            at: datetime) -> tuple[list[str], list[Owed] | None]:
+    """What the unit (or group) keyed ``key`` still lacks at ``at``, as a reply, a digest and
+    the unit's page all say it: the names to list, and the deliverables owed with their
+    deadlines (None with the ``completion:`` shorthand, whose names are kinds of file)."""
+    if not by_deliverable(config):
+        return missing(store, key, config.campaign.completion), None
+    owed = still_owed(config, store, key, at)
+    return [item.name for item in owed], owed
 
 
 def owed_lines(owed: list[Owed]) -> list[dict[str, Any]]:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from safetymonth.config import Config
 from safetymonth.deliverables import deadline_of
+from safetymonth.owed import cutoff
 from safetymonth.web.views import Board, BoardRow
 
 
@@ -57,10 +59,11 @@ def _past_due(config: Config, today: date) -> set[str] | bool:
     """The names of the deliverables past their deadline; with the ``completion:``
     shorthand, whether the campaign's one deadline has passed."""
     campaign = config.campaign
+    start = datetime.combine(today, time(), ZoneInfo(campaign.timezone))  # today's first moment
     if campaign.deliverables is None:
-        return today > campaign.deadline
+        return start >= cutoff(campaign.deadline, campaign.timezone)
     return {item.name for item in campaign.deliverables
-            if today > deadline_of(item, campaign)}
+            if start >= cutoff(deadline_of(item, campaign), campaign.timezone)}
 
 
 def _overdue(row: BoardRow, late: set[str] | bool) -> bool:

@@ -14,7 +14,7 @@ from safetymonth.config import load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.mailbox.service import poll_once
-from tests.support.cli_runs import as_json, run, sent, text_of
+from tests.support.cli_runs import as_json, html_of, run, sent, sent_by_recipient, text_of
 from tests.support.mailservers import drop, write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")
@@ -29,11 +29,6 @@ def _config(tmp_path: Path) -> Path:
                         campaign={"deadline": "2999-06-24"})
 
 
-def _html_of(message) -> str:  # type: ignore[no-untyped-def]
-    part = next(part for part in message.walk() if part.get_content_type() == "text/html")
-    return part.get_payload(decode=True).decode("utf-8")
-
-
 def test_a_units_reply_and_reminder_carry_the_link_links_prints(tmp_path: Path,
                                                                 mail_media: Media) -> None:
     config = _config(tmp_path)
@@ -44,10 +39,7 @@ def test_a_units_reply_and_reminder_carry_the_link_links_prints(tmp_path: Path,
     run(config, "remind")
     [link] = as_json(config, "links")  # the one live link, issued by the first reply
     assert link["unit"] == FULI and link["url"].startswith(f"{PUBLIC}/u/")
-    by_recipient: dict[str, list[str]] = {}
-    for message in sent(tmp_path):
-        by_recipient.setdefault(message["To"], []).append(
-            text_of(message) + _html_of(message))
+    by_recipient = sent_by_recipient(tmp_path)
     reply, reminder = by_recipient[FULI_ADDRESS]
     assert link["url"] in reply and "上传链接" in reply
     assert link["url"] in reminder and "上传链接" in reminder
@@ -64,7 +56,7 @@ def test_a_cloud_attachment_is_answered_with_the_upload_link(tmp_path: Path) -> 
     text = text_of(reply)
     assert "应急演练视频.mp4" in text
     assert f"请通过本单位的专用上传链接提交这些文件（不受邮件大小限制）：\n{link['url']}" in text
-    assert link["url"] in _html_of(reply)
+    assert link["url"] in html_of(reply)
 
 
 class _Clock:
@@ -91,7 +83,7 @@ def test_a_units_digest_carries_its_link(tmp_path: Path, mail_media: Media) -> N
     [link] = as_json(path, "links")
     [digest] = [item for item in sent(tmp_path) if "汇总回复" in str(
         make_header(decode_header(item["Subject"])))]
-    assert link["url"] in text_of(digest) and link["url"] in _html_of(digest)
+    assert link["url"] in text_of(digest) and link["url"] in html_of(digest)
 
 
 def test_with_deliverables_the_units_reply_and_overdue_reminder_carry_the_link_a_groups_not(
@@ -112,10 +104,7 @@ def test_with_deliverables_the_units_reply_and_overdue_reminder_carry_the_link_a
     run(config, "poll", "--once")
     run(config, "remind")
     [link] = as_json(config, "links")
-    by_recipient: dict[str, list[str]] = {}
-    for message in sent(tmp_path):
-        by_recipient.setdefault(message["To"], []).append(
-            text_of(message) + _html_of(message))
+    by_recipient = sent_by_recipient(tmp_path)
     reply, reminder = by_recipient[FULI_ADDRESS]
     assert link["url"] in reply and "活动照片" in reply
     assert link["url"] in reminder and "已逾期" in reminder

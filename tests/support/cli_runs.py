@@ -43,3 +43,16 @@ def sent(tmp_path: Path) -> list[email.message.Message]:
 def text_of(message: email.message.Message) -> str:
     part = next(part for part in message.walk() if part.get_content_type() == "text/plain")
     return part.get_payload(decode=True).decode("utf-8")
+
+
+def html_of(message: email.message.Message) -> str:
+    part = next(part for part in message.walk() if part.get_content_type() == "text/html")
+    return part.get_payload(decode=True).decode("utf-8")
+
+
+def sent_by_recipient(tmp_path: Path) -> dict[str, list[str]]:
+    """Each recipient's mails in the order sent, each as its plain text followed by its HTML."""
+    found: dict[str, list[str]] = {}
+    for message in sent(tmp_path):
+        found.setdefault(message["To"], []).append(text_of(message) + html_of(message))
+    return found

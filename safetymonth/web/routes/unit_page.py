@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from safetymonth.config import Config, Unit
-from safetymonth.mailbox.owing import by_deliverable, owed_lines, still_owed
+from safetymonth.mailbox.owing import lacking, owed_lines
 from safetymonth.mailbox.replies import file_line, requirements
-from safetymonth.report import local_time, missing
+from safetymonth.report import local_time
 from safetymonth.storage.repository import Repository
 from safetymonth.storage.uploads import DONE, FAILED, FINISHED, OPEN, LinkRecord
 from safetymonth.uploads.links import resolve
@@ -120,8 +120,9 @@ def _unit_state(store: Repository, scope: Scope) -> dict[str, Any]:
 def _still_owed(config: Config, store: Repository, key: str) -> list[str]:
     """What the unit still owes, as its page lists it: each deliverable with its deadline
     (已逾期 once past), or, with the ``completion:`` shorthand, the kinds it lacks."""
-    if not by_deliverable(config):
-        return missing(store, key, config.campaign.completion)
-    owed = owed_lines(still_owed(config, store, key, datetime.now(UTC)))
+    names, still = lacking(config, store, key, datetime.now(UTC))
+    if still is None:
+        return names
+    owed = owed_lines(still)
     return [f"{item['name']}（{'已逾期，' if item['overdue'] else ''}截止{item['deadline']}）"
             for item in owed]
