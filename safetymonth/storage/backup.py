@@ -8,8 +8,9 @@ when the files are copied.
 SQLite: SQLite's online backup API copies the database as one snapshot, without stopping a
 writer (WAL mode). PostgreSQL: ``pg_dump`` (custom format, ``DEST/database.dump``) when it is on
 PATH, the password given in ``PGPASSWORD`` only, never on a command line or in a log; without
-it the result says the command to run. The files under ``raw/`` and ``files/`` are copied as
-regular files only: a symlink is never followed, and ``tmp/`` (half-written files) is skipped.
+it the result says the command to run. The files under ``raw/`` and ``files/``, and the upload
+links' key, are copied as regular files only: a symlink is never followed, and ``tmp/``
+(half-written files) is skipped.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from safetymonth.storage.errors import StorageError
 from safetymonth.storage.files import (
     FILE_MODE,
     FILES_DIR,
+    LINK_KEY,
     RAW_DIR,
     check_folder,
     create_private_file,
@@ -67,6 +69,8 @@ def back_up(root: Path, url: str | None, password: str | None, dest: Path,
     else:
         database, complete = _pg_dump(url, password, dest / DUMP_NAME)
     files = _stored_files(root)
+    if (root / LINK_KEY).is_file() and not (root / LINK_KEY).is_symlink():
+        files.append(Path(LINK_KEY))  # without it every unit's upload link would change
     with (progress or _no_progress)(len(files)) as advance:
         for relative in files:
             _copy(root / relative, dest / relative)

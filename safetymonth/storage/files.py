@@ -47,6 +47,7 @@ FILE_MODE = 0o600
 RAW_DIR = "raw"
 FILES_DIR = "files"
 TMP_DIR = "tmp"
+LINK_KEY = "upload-links.key"  # the secret upload links derive from (uploads/links.py)
 SMALL_FILE = 4 * 1024 * 1024  # put_stream keeps a file up to this size in memory
 
 

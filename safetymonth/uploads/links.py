@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from safetymonth.config import Config, Unit
-from safetymonth.storage.files import FILE_MODE
+from safetymonth.storage.files import FILE_MODE, LINK_KEY
 from safetymonth.storage.repository import Repository
 from safetymonth.storage.uploads import LinkRecord
 
-KEY_FILE = "upload-links.key"
+KEY_FILE = LINK_KEY
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 log = logging.getLogger("safetymonth.links")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # what :func:`token_for` makes, nothing else

@@ -58,6 +58,8 @@ def test_the_backup_opens_as_a_store_with_the_same_report_and_files(
     assert _run(config_path, "poll", "--once").exit_code == 0
     before = _run(config_path, "report", "--json")
     assert before.exit_code == 0, before.output
+    links = _run(config_path, "links", "--json")  # issues each unit its link
+    assert links.exit_code == 0 and len(json.loads(links.stdout)) >= 2, links.output
 
     dest = tmp_path / "backup"
     result = _run(config_path, "backup", str(dest))
@@ -76,6 +78,8 @@ def test_the_backup_opens_as_a_store_with_the_same_report_and_files(
     after = _run(copy_config, "report", "--json")
     assert after.exit_code == 0, after.output
     assert json.loads(after.stdout) == json.loads(before.stdout)
+    # The units' links, handed out before, still open the restored store's pages.
+    assert json.loads(_run(copy_config, "links", "--json").stdout) == json.loads(links.stdout)
     assert _run(copy_config, "verify").exit_code == 0
 
 
