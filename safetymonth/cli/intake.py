@@ -51,7 +51,8 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
 @config_option
 @click.option("--dry-run", is_flag=True, help="Show who would be reminded; queue nothing.")
 @click.option("--overdue", is_flag=True,
-              help="After the deadline, chase incomplete units (once per interval).")
+              help="After the deadline, chase incomplete units (once per interval). With "
+                   "campaign.deliverables, campaign.reminders already chases overdue ones.")
 @click.pass_context
 def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
     """Queue a reminder to every incomplete unit (once per interval), then send the queue.
@@ -62,6 +63,9 @@ def remind(ctx: click.Context, dry_run: bool, overdue: bool) -> None:
 
     config = config_of(ctx)
     log_to_stderr(config)
+    if overdue and config.campaign.deliverables is not None:
+        click.echo("safetymonth: 已配置 campaign.deliverables，逾期催报按 campaign.reminders 的"
+                   "overdue_every_days 自动进行，--overdue 无需指定", err=True)
     with mail_server_errors(ctx):
         result = queue_and_send(config, dry_run=dry_run, overdue=overdue)
     for plan in result.plans:
