@@ -34,6 +34,7 @@ from safetymonth.storage.credit import (
     MessageView,
 )
 from safetymonth.storage.repository import NewAttachment, Repository, now
+from safetymonth.uploads.links import unit_link
 from safetymonth.validator import check_file
 
 ADD_READ_CHUNK = 1024 * 1024
@@ -255,8 +256,9 @@ def _notified(config: Config, store: Repository, decision: int, unit: Unit | Non
         addresses = recipients(store, unit)
         if not addresses:
             raise DecisionError(f"{unit.name}: no address known to notify")
+        link = unit_link(config, store, unit)
         for address in addresses:
-            outgoing = compose_decision_notice(config, address, unit.name, what, record)
+            outgoing = compose_decision_notice(config, address, unit.name, what, record, link)
             store.queue_reply(outgoing.id, record.message, "decision", unit.key, address,
                               outgoing.headers, outgoing.data)
     return record

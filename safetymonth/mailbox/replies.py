@@ -308,11 +308,12 @@ def decision_id(decision: int, recipient: str) -> str:
 
 
 def compose_decision_notice(config: Config, recipient: str, unit: str, what: str,
-                            decision: Any) -> Outgoing:
-    """The short reply of ``--notify``: what a coordinator decided, and why."""
+                            decision: Any, upload_link: str | None = None) -> Outgoing:
+    """The short reply of ``--notify``: what a coordinator decided, and why; with the unit's
+    upload link, for a file sent again after a rejection."""
     context = {"unit": unit, "campaign": config.campaign.name, "what": what,
                "reason": decision.reason, "address": config.mailbox.address,
-               **_voice(config)}
+               "upload_link": upload_link, **_voice(config)}
     subject = f"【通知】{config.campaign.name}：{what}"[:200]
     return _build(config, decision_id(decision.id, recipient), recipient, subject, "decision",
                   context, "auto-generated", {})

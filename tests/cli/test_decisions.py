@@ -16,7 +16,7 @@ from safetymonth.config import DEFAULT_UNITS, load_config
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.report import intake_rows
-from tests.support.cli_runs import BYG, XZ, as_json, polled, run, sent, text_of
+from tests.support.cli_runs import BYG, XZ, as_json, html_of, polled, run, sent, text_of
 from tests.support.mailservers import write_config
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
@@ -199,7 +199,8 @@ def test_notify_replies_to_the_units_own_address_in_the_bureaus_voice(
         tmp_path: Path, mail_media: Media) -> None:
     campaign = {"office": "德化县民政局安全月办公室", "contact": "0595-23522222"}
     config = polled(tmp_path, {"1.eml": samplemail.complete_submission(
-        "head@qq.example.com", mail_media, "<q@x>")}, campaign=campaign)
+        "head@qq.example.com", mail_media, "<q@x>")}, campaign=campaign,
+        web={"public_url": "https://aqgly.mzj.example.gov.cn"})
     replies = sent(tmp_path)  # the poll's reply to the unknown sender
     assert len(replies) == 1 and "0595-23522222" in text_of(replies[0])
     assert header(replies[0], "From").startswith("德化县民政局安全月办公室")
@@ -211,6 +212,8 @@ def test_notify_replies_to_the_units_own_address_in_the_bureaus_voice(
     assert notice["Auto-Submitted"] == "auto-generated"
     body = text_of(notice)
     assert "已计入贵单位" in body and "馆长个人邮箱" in body and "0595-23522222" in body
+    [link] = [item for item in as_json(config, "links") if item["unit"] == BYG]
+    assert link["url"] in body and link["url"] in html_of(notice)  # to send a file again
     assert header(notice, "From").startswith("德化县民政局安全月办公室")
 
 
