@@ -14,6 +14,7 @@ import subprocess
 import zipfile
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -211,11 +212,12 @@ def build_shared(root: Path) -> dict[str, Path]:
 
 
 def build(folder: Path) -> dict[str, Path]:
+    """Every file of the corpus, two at a time: most are made by ffmpeg or LibreOffice in a
+    process of their own, and the other xdist worker is usually waiting for them anyway."""
     folder.mkdir(parents=True, exist_ok=True)
-    made = {}
-    for name, maker in CORPUS.items():
-        target = folder / name
-        made[name] = maker(target)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(maker, folder / name) for name, maker in CORPUS.items()}
+        made = {name: future.result() for name, future in futures.items()}
     for leftover in folder.glob("full-*"):
         leftover.unlink()
     return made
