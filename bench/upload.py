@@ -2,13 +2,17 @@
 PATCHes, against ``cp`` of the same file on the same disk.
 
     .venv/bin/python bench/upload.py [--size-mb 1024] [--chunk-mb 8]
+        [--client raw|httpx|tuspy] [--tree DIR] [--no-uvloop] [--reuse]
 
 The MP4 is a real ffmpeg video (1280×720, 2 s) grown to the size with a top-level ``free``
 box. ``safetymonth serve`` runs as its own process on a store under ``bench/out/upload``;
-the client reads the file 8 MiB at a time and PATCHes each piece (as Uppy's tus plugin does
-with ``chunkSize``). Targets: throughput ≥ 0.5× ``cp`` (the peer, measured in the same run:
-``cp`` alone, and ``cp`` followed by an fsync of the copy, since the server fsyncs each
-PATCH), the server's peak RSS (``VmHWM``) ≤ 150 MB, and the verdict on the unit's page
+the client PATCHes it 8 MiB at a time (as Uppy's tus plugin does with ``chunkSize``): by
+default ``http.client`` with each body sent by ``sendfile`` (the least a client costs), or
+httpx, or the reference client tuspy. ``--tree`` serves another tree (a ``git archive`` of
+the code before), ``--no-uvloop`` hides uvloop from the server.
+Targets: throughput ≥ 0.5× ``cp`` (the peer, measured in the same run: ``cp`` alone,
+and ``cp`` followed by an fsync of the copy, since the server fsyncs each PATCH), the
+server's peak RSS (``VmHWM``) ≤ 150 MB, and the verdict on the unit's page
 (``/u/{token}/files``, what the page polls) ≤ 2 s after the last byte.
 """
 
@@ -203,7 +207,11 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(args.tree.resolve())] + ([str(_hide_uvloop())] if args.no_uvloop else []))
     server = serve(config)
-    console = next(server)
+    os.chdir(args.tree)  # `python -m` puts its working folder first on the path
+    try:
+        console = next(server)
+    finally:
+        os.chdir(REPO)
     try:
         pid = server_pid(console.url.rsplit(":", 1)[1])
         before, client_before = cpu_times(pid), os.times()
