@@ -32,8 +32,11 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     os.umask(0o077)  # documents, PDFs and previews it writes under storage.dir: owner-only
     # Proxy headers from a local nginx only: X-Forwarded-Proto marks TLS (Secure cookies),
     # X-Forwarded-For gives the address that login throttling counts.
+    # uvloop and httptools: the event loop and parser that upload bodies cost least in
+    # (bench/README.md, upload).
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,
-                forwarded_allow_ips="127.0.0.1", server_header=False, log_level="info")
+                forwarded_allow_ips="127.0.0.1", server_header=False, log_level="info",
+                loop="uvloop", http="httptools")
 
 
 @main.group(cls=Group)

@@ -10,12 +10,17 @@ a thread hand-off per 64 KB piece cost more than the writing. What a dropped lin
 is on disk within ``LINGER`` of the line going quiet, and always before the offset is
 recorded (the last batch is written and fsynced first); the offset counts the bytes that
 reached the file (a write that fails part-way counts only what was written, so the recorded
-offset never runs ahead of the file).
+offset never runs ahead of the file). Each batch's writeback to the disk is started as soon
+as it is written (``sync_file_range``, not waiting for it), so the fsync that must precede
+the offset's acknowledgement finds most of the PATCH on disk already instead of the whole
+8 MiB: the client waits for that fsync before it sends the next PATCH.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import errno
 import os
 import re
@@ -116,11 +121,13 @@ class Appender:
     def _write(self, batch: list[bytes]) -> None:
         if self.error is not None:
             return
+        start = self.offset
         try:
             _write_all(self.fd, batch, self._count)
         except OSError as error:
             self.error, self.hasher = error, None  # the hash no longer matches the file
             return
+        _start_writeback(self.fd, start, self.offset - start)
         if self.hasher is not None:
             for piece in batch:
                 self.hasher.update(piece)
@@ -159,6 +166,29 @@ def _write_all(fd: int, pieces: list[bytes], count: Any) -> None:
             first += 1
         if written:
             views[first] = views[first][written:]
+
+
+def _sync_file_range() -> Any:
+    """glibc's ``sync_file_range`` (Linux; Python's os module has none), or None."""
+    try:
+        function = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6",
+                               use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+SYNC_FILE_RANGE_WRITE = 2  # start writing the range's dirty pages out; do not wait
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing ``length`` bytes at ``offset`` to the disk (a hint: only the fsync
+    makes them durable, and a failure here is the fsync's to report)."""
+    if _SYNC_FILE_RANGE is not None and length > 0:
+        _SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
 
 
 _IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import errno
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
@@ -27,7 +30,32 @@ from safetymonth.uploads.links import stamp
 from safetymonth.validator.messages import human_size
 from safetymonth.web.routes.unit_page import Scope, gone, scope_of
 
-router = APIRouter(include_in_schema=False)  # the units' page: no part of the console's /api
+
+class _Answered(Exception):
+    """Raised by a dependency: send ``response`` instead of calling the handler."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class _TusRoute(APIRoute):
+    """A route whose dependencies may answer the request themselves (:class:`_Answered`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _Answered as answered:
+                return answered.response
+
+        return answer
+
+
+router = APIRouter(include_in_schema=False,  # the units' page: no part of the console's /api
+                   route_class=_TusRoute)
 CREATIONS_PER_HOUR = 30
 
 
@@ -106,14 +134,19 @@ def _create(store: Repository, scope: Scope, upload_id: str, length: int,
     return None
 
 
-async def _resumable(request: Request, token: str, upload_id: str, head: bool = False
-                     ) -> tuple[Scope, UploadRecord] | Response:
-    """The token's scope and the upload a request names, or the answer to send instead: a
-    wrong tus version, or the 404 every wrong token gets (``head``: without a body)."""
+async def _resumable(request: Request, token: str, upload_id: str
+                     ) -> tuple[Scope, UploadRecord]:
+    """The token's scope and the upload a request names; else the answer to send instead:
+    a wrong tus version, or the 404 every wrong token gets (without a body to a HEAD)."""
     if not tus.version_ok(request.headers.get("tus-resumable")):
-        return tus.refusal(tus.WRONG_VERSION)
+        raise _Answered(tus.refusal(tus.WRONG_VERSION))
     found = await _upload_of(request, token, upload_id)
-    return gone(head=head) if found is None else found
+    if found is None:
+        raise _Answered(gone(head=request.method == "HEAD"))
+    return found
+
+
+Resumable = Annotated[tuple[Scope, UploadRecord], Depends(_resumable)]
 
 
 async def _upload_of(request: Request, token: str, upload_id: str
@@ -131,11 +164,8 @@ async def _upload_of(request: Request, token: str, upload_id: str
 
 
 @router.head("/u/{token}/tus/{upload_id}")
-async def head(request: Request, token: str, upload_id: str) -> Response:
-    found = await _resumable(request, token, upload_id, head=True)
-    if isinstance(found, Response):
-        return found
-    scope, upload = found
+async def head(resumable: Resumable) -> Response:
+    scope, upload = resumable
     extra = {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length)}
     if upload.state == OPEN:
         extra["Upload-Expires"] = _expires(scope.config, upload.touched_at)
@@ -143,11 +173,8 @@ async def head(request: Request, token: str, upload_id: str) -> Response:
 
 
 @router.delete("/u/{token}/tus/{upload_id}")
-async def terminate(request: Request, token: str, upload_id: str) -> Response:
-    found = await _resumable(request, token, upload_id)
-    if isinstance(found, Response):
-        return found
-    scope, upload = found
+async def terminate(upload_id: str, resumable: Resumable) -> Response:
+    scope, upload = resumable
     if upload.state != OPEN or upload_id in scope.worker.busy:
         return tus.refusal(tus.SUBMITTED if upload.state != OPEN else tus.WRONG_OFFSET)
 
@@ -163,11 +190,8 @@ async def terminate(request: Request, token: str, upload_id: str) -> Response:
 
 
 @router.patch("/u/{token}/tus/{upload_id}")
-async def patch(request: Request, token: str, upload_id: str) -> Response:
-    found = await _resumable(request, token, upload_id)
-    if isinstance(found, Response):
-        return found
-    scope, upload = found
+async def patch(request: Request, upload_id: str, resumable: Resumable) -> Response:
+    scope, upload = resumable
     if request.headers.get("content-type", "").split(";")[0].strip() != tus.OFFSET_TYPE:
         return tus.refusal(tus.WRONG_TYPE)
     offset = tus.number(request.headers.get("upload-offset"))

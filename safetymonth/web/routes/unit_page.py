@@ -93,6 +93,10 @@ def _unit_state(store: Repository, scope: Scope) -> dict[str, Any]:
     config, unit = scope.config, scope.unit
     scope.worker.sweep(store)
     zone = config.campaign.timezone
+    # The uploads before the files: an upload read as done then has its files in the read
+    # after it (one transaction recorded both), so the page never stops polling at a done
+    # upload whose verdict it has not seen.
+    held = store.unit_uploads(unit.key)
     views = store.file_views(unit.key)
     by_message: dict[int, list[dict[str, Any]]] = {}
     rows = []
@@ -105,7 +109,7 @@ def _unit_state(store: Repository, scope: Scope) -> dict[str, Any]:
         rows.append(row)
         by_message.setdefault(view.message, []).append(row)
     uploads = []
-    for upload in store.unit_uploads(unit.key):
+    for upload in held:
         checked = by_message.get(upload.message or -1, [])
         uploads.append({
             "id": upload.id, "name": upload.name, "size": human_size(upload.length),
