@@ -12,7 +12,7 @@ next page when it and the next paragraph's first line do not fit.
 
 What cannot be known this way gives an :class:`Estimate` that is not ``certain``: a data
 table, Latin text whose letter widths decide a line break, a body ending within a hair of
-the 版记's top or of the page's foot. paging.py then asks LibreOffice.
+the 版记's top. paging.py then asks LibreOffice.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ NO_END = set("$(£¥·‘“〈《「『【〔〖〝﹙﹛﹝＄（［｛￡￥"
 # Digits are ½ em in the faces fonts.conf maps to; Latin letters vary, between these.
 LETTER_EM = (0.4, 0.62)
 FIT_TOLERANCE_PT = 1.0  # a line this close to full may break either way
-MARGIN_PT = 3.0  # a body ending this close to the 版记 or the page foot is not decided here
+MARGIN_PT = 3.0  # a body ending this close to the 版记's top is not decided here
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,7 @@ def estimate(document: Document) -> Estimate:
     high = paginate([replace(p, lines=(p.lines[1],) * 2) for p in paragraphs])
     top = PAGE_PT if imprint_top is None else imprint_top
     fits = [end <= top for _, end in (low, high)]
-    close = any(abs(end - top) < MARGIN_PT or PAGE_PT - end < MARGIN_PT
-                for _, end in (low, high))
+    close = any(abs(end - top) < MARGIN_PT for _, end in (low, high))
     certain = certain and low[0] == high[0] and fits[0] == fits[1] and not close
     return Estimate(high[0], high[1], fits[1], certain)
 
