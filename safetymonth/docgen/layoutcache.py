@@ -22,11 +22,13 @@ VERSION = b"layout-1"
 
 
 def key(document: Document) -> str:
-    """The hash of what LibreOffice lays out: the body, the styles and the settings."""
+    """The hash of what LibreOffice lays out: every part of the package (body, styles,
+    settings, footers, fonts) but its properties (author, dates)."""
     digest = hashlib.sha256(VERSION)
-    for part in (document.part, document.styles.part, document.settings.part):
-        digest.update(part.blob)
-        digest.update(b"\0")
+    parts = sorted(document.part.package.iter_parts(), key=lambda part: str(part.partname))
+    for part in parts:
+        if not str(part.partname).startswith("/docProps/"):
+            digest.update(str(part.partname).encode() + b"\0" + part.blob + b"\0")
     return digest.hexdigest()
 
 
