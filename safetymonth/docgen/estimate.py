@@ -53,8 +53,8 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Estimate:
-    """Where the body ends: its last page, how far down (pt from the text area's top), and
-    whether the 版记 (its top at ``imprint_top_pt``) fits under it there."""
+    """Where the body ends: its last page, how far down (pt from the text area's top), whether
+    the 版记 fits under it there, and whether all that is sure (module doc)."""
 
     body_pages: int
     end_pt: float
