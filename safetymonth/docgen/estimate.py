@@ -10,9 +10,10 @@ lists), never inside a run of Latin letters and digits; no hanging punctuation. 
 kept with the next (headings, the body's last paragraph, the signature) moves whole to the
 next page when it and the next paragraph's first line do not fit.
 
-What cannot be known this way gives an :class:`Estimate` that is not ``certain``: a data
-table, Latin text whose letter widths decide a line break, a body ending within a hair of
-the 版记's top. paging.py then asks LibreOffice.
+A data table's row is as high as its fullest cell (exact 20 pt lines in 4号) plus its rule,
+never split, its header row repeated atop each page it runs on to. What cannot be known this
+way gives an :class:`Estimate` that is not ``certain``: Latin text whose letter widths decide
+a line break, a body ending within a hair of the 版记's top. paging.py then asks LibreOffice.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Paragraph:
     after_pt: float = 0.0
     keep_next: bool = False
     page_break: bool = False
+    repeat_pt: float = 0.0  # a table row: its table's header, repeated atop a new page
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ def estimate(document: Document) -> Estimate:
         if element.tag == qn("w:tbl"):
             position = element.find(f"{qn('w:tblPr')}/{qn('w:tblpPr')}")
             if position is None:
-                certain = False  # a data table: row heights are LibreOffice's
+                rows, sure = _table_rows(element, styles)
+                paragraphs += rows
+                certain = certain and sure
             else:
                 imprint_top = int(position.get(qn("w:tblpY"))) / 20
                 break
@@ -101,10 +105,46 @@ def paginate(paragraphs: list[Paragraph]) -> tuple[int, float]:
         y += paragraph.before_pt
         for _ in range(paragraph.lines[0]):
             if y + paragraph.line_pt > PAGE_PT + 0.01 and y > 0:
-                page, y = page + 1, 0.0
+                page, y = page + 1, paragraph.repeat_pt
             y += paragraph.line_pt
         y += paragraph.after_pt
     return page, y
+
+
+def _table_rows(table: _Element, styles: _Styles) -> tuple[list[Paragraph], bool]:
+    """A data table's rows, each one unbreakable line as high as its fullest cell plus the
+    rule under it; whether every cell's line count is sure."""
+    widths = [int(_val(column, "w:w") or 0) / 20 for column in table.iter(qn("w:gridCol"))]
+    margins = table.find(f"{qn('w:tblPr')}/{qn('w:tblCellMar')}")
+    pad = sum(int(_val(margins.find(qn(f"w:{side}")), "w:w") or 0) / 20
+              for side in ("left", "right")) if margins is not None else 0.0
+    borders = table.find(f"{qn('w:tblPr')}/{qn('w:tblBorders')}")
+    outer = int(_val(borders.find(qn("w:top")), "w:sz") or 0) / 8 if borders is not None else 0
+    inner = int(_val(borders.find(qn("w:insideH")), "w:sz") or 0) / 8 \
+        if borders is not None else 0
+    rows, sure, header = [], True, 0.0
+    trs = list(table.iterchildren(qn("w:tr")))
+    for index, tr in enumerate(trs):
+        height = 0.0
+        for column, tc in enumerate(tr.iterchildren(qn("w:tc"))):
+            cell = 0.0
+            for p in tc.iterchildren(qn("w:p")):
+                ppr = p.find(qn("w:pPr"))
+                style = ppr.find(qn("w:pStyle")) if ppr is not None else None
+                props = _apply(styles.props(_val(style)), None, ppr)
+                pieces = list(_pieces(p, props))
+                width = widths[column] - pad - props.left_pt - props.right_pt
+                low = _count_lines(pieces, width, props.first_pt, LETTER_EM[0], FIT_TOLERANCE_PT)
+                high = _count_lines(pieces, width, props.first_pt, LETTER_EM[1],
+                                    -FIT_TOLERANCE_PT)
+                sure = sure and low == high
+                cell += max(low, high) * (props.exact_pt or PITCH)
+            height = max(height, cell)
+        height += (outer if index == 0 else inner) + (outer if index == len(trs) - 1 else 0)
+        if tr.find(f"{qn('w:trPr')}/{qn('w:tblHeader')}") is not None:
+            header += height
+        rows.append(Paragraph((1, 1), height, repeat_pt=header if index else 0.0))
+    return rows, sure
 
 
 def _kept_height(paragraphs: list[Paragraph], start: int) -> float:

@@ -3,7 +3,7 @@
 A .docx does not know its page breaks, and neither Word nor LibreOffice can be told "this
 table on an even page". The page the body ends on, and whether the 版记 fits under it, come
 from estimate.py, which works them out from the 22-line grid without a layout engine. Where
-it cannot be sure (a data table, a body ending at a hair of the 版记), the document is laid
+it cannot be sure (Latin text, a body ending at a hair of the 版记), the document is laid
 out twice in LibreOffice, without the 版记 and with it at the foot of the body's last page,
 and the page counts are kept by the document's hash (layoutcache.py). Word sets the same
 22-line grid, so it breaks the pages alike.
