@@ -51,6 +51,7 @@ class Paragraph:
     keep_next: bool = False
     page_break: bool = False
     repeat_pt: float = 0.0  # a table row: its table's header, repeated atop a new page
+    tall_row: bool = False  # a table row of several lines, which LibreOffice may split
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def estimate(document: Document) -> Estimate:
         elif element.tag == qn("w:p"):
             paragraphs.append(styles.paragraph(element))
     certain = certain and all(low == high for low, high in (p.lines for p in paragraphs))
-    low = paginate([replace(p, lines=(p.lines[0],) * 2) for p in paragraphs])
-    high = paginate([replace(p, lines=(p.lines[1],) * 2) for p in paragraphs])
+    low, split_low = paginate([replace(p, lines=(p.lines[0],) * 2) for p in paragraphs])
+    high, split_high = paginate([replace(p, lines=(p.lines[1],) * 2) for p in paragraphs])
+    certain = certain and not (split_low or split_high)
     top = PAGE_PT if imprint_top is None else imprint_top
     fits = [end <= top for _, end in (low, high)]
     close = any(abs(end - top) < MARGIN_PT for _, end in (low, high))
@@ -92,9 +94,10 @@ def estimate(document: Document) -> Estimate:
     return Estimate(high[0], high[1], fits[1], certain)
 
 
-def paginate(paragraphs: list[Paragraph]) -> tuple[int, float]:
-    """The page the last paragraph ends on and where (pt), paragraphs split at any line."""
-    page, y = 1, 0.0
+def paginate(paragraphs: list[Paragraph]) -> tuple[tuple[int, float], bool]:
+    """The page the last paragraph ends on and where (pt), paragraphs split at any line;
+    and whether a table row of several lines met a page's foot (moved whole here)."""
+    page, y, tall = 1, 0.0, False
     for index, paragraph in enumerate(paragraphs):
         if paragraph.page_break and (y > 0 or page > 1):
             page, y = page + 1, 0.0
@@ -106,9 +109,10 @@ def paginate(paragraphs: list[Paragraph]) -> tuple[int, float]:
         for _ in range(paragraph.lines[0]):
             if y + paragraph.line_pt > PAGE_PT + 0.01 and y > 0:
                 page, y = page + 1, paragraph.repeat_pt
+                tall = tall or paragraph.tall_row
             y += paragraph.line_pt
         y += paragraph.after_pt
-    return page, y
+    return (page, y), tall
 
 
 def _table_rows(table: _Element, styles: _Styles) -> tuple[list[Paragraph], bool]:
@@ -123,6 +127,7 @@ def _table_rows(table: _Element, styles: _Styles) -> tuple[list[Paragraph], bool
     inner = int(_val(borders.find(qn("w:insideH")), "w:sz") or 0) / 8 \
         if borders is not None else 0
     rows, sure, header = [], True, 0.0
+    tall = False
     trs = list(table.iterchildren(qn("w:tr")))
     for index, tr in enumerate(trs):
         height = 0.0
@@ -138,12 +143,15 @@ def _table_rows(table: _Element, styles: _Styles) -> tuple[list[Paragraph], bool
                 high = _count_lines(pieces, width, props.first_pt, LETTER_EM[1],
                                     -FIT_TOLERANCE_PT)
                 sure = sure and low == high
+                tall = tall or max(low, high) > 1
                 cell += max(low, high) * (props.exact_pt or PITCH)
             height = max(height, cell)
         height += (outer if index == 0 else inner) + (outer if index == len(trs) - 1 else 0)
         if tr.find(f"{qn('w:trPr')}/{qn('w:tblHeader')}") is not None:
             header += height
-        rows.append(Paragraph((1, 1), height, repeat_pt=header if index else 0.0))
+        rows.append(Paragraph((1, 1), height, repeat_pt=header if index else 0.0,
+                              tall_row=tall))
+        tall = False
     return rows, sure
 
 

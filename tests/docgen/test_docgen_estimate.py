@@ -56,7 +56,8 @@ def _cases() -> dict[str, models.Notice | models.Summary]:
     that end on the last lines of page 2 or 3 or just past them (26 one-line paragraphs
     fill page 2, 48 page 3: tests/docgen/test_docgen_pages.py), with a one-row 版记 and with
     a two-row one (抄送), with the last paragraph two to four lines long, with 附件说明
-    and 附件 pages, and summaries whose statistics table runs over pages."""
+    and 附件 pages, and summaries whose statistics table runs over pages, with rows of one
+    line and of several."""
     dehua = _raw("notice-dehua-2024")
     del dehua["note"]
     cases: dict[str, models.Notice | models.Summary] = {
@@ -86,18 +87,20 @@ def _cases() -> dict[str, models.Notice | models.Summary]:
                 {"title": titles[1], "body": last * 6}])
     for count in (6, 14, 18, 30, 34, 46):
         cases[f"table-{count}"] = models.parse(_raw("summary-2024"), "summary")
+        cases[f"table-{count}-wrapped"] = cases[f"table-{count}"]
     return cases
 
 
 def _intake_rows(name: str) -> list[dict[str, Any]]:
-    """The statistics table's units for a ``table-N`` case: N units, every third with a name
-    long enough to wrap in its column."""
+    """The statistics table's units for a ``table-N`` case: N units with short names, or
+    (``-wrapped``) names long enough to wrap in their column, rows LibreOffice may split."""
     if not name.startswith("table-"):
         return []
-    return [{"name": f"德化县第{index}乡镇民政服务中心敬老院"
-             + ("及附属康养服务中心和日间照料中心" if index % 3 == 0 else ""),
-             "id": f"unit{index}", "group": None, "submissions": index % 5,
-             "complete": bool(index % 2)} for index in range(int(name.split("-")[1]))]
+    wrapped = name.endswith("-wrapped")
+    return [{"name": f"德化县第{index}乡镇民政服务中心敬老院及附属康养服务中心" if wrapped
+             else f"第{index}敬老院", "id": f"unit{index}", "group": None,
+             "submissions": index % 5, "complete": bool(index % 2)}
+            for index in range(int(name.split("-")[1]))]
 
 
 CASES = _cases()
