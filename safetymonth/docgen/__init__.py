@@ -71,8 +71,9 @@ def build(data: Notice | Summary, templates_dir: Path | None = None,
           options: Options = DEFAULT_OPTIONS) -> OfficialDocument:
     """A notice or summary, its 版记 on an even page unless options say single-sided.
 
-    Where LibreOffice cannot paginate the document, the 版记 stays at the foot of the body's
-    last page, and a warning says so.
+    The page is worked out without LibreOffice where it can be (paging.py). Where
+    LibreOffice is needed and cannot paginate the document, the 版记 stays at the foot of
+    the body's last page, and a warning says so.
     """
     env = environment(templates_dir)
 
@@ -84,7 +85,7 @@ def build(data: Notice | Summary, templates_dir: Path | None = None,
     if not options.imprint_on_even_page:
         return build_with(Placement.SAME_PAGE)
     try:
-        return with_imprint_on_even_page(build_with)
+        return with_imprint_on_even_page(build_with, options.layout_cache)
     except PdfError as error:
         log.warning("版记 left on the body's last page, which may be odd: %s", error)
         return build_with(Placement.SAME_PAGE)

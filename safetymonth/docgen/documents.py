@@ -27,6 +27,9 @@ class Options:
 
     faces: Faces = DEFAULT_FACES
     imprint_on_even_page: bool = True
+    # Where LibreOffice's page counts are kept for documents the estimator cannot decide
+    # (paging.py); None keeps none. The CLI's place for it is under storage.dir.
+    layout_cache: Path | None = None
 
 
 class TemplateError(DocgenError):
