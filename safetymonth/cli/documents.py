@@ -35,6 +35,7 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     cannot be written.
     """
     from safetymonth import docgen
+    from safetymonth.document_options import document_options
     from safetymonth.report import intake_rows
     from safetymonth.roster import letter_units
 
@@ -43,8 +44,7 @@ def generate(ctx: click.Context, kind: str, data_path: Path, out: Path, with_pdf
     config = config_of(ctx)
     templates = config.docgen.templates_dir
     try:
-        options = docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
-                                 config.docgen.imprint_on_even_page)
+        options = document_options(config)
         data = docgen.load(data_path, kind, letter_units(config.units))
         if with_statistics is not None:
             data = data.model_copy(update={"intake": with_statistics})

@@ -22,6 +22,7 @@ import yaml
 from safetymonth import docgen
 from safetymonth.config import Config
 from safetymonth.docgen.batch import letter_filenames
+from safetymonth.document_options import document_options
 from safetymonth.filenames import safe_stem
 from safetymonth.roster import letter_units
 
@@ -61,13 +62,6 @@ def current_data(config: Config, kind: str) -> dict[str, Any]:
     return {"kind": kind}
 
 
-def options(config: Config) -> docgen.Options:
-    """The faces and the 版记's page as ``safetymonth generate`` takes them from the config:
-    the console and the command line make the same document from the same data."""
-    return docgen.Options(docgen.Faces.from_overrides(config.docgen.fonts),
-                          config.docgen.imprint_on_even_page)
-
-
 def publish(config: Config, kind: str, data: dict[str, Any],
             intake_rows: list[dict[str, Any]]) -> list[Path]:
     """Check ``data`` as docgen reads it, generate the .docx from it, and only then replace
@@ -80,7 +74,7 @@ def publish(config: Config, kind: str, data: dict[str, Any],
     rows = intake_rows if getattr(checked, "intake", False) else []
     made = docgen.generate(checked, output(config, kind),
                            templates and config.resolve(templates), intake_rows=rows, jobs=1,
-                           options=options(config))
+                           options=document_options(config))
     target = data_path(config, kind)
     temp = target.with_suffix(".tmp")
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)

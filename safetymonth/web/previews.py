@@ -23,7 +23,7 @@ from safetymonth import docgen
 from safetymonth.config import Config
 from safetymonth.docgen.batch import LetterFactory
 from safetymonth.docgen.pdf import page_count
-from safetymonth.web import documents
+from safetymonth.document_options import document_options
 
 PAGES = ("first", "last")
 DPI = "60"
@@ -85,12 +85,12 @@ def _documents(config: Config, data: docgen.Data, rows: Sequence[Mapping[str, An
     templates = config.docgen.templates_dir
     templates = templates and config.resolve(templates)
     if isinstance(data, docgen.Letter):
-        factory = LetterFactory(data, templates, documents.options(config).faces)
+        factory = LetterFactory(data, templates, document_options(config).faces)
         ends = [data.units[0], data.units[-1]] if len(data.units) > 1 else data.units[:1]
         return [factory.write(unit, workdir / f"letter-{n}.docx") for n, unit in enumerate(ends)]
     path = workdir / f"{data.kind}.docx"
     intake = rows if getattr(data, "intake", False) else []
-    docgen.build(data, templates, intake, documents.options(config)).save(path)
+    docgen.build(data, templates, intake, document_options(config)).save(path)
     return [path]
 
 
