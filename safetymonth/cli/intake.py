@@ -26,9 +26,8 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
     """Read new mail from mailbox.source, check it, and reply through mailbox.outbox.
 
     With --once, exit 0 when done, 1 when the source failed, a worker process of a shared
-    poll died or storage.dir is full, 2 for a
-    usage or config error, 3 when replies stay queued because the outbox failed (the next run
-    sends them).
+    poll died or storage.dir is full, 2 for a usage or config error, 3 when replies stay
+    queued because the outbox failed (the next run sends them).
     """
     from safetymonth.mailbox import service
     from safetymonth.mailbox.sharing import WorkerFailed

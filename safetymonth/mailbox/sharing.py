@@ -103,9 +103,14 @@ def take_new(config: Config, store: Repository, source: Source, stop: Event,
     items = source.pending(cursor)
     if WORKERS < 2 or len(items) <= split_at():
         return Intake(config, store, stop=stop).run(Listed(source, items))
+    # First what an earlier run left half done, here: a worker that took up a message of the
+    # other's share would leave it unmarked (the other saw it unfinished and skipped it).
+    stats = Intake(config, store, stop=stop).run(Listed(source, [], keeps_cursor=True))
+    if stop.is_set() or stats.disk_full:
+        return stats
     shares = [items[index::WORKERS] for index in range(WORKERS)]
     log.info("%d messages waiting: shared between %d processes", len(items), len(shares))
-    stats = Sharing(config, clock, stop, len(items), progress).run(shares)
+    _add(stats, Sharing(config, clock, stop, len(items), progress).run(shares))
     _advance(store, source, cursor, items)
     return stats
 
@@ -243,16 +248,17 @@ def work_share(config: Config, share: list[Item], clock: Clock, conn: Connection
     stop = stop_on_signals()
     pid = os.getpid()
     log.info("poll worker pid %d takes %d messages", pid, len(share))
+    source = Listed(open_source(config), share, keeps_cursor=True)  # connects when used
+    source.on_mark = lambda count: conn.send(("marked", count))
     try:
         with open_repository(config, False, clock) as store:
-            source = Listed(open_source(config), share, keeps_cursor=True)
-            source.on_mark = lambda count: conn.send(("marked", count))
             try:
                 stats = Intake(config, store, stop=stop).run(source)
             finally:
                 source.close()
-    except NETWORK_ERRORS as error:
-        conn.send(("source", str(error)))
+    except NETWORK_ERRORS as error:  # ours name the server; a raw socket error does not
+        where = "" if isinstance(error, ServerError) else f"{source.label}: "
+        conn.send(("source", f"{where}{error}"))
         raise SystemExit(1) from None
     except Exception as error:
         log.error("poll worker pid %d: %s", pid, traceback.format_exc())
