@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import signal
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -71,7 +71,7 @@ class Listed:
     def pending(self, cursor: str | None) -> list[Item]:
         return self.items
 
-    def fetch(self, items: list[Item]):  # type: ignore[no-untyped-def]
+    def fetch(self, items: list[Item]) -> Iterator[tuple[Item, bytes]]:
         return self.source.fetch(items)
 
     def fetch_header(self, item: Item) -> bytes:
