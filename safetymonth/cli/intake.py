@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import click
 
 from safetymonth.cli.group import EXIT_FAILED, EXIT_QUEUED, main
@@ -20,19 +25,24 @@ from safetymonth.cli.runtime import log_to_stderr, mail_server_errors
 def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool) -> None:
     """Read new mail from mailbox.source, check it, and reply through mailbox.outbox.
 
-    With --once, exit 0 when done, 1 when the source failed or storage.dir is full, 2 for a
-    usage or config error, 3 when replies stay queued because the outbox failed (the next run
-    sends them).
+    With --once, exit 0 when done, 1 when the source failed, a worker process of a shared
+    poll died or storage.dir is full, 2 for a usage or config error, 3 when replies stay
+    queued because the outbox failed (the next run sends them).
     """
     from safetymonth.mailbox import service
+    from safetymonth.mailbox.sharing import WorkerFailed
 
     config = config_of(ctx)
     log_to_stderr(config)
     stop = service.stop_on_signals()
     if once:
-        with mail_server_errors(ctx):
-            stats = service.poll_once(config, stop, retry_failed=retry_failed,
-                                      new_database=new_database)
+        with mail_server_errors(ctx), shared_progress() as progress:
+            try:
+                stats = service.poll_once(config, stop, retry_failed=retry_failed,
+                                          new_database=new_database, progress=progress)
+            except WorkerFailed as error:  # the messages it held wait for the next poll
+                click.echo(f"safetymonth: {error}", err=True)
+                ctx.exit(EXIT_FAILED)
         click.echo(f"processed {stats.processed}, duplicates {stats.duplicates}, "
                    f"failed {stats.failed}, too large {stats.too_large}", err=True)
         if stats.disk_full:  # the line above says which message waits for space
@@ -45,6 +55,28 @@ def poll(ctx: click.Context, once: bool, retry_failed: bool, new_database: bool)
     else:
         with mail_server_errors(ctx):  # a login refused again and again: one line, exit 1
             service.watch(config, stop, new_database=new_database)
+
+
+@contextlib.contextmanager
+def shared_progress() -> Iterator[Callable[[int, int], None] | None]:
+    """One progress bar on a terminal over the messages every worker of a shared poll has
+    marked (see :mod:`safetymonth.mailbox.sharing`); else nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bars: list[Any] = []
+
+    def show(done: int, total: int) -> None:
+        if not bars:
+            bars.append(click.progressbar(length=total, label="poll", file=sys.stderr))
+            bars[0].__enter__()
+        bars[0].update(done - bars[0].pos)
+
+    try:
+        yield show
+    finally:
+        if bars:
+            bars[0].__exit__(None, None, None)
 
 
 @main.command()

@@ -18,6 +18,7 @@ from safetymonth.mailbox.digest import queue_due_digests, seconds_to_next_digest
 from safetymonth.mailbox.intake import Intake, Stats
 from safetymonth.mailbox.outbox import OutboxRun, deliver
 from safetymonth.mailbox.servers import RAW_ERRORS, AccountError, ServerError
+from safetymonth.mailbox.sharing import Progress, take_new
 from safetymonth.mailbox.source import Source, open_source
 from safetymonth.mailbox.transports import open_transport
 from safetymonth.storage.repository import Clock, Repository, open_repository, utc_now
@@ -40,15 +41,17 @@ OUTBOX_TICK = 2.0
 
 
 def poll_once(config: Config, stop: Event | None = None, retry_failed: bool = False,
-              new_database: bool = False, clock: Clock = utc_now) -> Stats:
-    """Process everything new, queue the digests whose window has ended, then deliver every
-    queued reply (``replies_left`` in the result: how many stayed queued)."""
+              new_database: bool = False, clock: Clock = utc_now,
+              progress: Progress | None = None) -> Stats:
+    """Process everything new (in two processes when much is waiting, see
+    :mod:`~safetymonth.mailbox.sharing`), queue the digests whose window has ended, then
+    deliver every queued reply (``replies_left`` in the result: how many stayed queued)."""
     with open_repository(config, new_database, clock) as store:
         if retry_failed:
             log.info("retrying %d failed messages", store.retry_failed())
         source = open_source(config)
         try:
-            stats = Intake(config, store, stop=stop).run(source)
+            stats = take_new(config, store, source, stop or Event(), clock, progress)
         finally:
             source.close()
         queue_due_digests(config, store)
