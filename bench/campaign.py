@@ -262,7 +262,8 @@ def run_step(version: Version, arguments: list[str], cwd: Path,
         env["PYTHONPATH"] = version.pythonpath
     command = [str(version.python), "-m", "safetymonth", *arguments]
     if spy:
-        command = ["py-spy", "record", "--subprocesses", "--format", "raw", "--rate", "200",
+        spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        command = [spy_bin, "record", "--subprocesses", "--format", "raw", "--rate", "200",
                    "--nonblocking", "-o", str(spy), "--", *command]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -333,6 +334,40 @@ class ImapSource:
 # --- the figures -------------------------------------------------------------------------
 
 
+def profile_top(path: Path, count: int = 8) -> str:
+    """The hottest frames of a py-spy raw (collapsed) profile: by self samples (the leaf), and
+    by inclusive samples of this package's functions (each counted once per stack)."""
+    leaf: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text("utf-8", "replace").splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack:
+            continue
+        samples_here = int(number)
+        total += samples_here
+        frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
+        key = _short(frames[-1]) if frames else "?"
+        leaf[key] = leaf.get(key, 0) + samples_here
+        for frame in {_short(f) for f in frames if "safetymonth/" in f}:
+            inclusive[frame] = inclusive.get(frame, 0) + samples_here
+
+    def top(counts: dict[str, int]) -> str:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:count]
+        return "\n".join(f"      {100 * n / max(total, 1):5.1f} %  {name}" for name, n in ranked)
+
+    return (f"    {total} samples; self:\n{top(leaf)}\n    inclusive (safetymonth):\n"
+            f"{top(inclusive)}")
+
+
+def _short(frame: str) -> str:
+    """``func (path/to/module.py:12)`` as ``func (module.py)``: lines apart are one item."""
+    name, _, where = frame.partition(" (")
+    module = where.rsplit(":", 1)[0].rstrip(")")
+    parts = module.split("/")
+    return f"{name} ({'/'.join(parts[-2:])})"
+
+
 def best(runs: list[dict[str, Step]]) -> dict[str, Step]:
     """Each step's fastest run (the machine is shared: the minimum is the least disturbed)."""
     return {name: min((steps[name] for steps in runs), key=lambda step: step.wall)
@@ -389,13 +424,18 @@ def main() -> None:
                 spy = args.py_spy if version.pythonpath and args.py_spy else None
                 if spy:
                     spy.mkdir(parents=True, exist_ok=True)
-                run = OUT / "runs" / f"{version.name.split()[0]}-{attempt}"
+                run = OUT / f"runs-{args.units}-{args.mails}" / \
+                    f"{version.name.split()[0]}-{attempt}"
                 results[version.name].append(campaign(version, inputs, run, args.mails,
                                                       imap, spy))
     finally:
         if source:
             source.stop()
     table(results, 6.0 if args.mails <= 300 else 30.0)
+    if args.py_spy:
+        for name in STEPS:
+            print(f"\nprofile of {name} (this tree, last run):\n"
+                  f"{profile_top(args.py_spy / f'{name}.txt')}")
 
 
 if __name__ == "__main__":
