@@ -263,7 +263,7 @@ def run_step(version: Version, arguments: list[str], cwd: Path,
     command = [str(version.python), "-m", "safetymonth", *arguments]
     if spy:
         spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        command = [spy_bin, "record", "--subprocesses", "--format", "raw", "--rate", "200",
+        command = [spy_bin, "record", "--subprocesses", "--format", "raw", "--rate", "100",
                    "--nonblocking", "-o", str(spy), "--", *command]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -421,7 +421,7 @@ def main() -> None:
         for attempt in range(args.runs):
             for version in versions:  # alternating, so a change in load hits both
                 imap = source.fill(inputs) if source else None
-                spy = args.py_spy if version.pythonpath and args.py_spy else None
+                spy = args.py_spy.resolve() if version.pythonpath and args.py_spy else None
                 if spy:
                     spy.mkdir(parents=True, exist_ok=True)
                 run = OUT / f"runs-{args.units}-{args.mails}" / \
