@@ -405,6 +405,8 @@ def main() -> None:
     parser.add_argument("--wheelhouse", type=Path, default=REPO / "build" / "wheelhouse",
                         help="The wheels the release's dependencies install from (offline).")
     parser.add_argument("--only", choices=("ours", "release"))
+    parser.add_argument("--runs-dir", type=Path,
+                        help="Where the runs' folders go (default: under bench/out/).")
     parser.add_argument("--py-spy", type=Path, help="Record this tree's steps into DIR.")
     args = parser.parse_args()
     inputs, files = make_inputs(args.units, args.mails)
@@ -424,7 +426,7 @@ def main() -> None:
                 spy = args.py_spy.resolve() if version.pythonpath and args.py_spy else None
                 if spy:
                     spy.mkdir(parents=True, exist_ok=True)
-                run = OUT / f"runs-{args.units}-{args.mails}" / \
+                run = (args.runs_dir or OUT / f"runs-{args.units}-{args.mails}") / \
                     f"{version.name.split()[0]}-{attempt}"
                 results[version.name].append(campaign(version, inputs, run, args.mails,
                                                       imap, spy))
