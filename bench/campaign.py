@@ -426,7 +426,7 @@ def main() -> None:
                 spy = args.py_spy.resolve() if version.pythonpath and args.py_spy else None
                 if spy:
                     spy.mkdir(parents=True, exist_ok=True)
-                run = (args.runs_dir or OUT / f"runs-{args.units}-{args.mails}") / \
+                run = (args.runs_dir or OUT / f"runs-{args.units}-{args.mails}").resolve() / \
                     f"{version.name.split()[0]}-{attempt}"
                 results[version.name].append(campaign(version, inputs, run, args.mails,
                                                       imap, spy))
