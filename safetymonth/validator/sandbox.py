@@ -139,14 +139,31 @@ class Pool:
             raise RuntimeError(f"probe worker: {value}")
         return value  # type: ignore[no-any-return]
 
-    def warm(self) -> None:
-        """Have one worker started and idle, unless one is (used by :func:`prestart`)."""
-        with self._slots:
-            try:
-                worker = self._take()
-            except (OSError, RuntimeError):
-                return  # started again when used
+    def warm(self, count: int = 1) -> None:
+        """Have ``count`` workers (at most the pool's size) started, the missing ones side by
+        side; those already started count, busy or idle (used by :func:`prestart`)."""
+        with self._lock:
+            missing = min(count, self.size) - len(self._all)
+        starters = [threading.Thread(target=self._add_idle, name="probe-worker-start",
+                                     daemon=True) for _ in range(missing)]
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join()
+
+    def _add_idle(self) -> None:
+        try:
+            worker = _Worker(self.max_memory)
+        except (OSError, RuntimeError):
+            return  # started again when used
+        with self._lock:
+            wanted = len(self._all) < self.size
+            if wanted:
+                self._all.add(worker)
+        if wanted:
             self._idle.put(worker)
+        else:  # another caller started one meanwhile: no more workers than the size
+            worker.kill()
 
     def _take(self) -> _Worker:
         while True:
@@ -189,12 +206,20 @@ def run(task: Callable[..., T], args: tuple[Any, ...], limits: ProbeLimits) -> T
     return _current(limits.max_memory).run(task, args, limits.timeout)
 
 
-def prestart(limits: ProbeLimits) -> None:
-    """Start a worker in the background now, so that the first file checked does not wait
-    for its start (Pillow and MediaInfo imported: a few tenths of a second): intake calls
-    this before it fetches. A worker that fails to start here is started again when used."""
+def prestart(limits: ProbeLimits, workers: int = 1) -> None:
+    """Start ``workers`` workers (at most the pool's size) in the background now, so that
+    the first files checked do not wait for their start (Pillow, MediaInfo and PyAV imported:
+    a few tenths of a second each): intake calls this before it fetches (``workers=2`` when
+    it will check several files with :func:`~safetymonth.validator.parallel.check_files`).
+    A worker that fails to start here is started again when used."""
     pool = _current(limits.max_memory)
-    threading.Thread(target=pool.warm, name="probe-worker-start", daemon=True).start()
+    threading.Thread(target=pool.warm, args=(workers,), name="probe-worker-start",
+                     daemon=True).start()
+
+
+def pool_size() -> int:
+    """How many workers may run at once: one per core unless ``validate --jobs`` said."""
+    return _size
 
 
 def set_size(size: int) -> None:
