@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +41,7 @@ from timing import laps  # noqa: E402
 
 from safetymonth import samples  # noqa: E402
 from safetymonth.config import PhotoRule, Policy, VideoRule  # noqa: E402
-from safetymonth.validator import check_file  # noqa: E402
+from safetymonth.validator import check_file, sandbox  # noqa: E402
 
 try:  # the tree before issue 23 part 4 has no check_files: then one file at a time
     from safetymonth.validator import check_files
@@ -107,10 +110,11 @@ def time_ours(files: list[Path], policy: Policy) -> float:
     """``check_file`` one file at a time (one sandbox worker)."""
     for path in files[:10]:  # warm the library and the page cache alike for every tool
         check_file(path, policy)
-    start = time.perf_counter()
-    for path in files:
-        check_file(path, policy)
-    return time.perf_counter() - start
+    with counting_cpu("safetymonth, one at a time", len(files)):
+        start = time.perf_counter()
+        for path in files:
+            check_file(path, policy)
+        return time.perf_counter() - start
 
 
 def time_ours_together(files: list[Path], policy: Policy) -> float:
@@ -118,16 +122,49 @@ def time_ours_together(files: list[Path], policy: Policy) -> float:
     if check_files is None:
         return time_ours(files, policy)
     check_files(files[:10], policy)
-    start = time.perf_counter()
-    check_files(files, policy)
-    return time.perf_counter() - start
+    with counting_cpu("safetymonth", len(files)):
+        start = time.perf_counter()
+        check_files(files, policy)
+        return time.perf_counter() - start
 
 
 def time_per_file(command: list[str], files: list[Path]) -> float:
-    start = time.perf_counter()
-    for path in files:
-        subprocess.run([*command, str(path)], capture_output=True, check=False)
-    return time.perf_counter() - start
+    with counting_cpu(Path(command[0]).name, len(files)):
+        start = time.perf_counter()
+        for path in files:
+            subprocess.run([*command, str(path)], capture_output=True, check=False)
+        return time.perf_counter() - start
+
+
+# CPU milliseconds per file (user + system, of this process, its sandbox workers and the
+# peers' processes): what the wall-clock rates mean on a machine other sessions load.
+CPU_MS: dict[str, float] = {}
+
+
+@contextmanager
+def counting_cpu(tool: str, count: int) -> Iterator[None]:
+    before = _cpu_seconds()
+    yield
+    after = _cpu_seconds()
+    CPU_MS[tool] = sum(after.values()) - sum(before.get(key, 0.0) for key in after)
+    CPU_MS[tool] *= 1e3 / count
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this process, of its finished children and of each live
+    sandbox worker (by pid: a worker started meanwhile counts from zero)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    seconds = {"self": own.ru_utime + own.ru_stime,
+               "children": children.ru_utime + children.ru_stime}
+    pool = sandbox.current_pool()
+    for pid in pool.pids() if pool else []:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[str(pid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
 def time_batch(command: list[str], files: list[Path]) -> float:
@@ -276,9 +313,14 @@ def main() -> None:
         verdict = ""
         if target is not None:
             verdict = f" (target ≥{target:.0f}×: {'met' if ratio >= target else 'MISSED'})"
-        print(f"   {tool:26s} {rate:8.1f} files/s   ours is {ratio:6.1f}×{verdict}")
+        cpu = f"{CPU_MS[tool]:7.1f} ms CPU/file" if tool in CPU_MS else " " * 18
+        print(f"   {tool:26s} {rate:8.1f} files/s {cpu}   ours is {ratio:6.1f}×{verdict}")
+    ours_cpu = CPU_MS["safetymonth"]
+    print(f"   in CPU time: ffprobe {CPU_MS['ffprobe'] / ours_cpu:.1f}× ours, "
+          f"mediainfo {CPU_MS['mediainfo'] / ours_cpu:.1f}× ours")
     if args.throughput_only:
-        print(json.dumps({"files_per_second": rates}, ensure_ascii=False))
+        print(json.dumps({"files_per_second": rates, "cpu_ms_per_file": CPU_MS},
+                         ensure_ascii=False))
         return
 
     print(f"2. File size: ~{args.big_mb} MB against ~10 MB (median of 7, warm cache)")
@@ -309,7 +351,8 @@ def main() -> None:
     video_costs = video_decode_cost(sorted(OUT.glob("small.*")) + sorted(OUT.glob("big.*")))
     for name, row in video_costs.items():
         print(f"   {name:10s} frame {row['frame']:6.2f}   off {row['off']:6.2f}")
-    print(json.dumps({"files_per_second": rates, "big_small_ratio": results,
+    print(json.dumps({"files_per_second": rates, "cpu_ms_per_file": CPU_MS,
+                      "big_small_ratio": results,
                       "peak_rss_mb": rss, "worker_peak_rss_mb": worker_rss,
                       "decode_ms": costs, "video_decode_ms": video_costs},
                      ensure_ascii=False))
