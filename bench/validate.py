@@ -106,11 +106,12 @@ def camera_jpeg(path: Path, width: int, height: int, noise: int) -> Path:
     return path
 
 
-def time_ours(files: list[Path], policy: Policy) -> float:
+def time_ours(files: list[Path], policy: Policy,
+              label: str = "safetymonth, one at a time") -> float:
     """``check_file`` one file at a time (one sandbox worker)."""
     for path in files[:10]:  # warm the library and the page cache alike for every tool
         check_file(path, policy)
-    with counting_cpu("safetymonth, one at a time", len(files)):
+    with counting_cpu(label, len(files)):
         start = time.perf_counter()
         for path in files:
             check_file(path, policy)
@@ -120,7 +121,7 @@ def time_ours(files: list[Path], policy: Policy) -> float:
 def time_ours_together(files: list[Path], policy: Policy) -> float:
     """``check_files`` over the whole corpus (a sandbox worker per core), workers warm."""
     if check_files is None:
-        return time_ours(files, policy)
+        return time_ours(files, policy, "safetymonth")
     check_files(files[:10], policy)
     with counting_cpu("safetymonth", len(files)):
         start = time.perf_counter()
