@@ -75,6 +75,25 @@ def test_prestart_starts_as_many_workers_as_asked_never_more_than_the_pool(
     assert _pids() == started  # the prestarted workers did the work
 
 
+def test_files_checked_while_prestarted_workers_start_wait_for_them(
+        media: dict[str, Path], policy: Policy, two_workers: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[int] = []
+
+    class Counted(sandbox._Worker):  # a real worker process, its start counted
+        def __init__(self, max_memory: int) -> None:
+            super().__init__(max_memory)
+            started.append(self.process.pid)
+
+    monkeypatch.setattr(sandbox, "_Worker", Counted)
+    prestart(policy.probe, workers=2)  # returns at once: the checks begin while they start
+    together = check_files([media[name] for name in NAMES], policy)
+    assert [verdict.ok for [verdict] in together] == [True] * 5 + [False]
+    # The second may still be starting when the first has done every file.
+    assert wait_for(lambda: len(_pids()) == 2, timeout=120)
+    assert len(started) == 2 and sorted(started) == _pids()  # no third or fourth start
+
+
 def _pids() -> list[int]:
     pool = sandbox.current_pool()
     return pool.pids() if pool else []
