@@ -6,20 +6,17 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
 from safetymonth.config import Policy
 from safetymonth.validator import messages, sandbox
-from safetymonth.validator.check import check_file
+from safetymonth.validator.parallel import iter_checks
 from safetymonth.validator.verdict import Verdict
 
-# Below this many files a pool costs more than it saves, and a progress bar is noise.
-PARALLEL_THRESHOLD = 16
+# Below this many files a progress bar is noise.
 PROGRESS_THRESHOLD = 20
 
 
@@ -40,29 +37,17 @@ def validate_paths(paths: Iterable[Path], policy: Policy, jobs: int = 0,
 
     The header readers are cheap and run in threads of this process; the parsers that do the
     heavy work (MediaInfo, JPEG decoding) run in the sandbox's worker processes, ``jobs`` of
-    them at most, so the sandbox pool is the parallelism and no process pool sits on top."""
+    them at most, so the sandbox pool is the parallelism and no process pool sits on top;
+    from two files on, every worker is used (:mod:`~safetymonth.validator.parallel`)."""
     files = expand(paths)
     workers = jobs or os.cpu_count() or 1
     sandbox.set_size(workers)
-    results = _run(files, policy, workers)
+    results = iter_checks(files, policy)
     if progress and len(files) >= PROGRESS_THRESHOLD:
         with click.progressbar(results, length=len(files), label="检查中",
                                file=sys.stderr) as bar:
             return [verdict for verdicts in bar for verdict in verdicts]
     return [verdict for verdicts in results for verdict in verdicts]
-
-
-def _run(files: list[Path], policy: Policy, workers: int) -> Iterator[list[Verdict]]:
-    check = partial(_check_one, policy=policy)
-    if workers == 1 or len(files) < PARALLEL_THRESHOLD:
-        yield from map(check, files)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(check, files)
-
-
-def _check_one(path: Path, policy: Policy) -> list[Verdict]:
-    return check_file(path, policy)
 
 
 # --- the table -----------------------------------------------------------------------------

@@ -121,10 +121,13 @@ class Pool:
 
     def __init__(self, size: int, max_memory: int) -> None:
         self.size, self.max_memory = size, max_memory
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        # None in the queue: a warm start that failed (see _add_idle).
+        self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
+        self._starting = 0  # workers warm() is starting
+        self._waiting = 0  # callers waiting for one of those
 
     def run(self, task: Callable[..., T], args: tuple[Any, ...], timeout: float) -> T:
         with self._slots:
@@ -139,27 +142,65 @@ class Pool:
             raise RuntimeError(f"probe worker: {value}")
         return value  # type: ignore[no-any-return]
 
-    def warm(self) -> None:
-        """Have one worker started and idle, unless one is (used by :func:`prestart`)."""
-        with self._slots:
-            try:
-                worker = self._take()
-            except (OSError, RuntimeError):
-                return  # started again when used
-            self._idle.put(worker)
+    def warm(self, count: int = 1) -> None:
+        """Start the workers missing for ``count`` (at most the pool's size; those started or
+        being started count, busy or idle) side by side, in the background. Counted before
+        this returns: a file checked meanwhile waits for one of them instead of starting a
+        worker of its own (used by :func:`prestart`)."""
+        with self._lock:
+            missing = min(count, self.size) - len(self._all) - self._starting
+            self._starting += max(0, missing)
+        for _ in range(missing):
+            threading.Thread(target=self._add_idle, name="probe-worker-start",
+                             daemon=True).start()
+
+    def _add_idle(self) -> None:
+        try:
+            worker: _Worker | None = _Worker(self.max_memory)
+        except (OSError, RuntimeError):
+            worker = None  # started again when used
+        with self._lock:
+            self._starting -= 1
+            kept = worker is not None and len(self._all) < self.size
+            if kept:
+                self._all.add(worker)  # type: ignore[arg-type]
+        if not kept and worker is not None:
+            worker.kill()  # the pool is full: no more workers than its size
+        self._idle.put(worker if kept else None)  # None wakes a caller waiting for it
 
     def _take(self) -> _Worker:
         while True:
             try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                worker = _Worker(self.max_memory)
-                with self._lock:
-                    self._all.add(worker)
-                return worker
+                worker = self._await_warm()
+                if worker is None:
+                    return self._start()
+            if worker is None:  # a warm start that failed: nobody was waiting for it
+                continue
             if worker.alive():
                 return worker
             self._discard(worker)
+
+    def _await_warm(self) -> _Worker | None:
+        """A worker :meth:`warm` is starting and no other caller waits for, or None."""
+        with self._lock:
+            if self._waiting >= self._starting:
+                return None
+            self._waiting += 1
+        try:
+            return self._idle.get(timeout=STARTUP_TIMEOUT)
+        except queue.Empty:
+            return None
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _start(self) -> _Worker:
+        worker = _Worker(self.max_memory)
+        with self._lock:
+            self._all.add(worker)
+        return worker
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
@@ -189,12 +230,18 @@ def run(task: Callable[..., T], args: tuple[Any, ...], limits: ProbeLimits) -> T
     return _current(limits.max_memory).run(task, args, limits.timeout)
 
 
-def prestart(limits: ProbeLimits) -> None:
-    """Start a worker in the background now, so that the first file checked does not wait
-    for its start (Pillow and MediaInfo imported: a few tenths of a second): intake calls
-    this before it fetches. A worker that fails to start here is started again when used."""
-    pool = _current(limits.max_memory)
-    threading.Thread(target=pool.warm, name="probe-worker-start", daemon=True).start()
+def prestart(limits: ProbeLimits, workers: int = 1) -> None:
+    """Start ``workers`` workers (at most the pool's size) in the background now, so that
+    the first files checked do not wait for their start (Pillow, MediaInfo and PyAV imported:
+    a few tenths of a second each): intake calls this before it fetches (``workers=2`` when
+    it will check several files with :func:`~safetymonth.validator.parallel.check_files`).
+    A worker that fails to start here is started again when used."""
+    _current(limits.max_memory).warm(workers)
+
+
+def pool_size() -> int:
+    """How many workers may run at once: one per core unless ``validate --jobs`` said."""
+    return _size
 
 
 def set_size(size: int) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from safetymonth.config import Policy
 from safetymonth.validator.formats import registry
@@ -169,18 +169,38 @@ def _after_scan(window: Window, start: int, size: int) -> int | None:
 def decode(source: Source) -> str | None:
     """Runs in a sandbox worker: the primary image decoded at 1/8 scale, to the end of its
     scan. None when it decodes, else what is wrong. Pillow's bomb guard is not involved: the
-    caller judged the declared size already, and the plugin is called without ``Image.open``."""
+    caller judged the declared size already, and the plugin is called without ``Image.open``.
+
+    A colour photo is decoded to grey (:func:`_cheapest_mode`): libjpeg still reads every
+    Huffman code of all three components, which is what can fail, and skips the colour
+    components' inverse DCT, their upsampling and the colour conversion, which cannot."""
     from PIL import JpegImagePlugin  # here, not at the top: config loads this module
 
     with source.open() as stream:
         try:
             image = JpegImagePlugin.JpegImageFile(stream)
             width, height = image.size
-            image.draft(image.mode, (-(-width // 8), -(-height // 8)))
+            image.draft(_cheapest_mode(image), (-(-width // 8), -(-height // 8)))
             image.load()
         except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
             return _decode_problem(error)
     return None
+
+
+def _cheapest_mode(image: Any) -> str:
+    """``L`` for a three-component photo whose components' sampling factors each divide the
+    largest (every camera's 4:4:4, 4:2:2, 4:2:0): for those, libjpeg's upsampling in colour
+    cannot fail either, so grey decodes exactly when colour does. Any other layout (and
+    grey or CMYK photos) is decoded in the photo's own mode, as before: libjpeg refuses
+    fractional upsampling ratios, but only for the components it outputs."""
+    factors = [(horizontal, vertical) for _, horizontal, vertical, _ in image.layer]
+    if image.mode != "RGB" or len(factors) != 3 or not all(h and v for h, v in factors):
+        return str(image.mode)
+    widest = max(h for h, _ in factors)
+    tallest = max(v for _, v in factors)
+    if all(widest % h == 0 and tallest % v == 0 for h, v in factors):
+        return "L"
+    return str(image.mode)
 
 
 def _decode_problem(error: Exception) -> str:

@@ -19,6 +19,7 @@ a ``0002`` reads as "ZIP", was ``ok``.
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ RAW, RLE = 0, 1
 COUNTS_PER_READ = 65536
 ZIP_METHODS = {2, 3}  # deflate, with and without prediction
 INFLATE_PIECE = 1 << 20  # bytes read, and at most inflated, at a time
+SHORT_ROW = 256  # packed rows up to this long are remembered (:func:`_short_row_length`)
 NO_OP = 128  # a PackBits header no encoder writes: Pillow skips it, ffmpeg repeats 129 bytes
 
 
@@ -229,10 +231,21 @@ def _rows_problem(stream: BinaryIO, rows: Rows) -> str | None:
         counts = stream.read(min(COUNTS_PER_READ, rows.rows - first) * rows.count_width)
         stream.seek(data)
         for (count,) in struct.iter_unpack(code, counts):
-            if unpacked_length(stream.read(count)) != rows.row_bytes:
+            row = stream.read(count)
+            length = _short_row_length(row) if count <= SHORT_ROW else unpacked_length(row)
+            if length != rows.row_bytes:
                 return "图像数据损坏（压缩行的长度与图像宽度不符）"
             data += count
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _short_row_length(row: bytes) -> int:
+    """:func:`unpacked_length`, remembered: a flat background packs every row to the same few
+    bytes (a poster's 1920 white pixels are 30), so its rows cost a lookup each, not a walk
+    of their runs. Long rows are photo rows, seldom repeated: not kept (the worker's memory
+    for this stays under 1024 short rows)."""
+    return unpacked_length(row)
 
 
 def unpacked_length(row: bytes) -> int:
