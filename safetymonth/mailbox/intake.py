@@ -136,8 +136,9 @@ class Intake:
         finished: list[Item] = []
         fresh: list[Item] = []
         self.unseen = set()
+        known = self.store.messages_for_keys([item.key for item in items])
         for item in items:
-            row = self.store.message_for_key(item.key)
+            row = known.get(item.key)
             if row is None:
                 self.unseen.add(item.key)
             if row is None or not self.store.intact(row) or self._now_small_enough(row, item):
@@ -147,11 +148,11 @@ class Intake:
                 finished.append(item)
             if row.state in SETTLED:
                 settled.add(item.key)
+        if fresh and self.checker is check_file:  # the probe worker's start overlaps the
+            prestart(self.config.policy.probe)  # first fetch; a poll with nothing new starts none
         self._mark(source, finished)
         if not fresh:
             self._advance(source, _settled_prefix(items, settled))
-        elif self.checker is check_file:  # the probe worker's start overlaps the first
-            prestart(self.config.policy.probe)  # fetch; a poll with nothing new starts none
         # Chunk by chunk; a chunk's files are synced in the background while the next chunk
         # is fetched and processed, and the chunk is marked once they are on disk.
         behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
@@ -429,7 +430,7 @@ class Intake:
         """Steps 4 and 5 in one transaction: verdicts, message state and the queued reply."""
         verdicts = [verdict for item in files for verdict in item.verdicts]
         with self.store.transaction():
-            self.store.record_verdicts(row.id, files)
+            self.store.record_verdicts(row.id, files, row.subject)
             unit, reason = record_triage(self.config, self.store, row, mail, verdicts,
                                          PROCESSED)
         ok = sum(1 for verdict in verdicts if verdict["ok"])

@@ -10,6 +10,7 @@ verdict) brings the credit columns along in its transaction (:func:`keeps_credit
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 from collections.abc import Callable
@@ -53,6 +54,11 @@ from safetymonth.storage.session import Clock, Session, dialect_insert, free, no
 _MESSAGE = select(messages).where(messages.c.id == bindparam("message_"))
 _MESSAGE_FOR_KEY = select(messages).join(source_keys, source_keys.c.message == messages.c.id) \
     .where(source_keys.c.key == bindparam("key_"))
+# The messages of many keys at once (a run's pending list): one statement per KEYS_CHUNK.
+_MESSAGES_FOR_KEYS = select(source_keys.c.key.label("key_"), messages) \
+    .join(source_keys, source_keys.c.message == messages.c.id) \
+    .where(source_keys.c.key.in_(bindparam("keys_", expanding=True)))
+KEYS_CHUNK = 500  # keys per IN (...), under SQLite's variable limit
 _MESSAGE_OF_KEY = select(source_keys.c.message).where(source_keys.c.key == bindparam("key_"))
 _MESSAGE_OF_DIGEST = select(message_digests.c.message) \
     .where(message_digests.c.sha256 == bindparam("digest"))
@@ -85,6 +91,15 @@ def _inserting_message(dialect: str) -> Any:
 
 
 Write = TypeVar("Write", bound=Callable[..., Any])
+
+
+class Unknown(enum.Enum):
+    """Not given (a subject may itself be None)."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = Unknown.UNKNOWN
 
 
 def keeps_credit(method: Write) -> Write:
@@ -123,6 +138,18 @@ class Messages:
     def message_for_key(self, key: str) -> MessageRecord | None:
         row = self.session.one(_MESSAGE_FOR_KEY, {"key_": key})
         return message_record(row) if row else None
+
+    def messages_for_keys(self, keys: list[str]) -> dict[str, MessageRecord]:
+        """The record of each of ``keys`` that has one, by key: what
+        :meth:`message_for_key` says for each, in one statement per few hundred keys."""
+        found: dict[str, MessageRecord] = {}
+        for start in range(0, len(keys), KEYS_CHUNK):
+            for row in self.session.all(_MESSAGES_FOR_KEYS,
+                                        {"keys_": keys[start:start + KEYS_CHUNK]}):
+                values = dict(row._mapping)
+                key = values.pop("key_")
+                found[key] = MessageRecord(**values)
+        return found
 
     def find_duplicate(self, sha256: str, content: str | None = None) -> int | None:
         """A message already recorded: the same bytes, or the same content (the message
@@ -243,9 +270,12 @@ class Messages:
                 self.session.insert_ignoring(message_contents, ["content"],
                                              {"content": content, "message": message})
 
-    def record_verdicts(self, message: int, files: list[NewAttachment]) -> None:
+    def record_verdicts(self, message: int, files: list[NewAttachment],
+                        subject: str | Unknown | None = UNKNOWN) -> None:
         """The message's attachments, their verdicts and one check row per verdict
-        (replacing whatever an earlier, interrupted try recorded for the message)."""
+        (replacing whatever an earlier, interrupted try recorded for the message), each
+        check with the deliverable it counts for. ``subject``: the message's stored subject
+        when the caller has its record (intake), which spares reading it back."""
         with self.session.transaction():
             self.session.execute(_DELETE_CHECKS, {"message_": message})
             self.session.execute(_DELETE_ATTACHMENTS, {"message_": message})
@@ -256,16 +286,20 @@ class Messages:
                 stored_name=item.stored_name, sha256=item.sha256, size=item.size,
                 content_type=item.content_type,
                 verdict=json.dumps(item.verdicts, ensure_ascii=False)) for item in files]).all()
+            if isinstance(subject, Unknown) and any(item.verdicts for item in files):
+                subject = self.assignments.subject(message)
+            rule = self.assignments.rule
             rows = [{"attachment": int(attachment), "path": verdict["path"],
                      "kind": verdict["kind"], "ok": int(bool(verdict["ok"])),
                      "message": message, "member": verdict.get("member"),
                      "content": content_id(item.sha256, item.name, verdict["path"],
-                                           _shared_name(item.verdicts, verdict))}
+                                           _shared_name(item.verdicts, verdict)),
+                     "deliverable": rule(verdict["kind"], verdict["path"], subject)}
                     for (attachment,), item in zip(ids, files, strict=True)
                     for verdict in item.verdicts]
             if rows:
                 self.session.execute(_INSERT_CHECKS, rows)
-                self.assignments.assign_message(message)
+                self.assignments.assign_new_files(message)
 
     @keeps_credit
     def record_outcome(self, message: int, outcome: Outcome) -> None:
