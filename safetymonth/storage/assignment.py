@@ -22,6 +22,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, true, update
 
 from safetymonth.assigning import assign
 from safetymonth.deliverables import Deliverable
+from safetymonth.storage.hot import hot
 from safetymonth.storage.records import ASSIGN
 from safetymonth.storage.schema import checks, decisions, messages, meta
 from safetymonth.storage.session import Session
@@ -54,11 +55,11 @@ def _active_assign() -> Any:
 _DECIDED = select(decisions.c.deliverable).where(
     decisions.c.content == checks.c.content, _active_assign()) \
     .order_by(decisions.c.id.desc()).limit(1).scalar_subquery()
-_DECIDED_FOR_MESSAGE = update(checks).where(
+_DECIDED_FOR_MESSAGE = hot(update(checks).where(
     checks.c.message == bindparam("message_"),
-    checks.c.content.in_(select(decisions.c.content).where(_active_assign()))) \
-    .values(deliverable=_DECIDED)
-_SUBJECT = select(messages.c.subject).where(messages.c.id == bindparam("message_"))
+    checks.c.content.in_(select(decisions.c.content).where(_active_assign())))
+    .values(deliverable=_DECIDED))
+_SUBJECT = hot(select(messages.c.subject).where(messages.c.id == bindparam("message_")))
 _FORGET_FINGERPRINT = meta.delete().where(meta.c.key == FINGERPRINT_KEY)
 
 

@@ -11,14 +11,15 @@ from sqlalchemy import bindparam, or_, select, update
 
 from safetymonth.storage import claims
 from safetymonth.storage.errors import SourceHeldError
+from safetymonth.storage.hot import hot
 from safetymonth.storage.records import QUEUED, RECEIVED, MessageRecord, message_record
 from safetymonth.storage.schema import messages, replies, source_cursors, source_locks, workers
 from safetymonth.storage.session import Session, dialect_insert, free
 
-_CLAIM = update(messages).where(
+_CLAIM = hot(update(messages).where(
     messages.c.id == bindparam("message_"), messages.c.state == RECEIVED,
     free(messages.c.claimed_by)).values(
-    claimed_by=bindparam("me"), tries=messages.c.tries + 1).returning(*messages.c)
+    claimed_by=bindparam("me"), tries=messages.c.tries + 1).returning(*messages.c))
 # A batch of replies claimed in one statement: those it returns are this worker's now.
 _CLAIM_REPLIES = update(replies).where(
     replies.c.id.in_(bindparam("replies_", expanding=True)), replies.c.state == QUEUED,

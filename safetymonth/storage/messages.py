@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, case, func, select, update
 
 from safetymonth.storage.assignment import Assignments
 from safetymonth.storage.credit import Credit, content_id, dismissed
+from safetymonth.storage.hot import hot
 from safetymonth.storage.records import (
     ADDED_PREFIX,
     FAILED,
@@ -59,7 +60,8 @@ _MESSAGES_FOR_KEYS = select(source_keys.c.key.label("key_"), messages) \
     .join(source_keys, source_keys.c.message == messages.c.id) \
     .where(source_keys.c.key.in_(bindparam("keys_", expanding=True)))
 KEYS_CHUNK = 500  # keys per IN (...), under SQLite's variable limit
-_MESSAGE_OF_KEY = select(source_keys.c.message).where(source_keys.c.key == bindparam("key_"))
+_MESSAGE_OF_KEY = hot(select(source_keys.c.message)
+                      .where(source_keys.c.key == bindparam("key_")))
 _MESSAGE_OF_DIGEST = select(message_digests.c.message) \
     .where(message_digests.c.sha256 == bindparam("digest"))
 _MESSAGE_OF_CONTENT = select(message_contents.c.message) \
@@ -67,13 +69,13 @@ _MESSAGE_OF_CONTENT = select(message_contents.c.message) \
 # The earliest message with a Message-ID, evaluated as a new message is inserted.
 _REUSED = select(func.min(messages.c.id)).where(
     messages.c.message_id == bindparam("reused_id")).scalar_subquery()
-_UPDATE_MESSAGE = update(messages).where(messages.c.id == bindparam("message_"))
+_UPDATE_MESSAGE = hot(update(messages).where(messages.c.id == bindparam("message_")))
 _ATTACHMENTS_OF = select(attachments).where(attachments.c.message == bindparam("message_")) \
     .order_by(attachments.c.position)
-_DELETE_CHECKS = checks.delete().where(checks.c.attachment.in_(
-    select(attachments.c.id).where(attachments.c.message == bindparam("message_"))))
-_DELETE_ATTACHMENTS = attachments.delete().where(
-    attachments.c.message == bindparam("message_"))
+_DELETE_CHECKS = hot(checks.delete().where(checks.c.attachment.in_(
+    select(attachments.c.id).where(attachments.c.message == bindparam("message_")))))
+_DELETE_ATTACHMENTS = hot(attachments.delete().where(
+    attachments.c.message == bindparam("message_")))
 # One INSERT for every file of a message; the ids come back in the files' order.
 _INSERT_ATTACHMENTS = attachments.insert().returning(attachments.c.id,
                                                      sort_by_parameter_order=True)
@@ -86,8 +88,8 @@ def _inserting_message(dialect: str) -> Any:
     set in the same statement to the earliest message with its Message-ID (bound as
     ``reused_id``): a new message costs no extra lookup."""
     statement = dialect_insert(dialect, messages).values(reuses=_REUSED)
-    return statement.on_conflict_do_nothing(index_elements=["source_key"]) \
-        .returning(messages.c.id)
+    return hot(statement.on_conflict_do_nothing(index_elements=["source_key"])
+               .returning(messages.c.id))
 
 
 Write = TypeVar("Write", bound=Callable[..., Any])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, update
 
+from safetymonth.storage.hot import hot
 from safetymonth.storage.schema import upload_links, uploads
 from safetymonth.storage.session import Session
 
@@ -19,9 +20,9 @@ OPEN, FINISHED, DONE, FAILED, ENDED = "open", "finished", "done", "failed", "end
 HOLDING = (OPEN, FINISHED, DONE)  # states whose bytes count against the unit's quota
 # Every unit's live links, or one unit's (each reply intake queues carries its unit's):
 # built once, so that SQLAlchemy compiles them once.
-_LIVE = select(upload_links).where(upload_links.c.rotated_at.is_(None),
-                                   upload_links.c.expires_at > bindparam("at"))
-_LIVE_OF_UNIT = _LIVE.where(upload_links.c.unit == bindparam("unit_"))
+_LIVE = hot(select(upload_links).where(upload_links.c.rotated_at.is_(None),
+                                       upload_links.c.expires_at > bindparam("at")))
+_LIVE_OF_UNIT = hot(_LIVE.where(upload_links.c.unit == bindparam("unit_")))
 
 
 @dataclass(frozen=True)
