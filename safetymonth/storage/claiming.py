@@ -11,17 +11,20 @@ from sqlalchemy import bindparam, or_, select, update
 
 from safetymonth.storage import claims
 from safetymonth.storage.errors import SourceHeldError
+from safetymonth.storage.hot import hot
 from safetymonth.storage.records import QUEUED, RECEIVED, MessageRecord, message_record
 from safetymonth.storage.schema import messages, replies, source_cursors, source_locks, workers
 from safetymonth.storage.session import Session, dialect_insert, free
 
-_CLAIM = update(messages).where(
+_CLAIM = hot(update(messages).where(
     messages.c.id == bindparam("message_"), messages.c.state == RECEIVED,
     free(messages.c.claimed_by)).values(
-    claimed_by=bindparam("me"), tries=messages.c.tries + 1).returning(*messages.c)
-_CLAIM_REPLY = update(replies).where(
-    replies.c.id == bindparam("reply"), replies.c.state == QUEUED,
-    free(replies.c.claimed_by)).values(claimed_by=bindparam("me"))
+    claimed_by=bindparam("me"), tries=messages.c.tries + 1).returning(*messages.c))
+# A batch of replies claimed in one statement: those it returns are this worker's now.
+_CLAIM_REPLIES = update(replies).where(
+    replies.c.id.in_(bindparam("replies_", expanding=True)), replies.c.state == QUEUED,
+    free(replies.c.claimed_by)).values(claimed_by=bindparam("me")).returning(replies.c.id)
+REPLIES_CHUNK = 500  # ids per IN (...), under SQLite's variable limit
 _RELEASE_REPLY = update(replies).where(
     replies.c.id == bindparam("reply"), replies.c.state == QUEUED,
     replies.c.claimed_by == bindparam("me")).values(claimed_by=None)
@@ -76,9 +79,12 @@ class Claims:
         """Claim queued replies before handing them to the transport, in one transaction;
         returns those claimed (not the ones sent meanwhile or being sent by a live worker)."""
         claimant = self.session.claimant()
+        claimed: set[str] = set()
         with self.session.transaction():
-            return {reply_id for reply_id in reply_ids if self.session.execute(
-                _CLAIM_REPLY, {"reply": reply_id, **claimant}).rowcount == 1}
+            for start in range(0, len(reply_ids), REPLIES_CHUNK):
+                claimed.update(str(row[0]) for row in self.session.execute(_CLAIM_REPLIES, {
+                    "replies_": list(reply_ids[start:start + REPLIES_CHUNK]), **claimant}))
+        return claimed
 
     def release_replies(self, *reply_ids: str) -> None:
         """Give back replies claimed but not handed to the transport."""

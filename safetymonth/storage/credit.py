@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 
 from safetymonth import crediting
+from safetymonth.storage.hot import hot
 from safetymonth.storage.records import (
     ACCEPT,
     ADD,
@@ -199,8 +200,11 @@ def credit_query(unit: Any = None, message: Any = None) -> Any:
 def _judgement() -> Any:
     """A check's judgement (1 or 0), as a value of an UPDATE of ``checks``: the latest accept
     or reject decision on its content that is not undone, else the validator's verdict."""
+    # The actions compared one by one: an IN list is rendered by SQLAlchemy at every
+    # execution, which would keep intake's refresh of a message off the driver's cursor.
     latest = select(decisions.c.action).where(
-        decisions.c.content == checks.c.content, decisions.c.action.in_(FILE_ACTIONS),
+        decisions.c.content == checks.c.content,
+        or_(*(decisions.c.action == action for action in FILE_ACTIONS)),
         decisions.c.undone_at.is_(None)).order_by(decisions.c.id.desc()).limit(1) \
         .scalar_subquery()
     return case((latest == ACCEPT, 1), (latest == REJECT, 0), else_=checks.c.ok)
@@ -213,11 +217,11 @@ def _one_message() -> tuple[Any, Any, Any, Any]:
     checks'."""
     message, unit = bindparam("message_"), bindparam("unit_")
     credit = credit_query(message=message)
-    return (select(messages.c.id).where(messages.c.id == message).with_for_update(),
-            select(credit.c.unit),
-            update(messages).where(messages.c.id == message).values(credit_unit=unit),
-            update(checks).where(checks.c.message == message)
-            .values(credit_unit=unit, judged_ok=_judgement()))
+    return (hot(select(messages.c.id).where(messages.c.id == message).with_for_update()),
+            hot(select(credit.c.unit)),
+            hot(update(messages).where(messages.c.id == message).values(credit_unit=unit)),
+            hot(update(checks).where(checks.c.message == message)
+                .values(credit_unit=unit, judged_ok=_judgement())))
 
 
 @functools.cache
@@ -225,9 +229,9 @@ def _accepted_counts() -> Any:
     """Distinct accepted contents per kind of the unit bound as ``unit``, from the credit
     columns (the ``checks_credit`` index covers it: its cost does not grow with what other
     units sent, nor with the decisions)."""
-    return select(checks.c.kind, func.count(func.distinct(checks.c.content))) \
-        .where(checks.c.credit_unit == bindparam("unit"), checks.c.judged_ok == 1) \
-        .group_by(checks.c.kind)
+    return hot(select(checks.c.kind, func.count(func.distinct(checks.c.content)))
+               .where(checks.c.credit_unit == bindparam("unit"), checks.c.judged_ok == 1)
+               .group_by(checks.c.kind))
 
 
 # --- the mixin ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ verdict) brings the credit columns along in its transaction (:func:`keeps_credit
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from sqlalchemy import bindparam, case, func, select, update
 
 from safetymonth.storage.assignment import Assignments
 from safetymonth.storage.credit import Credit, content_id, dismissed
+from safetymonth.storage.hot import hot
 from safetymonth.storage.records import (
     ADDED_PREFIX,
     FAILED,
@@ -53,7 +55,13 @@ from safetymonth.storage.session import Clock, Session, dialect_insert, free, no
 _MESSAGE = select(messages).where(messages.c.id == bindparam("message_"))
 _MESSAGE_FOR_KEY = select(messages).join(source_keys, source_keys.c.message == messages.c.id) \
     .where(source_keys.c.key == bindparam("key_"))
-_MESSAGE_OF_KEY = select(source_keys.c.message).where(source_keys.c.key == bindparam("key_"))
+# The messages of many keys at once (a run's pending list): one statement per KEYS_CHUNK.
+_MESSAGES_FOR_KEYS = select(source_keys.c.key.label("key_"), messages) \
+    .join(source_keys, source_keys.c.message == messages.c.id) \
+    .where(source_keys.c.key.in_(bindparam("keys_", expanding=True)))
+KEYS_CHUNK = 500  # keys per IN (...), under SQLite's variable limit
+_MESSAGE_OF_KEY = hot(select(source_keys.c.message)
+                      .where(source_keys.c.key == bindparam("key_")))
 _MESSAGE_OF_DIGEST = select(message_digests.c.message) \
     .where(message_digests.c.sha256 == bindparam("digest"))
 _MESSAGE_OF_CONTENT = select(message_contents.c.message) \
@@ -61,13 +69,13 @@ _MESSAGE_OF_CONTENT = select(message_contents.c.message) \
 # The earliest message with a Message-ID, evaluated as a new message is inserted.
 _REUSED = select(func.min(messages.c.id)).where(
     messages.c.message_id == bindparam("reused_id")).scalar_subquery()
-_UPDATE_MESSAGE = update(messages).where(messages.c.id == bindparam("message_"))
+_UPDATE_MESSAGE = hot(update(messages).where(messages.c.id == bindparam("message_")))
 _ATTACHMENTS_OF = select(attachments).where(attachments.c.message == bindparam("message_")) \
     .order_by(attachments.c.position)
-_DELETE_CHECKS = checks.delete().where(checks.c.attachment.in_(
-    select(attachments.c.id).where(attachments.c.message == bindparam("message_"))))
-_DELETE_ATTACHMENTS = attachments.delete().where(
-    attachments.c.message == bindparam("message_"))
+_DELETE_CHECKS = hot(checks.delete().where(checks.c.attachment.in_(
+    select(attachments.c.id).where(attachments.c.message == bindparam("message_")))))
+_DELETE_ATTACHMENTS = hot(attachments.delete().where(
+    attachments.c.message == bindparam("message_")))
 # One INSERT for every file of a message; the ids come back in the files' order.
 _INSERT_ATTACHMENTS = attachments.insert().returning(attachments.c.id,
                                                      sort_by_parameter_order=True)
@@ -80,11 +88,20 @@ def _inserting_message(dialect: str) -> Any:
     set in the same statement to the earliest message with its Message-ID (bound as
     ``reused_id``): a new message costs no extra lookup."""
     statement = dialect_insert(dialect, messages).values(reuses=_REUSED)
-    return statement.on_conflict_do_nothing(index_elements=["source_key"]) \
-        .returning(messages.c.id)
+    return hot(statement.on_conflict_do_nothing(index_elements=["source_key"])
+               .returning(messages.c.id))
 
 
 Write = TypeVar("Write", bound=Callable[..., Any])
+
+
+class Unknown(enum.Enum):
+    """Not given (a subject may itself be None)."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = Unknown.UNKNOWN
 
 
 def keeps_credit(method: Write) -> Write:
@@ -123,6 +140,18 @@ class Messages:
     def message_for_key(self, key: str) -> MessageRecord | None:
         row = self.session.one(_MESSAGE_FOR_KEY, {"key_": key})
         return message_record(row) if row else None
+
+    def messages_for_keys(self, keys: list[str]) -> dict[str, MessageRecord]:
+        """The record of each of ``keys`` that has one, by key: what
+        :meth:`message_for_key` says for each, in one statement per few hundred keys."""
+        found: dict[str, MessageRecord] = {}
+        for start in range(0, len(keys), KEYS_CHUNK):
+            for row in self.session.all(_MESSAGES_FOR_KEYS,
+                                        {"keys_": keys[start:start + KEYS_CHUNK]}):
+                values = dict(row._mapping)
+                key = values.pop("key_")
+                found[key] = MessageRecord(**values)
+        return found
 
     def find_duplicate(self, sha256: str, content: str | None = None) -> int | None:
         """A message already recorded: the same bytes, or the same content (the message
@@ -243,9 +272,12 @@ class Messages:
                 self.session.insert_ignoring(message_contents, ["content"],
                                              {"content": content, "message": message})
 
-    def record_verdicts(self, message: int, files: list[NewAttachment]) -> None:
+    def record_verdicts(self, message: int, files: list[NewAttachment],
+                        subject: str | Unknown | None = UNKNOWN) -> None:
         """The message's attachments, their verdicts and one check row per verdict
-        (replacing whatever an earlier, interrupted try recorded for the message)."""
+        (replacing whatever an earlier, interrupted try recorded for the message), each
+        check with the deliverable it counts for. ``subject``: the message's stored subject
+        when the caller has its record (intake), which spares reading it back."""
         with self.session.transaction():
             self.session.execute(_DELETE_CHECKS, {"message_": message})
             self.session.execute(_DELETE_ATTACHMENTS, {"message_": message})
@@ -256,16 +288,20 @@ class Messages:
                 stored_name=item.stored_name, sha256=item.sha256, size=item.size,
                 content_type=item.content_type,
                 verdict=json.dumps(item.verdicts, ensure_ascii=False)) for item in files]).all()
+            if isinstance(subject, Unknown) and any(item.verdicts for item in files):
+                subject = self.assignments.subject(message)
+            rule = self.assignments.rule
             rows = [{"attachment": int(attachment), "path": verdict["path"],
                      "kind": verdict["kind"], "ok": int(bool(verdict["ok"])),
                      "message": message, "member": verdict.get("member"),
                      "content": content_id(item.sha256, item.name, verdict["path"],
-                                           _shared_name(item.verdicts, verdict))}
+                                           _shared_name(item.verdicts, verdict)),
+                     "deliverable": rule(verdict["kind"], verdict["path"], subject)}
                     for (attachment,), item in zip(ids, files, strict=True)
                     for verdict in item.verdicts]
             if rows:
                 self.session.execute(_INSERT_CHECKS, rows)
-                self.assignments.assign_message(message)
+                self.assignments.assign_new_files(message)
 
     @keeps_credit
     def record_outcome(self, message: int, outcome: Outcome) -> None:

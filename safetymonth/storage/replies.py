@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, update
 
+from safetymonth.storage.hot import hot
 from safetymonth.storage.records import (
     QUEUED,
     REFUSED,
@@ -21,12 +22,12 @@ from safetymonth.storage.records import (
 from safetymonth.storage.schema import messages, replies
 from safetymonth.storage.session import Clock, Session, now
 
-_REPLY = select(replies).where(replies.c.id == bindparam("reply"))
+_REPLY = hot(select(replies).where(replies.c.id == bindparam("reply")))
 _MARK_SENT = update(replies).where(replies.c.id == bindparam("reply")).values(
     state=SENT, attempts=replies.c.attempts + 1, last_error=None, claimed_by=None)
-_REPLIES_SINCE = select(func.count()).where(
+_REPLIES_SINCE = hot(select(func.count()).where(
     replies.c.recipient == bindparam("to"), replies.c.kind == bindparam("kind_"),
-    replies.c.created_at >= bindparam("since"))
+    replies.c.created_at >= bindparam("since")))
 
 
 class _TakenMeanwhile(Exception):

@@ -104,8 +104,9 @@ class Parts:
 # Which part answers each of the repository's methods.
 FORWARDED: dict[str, tuple[str, ...]] = {
     "messages": (
-        "message", "message_for_key", "find_duplicate", "record_received", "add_source_key",
-        "source_keys", "fail_try", "give_up", "retry_failed", "restart", "replace_raw",
+        "message", "message_for_key", "messages_for_keys", "find_duplicate",
+        "record_received", "add_source_key", "source_keys", "fail_try", "give_up",
+        "retry_failed", "restart", "replace_raw",
         "record_verdicts", "record_outcome", "attachments", "record_added_message",
         "messages", "message_by_message_id", "suspicious_messages", "machine_messages",
         "unanswered_messages", "failed_messages", "bounce_reports", "cloud_link_messages"),

@@ -28,6 +28,7 @@ from safetymonth.storage import claims, database
 from safetymonth.storage.database import WRITE
 from safetymonth.storage.errors import DatabaseError
 from safetymonth.storage.files import FileStore, create_private_file
+from safetymonth.storage.hot import compile_hot, hot, is_hot
 from safetymonth.storage.schema import messages, replies, source_locks, workers
 
 
@@ -51,11 +52,11 @@ def inserting(dialect: str, table: Any, key: tuple[str, ...], updating: tuple[st
     SQLAlchemy compiles it once."""
     statement = dialect_insert(dialect, table)
     if updating:
-        return statement.on_conflict_do_update(
+        return hot(statement.on_conflict_do_update(
             index_elements=list(key),
-            set_={name: statement.excluded[name] for name in updating})
-    return statement.on_conflict_do_nothing(index_elements=list(key)) \
-        .returning(table.c[returning or key[0]])
+            set_={name: statement.excluded[name] for name in updating}))
+    return hot(statement.on_conflict_do_nothing(index_elements=list(key))
+               .returning(table.c[returning or key[0]]))
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
@@ -100,6 +101,9 @@ class Session:
         self._me: claims.Identity | None = None  # registered as a worker at the first claim
         self._heartbeat: claims.Heartbeat | None = None
         self._registering = False  # registered inside the current transaction
+        # Hot statements compiled for this connection, by statement and parameter names
+        # (None: left to SQLAlchemy).
+        self._hot: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def _refuse_a_lost_database(self, where: Path | str, new_database: bool) -> None:
         if new_database or not self.files.holds_messages():
@@ -167,29 +171,37 @@ class Session:
             self.conn.rollback()
 
     def execute(self, statement: Any, parameters: Any = None) -> Any:
-        """Run a statement inside the caller's :meth:`transaction` (its result stays here)."""
+        """Run a statement inside the caller's :meth:`transaction` (its result stays here).
+        One marked :func:`~safetymonth.storage.hot.hot` runs on the driver's cursor."""
+        if self.depth and type(parameters) is dict and is_hot(statement):
+            shape = (id(statement), tuple(parameters))
+            compiled = self._hot.get(shape, self._hot)
+            if compiled is self._hot:
+                compiled = self._hot[shape] = compile_hot(statement, self.conn, shape[1])
+            if compiled is not None:
+                return compiled.run(self.conn, parameters)
         return self.conn.execute(statement, parameters)
 
     def all(self, statement: Any, parameters: Any = None) -> Sequence[Row[Any]]:
-        rows = self.conn.execute(statement, parameters).all()
+        rows = self.execute(statement, parameters).all()
         self.end_read()
-        return rows
+        return rows  # type: ignore[no-any-return]
 
     def one(self, statement: Any, parameters: Any = None) -> Row[Any] | None:
-        row = self.conn.execute(statement, parameters).first()
+        row = self.execute(statement, parameters).first()
         self.end_read()
-        return row
+        return row  # type: ignore[no-any-return]
 
     def write(self, statement: Any, parameters: Any = None) -> int:
         """Run one statement in (or as) a write transaction; returns the rows it touched."""
         with self.transaction():
-            return int(self.conn.execute(statement, parameters).rowcount)
+            return int(self.execute(statement, parameters).rowcount)
 
     def insert_ignoring(self, table: Any, key: list[str], values: dict[str, Any]) -> bool:
         """INSERT unless a row with the same ``key`` exists; True when inserted."""
         statement = inserting(self.dialect, table, tuple(key))
         with self.transaction():  # RETURNING, since an INSERT's rowcount is not portable
-            return self.conn.execute(statement, values).first() is not None
+            return self.execute(statement, values).first() is not None
 
     def upsert(self, table: Any, key: list[str], values: dict[str, Any]) -> None:
         self.write(inserting(self.dialect, table, tuple(key),

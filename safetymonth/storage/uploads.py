@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
+from safetymonth.storage.hot import hot
 from safetymonth.storage.schema import upload_links, uploads
 from safetymonth.storage.session import Session
 
 OPEN, FINISHED, DONE, FAILED, ENDED = "open", "finished", "done", "failed", "ended"
 HOLDING = (OPEN, FINISHED, DONE)  # states whose bytes count against the unit's quota
+# Every unit's live links, or one unit's (each reply intake queues carries its unit's):
+# built once, so that SQLAlchemy compiles them once.
+_LIVE = hot(select(upload_links).where(upload_links.c.rotated_at.is_(None),
+                                       upload_links.c.expires_at > bindparam("at")))
+_LIVE_OF_UNIT = hot(_LIVE.where(upload_links.c.unit == bindparam("unit_")))
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,13 @@ class Uploads:
                 token_hash=token_hash, nonce=nonce, unit=unit, issued_at=issued_at,
                 expires_at=expires_at))
 
-    def live_links(self, at: str) -> dict[str, LinkRecord]:
-        """Each unit's link that is neither rotated nor expired at ``at``, by unit key."""
-        rows = self.session.all(select(upload_links).where(
-            upload_links.c.rotated_at.is_(None), upload_links.c.expires_at > at))
+    def live_links(self, at: str, unit: str | None = None) -> dict[str, LinkRecord]:
+        """Each unit's link (or only ``unit``'s) that is neither rotated nor expired at
+        ``at``, by unit key."""
+        if unit is None:
+            rows = self.session.all(_LIVE, {"at": at})
+        else:
+            rows = self.session.all(_LIVE_OF_UNIT, {"at": at, "unit_": unit})
         return {row.unit: LinkRecord(**row._mapping) for row in rows}
 
     def link_for_hash(self, token_hash: str, at: str) -> LinkRecord | None:

@@ -104,7 +104,8 @@ def units_links(config: Config, store: Repository, units: list[Unit],
     """Each unit's live link; a unit without one (or, ``rotate``, every unit named) gets a
     new one."""
     at = datetime.now(UTC)
-    live = store.live_links(stamp(at))
+    # One unit (a reply's): its own link only, not every unit's.
+    live = store.live_links(stamp(at), units[0].key if len(units) == 1 else None)
     key = link_key(config.storage_dir)
     base = public_url(config, warn)
     found = []
