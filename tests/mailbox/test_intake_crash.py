@@ -69,7 +69,6 @@ def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media, sou
     config = write_config(tmp_path, mailbox=mailbox)
     rng = random.Random(4)
     kills = 0
-    started = time.monotonic()
     while kills < KILLS:
         process = poller(config, stderr=subprocess.PIPE)
         # The poller logs one line per message and per reply sent: wait for a random number
@@ -89,7 +88,6 @@ def test_kill_minus_nine_at_random_points(tmp_path: Path, mail_media: Media, sou
     assert kills >= KILLS, f"only {kills} kills: the poller finished too early"
     final = poller(config)
     assert final.wait(timeout=120) == 0
-    assert time.monotonic() - started < 150
 
     with open_store(tmp_path) as store:
         rows = store.messages()
