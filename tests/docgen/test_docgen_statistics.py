@@ -129,6 +129,7 @@ def _tables(path: Path) -> list[list[list[str]]]:
 
 
 @pytest.mark.usefixtures("on_both_engines")
+@pytest.mark.slow
 def test_the_command_line_keeps_or_drops_the_table_whatever_the_data_says(
         tmp_path: Path, mail_media: Media) -> None:
     """generate summary --with-statistics on data with ``intake: false`` has the table from
@@ -154,6 +155,7 @@ def test_the_command_line_keeps_or_drops_the_table_whatever_the_data_says(
 
 
 @pytest.mark.usefixtures("on_both_engines")
+@pytest.mark.slow
 def test_a_campaign_with_deliverables_and_groups_has_their_columns(
         tmp_path: Path, mail_media: Media) -> None:
     """With ``campaign.deliverables`` and ``groups:``, the table from the store has a 所属

@@ -253,6 +253,7 @@ def test_bad_bytes_and_deep_nesting_end_recorded_with_a_reply_listing_what_was_r
 
 # --- 5. reply size --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_replies_stay_small_whatever_the_message_holds(tmp_path: Path) -> None:
     many = [file_part(b"x", f'filename="{"长文件名" * 60}{index}.jpg"'.encode())
             for index in range(10_000)]

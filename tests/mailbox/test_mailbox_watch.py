@@ -60,6 +60,7 @@ def test_imap_startup_line(tmp_path: Path, dovecot_server: Dovecot, imap_user: s
     assert _startup_line(caplog) == f"watching {label} ({how})"
 
 
+@pytest.mark.slow
 def test_queued_replies_go_once_the_outbox_is_back_without_new_mail(
         tmp_path: Path, smtp_server: SmtpServer, mail_media: Media) -> None:
     config = load_config(write_config(tmp_path, mailbox={"poll_interval": LONG, "outbox": {

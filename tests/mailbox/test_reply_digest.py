@@ -218,6 +218,7 @@ def test_two_pollers_at_once_queue_one_digest(tmp_path: Path, mail_media: Media)
     assert len([item for item in outbox(tmp_path) if "【汇总回复】" in subject_of(item)]) == 1
 
 
+@pytest.mark.slow
 def test_a_watcher_wakes_at_the_windows_end_and_sends_the_digest(
         tmp_path: Path, mail_media: Media) -> None:
     # A short window, so that the watcher really waits for it; the poll interval is far

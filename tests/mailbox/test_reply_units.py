@@ -25,6 +25,7 @@ UNITS = [{"name": FULI, "id": FULI_ID, "emails": [FULI_ADDRESS]},
          {"name": BYG, "emails": [BYG_ADDRESS]}]
 
 
+@pytest.mark.slow
 def test_every_kind_of_reply_names_its_unit_by_key(tmp_path: Path, mail_media: Media) -> None:
     # The outbox is down (a closed port), so every reply stays queued for report to count.
     config = write_config(tmp_path, units=UNITS, campaign={"deadline": "2999-06-24"},

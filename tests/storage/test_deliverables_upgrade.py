@@ -48,6 +48,7 @@ def old(release: Path, config: Path, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_store_of_the_release_before_upgrades_with_its_report(
         tmp_path: Path, release: Path, mail_media: Media) -> None:
     config = write_config(tmp_path)

@@ -56,6 +56,7 @@ def members(config: Path) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow
 def test_two_members_of_one_name_are_each_judged_served_and_exported(
         tmp_path: Path, mail_media: Media) -> None:
     config = polled(tmp_path, {"1.eml": mail(mail_media)})
@@ -99,6 +100,7 @@ def downloads(config: Path, *ids: int) -> tuple[bytes, ...]:
     return served
 
 
+@pytest.mark.slow
 def test_a_store_from_before_member_positions_is_upgraded_to_them(
         tmp_path: Path, mail_media: Media) -> None:
     """Revision 0060 kept no position: such a store's members get theirs from the order the

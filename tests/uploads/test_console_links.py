@@ -19,6 +19,7 @@ pytestmark = pytest.mark.usefixtures("on_both_engines")
 served = contextlib.contextmanager(serve)
 
 
+@pytest.mark.slow
 def test_unit_page_shows_the_link_rotation_needs_a_confirmation_and_the_sheet(
         tmp_path: Path) -> None:
     config_path = upload_config(tmp_path)

@@ -56,6 +56,7 @@ def offset_of(client: httpx.Client, location: str) -> int:
     return int(response.headers["upload-offset"])
 
 
+@pytest.mark.slow
 def test_an_interrupted_upload_resumes_and_is_recorded_like_mail(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path)
     token = token_of(config_path)
@@ -136,6 +137,7 @@ def test_a_file_over_100_mb_arrives_whole_in_8_mib_chunks(tmp_path: Path) -> Non
         source.stat().st_size
 
 
+@pytest.mark.slow
 def test_an_idle_unfinished_upload_is_removed(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path, uploads={"incomplete_hours": 0.0003, "quota": 1000})
     token = token_of(config_path)

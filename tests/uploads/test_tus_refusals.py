@@ -42,6 +42,7 @@ def stored_uploads(folder: Path) -> list[Path]:
     return sorted(uploads.iterdir()) if uploads.exists() else []
 
 
+@pytest.mark.slow
 def test_limits_are_checked_before_a_byte_is_stored(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path, **LIMITS)
     token = token_of(config_path)
@@ -62,6 +63,7 @@ def test_limits_are_checked_before_a_byte_is_stored(tmp_path: Path) -> None:
         assert client.post(f"/u/{token}/tus/", headers={**TUS}).status_code == 400
 
 
+@pytest.mark.slow
 def test_wrong_offset_type_version_and_length(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path, **LIMITS)
     token = token_of(config_path)
@@ -93,6 +95,7 @@ def test_wrong_offset_type_version_and_length(tmp_path: Path) -> None:
         assert client.delete(location, headers=TUS).status_code in (404, 409)
 
 
+@pytest.mark.slow
 def test_wrong_rotated_expired_and_foreign_get_the_same_404(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path, **LIMITS)
     old = token_of(config_path)
@@ -135,6 +138,7 @@ def _answer(response: httpx.Response) -> tuple[int, tuple[tuple[str, str], ...],
     return response.status_code, headers, response.content
 
 
+@pytest.mark.slow
 def test_the_page_headers_and_the_creation_rate_limit(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path, **LIMITS)
     token = token_of(config_path)
@@ -175,6 +179,7 @@ def small_disk(folder: Path, size: str) -> Iterator[None]:
         subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_refused_clearly_and_nothing_half_recorded(tmp_path: Path) -> None:
     config_path = upload_config(tmp_path, policy={"max_file_size": "8 MiB"})
     token = token_of(config_path)

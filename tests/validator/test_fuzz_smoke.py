@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from safetymonth.mailbox.samplemail import Media
@@ -66,6 +67,7 @@ def test_mutated_media_each_get_a_verdict(tmp_path: Path, media: dict[str, Path]
     assert judged == {str(mutant) for mutant in mutants}
 
 
+@pytest.mark.slow
 def test_mutated_mail_is_each_recorded_or_failed(tmp_path: Path, mail_media: Media) -> None:
     inbox = tmp_path / "inbox"
     names = []

@@ -120,7 +120,12 @@ def test_the_experts_reject_every_fixture(name: str) -> None:
     assert expert_rejects(HOSTILE / name) is not None
 
 
-@pytest.mark.parametrize("name", FIXTURES)
+# Each of these takes its probe's whole time limit: make test runs them, test-fast does not.
+HEAVY = {"gigabytes-mediainfo-no-video.mp4", "contradictory-stsc-stco.mp4"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)
+                                  if name in HEAVY else name for name in FIXTURES])
 def test_every_fixture_is_corrupt(name: str, takes_every_container: dict[str, dict]) -> None:
     verdict = takes_every_container[name]
     assert verdict["ok"] is False
@@ -128,6 +133,7 @@ def test_every_fixture_is_corrupt(name: str, takes_every_container: dict[str, di
     assert all(reason["message"] for reason in verdict["reasons"])
 
 
+@pytest.mark.slow
 def test_the_campaign_policy_refuses_the_containers_it_does_not_take(tmp_path: Path) -> None:
     """With the default formats, a WebM or HEIC that hangs MediaInfo is refused either way:
     by its name (send an MP4 / a JPEG) or as unreadable."""
@@ -143,6 +149,7 @@ def test_the_campaign_policy_refuses_the_containers_it_does_not_take(tmp_path: P
         assert codes[0] in ("format_not_allowed", "corrupt"), verdict
 
 
+@pytest.mark.slow
 def test_a_hostile_file_costs_one_verdict_in_a_batch(tmp_path: Path) -> None:
     """The files after a hang and a gigabyte allocation still get their real verdicts."""
     good = tmp_path / "good"
@@ -165,6 +172,7 @@ def test_a_hostile_file_costs_one_verdict_in_a_batch(tmp_path: Path) -> None:
         (True, "PNG", 64, 48)
 
 
+@pytest.mark.slow
 def test_a_hostile_attachment_does_not_stall_the_poller(tmp_path: Path,
                                                           mail_media: Media) -> None:
     """A unit sends a WebM that hangs MediaInfo and an MP4 that makes it take gigabytes; the

@@ -85,6 +85,7 @@ CODECS = {"mpeg2.mpg": "mpeg2video", "mpeg1.mpg": "mpeg1video", "h264.mts": "h26
 
 
 @pytest.mark.parametrize("mode", ["frame", "off"])
+@pytest.mark.slow
 def test_program_and_transport_streams_are_named_and_sized_as_ffprobe_says_without_mediainfo(
         folder: Path, mode: str) -> None:
     """MPEG-2 and MPEG-1 program streams (one of them 720×576 shown 16:9, as a DVD camera

@@ -145,6 +145,7 @@ def test_png_image_data_is_inflated_and_counted(tmp_path: Path, case: str) -> No
     assert pillow_loads(path) is expected_ok
 
 
+@pytest.mark.slow
 def test_mutated_pngs_that_pillow_cannot_decode_are_corrupt(
         tmp_path: Path, media: dict[str, Path], policy: Policy) -> None:
     """Pillow does not check CRCs, so some mutants it loads are still corrupt to us (a CRC

@@ -147,6 +147,7 @@ def test_a_chunk_between_the_idats_is_corrupt(tmp_path: Path, png: bytes, policy
     assert (verdict["kind"], verdict["format"], codes(verdict)) == ("photo", "PNG", ["corrupt"])
 
 
+@pytest.mark.slow
 def test_pngs_pillow_and_ffmpeg_write_in_order_pass(tmp_path: Path, policy: Policy,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     """16-bit, interlaced (ffmpeg's Adam7) and animated (APNG: acTL and fcTL before the IDAT,

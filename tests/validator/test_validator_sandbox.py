@@ -44,6 +44,7 @@ def codes(verdict: object) -> list[Code]:
     return [reason.code for reason in verdict.reasons]  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_a_file_that_makes_mediainfo_hang_is_unreadable_and_the_next_file_is_checked(
         media: dict[str, Path]) -> None:
     with pytest.raises(sandbox.Overrun):  # the parser itself does not return in time
@@ -56,6 +57,7 @@ def test_a_file_that_makes_mediainfo_hang_is_unreadable_and_the_next_file_is_che
     assert (after.ok, after.format, after.width, after.height) == (True, "MTS", 1920, 1080)
 
 
+@pytest.mark.slow
 def test_a_hanging_container_the_campaign_refuses_gets_send_an_mp4(media: dict[str, Path]
                                                                     ) -> None:
     for hostile, fmt in ((HANG_WEBM, "WEBM"), (HANG_MKV, "MKV")):
@@ -73,6 +75,7 @@ def test_an_mp4_that_hangs_mediainfo_is_refused_by_its_structure_first() -> None
     assert "超出时间或内存限制" not in verdict.reasons[0].message
 
 
+@pytest.mark.slow
 def test_a_batch_goes_on_past_hostile_files(tmp_path: Path, media: dict[str, Path]) -> None:
     folder = tmp_path / "batch"
     folder.mkdir()
@@ -128,6 +131,7 @@ def _worker_peak_mb() -> float:
                     if row.startswith("VmHWM"))) / 1024
 
 
+@pytest.mark.slow
 def test_an_mp4_that_makes_mediainfo_take_gigabytes_is_held_to_the_cap(
         media: dict[str, Path]) -> None:
     """Under a 1 GiB cap MediaInfo still grows its worker past 256 MiB on this file; under a
@@ -193,6 +197,7 @@ def test_pillow_bomb_guard_is_never_switched_off(media: dict[str, Path]) -> None
     assert seen == {Image.MAX_IMAGE_PIXELS} and None not in seen
 
 
+@pytest.mark.slow
 def test_validate_cli_with_jobs_and_a_hostile_file_exits_cleanly(
         tmp_path: Path, media: dict[str, Path]) -> None:
     config = tmp_path / "config.yaml"
@@ -228,6 +233,7 @@ def test_a_forked_child_gets_its_own_pool(media: dict[str, Path]) -> None:
     assert verdict.ok
 
 
+@pytest.mark.slow
 def test_the_poller_records_a_hostile_attachment_and_goes_on(tmp_path: Path,
                                                              media: dict[str, Path]) -> None:
     """``poll --once`` in its own process: the attachment that hangs MediaInfo costs its own

@@ -41,6 +41,7 @@ def _rows(page: str) -> list[list[str]]:
             for row in re.findall(r'<tr class="cloud-link">(.*?)</tr>', page, re.S)]
 
 
+@pytest.mark.slow
 def test_the_list_is_sorted_by_expiry_and_a_dismiss_takes_a_link_off(live: Console) -> None:
     client = live.logged_in()
     page = client.get("/cloud-links")
@@ -58,6 +59,7 @@ def test_the_list_is_sorted_by_expiry_and_a_dismiss_takes_a_link_off(live: Conso
         URL_LATE]
 
 
+@pytest.mark.slow
 def test_the_link_in_a_reply_opens_the_units_page(live: Console) -> None:
     replies = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
                for path in (live.folder / "outbox" / "new").iterdir()]

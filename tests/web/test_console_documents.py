@@ -44,6 +44,7 @@ def pdf_text(data: bytes, folder: Path) -> str:
     return "".join(result.stdout.decode().split())
 
 
+@pytest.mark.slow
 def test_the_form_is_checked_before_anything_is_saved(console: Console) -> None:
     client = console.logged_in()
     assert post_notice(client, TITLE).status_code == 303

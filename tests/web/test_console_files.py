@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from PIL import Image
 
 from safetymonth import samples
@@ -119,6 +120,7 @@ def test_a_zip_member_downloads_as_itself(console: Console, mail_media: Media) -
         assert quote(member["name"].split("!")[1]) in response.headers["content-disposition"]
 
 
+@pytest.mark.slow
 def test_upload_adds_files_to_a_unit(console: Console, tmp_path: Path) -> None:
     client = console.logged_in()
     token = csrf_of(client.get("/").text)
@@ -138,6 +140,7 @@ def test_upload_adds_files_to_a_unit(console: Console, tmp_path: Path) -> None:
     assert not [path for path in tmp.iterdir() if path.name.startswith("upload-")]
 
 
+@pytest.mark.slow
 def test_upload_over_the_size_limit_is_refused_and_removed(console: Console,
                                                            tmp_path: Path) -> None:
     config_path = console.config_path
@@ -159,6 +162,7 @@ def test_upload_over_the_size_limit_is_refused_and_removed(console: Console,
         assert not [path for path in tmp.iterdir() if path.name.startswith("upload-")]
 
 
+@pytest.mark.slow
 def test_upload_with_a_name_too_long_for_the_file_system(console: Console,
                                                          tmp_path: Path) -> None:
     # 100 CJK characters + .jpg is 304 bytes of UTF-8: over ext4's 255 for one name.

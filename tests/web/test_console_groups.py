@@ -124,6 +124,7 @@ def test_an_unscoped_user_gets_a_row_per_group_and_a_filter(
     assert _unit_links(page) == ["德化县救助管理站"]
 
 
+@pytest.mark.slow
 def test_another_groups_unit_file_message_and_decision_are_404_and_refused(
         grouped: Console) -> None:
     admin, ours = _client(grouped, "admin"), _client(grouped, "xz")
@@ -182,6 +183,7 @@ def test_another_groups_unit_file_message_and_decision_are_404_and_refused(
         "csrf": csrf_of(viewer.get("/").text), "reason": "x"}).status_code == 403
 
 
+@pytest.mark.slow
 def test_user_add_group_is_checked_and_listed(grouped: Console) -> None:
     listed = json.loads(cli(grouped.config_path, "user", "list", "--json"))
     assert {user["name"]: user["group"] for user in listed} == {

@@ -44,6 +44,7 @@ def _attempt(console: Console, name: str, address: str, token: str,
 # --- 16: bodies are capped before parsing -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_huge_login_form_is_refused_before_it_is_parsed(console: Console) -> None:
     token, cookies = _login_form(console)
     with httpx.Client(base_url=console.url, cookies=cookies, timeout=120) as client:
@@ -107,6 +108,7 @@ def test_pages_are_served_while_a_burst_of_logins_runs(console: Console) -> None
 # --- 18: the throttle is checked and recorded atomically -------------------------------------
 
 
+@pytest.mark.slow
 def test_parallel_wrong_passwords_from_many_addresses_stop_at_the_limit(
         console: Console) -> None:
     token, cookies = _login_form(console)
@@ -142,6 +144,7 @@ def test_the_store_claims_login_attempts_atomically(tmp_path: Path,
 # --- 22 and 11: caching headers, the icon -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_private_responses_are_not_stored(console: Console) -> None:
     client = console.logged_in()
     photo = next(item for item in client.get("/api/files").json()

@@ -37,6 +37,7 @@ def _board(console: Console) -> dict[str, list[str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_api_is_the_cli_json(live: Console) -> None:
     client = live.logged_in()
     for path, command in [("/api/report", ["report", "--json"]),
@@ -49,6 +50,7 @@ def test_api_is_the_cli_json(live: Console) -> None:
         "德化县殡仪馆"]
 
 
+@pytest.mark.slow
 def test_board_rows_follow_what_each_unit_sent(live: Console) -> None:
     # fill_store: a complete submission; one small photo; a zip of two good photos and a
     # PDF (no video); nothing; one small photo with a hostile name.
@@ -66,6 +68,7 @@ def test_board_rows_follow_what_each_unit_sent(live: Console) -> None:
     assert "德化县救助管理站" in page and "德化县社会福利中心" not in page
 
 
+@pytest.mark.slow
 def test_board_downloads_the_clerks_workbook_and_csv(live: Console) -> None:
     client = live.logged_in()
     board = client.get("/").text
@@ -95,6 +98,7 @@ def test_board_downloads_the_clerks_workbook_and_csv(live: Console) -> None:
     assert csv.content.decode("utf-8-sig").splitlines()[0].startswith("单位,单位编号,提交邮件")
 
 
+@pytest.mark.slow
 def test_board_follows_new_mail_and_undo(live: Console, mail_media: Media) -> None:
     assert _board(live)["德化县救助管理站"][0] == "未提交"
     drop(live.folder / "inbox", "new.eml",
@@ -110,6 +114,7 @@ def test_board_follows_new_mail_and_undo(live: Console, mail_media: Media) -> No
     assert _board(live)["德化县救助管理站"] == ["已齐全", "", "3", "0"]
 
 
+@pytest.mark.slow
 def test_unit_page_lists_messages_newest_first_with_replies(live: Console,
                                                            mail_media: Media) -> None:
     drop(live.folder / "inbox", "again.eml",

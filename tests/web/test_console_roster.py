@@ -106,6 +106,7 @@ def test_an_admin_previews_and_applies_a_new_sheet(rostered: Console, browser: B
     expect(page.get_by_role("link", name="德化县救助管理站", exact=True)).to_be_visible()
 
 
+@pytest.mark.slow
 def test_a_wrong_oversized_or_unauthorised_upload_changes_nothing(rostered: Console,
                                                                   tmp_path: Path) -> None:
     roster = rostered.folder / "单位名单.xlsx"

@@ -85,6 +85,7 @@ def _cells(page: str) -> dict[str, str]:
     return {recipient: result.strip() for recipient, result in rows}
 
 
+@pytest.mark.slow
 def test_reminders_queued_in_the_console_are_sent_by_the_watcher(watched: Watched) -> None:
     page = _remind(watched.console)
     assert "已发送" not in page
@@ -95,6 +96,7 @@ def test_reminders_queued_in_the_console_are_sent_by_the_watcher(watched: Watche
     assert sorted(reminded) == sorted(CHASED)  # each once
 
 
+@pytest.mark.slow
 def test_the_request_opens_no_smtp_connection(watched: Watched) -> None:
     watched.smtp.stop()  # nothing listens on the outbox's port during the request
     page = _remind(watched.console)

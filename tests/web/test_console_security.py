@@ -88,6 +88,7 @@ def test_logout_ends_the_session(shared_console: Console) -> None:
     assert stolen.get("/").status_code == 303
 
 
+@pytest.mark.slow
 def test_removed_user_loses_their_session(console: Console) -> None:
     client = console.logged_in("viewer")
     cli(console.config_path, "user", "remove", "viewer")
@@ -159,6 +160,7 @@ def _failed_logins(client: httpx.Client, name: str, count: int) -> list[int]:
     return [log_in(client, name, "wrong").status_code for _ in range(count)]
 
 
+@pytest.mark.slow
 def test_login_throttled_per_user(console: Console) -> None:
     codes = _failed_logins(console.client(), "clerk", 10)
     assert codes == [401] * 10
@@ -168,6 +170,7 @@ def test_login_throttled_per_user(console: Console) -> None:
     assert log_in(console.client(), "admin", PASSWORDS["admin"]).status_code == 429
 
 
+@pytest.mark.slow
 def test_login_throttled_per_address_across_names(console: Console) -> None:
     client = console.client()
     codes = [log_in(client, f"guess{number}", "wrong").status_code for number in range(10)]
@@ -175,6 +178,7 @@ def test_login_throttled_per_address_across_names(console: Console) -> None:
     assert log_in(client, "someone-else", "x").status_code == 429
 
 
+@pytest.mark.slow
 def test_login_throttle_is_shared_through_the_store(console: Console) -> None:
     # Two servers on one store (replicas): failures at one count at the other.
     from tests.support.console import serve

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 import lxml.html
+import pytest
 import yaml
 
 from safetymonth.web import previews
@@ -69,6 +70,7 @@ def field_error(tree: lxml.html.HtmlElement, path: str) -> str:
     return found[0].text_content().strip() if found else ""
 
 
+@pytest.mark.slow
 def test_every_field_has_its_chinese_label_and_a_hint(console: Console) -> None:
     client = console.logged_in()
     storage = console.folder / "storage"
@@ -158,6 +160,7 @@ def test_a_mistake_is_said_beside_its_field_and_the_typed_text_is_kept(
     assert values(tree, "f:year") == ["二〇二六"]
 
 
+@pytest.mark.slow
 def test_the_letter_is_one_file_per_ticked_unit_named_as_a_clerk_files_it(
         console: Console) -> None:
     client = console.logged_in()

@@ -48,6 +48,7 @@ def text_of(message: email.message.Message) -> str:
     return "\n".join(headers + bodies)
 
 
+@pytest.mark.slow
 def test_names_are_stored_shown_exported_and_sent_without_invisible_characters(
         tmp_path: Path, mail_media: Media) -> None:
     config = polled(tmp_path, {"1.eml": lying_mail(mail_media, tmp_path)})
