@@ -114,16 +114,10 @@ def assert_once_each(tmp_path: Path, config: Path, expected: dict[str, set[str]]
             if unit["submissions"]} == expected_credit(config, senders)
 
 
-def test_a_maildir_backlog_over_the_threshold_is_shared_by_two_processes(
-        tmp_path: Path, mail_media: Media, monkeypatch: pytest.MonkeyPatch) -> None:
-    messages, expected = build_messages(mail_media)
-    count = 2 * SPLIT_AT + 4
-    config = write_config(tmp_path, mailbox={"reply_rate_limit": {"count": 1000, "hours": 1}})
-    for index, raw in enumerate(messages[:count]):
-        drop(tmp_path / "inbox", f"m{index:03d}", raw)
-    expected = {key: value for key, value in list(expected.items())[:count]}
+def shared_poll(config: Path, count: int, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Poll ``count`` waiting messages with the threshold lowered: two worker processes (not
+    the parent) each take half and process the whole of it; the poll's log."""
     monkeypatch.setenv(SPLIT_AT_ENV, str(SPLIT_AT))
-
     process = poller(config, stderr=subprocess.PIPE)
     _, err = process.communicate(timeout=600)
     log = err.decode()
@@ -132,6 +126,18 @@ def test_a_maildir_backlog_over_the_threshold_is_shared_by_two_processes(
     assert len(takes) == 2 and process.pid not in takes, log[-3000:]
     assert sorted(takes.values()) == [count // 2, count // 2]
     assert finished == takes  # each worker processed the whole of its share
+    return log
+
+
+def test_a_maildir_backlog_over_the_threshold_is_shared_by_two_processes(
+        tmp_path: Path, mail_media: Media, monkeypatch: pytest.MonkeyPatch) -> None:
+    messages, expected = build_messages(mail_media)
+    count = 2 * SPLIT_AT + 4
+    config = write_config(tmp_path, mailbox={"reply_rate_limit": {"count": 1000, "hours": 1}})
+    for index, raw in enumerate(messages[:count]):
+        drop(tmp_path / "inbox", f"m{index:03d}", raw)
+    expected = {key: value for key, value in list(expected.items())[:count]}
+    log = shared_poll(config, count, monkeypatch)
     assert f"processed {count}, duplicates 0, failed 0, too large 0" in log
 
     assert not list((tmp_path / "inbox" / "new").iterdir())
@@ -149,15 +155,7 @@ def test_an_imap_backlog_is_shared_marked_seen_and_the_cursor_moved_past_it(
         dovecot_server.append(imap_user, raw)
     expected = {key: value for key, value in list(expected.items())[:count]}
     config = imap_config(tmp_path, dovecot_server.port, imap_user, monkeypatch)
-    monkeypatch.setenv(SPLIT_AT_ENV, str(SPLIT_AT))
-
-    process = poller(config, stderr=subprocess.PIPE)
-    _, err = process.communicate(timeout=600)
-    log = err.decode()
-    assert process.returncode == 0, log[-3000:]
-    takes, finished = workers_in(log)
-    assert len(takes) == 2 and process.pid not in takes, log[-3000:]
-    assert sorted(takes.values()) == [count // 2, count // 2] and finished == takes
+    shared_poll(config, count, monkeypatch)
 
     assert_once_each(tmp_path, config, expected, [SENDERS[i % len(SENDERS)]
                                                   for i in range(count)])
