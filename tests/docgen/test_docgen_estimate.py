@@ -9,8 +9,10 @@ from __future__ import annotations
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import docx
 import pdfplumber
 import pytest
 import yaml
@@ -220,3 +222,33 @@ def test_what_the_estimate_cannot_decide_is_laid_out_once_then_cached(
     assert "版记 left" not in caplog.text
     assert _placement(second) is _placement(first)
     assert list(cache.iterdir()) == entries
+
+
+def test_generate_keeps_what_libreoffice_laid_out_under_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``generate``'s cache is ``storage.dir/layout``: the second run of an undecided notice
+    needs no LibreOffice, and no cache is made where the store does not exist yet."""
+    data = tmp_path / "notice.yaml"
+    raw = _raw("notice-dehua-2024") | {
+        "body": _one_liners(10) + "\n\nThe county bureau holds the safety month in June."}
+    data.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text("storage:\n  dir: store\n", encoding="utf-8")
+
+    def generate(name: str) -> str:
+        result = CliRunner().invoke(main, ["--config", str(config), "generate", "notice",
+                                           str(data), "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    generate("before-the-store.docx")
+    assert not (tmp_path / "store").exists()  # generate makes no storage.dir of its own
+    (tmp_path / "store").mkdir(mode=0o700)
+    generate("first.docx")
+    [entry] = (tmp_path / "store" / "layout").iterdir()
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    monkeypatch.setenv("PATH", str(tmp_path))  # no soffice: only the cache can place it
+    assert "LibreOffice" not in generate("second.docx")
+    first, second = (SimpleNamespace(doc=docx.Document(str(tmp_path / name)))
+                     for name in ("first.docx", "second.docx"))
+    assert _placement(second) is _placement(first)  # type: ignore[arg-type]
