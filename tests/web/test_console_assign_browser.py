@@ -14,7 +14,7 @@ from playwright.sync_api import BrowserContext, expect
 
 from safetymonth.mailbox import samplemail
 from safetymonth.mailbox.samplemail import Media
-from tests.support.browser import give_reason
+from tests.support.browser import give_reason, sign_in
 from tests.support.console import PASSWORDS, ROLES, Console, cli, serve
 from tests.support.mailservers import drop, write_config
 
@@ -46,10 +46,7 @@ def console(tmp_path: Path, mail_media: Media) -> Iterator[Console]:
 def test_a_file_is_counted_for_a_deliverable_from_its_select(console: Console,
                                                             browser: BrowserContext) -> None:
     page = browser.new_page()
-    page.goto(f"{console.url}/login")
-    page.get_by_label("用户名").fill("clerk")
-    page.get_by_label("密码").fill(PASSWORDS["clerk"])
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, console.url, "clerk", PASSWORDS["clerk"])
     page.goto(f"{console.url}/units/xzjly")
     document = page.locator("li.file", has_text="通讯录.docx")
     photo = page.locator("li.file", has_text="现场.jpg")
@@ -87,10 +84,7 @@ def test_a_file_is_counted_for_a_deliverable_from_its_select(console: Console,
 
     # A viewer sees what each file counts for, but no select.
     viewer = browser.new_page()
-    viewer.goto(f"{console.url}/login")
-    viewer.get_by_label("用户名").fill("viewer")
-    viewer.get_by_label("密码").fill(PASSWORDS["viewer"])
-    viewer.get_by_role("button", name="登录").click()
+    sign_in(viewer, console.url, "viewer", PASSWORDS["viewer"])
     viewer.goto(f"{console.url}/units/xzjly")
     expect(viewer.locator("li.file", has_text="现场.jpg").locator(".counted")) \
         .to_have_text("计入：活动照片")
