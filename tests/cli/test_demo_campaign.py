@@ -62,7 +62,9 @@ def test_samples_and_tests_name_no_real_person() -> None:
     checked = [path for folder in ("safetymonth", "tests", "bench", "docs")
                for path in (ROOT / folder).rglob("*")
                if path.suffix in (".py", ".md", ".yaml", ".j2", ".txt", ".html")
-               and path != this and "data" not in path.relative_to(ROOT).parts]
+               and path != this and "data" not in path.relative_to(ROOT).parts
+               # bench/out holds what benchmarks made (a release's own copy of this test)
+               and not path.is_relative_to(ROOT / "bench" / "out")]
     assert len(checked) > 100
     found = {f"{path.relative_to(ROOT)}: {name}" for path in checked
              for name in REAL_PEOPLE
