@@ -7,8 +7,8 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 # What the program needs at run time (the .deb depends on these; README, "Installing"):
 # media probing (ffmpeg, MediaInfo), the console's PDF previews (poppler-utils), PDF export
-# (LibreOffice, python3-uno for unoserver) and CJK fonts (texlive-lang-chinese is the only
-# Debian package with the Fandol faces: FangSong, Kai).
+# (LibreOffice; python3-uno, which drives it: one start per conversion) and CJK fonts
+# (texlive-lang-chinese is the only Debian package with the Fandol faces: FangSong, Kai).
 RUNTIME_PACKAGES := ffmpeg mediainfo libmediainfo0v5 poppler-utils fonts-noto-cjk \
 	fonts-arphic-ukai fonts-arphic-uming texlive-lang-chinese libreoffice-writer-nogui python3-uno
 # Plus, for the tests and `make dist`: zzuf and exiftool (hostile fixtures, fuzzing), the IMAP
@@ -26,7 +26,7 @@ system:
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[test,pdf,bench]'
+	$(PYTHON) -m pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)

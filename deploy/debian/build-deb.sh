@@ -41,9 +41,9 @@ PIP_FIND_LINKS= "${pip[@]}" wheel --quiet --no-deps --find-links "$wheelhouse" \
 wheel="$dist/safetymonth-$version-py3-none-any.whl"
 test -f "$wheel"
 
-# 2. Every dependency's wheel (with the pdf extra: unoserver), from the cache if it has them
+# 2. Every dependency's wheel, from the cache if it has them
 #    all, else from the index.
-requirement="safetymonth[pdf] @ file://$wheel"
+requirement="safetymonth @ file://$wheel"
 wheels="$build/wheels"
 if ! PIP_FIND_LINKS= "${pip[@]}" wheel --quiet --no-index --find-links "$wheelhouse" \
         --wheel-dir "$wheels" "$requirement" 2>/dev/null; then

@@ -1,28 +1,24 @@
 """PDF export through LibreOffice, with the standard font names mapped by ``fonts.conf``.
 
-One file: a cold ``soffice --headless --convert-to pdf``. A batch: one persistent LibreOffice
-behind unoserver, about five times faster per file. unoserver's server imports ``uno``, which
-only Debian's ``/usr/bin/python3`` has (python3-uno), so the server runs under that
-interpreter with unoserver's pure-Python package borrowed from our environment, and the
-client runs here. Without a usable server the batch falls back to one cold ``soffice`` call.
-Either way a file goes .docx → flat ODF → PDF, so that Chinese and digits are not spaced apart
-(autospace.py).
+One LibreOffice start for a whole conversion, one file or a batch: unoconvert.py, run by an
+interpreter that can ``import uno`` (only Debian's ``/usr/bin/python3`` has python3-uno, not
+our venv), starts it on a private profile, switches off the spacing between Chinese and
+digits in each document's model (autospace.py says why) and exports every PDF. Without such
+an interpreter a conversion takes two ``soffice --convert-to`` runs instead: .docx → flat ODF,
+rewritten by autospace.py, → PDF.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from safetymonth.docgen import autospace
@@ -33,14 +29,12 @@ FONTS_CONF = Path(__file__).with_name("fonts.conf")
 REQUIRED_FACES = ("FandolFang", "FandolKai")
 FACES_PACKAGE = "texlive-lang-chinese"
 UNO_PYTHONS = (sys.executable, "/usr/bin/python3")
-START_TIMEOUT = 60.0
 CONVERT_TIMEOUT = 180  # seconds for a cold conversion, plus PER_FILE_TIMEOUT per file
 PER_FILE_TIMEOUT = 10
 # The step between .docx and PDF, where Chinese-digit spacing can be switched off.
 FLAT_ODF = "fodt"
-# Runs under the uno-capable interpreter: unoserver comes after its own paths, never before.
-_SERVER_BOOT = ("import sys; sys.path.append(sys.argv.pop(1)); "
-                "from unoserver.server import main; sys.argv[0] = 'unoserver'; main()")
+# Run as a file by the uno-capable interpreter; it imports nothing of ours.
+UNO_SCRIPT = Path(__file__).with_name("unoconvert.py")
 
 
 class PdfError(DocgenError):
@@ -80,15 +74,49 @@ def require_faces(conf: Path = FONTS_CONF) -> None:
                        f"(Debian: apt-get install --no-install-recommends {FACES_PACKAGE})")
 
 
-def convert_cold(paths: Sequence[Path], outdir: Path) -> list[Path]:
-    """Convert with ``soffice --headless`` runs and a private, throw-away profile.
+def convert_cold(paths: Sequence[Path], outdir: Path, *, one_start: bool = True) -> list[Path]:
+    """PDFs of ``paths`` in ``outdir``, from one LibreOffice started for them alone.
 
-    A private profile keeps this run from handing its files to another LibreOffice the user
-    (or a test) already has open, which would ignore our fonts and our output folder. The
-    files go through flat ODF on the way (see autospace.py): one run for each step.
+    A private, throw-away profile keeps this run from handing its files to another
+    LibreOffice the user (or a test) already has open, which would ignore our fonts and our
+    output folder. ``one_start=False`` (or no uno-capable interpreter) takes the older way of
+    two ``soffice --convert-to`` runs through flat ODF.
     """
     require_faces()
     outdir.mkdir(parents=True, exist_ok=True)
+    python = uno_python() if one_start else None
+    if python is None:
+        return _two_starts(paths, outdir)
+    return _one_start(python, paths, [outdir / f"{path.stem}.pdf" for path in paths])
+
+
+def _one_start(python: str, paths: Sequence[Path], targets: Sequence[Path]) -> list[Path]:
+    """Every file through unoconvert.py: one LibreOffice, the spacing switched off in its
+    model (see autospace.py for why), each PDF exported from there."""
+    timeout = CONVERT_TIMEOUT + PER_FILE_TIMEOUT * len(paths)
+    pairs = [str(part) for pair in zip(paths, targets, strict=True) for part in pair]
+    with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile:
+        # -I: isolated, so that the script's own folder (statistics.py...) shadows nothing.
+        command = [python, "-I", str(UNO_SCRIPT), soffice(), profile, f"{timeout:g}", *pairs]
+        try:
+            result = subprocess.run(command, env=font_environment(), capture_output=True,
+                                    text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise PdfError(f"LibreOffice did not finish converting {len(paths)} file(s) "
+                           f"within {timeout:g} s") from error
+        finally:
+            _kill_leftovers(profile)  # an oosplash or soffice.bin the script left behind
+    missing = [str(source) for source, target in zip(paths, targets, strict=True)
+               if not target.exists()]
+    if result.returncode or missing:
+        raise PdfError(f"LibreOffice could not convert {', '.join(missing) or 'the files'}: "
+                       f"{(result.stderr or result.stdout).strip()[-300:]}")
+    return list(targets)
+
+
+def _two_starts(paths: Sequence[Path], outdir: Path) -> list[Path]:
+    """The way without uno: .docx → flat ODF in one ``soffice`` run, the flat ODF rewritten
+    (autospace.py), → PDF in a second run."""
     timeout = CONVERT_TIMEOUT + PER_FILE_TIMEOUT * len(paths)
     with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile, \
             tempfile.TemporaryDirectory(prefix="safetymonth-odf-") as flat_dir:
@@ -120,108 +148,25 @@ def _soffice(profile: str, target: str, paths: Sequence[Path], outdir: Path,
     return made
 
 
+@functools.cache
 def uno_python() -> str | None:
-    """An interpreter that can ``import uno`` (Debian's python3 with python3-uno), if any."""
+    """An interpreter that can ``import uno`` (Debian's python3 with python3-uno), if any;
+    asked once a process (it costs an interpreter start)."""
     for python in dict.fromkeys(UNO_PYTHONS):
         if Path(python).exists() and subprocess.run(
-                [python, "-c", "import uno"], capture_output=True, check=False).returncode == 0:
+                [python, "-I", "-c", "import uno"], capture_output=True,
+                check=False).returncode == 0:
             return python
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class UnoConverter:
-    """A persistent LibreOffice behind unoserver; use as a context manager."""
-
-    def __init__(self) -> None:
-        python = uno_python()
-        spec = importlib.util.find_spec("unoserver")
-        if python is None or spec is None or spec.origin is None:
-            raise PdfError("unoserver needs python3-uno and the unoserver package")
-        self._python = python
-        self._package_parent = str(Path(spec.origin).parent.parent)
-        # Named after this process, so its own LibreOffice can be told from another run's.
-        self._profile = tempfile.TemporaryDirectory(prefix=f"safetymonth-uno-{os.getpid()}-")
-        self.port = _free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> UnoConverter:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        command = [self._python, "-c", _SERVER_BOOT, self._package_parent,
-                   "--port", str(self.port), "--uno-port", str(_free_port()),
-                   "--executable", soffice(), "--quiet",
-                   "--user-installation", self._profile.name]
-        self._process = subprocess.Popen(command, env=font_environment(),
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         start_new_session=True)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        import xmlrpc.client
-
-        deadline = time.monotonic() + START_TIMEOUT
-        proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self.port}", allow_none=True)
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise PdfError("unoserver exited while starting")
-            with contextlib.suppress(OSError, xmlrpc.client.Error):
-                proxy.info()
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise PdfError(f"unoserver did not start within {START_TIMEOUT:.0f} s")
-
-    def convert(self, path: Path, outdir: Path) -> Path:
-        from unoserver.client import UnoClient
-
-        outdir.mkdir(parents=True, exist_ok=True)
-        target = outdir / (path.stem + ".pdf")
-        client = UnoClient(port=str(self.port))
-        with tempfile.TemporaryDirectory(prefix="safetymonth-odf-") as flat_dir:
-            flat = Path(flat_dir) / f"{path.stem}.{FLAT_ODF}"
-            try:
-                client.convert(inpath=str(path.resolve()), outpath=str(flat),
-                               convert_to=FLAT_ODF)
-                autospace.switch_off(flat)
-                client.convert(inpath=str(flat), outpath=str(target.resolve()),
-                               convert_to="pdf")
-            except Exception as error:  # xmlrpc faults carry LibreOffice's own message
-                raise PdfError(f"LibreOffice could not convert {path}: {error}") from error
-        return target
-
-    def stop(self) -> None:
-        """Stop the server and its LibreOffice (one process group), then drop the profile."""
-        if self._process is not None and self._process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, 15)
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, 9)
-                self._process.wait()
-        self._process = None
-        _kill_leftovers(self._profile.name)
-        self._profile.cleanup()
 
 
 def _kill_leftovers(marker: str) -> None:
     """Kill any process still running with our private profile path on its command line.
 
-    unoserver stops the ``soffice`` launcher it started, but the launcher's oosplash ignores
-    SIGTERM and keeps LibreOffice alive. (soffice.bin cannot be started directly instead: on a
-    fresh profile it exits to be restarted by oosplash.) The path is a fresh temporary folder,
-    so only processes this converter started match.
+    The ``soffice`` launcher's oosplash ignores SIGTERM and can keep LibreOffice alive after
+    its parent is gone. (soffice.bin cannot be started directly instead: on a fresh profile
+    it exits to be restarted by oosplash.) The path is a fresh temporary folder, so only
+    processes this conversion started match.
     """
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
@@ -229,32 +174,20 @@ def _kill_leftovers(marker: str) -> None:
                 os.kill(int(entry.name), 9)
 
 
-@contextlib.contextmanager
-def converter() -> Iterator[UnoConverter | None]:
-    """A running unoserver, or None where it cannot start (the caller goes cold)."""
-    try:
-        server = UnoConverter()
-        server.start()
-    except PdfError:
-        yield None
-        return
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def to_pdf(paths: Sequence[Path], outdir: Path | None = None) -> list[Path]:
-    """PDFs of ``paths`` (beside each, or in ``outdir``): warm server for a batch, else cold."""
+def to_pdf(paths: Sequence[Path], outdir: Path | None = None, *,
+           one_start: bool = True) -> list[Path]:
+    """PDFs of ``paths`` (beside each, or in ``outdir``), all from one LibreOffice start
+    (without uno: two starts for each output folder)."""
     if not paths:
         return []
     require_faces()
-    if len(paths) == 1:
-        return convert_cold(paths, outdir or paths[0].parent)
-    with converter() as server:
-        if server is None:
-            return _cold_by_folder(paths, outdir)
-        return [server.convert(path, outdir or path.parent) for path in paths]
+    targets = [(outdir or path.parent) / f"{path.stem}.pdf" for path in paths]
+    for folder in {target.parent for target in targets}:
+        folder.mkdir(parents=True, exist_ok=True)
+    python = uno_python() if one_start else None
+    if python is None:
+        return _cold_by_folder(paths, outdir)
+    return _one_start(python, paths, targets)
 
 
 def _cold_by_folder(paths: Sequence[Path], outdir: Path | None) -> list[Path]:
@@ -263,7 +196,7 @@ def _cold_by_folder(paths: Sequence[Path], outdir: Path | None) -> list[Path]:
     for path in paths:
         folders.setdefault(outdir or path.parent, []).append(path)
     for folder, group in folders.items():
-        made.update(zip(group, convert_cold(group, folder), strict=True))
+        made.update(zip(group, _two_starts(group, folder), strict=True))
     return [made[path] for path in paths]
 
 

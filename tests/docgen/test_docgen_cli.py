@@ -1,10 +1,11 @@
 """``safetymonth generate``: files written, errors as messages with exit 2, PDFs through
-LibreOffice (cold for one file, unoserver for a batch), templates_dir from config."""
+LibreOffice (one start for a whole conversion), templates_dir from config."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -176,6 +177,30 @@ def test_an_impossible_date_is_a_message_and_exit_2(tmp_path: Path) -> None:
     code, _, stderr = _run("--config", _config(tmp_path), "generate", "notice", bad, "-o",
                            tmp_path / "x.docx")
     _no_traceback(code, stderr, 2, "date: “2024-13-01”：没有13月，月份为1至12 (no month 13)")
+
+
+@pytest.mark.libreoffice
+def test_notice_with_pdf_starts_libreoffice_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: one ``soffice`` start makes the PDF (not one for flat ODF, one for the PDF).
+    Counted by a real ``soffice`` first on PATH that logs each start and runs the real one."""
+    real = shutil.which("soffice")
+    assert real is not None
+    wrappers, log = tmp_path / "bin", tmp_path / "starts.log"
+    wrappers.mkdir()
+    (wrappers / "soffice").write_text(
+        f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n', encoding="utf-8")
+    (wrappers / "soffice").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "通知.docx"
+    code, stdout, _ = _run("--config", _config(tmp_path), "generate", "notice",
+                           DATA / "notice-weihai-2016.yaml", "-o", out, "--pdf")
+    assert code == 0, stdout
+    starts = log.read_text(encoding="utf-8").splitlines()
+    assert len(starts) == 1, starts
+    assert "-env:UserInstallation=file://" in starts[0]  # its own profile
+    with pdfplumber.open(out.with_suffix(".pdf")) as document:
+        assert "威海" in (document.pages[0].extract_text() or "")
 
 
 def test_an_unwritable_output_is_a_message_and_exit_1(tmp_path: Path) -> None:

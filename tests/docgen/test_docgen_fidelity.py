@@ -1,11 +1,14 @@
 """PDF fidelity (issue 22, part 7): the title in a Simplified Chinese face, and no space
-between Chinese characters and digits, measured with pdfplumber on LibreOffice's PDFs, cold
-(one file) and warm (unoserver, a batch); the .docx says the same to Word and WPS."""
+between Chinese characters and digits, measured with pdfplumber on LibreOffice's PDFs, one file
+and a batch, each from one LibreOffice start, and the older two-start way through flat ODF;
+the .docx says the same to Word and WPS."""
 
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
+import subprocess
 from pathlib import Path
 
 import docx
@@ -22,6 +25,7 @@ DATA = Path(__file__).parents[1] / "data"
 # project, and Noto's "sc" faces are its Simplified Chinese ones. (Noto CJK in Debian's .ttc
 # names every face NotoSerifCJKjp in the PDF, whatever glyphs it used.)
 SIMPLIFIED_BOLD_SONG = {"FandolSong-Bold", "NotoSerifCJKsc-Bold"}
+WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">(.*?)</word>')
 
 
 def _is_chinese(char: str) -> bool:
@@ -108,14 +112,13 @@ def test_dates_and_numbers_have_no_space_around_their_digits(
 
 @pytest.mark.libreoffice
 @pytest.mark.slow
-def test_a_batch_through_unoserver_has_no_space_either(tmp_path: Path) -> None:
-    """Letters converted together go through the warm server; their term's dates too."""
+def test_a_batch_from_one_start_has_no_space_either(tmp_path: Path) -> None:
+    """Letters converted together share one LibreOffice; their term's dates too."""
     data = models.load(DATA / "letters-2024.yaml", "letter")
     two = data.model_copy(update={"units": data.units[:2]})
     paths = docgen.generate(two, tmp_path)
-    with pdf.converter() as server:
-        assert server is not None, "unoserver did not start"
-        made = [server.convert(path, tmp_path) for path in paths]
+    made = pdf.to_pdf(paths, tmp_path / "pdf")
+    assert [path.name for path in made] == [f"{path.stem}.pdf" for path in paths]
     start, end = models.cn_date(data.term.start), models.cn_date(data.term.end)
     for path in made:
         lines = lines_with(path, "有效期自")
@@ -125,6 +128,32 @@ def test_a_batch_through_unoserver_has_no_space_either(tmp_path: Path) -> None:
         gaps = boundary_gaps(lines[0][1], f"自{start}起")
         assert len(gaps) >= 6, text  # 自2 4年 年1 1月 月1 1日 (then 起)
         assert max(gaps) <= 0.5, gaps
+
+
+@pytest.mark.libreoffice
+@pytest.mark.slow
+def test_the_two_start_way_without_uno_has_no_space_either(
+        tmp_path: Path, notice: tuple[models.Notice, Path]) -> None:
+    """Where no interpreter can import uno: .docx → flat ODF → PDF, in two soffice runs; the
+    same dates come out unspaced, every word where the one-start PDF has it."""
+    data, one_start = notice
+    source = tmp_path / "notice.docx"
+    docgen.build(data).save(source)
+    made = pdf.convert_cold([source], tmp_path / "two", one_start=False)[0]
+    found = lines_with(made, models.cn_date(data.date))
+    assert len(found) == 1
+    gaps = boundary_gaps(found[0][1], models.cn_date(data.date))
+    assert len(gaps) >= 5 and max(gaps) <= 0.5, gaps
+    assert pdf_words(made) == pdf_words(one_start)
+
+
+def pdf_words(path: Path) -> list[list[tuple[str, float, float]]]:
+    """Each page's words with their left and top edges rounded to 0.1 pt (poppler's
+    pdftotext -bbox, a reader independent of pdfplumber and of LibreOffice)."""
+    out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return [[(word, round(float(left), 1), round(float(top), 1))
+             for left, top, word in WORD.findall(page)] for page in out.split("<page ")[1:]]
 
 
 def test_the_docx_tells_word_and_wps_not_to_space_chinese_from_digits(tmp_path: Path) -> None:
