@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import os
 import re
 import shutil
@@ -28,13 +29,14 @@ FONTS_CONF = Path(__file__).with_name("fonts.conf")
 # The faces fonts.conf maps 仿宋 and 楷体 to, and the Debian package that holds them.
 REQUIRED_FACES = ("FandolFang", "FandolKai")
 FACES_PACKAGE = "texlive-lang-chinese"
-UNO_PYTHONS = (sys.executable, "/usr/bin/python3")
+UNO_PYTHONS = ("/usr/bin/python3",)
 CONVERT_TIMEOUT = 180  # seconds for a cold conversion, plus PER_FILE_TIMEOUT per file
 PER_FILE_TIMEOUT = 10
 # The step between .docx and PDF, where Chinese-digit spacing can be switched off.
 FLAT_ODF = "fodt"
 # Run as a file by the uno-capable interpreter; it imports nothing of ours.
 UNO_SCRIPT = Path(__file__).with_name("unoconvert.py")
+NO_UNO = 3  # its exit status where the interpreter cannot import uno
 
 
 class PdfError(DocgenError):
@@ -85,14 +87,16 @@ def convert_cold(paths: Sequence[Path], outdir: Path, *, one_start: bool = True)
     require_faces()
     outdir.mkdir(parents=True, exist_ok=True)
     python = uno_python() if one_start else None
-    if python is None:
-        return _two_starts(paths, outdir)
-    return _one_start(python, paths, [outdir / f"{path.stem}.pdf" for path in paths])
+    made = _one_start(python, paths, [outdir / f"{path.stem}.pdf" for path in paths]) \
+        if python else None
+    return _two_starts(paths, outdir) if made is None else made
 
 
-def _one_start(python: str, paths: Sequence[Path], targets: Sequence[Path]) -> list[Path]:
+def _one_start(python: str, paths: Sequence[Path],
+               targets: Sequence[Path]) -> list[Path] | None:
     """Every file through unoconvert.py: one LibreOffice, the spacing switched off in its
-    model (see autospace.py for why), each PDF exported from there."""
+    model (see autospace.py for why), each PDF exported from there. None where ``python``
+    cannot import uno."""
     timeout = CONVERT_TIMEOUT + PER_FILE_TIMEOUT * len(paths)
     pairs = [str(part) for pair in zip(paths, targets, strict=True) for part in pair]
     with tempfile.TemporaryDirectory(prefix="safetymonth-lo-") as profile:
@@ -106,6 +110,8 @@ def _one_start(python: str, paths: Sequence[Path], targets: Sequence[Path]) -> l
                            f"within {timeout:g} s") from error
         finally:
             _kill_leftovers(profile)  # an oosplash or soffice.bin the script left behind
+    if result.returncode == NO_UNO:
+        return None
     missing = [str(source) for source, target in zip(paths, targets, strict=True)
                if not target.exists()]
     if result.returncode or missing:
@@ -148,16 +154,13 @@ def _soffice(profile: str, target: str, paths: Sequence[Path], outdir: Path,
     return made
 
 
-@functools.cache
 def uno_python() -> str | None:
-    """An interpreter that can ``import uno`` (Debian's python3 with python3-uno), if any;
-    asked once a process (it costs an interpreter start)."""
-    for python in dict.fromkeys(UNO_PYTHONS):
-        if Path(python).exists() and subprocess.run(
-                [python, "-I", "-c", "import uno"], capture_output=True,
-                check=False).returncode == 0:
-            return python
-    return None
+    """The interpreter to run unoconvert.py: ours when it has ``uno``, else Debian's
+    python3 (python3-uno), not asked beforehand (that would cost an interpreter start): the
+    script says itself when it cannot import uno (exit status NO_UNO)."""
+    if importlib.util.find_spec("uno") is not None:
+        return sys.executable
+    return next((python for python in UNO_PYTHONS if Path(python).exists()), None)
 
 
 def _kill_leftovers(marker: str) -> None:
@@ -185,9 +188,8 @@ def to_pdf(paths: Sequence[Path], outdir: Path | None = None, *,
     for folder in {target.parent for target in targets}:
         folder.mkdir(parents=True, exist_ok=True)
     python = uno_python() if one_start else None
-    if python is None:
-        return _cold_by_folder(paths, outdir)
-    return _one_start(python, paths, targets)
+    made = _one_start(python, paths, targets) if python else None
+    return _cold_by_folder(paths, outdir) if made is None else made
 
 
 def _cold_by_folder(paths: Sequence[Path], outdir: Path | None) -> list[Path]:
