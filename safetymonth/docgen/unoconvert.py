@@ -151,6 +151,7 @@ def switch_off_macro(context):
         "com.sun.star.script.ApplicationScriptLibraryContainer", context)
     if not libraries.hasByName(BASIC_LIBRARY):
         libraries.createLibrary(BASIC_LIBRARY)
+    libraries.loadLibrary(BASIC_LIBRARY)  # a profile used before has it, not yet loaded
     library = libraries.getByName(BASIC_LIBRARY)
     if library.hasByName(BASIC_MODULE):
         library.removeByName(BASIC_MODULE)
