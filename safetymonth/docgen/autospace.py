@@ -4,9 +4,11 @@ Writer puts a fifth of the font size (3.2 pt at 3号) between Chinese and a digi
 letter ("2016 年 5 月 30 日") unless a paragraph's "apply spacing between Asian and non-Asian
 text" is off, and its .docx import ignores the ``w:autoSpaceDE``/``w:autoSpaceDN`` that say so
 (Word and WPS read them from our docDefaults). Flat ODF can say it: ``style:text-autospace``.
-So pdf.py converts a .docx to flat ODF, :func:`switch_off` rewrites that attribute, and the
-PDF is made from the result; the flat ODF is LibreOffice's own model written out, so nothing
-else of the layout changes.
+Where pdf.py has no uno-capable interpreter, it converts a .docx to flat ODF, :func:`switch_off`
+rewrites that attribute, and the PDF is made from the result; the flat ODF is LibreOffice's own
+model written out, so nothing else of the layout changes. With uno (the usual way),
+unoconvert.py switches off the same places in the loaded model instead (UNO property
+``ParaIsCharacterDistance``), in the same LibreOffice that exports the PDF.
 """
 
 from __future__ import annotations
