@@ -71,6 +71,8 @@ RECEIVE_GROUP_BYTES = 8 * 1024 * 1024  # fetched messages recorded in one transa
 # States after which a message needs nothing more from the server. Not a failed one (a retry
 # may process it) nor a too-large one (a raised limit lets it in): they stay in the window.
 SETTLED = (PROCESSED, DUPLICATE, ALREADY_DONE)
+# Hands out a run's listed items a batch at a time (one batch: the whole listing).
+Deal = Callable[[list[Item]], Iterator[list[Item]]]
 
 
 @dataclass
@@ -116,29 +118,63 @@ class Intake:
         self.max_tries = config.mailbox.max_tries
         self.disk_full = False  # storage.dir ran out of space: take nothing more this run
         self.unseen: set[str] = set()  # keys this run found no record of
+        self._started = False  # this run started the probe worker
 
     # --- the run --------------------------------------------------------------------------
 
-    def run(self, source: Source) -> Stats:
-        """Everything new on ``source``, plus what an earlier run left half done."""
+    def run(self, source: Source, deal: Deal | None = None, resume: bool = True) -> Stats:
+        """Everything new on ``source``, plus (``resume``) what an earlier run left half done.
+        ``deal`` hands out the listed items a batch at a time (:mod:`.sharing`: another
+        process takes the other batches); by default the whole listing is one batch."""
         self.store.register()  # a worker, for its claims
         self.disk_full = False
+        self._started = False
         with self.store.batch():
-            stats = self._run(source)
+            stats = self._run(source, deal or _whole, resume)
         stats.disk_full = self.disk_full
         return stats
 
-    def _run(self, source: Source) -> Stats:
+    def _run(self, source: Source, deal: Deal, resume: bool) -> Stats:
         stats = Stats()
-        self._resume(stats)
+        if resume:
+            self._resume(stats)
         self.cursor = self.store.source_cursor(source.name)
         items = source.pending(self.cursor)
         settled: set[str] = set()  # needs nothing more from the server: may be skipped
+        self.unseen = set()
+        # Chunk by chunk; a chunk's files are synced in the background while the next chunk
+        # is fetched and processed, and the chunk is marked once they are on disk.
+        behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
+        try:
+            for batch in deal(items):
+                fresh = self._sort(source, items, batch, settled)
+                for start in range(0, len(fresh), FETCH_CHUNK):
+                    if self.stop.is_set() or self.disk_full:
+                        break
+                    chunk = fresh[start:start + FETCH_CHUNK]
+                    done = self._take(source, chunk, settled, stats)
+                    if behind is not None:
+                        self._settle(source, *behind)
+                    behind = (self.store.start_barrier(), done, _settled_prefix(items, settled))
+                if self.stop.is_set() or self.disk_full:
+                    break
+            if behind is not None:
+                self._settle(source, *behind)
+                behind = None
+        finally:
+            if behind is not None:  # an error: wait for the syncs, mark nothing
+                with contextlib.suppress(Exception):
+                    behind[0].result()
+        return stats
+
+    def _sort(self, source: Source, items: list[Item], batch: list[Item],
+              settled: set[str]) -> list[Item]:
+        """The items of ``batch`` to fetch: new ones, or those whose files were lost. Those
+        the store holds as processed but the server never saw marked are marked now."""
         finished: list[Item] = []
         fresh: list[Item] = []
-        self.unseen = set()
-        known = self.store.messages_for_keys([item.key for item in items])
-        for item in items:
+        known = self.store.messages_for_keys([item.key for item in batch])
+        for item in batch:
             row = known.get(item.key)
             if row is None:
                 self.unseen.add(item.key)
@@ -149,31 +185,13 @@ class Intake:
                 finished.append(item)
             if row.state in SETTLED:
                 settled.add(item.key)
-        if fresh and self.checker is check_file:
+        if fresh and self.checker is check_file and not self._started:
             self._prestart()
+            self._started = True
         self._mark(source, finished)
         if not fresh:
             self._advance(source, _settled_prefix(items, settled))
-        # Chunk by chunk; a chunk's files are synced in the background while the next chunk
-        # is fetched and processed, and the chunk is marked once they are on disk.
-        behind: tuple[Future[list[Path]], list[Item], list[Item]] | None = None
-        try:
-            for start in range(0, len(fresh), FETCH_CHUNK):
-                if self.stop.is_set() or self.disk_full:
-                    break
-                chunk = fresh[start:start + FETCH_CHUNK]
-                done = self._take(source, chunk, settled, stats)
-                if behind is not None:
-                    self._settle(source, *behind)
-                behind = (self.store.start_barrier(), done, _settled_prefix(items, settled))
-            if behind is not None:
-                self._settle(source, *behind)
-                behind = None
-        finally:
-            if behind is not None:  # an error: wait for the syncs, mark nothing
-                with contextlib.suppress(Exception):
-                    behind[0].result()
-        return stats
+        return fresh
 
     def _prestart(self) -> None:
         """Start the probe worker now, so that its start overlaps the first fetch (a poll
@@ -449,6 +467,10 @@ class Intake:
 def _no_space(error: BaseException) -> bool:
     """A full disk (or quota): the message is not at fault, and waits for space."""
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _whole(items: list[Item]) -> Iterator[list[Item]]:
+    yield items
 
 
 def _settled_prefix(items: list[Item], settled: set[str]) -> list[Item]:

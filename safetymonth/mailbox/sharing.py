@@ -1,6 +1,9 @@
 """Both cores for a big ``poll --once``: with more than :data:`SPLIT_AT` messages waiting, the
-listed messages are dealt out to :data:`WORKERS` processes, each running the ordinary intake
-(:class:`~safetymonth.mailbox.intake.Intake`) on its share.
+poll starts :data:`WORKERS` − 1 more processes and the listed messages are dealt out, a few at
+a time (:class:`Dealer`), to whichever process asks first, the poll's own included; each runs
+the ordinary intake (:class:`~safetymonth.mailbox.intake.Intake`) on what it is dealt. The
+poll itself starts at once, while the others are still starting, and a slower process simply
+takes fewer: nobody waits for a fixed half.
 
 Nothing here decides who processes a message: the claims do (a message is recorded under a
 unique key and claimed before it is worked on), exactly as when several ``poll`` run side by
@@ -17,14 +20,18 @@ connection, IMAP socket or thread of the parent is shared with them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from threading import Event
 
@@ -39,7 +46,8 @@ log = logging.getLogger("safetymonth.poll")
 SPLIT_AT = 200  # more waiting messages than this: the poll shares them between processes
 # Tests lower the threshold through the environment; it is not part of the configuration.
 SPLIT_AT_ENV = "SAFETYMONTH_POLL_SPLIT_AT"
-WORKERS = min(2, os.cpu_count() or 1)
+WORKERS = min(2, os.cpu_count() or 1)  # processes in all, the poll's own included
+DEAL_AT_MOST = 25  # messages dealt at a time (fewer for a short listing: see Dealer)
 WAIT_SLICE = 0.5  # seconds between two looks at the stop event while workers run
 
 Progress = Callable[[int, int], None]  # (messages done so far, messages listed)
@@ -108,11 +116,33 @@ def take_new(config: Config, store: Repository, source: Source, stop: Event,
     stats = Intake(config, store, stop=stop).run(Listed(source, [], keeps_cursor=True))
     if stop.is_set() or stats.disk_full:
         return stats
-    shares = [items[index::WORKERS] for index in range(WORKERS)]
-    log.info("%d messages waiting: shared between %d processes", len(items), len(shares))
-    _add(stats, Sharing(config, clock, stop, len(items), progress).run(shares))
+    log.info("%d messages waiting: shared between %d processes", len(items), WORKERS)
+    _add(stats, Sharing(config, clock, stop, len(items), progress).run(store, source, items))
     _advance(store, source, cursor, items)
     return stats
+
+
+class Dealer:
+    """Hands out the listed messages a few at a time to whichever process asks first.
+
+    Each process's first hand is its own (hand ``n`` to process ``n``), so every process
+    takes part however late it starts; the rest go by a counter all of them share. A hand
+    is :data:`DEAL_AT_MOST` messages, or fewer for a short listing, so that each process
+    gets several.
+    """
+
+    def __init__(self, context: SpawnContext, total: int, processes: int) -> None:
+        self.size = max(1, min(DEAL_AT_MOST, -(-total // (4 * processes))))
+        self._next = context.Value("q", processes)  # the next hand nobody owns yet
+
+    def deal(self, items: list[Item], first: int) -> Iterator[list[Item]]:
+        """Process ``first``'s way through ``items``: its own hand, then shared ones."""
+        hand = first
+        while hand * self.size < len(items):
+            yield items[hand * self.size:(hand + 1) * self.size]
+            with self._next.get_lock():
+                hand = self._next.value
+                self._next.value += 1
 
 
 def _advance(store: Repository, source: Source, cursor: str | None,
@@ -135,43 +165,81 @@ class Worker:
     process: BaseProcess
     conn: Connection
     stats: Stats | None = None
-    error: str | None = None  # why it stopped without finishing its share
+    error: str | None = None  # why it stopped before its last hand
     source_error: bool = False  # the error came from the mail server
 
 
 class Sharing:
-    """The parent's side: start one worker per share, count their progress, collect their
-    figures, and say which failed."""
+    """The parent's side: start the other processes, take part itself, count everyone's
+    progress (a thread follows the others), add up their figures, and say which failed."""
 
     def __init__(self, config: Config, clock: Clock, stop: Event, total: int,
                  progress: Progress | None) -> None:
         self.config, self.clock, self.stop = config, clock, stop
         self.total, self.progress, self.done = total, progress, 0
+        self._lock = threading.Lock()
+        self.stop_workers = Event()  # this process failed: the others finish and end
 
-    def run(self, shares: list[list[Item]]) -> Stats:
+    def run(self, store: Repository, source: Source, items: list[Item]) -> Stats:
+        """Start the other processes, take part in this one, and add up everyone's figures
+        once all have ended."""
         context = multiprocessing.get_context("spawn")
+        dealer = Dealer(context, len(items), WORKERS)
         workers = []
-        for share in shares:
+        for hand in range(1, WORKERS):
             ours, theirs = context.Pipe(duplex=False)
             process = context.Process(target=work_share, name="safetymonth-poll-worker",
-                                      args=(self.config, share, self.clock, theirs,
+                                      args=(self.config, items, dealer, hand,
+                                            self.clock, theirs,
                                             logging.getLogger().getEffectiveLevel()))
             process.start()
             theirs.close()
             workers.append(Worker(process, ours))
-        self._follow(workers)
-        return self._result(workers)
+        follower = threading.Thread(target=self._follow, args=(workers,),
+                                    name="safetymonth-poll-follower", daemon=True)
+        follower.start()
+        try:
+            own = self._take_part(store, source, items, partial(dealer.deal, first=0))
+        except BaseException:
+            self.stop_workers.set()  # the others finish their current message and end
+            raise
+        finally:
+            follower.join()
+        total = self._result(workers)
+        _add(total, own)
+        return total
+
+    def _take_part(self, store: Repository, source: Source, items: list[Item],
+                   deal: Callable[[list[Item]], Iterator[list[Item]]]) -> Stats:
+        """This process's part: the ordinary intake over the hands it is dealt."""
+        own = Listed(source, items, keeps_cursor=True)
+        own.on_mark = self._count
+        stats = Intake(self.config, store, stop=self.stop).run(own, deal, resume=False)
+        _log_done(stats)
+        return stats
+
+    def _count(self, marked: int) -> None:
+        """Messages marked by any process: the progress (from two threads)."""
+        with self._lock:
+            self.done += marked
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+    @staticmethod
+    def _terminate(workers: list[Worker]) -> None:
+        for worker in workers:
+            if worker.process.pid is not None and worker.process.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGTERM)
 
     def _follow(self, workers: list[Worker]) -> None:
         """Read what the workers say until every one has ended; pass on a stop."""
         running = list(workers)
         stopping = False
         while running:
-            if self.stop.is_set() and not stopping:
+            if (self.stop.is_set() or self.stop_workers.is_set()) and not stopping:
                 stopping = True  # each finishes its current message, marks, and ends
-                for worker in running:
-                    if worker.process.pid is not None:
-                        os.kill(worker.process.pid, signal.SIGTERM)
+                self._terminate(running)
             ready = wait([w.conn for w in running] + [w.process.sentinel for w in running],
                          timeout=WAIT_SLICE)
             for worker in list(running):
@@ -189,9 +257,7 @@ class Sharing:
         except (EOFError, OSError):
             return False
         if kind == "marked":
-            self.done += value
-            if self.progress is not None:
-                self.progress(self.done, self.total)
+            self._count(value)
         elif kind == "stats":
             worker.stats = value
         else:
@@ -238,22 +304,24 @@ def _add(total: Stats, part: Stats) -> None:
     total.disk_full = total.disk_full or part.disk_full
 
 
-def work_share(config: Config, share: list[Item], clock: Clock, conn: Connection,
-               log_level: int) -> None:
-    """A worker process: the ordinary intake over ``share``, its figures sent back over
-    ``conn``. SIGTERM or SIGINT finish the current message, as in the parent."""
+def work_share(config: Config, items: list[Item], dealer: Dealer, hand: int, clock: Clock,
+               conn: Connection, log_level: int) -> None:
+    """Another process: the ordinary intake over the hands ``dealer`` gives it of ``items``
+    (``hand`` its first), its figures sent back over ``conn``. SIGTERM or SIGINT finish the
+    current message, as in the parent."""
     from safetymonth.mailbox.service import NETWORK_ERRORS, stop_on_signals
 
     _log_like_parent(config, log_level)
     stop = stop_on_signals()
     pid = os.getpid()
-    log.info("poll worker pid %d takes %d messages", pid, len(share))
-    source = Listed(open_source(config), share, keeps_cursor=True)  # connects when used
+    log.info("poll worker pid %d takes part", pid)
+    source = Listed(open_source(config), items, keeps_cursor=True)  # connects when used
     source.on_mark = lambda count: conn.send(("marked", count))
     try:
         with open_repository(config, False, clock) as store:
             try:
-                stats = Intake(config, store, stop=stop).run(source)
+                stats = Intake(config, store, stop=stop).run(
+                    source, partial(dealer.deal, first=hand), resume=False)
             finally:
                 source.close()
     except NETWORK_ERRORS as error:  # ours name the server; a raw socket error does not
@@ -264,10 +332,14 @@ def work_share(config: Config, share: list[Item], clock: Clock, conn: Connection
         log.error("poll worker pid %d: %s", pid, traceback.format_exc())
         conn.send(("error", f"{type(error).__name__}: {error}"))
         raise SystemExit(1) from None
-    log.info("poll worker pid %d: processed %d, duplicates %d, failed %d, too large %d", pid,
-             stats.processed, stats.duplicates, stats.failed, stats.too_large)
+    _log_done(stats)
     conn.send(("stats", stats))
     conn.close()
+
+
+def _log_done(stats: Stats) -> None:
+    log.info("poll worker pid %d: processed %d, duplicates %d, failed %d, too large %d",
+             os.getpid(), stats.processed, stats.duplicates, stats.failed, stats.too_large)
 
 
 def _log_like_parent(config: Config, level: int) -> None:

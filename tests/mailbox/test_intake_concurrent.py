@@ -20,7 +20,7 @@ import pytest
 from safetymonth.mailbox.samplemail import Media
 from safetymonth.storage.repository import PROCESSED
 from tests.support.mailservers import PASSWORD, Dovecot, SmtpServer, open_store, write_config
-from tests.support.pollers import MESSAGES, build_messages, poller
+from tests.support.pollers import MESSAGES, build_messages, poll_command, poller
 
 pytestmark = pytest.mark.usefixtures("on_both_engines")  # SQLite and PostgreSQL
 
@@ -118,14 +118,14 @@ def test_a_second_watcher_on_the_same_source_is_refused_in_one_line(
         assert first.stderr is not None
         label = f"imap://{imap_user}@127.0.0.1:{dovecot_server.port}/INBOX"
         wait_for_line(first, f"watching {label} (IDLE)")  # the start-up line
-        second = subprocess.run(poller(config, stderr=subprocess.PIPE, once=False).args,
-                                capture_output=True, timeout=60)
+        second = subprocess.run(poll_command(config, once=False), capture_output=True,
+                                timeout=60)
         assert second.returncode == 1
         lines = second.stderr.decode().strip().splitlines()
         assert lines[-1] == (f"safetymonth: another poll (pid {first.pid} on "
                              f"{os.uname().nodename}) is watching {label}"), lines
         # A poll --once beside the watcher does its work through the claims.
-        once = subprocess.run(poller(config).args, capture_output=True, timeout=60)
+        once = subprocess.run(poll_command(config), capture_output=True, timeout=60)
         assert once.returncode == 0, once.stderr.decode()[-2000:]
     finally:
         first.send_signal(signal.SIGTERM)

@@ -1,9 +1,10 @@
 """A big ``poll --once`` is shared between two processes (issue 23 part 3): with the threshold
 lowered through its environment variable, the backlog of a Maildir and of a real Dovecot is
-dealt out to two worker processes; each message is recorded, processed and credited once and
-answered once; a worker killed mid-run makes the poll exit 1 and its messages are taken by
-the next poll; a mail server that goes away under the workers makes the poll exit 1. On
-SQLite and on PostgreSQL."""
+dealt out, a few messages at a time, to the poll and a second process it starts, both taking
+part; each message is recorded, processed and credited once and answered once; a worker
+killed mid-run makes the poll exit 1, the poll takes the rest, and the next poll takes what the
+worker held; a mail server that goes away under them makes the poll exit 1. On SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -32,14 +33,14 @@ from tests.support.mailservers import (
     open_store,
     write_config,
 )
-from tests.support.pollers import SENDERS, build_messages, poller
+from tests.support.pollers import SENDERS, build_messages, poll_command, poller
 
 pytestmark = [pytest.mark.usefixtures("on_both_engines"), pytest.mark.slow]
 
 SPLIT_AT_ENV = "SAFETYMONTH_POLL_SPLIT_AT"  # the hidden threshold: not a config key
 SPLIT_AT = 10
 PASSWORD_ENV = "SAFETYMONTH_TEST_IMAP_PASSWORD"
-TAKES = re.compile(r"poll worker pid (\d+) takes (\d+) messages")
+JOINS = re.compile(r"poll worker pid (\d+) takes part")
 FINISHED = re.compile(r"poll worker pid (\d+): processed (\d+), ")
 
 
@@ -51,11 +52,12 @@ def imap_config(tmp_path: Path, port: int, user: str, monkeypatch: pytest.Monkey
         "reply_rate_limit": {"count": 1000, "hours": 1}})
 
 
-def workers_in(log: str) -> tuple[dict[int, int], dict[int, int]]:
-    """pid -> messages each worker was given, and pid -> messages each processed."""
-    takes = {int(pid): int(count) for pid, count in TAKES.findall(log)}
+def workers_in(log: str) -> tuple[list[int], dict[int, int]]:
+    """The pids of the processes the poll started, and pid -> messages each process that
+    finished (the poll's own included) processed."""
+    joined = [int(pid) for pid in JOINS.findall(log)]
     finished = {int(pid): int(count) for pid, count in FINISHED.findall(log)}
-    return takes, finished
+    return joined, finished
 
 
 def read_until(process: subprocess.Popen[bytes], done: object, timeout: float = 300) -> str:
@@ -115,17 +117,18 @@ def assert_once_each(tmp_path: Path, config: Path, expected: dict[str, set[str]]
 
 
 def shared_poll(config: Path, count: int, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Poll ``count`` waiting messages with the threshold lowered: two worker processes (not
-    the parent) each take half and process the whole of it; the poll's log."""
+    """Poll ``count`` waiting messages with the threshold lowered: the poll starts one more
+    process, and both process some of the messages, all of them between the two (each is
+    dealt its own first few, however late it starts); the poll's log."""
     monkeypatch.setenv(SPLIT_AT_ENV, str(SPLIT_AT))
     process = poller(config, stderr=subprocess.PIPE)
     _, err = process.communicate(timeout=600)
     log = err.decode()
     assert process.returncode == 0, log[-3000:]
-    takes, finished = workers_in(log)
-    assert len(takes) == 2 and process.pid not in takes, log[-3000:]
-    assert sorted(takes.values()) == [count // 2, count // 2]
-    assert finished == takes  # each worker processed the whole of its share
+    joined, finished = workers_in(log)
+    assert len(joined) == 1 and process.pid not in joined, log[-3000:]
+    assert set(finished) == {process.pid, *joined}, log[-3000:]
+    assert all(finished.values()) and sum(finished.values()) == count, finished
     return log
 
 
@@ -181,9 +184,9 @@ def test_a_killed_worker_fails_the_poll_and_the_next_poll_takes_its_messages(
     monkeypatch.setenv(SPLIT_AT_ENV, str(SPLIT_AT))
 
     process = poller(config, stderr=subprocess.PIPE)
-    # Both workers started and a message processed: the victim is in the middle of its share.
-    seen = read_until(process, lambda text: len(TAKES.findall(text)) == 2 and "files=" in text)
-    victim = int(TAKES.findall(seen)[0][0])
+    # The second process has started: it holds at least its first hand, unfinished.
+    seen = read_until(process, lambda text: len(JOINS.findall(text)) == 1)
+    victim = int(JOINS.findall(seen)[0])
     os.kill(victim, signal.SIGKILL)
     _, rest = process.communicate(timeout=600)
     log = seen + rest.decode()
@@ -191,14 +194,14 @@ def test_a_killed_worker_fails_the_poll_and_the_next_poll_takes_its_messages(
     assert log.strip().splitlines()[-1] == (
         f"safetymonth: poll worker pid {victim} died (killed by signal 9); the next poll "
         "takes its messages"), log[-3000:]
-    takes, finished = workers_in(log)
-    assert victim not in finished and len(finished) == 1  # the other one finished its share
-    with dovecot_server.client(imap_user) as box:  # the victim marked nothing of its share
+    _, finished = workers_in(log)
+    assert set(finished) == {process.pid}, log[-3000:]  # the poll itself took the rest
+    with dovecot_server.client(imap_user) as box:  # what the victim held stays unmarked
         unseen = [message for message in box.fetch(mark_seen=False, headers_only=True)
                   if "\\Seen" not in message.flags]
-    assert 0 < len(unseen) <= takes[victim]
+    assert 0 < len(unseen) <= count - finished[process.pid]
 
-    again = subprocess.run(poller(config).args, capture_output=True, timeout=600)
+    again = subprocess.run(poll_command(config), capture_output=True, timeout=600)
     assert again.returncode == 0, again.stderr.decode()[-3000:]
     # Only the message the victim was working on when it died is processed a second time.
     assert_once_each(tmp_path, config, expected, [SENDERS[i % len(SENDERS)]
@@ -222,7 +225,7 @@ def test_a_mail_server_gone_under_the_workers_exits_1_in_one_line(
         config = imap_config(tmp_path, server.port, user, monkeypatch)
         monkeypatch.setenv(SPLIT_AT_ENV, str(SPLIT_AT))
         process = poller(config, stderr=subprocess.PIPE)
-        seen = read_until(process, lambda text: len(TAKES.findall(text)) == 2)
+        seen = read_until(process, lambda text: len(JOINS.findall(text)) == 1)
         server.stop()  # the workers' fetch or mark finds the server gone
         _, rest = process.communicate(timeout=600)
     finally:

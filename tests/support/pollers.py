@@ -34,10 +34,16 @@ def build_messages(media: Media) -> tuple[list[bytes], dict[str, set[str]]]:
     return messages, expected
 
 
+def poll_command(config: Path, once: bool = True) -> list[str]:
+    """The command line of ``safetymonth poll --once`` (or of a watching ``poll``)."""
+    code = "from safetymonth.cli import main; main()"
+    return [sys.executable, "-c", code, "--config", str(config), "poll",
+            *(["--once"] if once else [])]
+
+
 def poller(config: Path, stderr: int = subprocess.DEVNULL,
            once: bool = True) -> subprocess.Popen[bytes]:
-    """``safetymonth poll --once`` (or a watching ``poll``) in a process of its own."""
-    code = "from safetymonth.cli import main; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "--config", str(config), "poll",
-                             *(["--once"] if once else [])], stdout=subprocess.DEVNULL,
+    """``safetymonth poll --once`` (or a watching ``poll``) started in a process of its own
+    (to run one to its end, use :func:`poll_command` with ``subprocess.run``)."""
+    return subprocess.Popen(poll_command(config, once), stdout=subprocess.DEVNULL,
                             stderr=stderr)
