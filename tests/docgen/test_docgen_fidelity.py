@@ -113,7 +113,8 @@ def test_dates_and_numbers_have_no_space_around_their_digits(
 @pytest.mark.libreoffice
 @pytest.mark.slow
 def test_a_batch_from_one_start_has_no_space_either(tmp_path: Path) -> None:
-    """Letters converted together share one LibreOffice; their term's dates too."""
+    """Letters converted together share one LibreOffice; their term's dates, and the digits
+    in their targets table's cells, unspaced too."""
     data = models.load(DATA / "letters-2024.yaml", "letter")
     two = data.model_copy(update={"units": data.units[:2]})
     paths = docgen.generate(two, tmp_path)
@@ -128,6 +129,11 @@ def test_a_batch_from_one_start_has_no_space_either(tmp_path: Path) -> None:
         gaps = boundary_gaps(lines[0][1], f"自{start}起")
         assert len(gaps) >= 6, text  # 自2 4年 年1 1月 月1 1日 (then 起)
         assert max(gaps) <= 0.5, gaps
+        # In the targets table's cells too: 率1 (…100%) and 于9 (…95%).
+        cell = lines_with(path, "整改率100%")
+        assert cell, path
+        gaps = boundary_gaps(cell[0][1], "整改率100%") + boundary_gaps(cell[0][1], "不低于95%")
+        assert len(gaps) == 2 and max(gaps) <= 0.5, gaps
 
 
 @pytest.mark.libreoffice
