@@ -84,12 +84,8 @@ def convert_cold(paths: Sequence[Path], outdir: Path, *, one_start: bool = True)
     output folder. ``one_start=False`` (or no uno-capable interpreter) takes the older way of
     two ``soffice --convert-to`` runs through flat ODF.
     """
-    require_faces()
     outdir.mkdir(parents=True, exist_ok=True)
-    python = uno_python() if one_start else None
-    made = _one_start(python, paths, [outdir / f"{path.stem}.pdf" for path in paths]) \
-        if python else None
-    return _two_starts(paths, outdir) if made is None else made
+    return to_pdf(paths, outdir, one_start=one_start)
 
 
 def _one_start(python: str, paths: Sequence[Path],

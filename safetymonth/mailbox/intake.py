@@ -117,7 +117,6 @@ class Intake:
         self.max_tries = config.mailbox.max_tries
         self.disk_full = False  # storage.dir ran out of space: take nothing more this run
         self.unseen: set[str] = set()  # keys this run found no record of
-        self._started = False  # this run started the probe worker
 
     # --- the run --------------------------------------------------------------------------
 
@@ -127,7 +126,6 @@ class Intake:
         process takes the other batches); by default the whole listing is one batch."""
         self.store.register()  # a worker, for its claims
         self.disk_full = False
-        self._started = False
         with self.store.batch():
             stats = self._run(source, deal or _whole, resume)
         stats.disk_full = self.disk_full
@@ -184,9 +182,8 @@ class Intake:
                 finished.append(item)
             if row.state in SETTLED:
                 settled.add(item.key)
-        if fresh and self.checker is check_file and not self._started:
-            self._prestart()
-            self._started = True
+        if fresh and self.checker is check_file:
+            self._prestart()  # starts nothing when the worker is there or starting
         self._mark(source, finished)
         if not fresh:
             self._advance(source, _settled_prefix(items, settled))
